@@ -1,0 +1,167 @@
+"""The blocked cross-product ``A = [Z X y]' [Z X y]``, formed once per data set.
+
+Block ``k < K`` belongs to random-effects term ``k`` (``q_k = l_k p_k`` columns, level-major:
+the ``p_k`` columns of level 0, then of level 1, ...); block ``K`` is ``[X y]``.
+
+* ``A[k][k]`` for a term is block diagonal (every row belongs to one level): stored as an
+  ``(l_k, p_k, p_k)`` array.
+* ``A[i][j]`` for two terms ``i > j`` is ``Z_i' Z_j``: a ``scipy.sparse`` CSR matrix, or a dense
+  array when it is small or mostly filled.
+* ``A[K][j] = [X y]' Z_j`` is dense ``(p + 1, q_j)``; ``A[K][K] = [X y]'[X y]`` is dense.
+
+Every later step (``update_L``, the objective, the solutions) reads only ``A`` and theta, never
+the data: this is what makes out-of-core accumulation possible. The sums are formed with
+``np.bincount``, so a pass over the data is ``O(nobs * p^2)`` with no Python loop over groups.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+DENSE_CROSS_MAX = 4_000_000  # entries below which a term-by-term block is kept dense
+DENSE_FILL_MIN = 0.25  # fill ratio above which it is kept dense anyway
+
+
+@dataclass(frozen=True)
+class TermData:
+    """One random-effects term as the core sees it.
+
+    Attributes
+    ----------
+    codes : ndarray of int64, shape (nobs,)  -- level of each row
+    Z : ndarray of float64, shape (nobs, p)   -- raw model matrix of the term
+    n_levels : int
+    """
+
+    codes: np.ndarray
+    Z: np.ndarray
+    n_levels: int
+
+    @property
+    def p(self) -> int:
+        return self.Z.shape[1]
+
+    @property
+    def q(self) -> int:
+        return self.n_levels * self.p
+
+
+def _per_level(codes: np.ndarray, weights: np.ndarray, n_levels: int) -> np.ndarray:
+    return np.bincount(codes, weights=weights, minlength=n_levels)
+
+
+def diag_block(term: TermData) -> np.ndarray:
+    """``Z_k' Z_k`` as an ``(l, p, p)`` array of per-level blocks.
+
+    Examples
+    --------
+    >>> t = TermData(np.array([0, 0, 1]), np.ones((3, 1)), 2)
+    >>> diag_block(t)[:, 0, 0].tolist()
+    [2.0, 1.0]
+    """
+    p, l = term.p, term.n_levels
+    out = np.empty((l, p, p))
+    for a in range(p):
+        for b in range(a + 1):
+            s = _per_level(term.codes, term.Z[:, a] * term.Z[:, b], l)
+            out[:, a, b] = s
+            out[:, b, a] = s
+    return out
+
+
+def fixed_cross(term: TermData, XY: np.ndarray) -> np.ndarray:
+    """``[X y]' Z_k`` as a dense ``(p_x + 1, q_k)`` array (level-major columns).
+
+    Examples
+    --------
+    >>> t = TermData(np.array([0, 0, 1]), np.ones((3, 1)), 2)
+    >>> fixed_cross(t, np.array([[1.0], [2.0], [3.0]])).tolist()
+    [[3.0, 3.0]]
+    """
+    p, l = term.p, term.n_levels
+    out = np.empty((XY.shape[1], l, p))
+    for c in range(XY.shape[1]):
+        for a in range(p):
+            out[c, :, a] = _per_level(term.codes, XY[:, c] * term.Z[:, a], l)
+    return out.reshape(XY.shape[1], l * p)
+
+
+def term_cross(ti: TermData, tj: TermData):
+    """``Z_i' Z_j`` for two terms, sparse (CSR) or dense by size and fill.
+
+    Examples
+    --------
+    >>> a = TermData(np.array([0, 1, 1]), np.ones((3, 1)), 2)
+    >>> b = TermData(np.array([0, 0, 0]), np.ones((3, 1)), 1)
+    >>> np.asarray(term_cross(a, b)).tolist()
+    [[1.0], [2.0]]
+    """
+    rows, cols, vals = [], [], []
+    for a in range(ti.p):
+        for b in range(tj.p):
+            rows.append(ti.codes * ti.p + a)
+            cols.append(tj.codes * tj.p + b)
+            vals.append(ti.Z[:, a] * tj.Z[:, b])
+    M = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                      shape=(ti.q, tj.q)).tocsr()
+    M.sum_duplicates()
+    size = ti.q * tj.q
+    if size <= DENSE_CROSS_MAX and (size <= 10_000 or M.nnz >= DENSE_FILL_MIN * size):
+        return M.toarray()
+    return M
+
+
+@dataclass(frozen=True)
+class CrossProducts:
+    """All blocks of ``A`` plus the sizes the objective needs.
+
+    Attributes
+    ----------
+    diag : list of (l_k, p_k, p_k) arrays        -- ``Z_k' Z_k``
+    cross : dict[(i, j)] -> sparse or dense       -- ``Z_i' Z_j`` for ``i > j``
+    fixed : list of (p_x + 1, q_k) arrays         -- ``[X y]' Z_k``
+    xy : (p_x + 1, p_x + 1) array                 -- ``[X y]' [X y]``
+    ps, n_levels : per-term sizes
+    nobs : int
+    """
+
+    diag: list
+    cross: dict
+    fixed: list
+    xy: np.ndarray
+    ps: list
+    n_levels: list
+    nobs: int
+
+    @property
+    def p_x(self) -> int:
+        return self.xy.shape[0] - 1
+
+
+def form_crossproducts(terms: list[TermData], X: np.ndarray, y: np.ndarray,
+                       weights: np.ndarray | None = None) -> CrossProducts:
+    """Form every block of ``A`` in one pass over the data.
+
+    With prior ``weights`` the rows are scaled by ``sqrt(w)`` first (weighted least squares).
+
+    Examples
+    --------
+    >>> t = TermData(np.array([0, 1, 1]), np.ones((3, 1)), 2)
+    >>> A = form_crossproducts([t], np.ones((3, 1)), np.array([1.0, 2.0, 3.0]))
+    >>> A.xy.tolist()
+    [[3.0, 6.0], [6.0, 14.0]]
+    """
+    XY = np.column_stack([X, y]).astype(float, copy=False)
+    if weights is not None:
+        sw = np.sqrt(np.asarray(weights, dtype=float))
+        XY = XY * sw[:, None]
+        terms = [TermData(t.codes, t.Z * sw[:, None], t.n_levels) for t in terms]
+    diag = [diag_block(t) for t in terms]
+    cross = {(i, j): term_cross(terms[i], terms[j])
+             for i in range(len(terms)) for j in range(i)}
+    fixed = [fixed_cross(t, XY) for t in terms]
+    return CrossProducts(diag=diag, cross=cross, fixed=fixed, xy=XY.T @ XY,
+                         ps=[t.p for t in terms], n_levels=[t.n_levels for t in terms],
+                         nobs=int(XY.shape[0]))

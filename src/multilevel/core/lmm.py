@@ -1,0 +1,202 @@
+"""The profiled deviance of a linear mixed model and the solutions at the optimum.
+
+With ``L`` from :func:`~multilevel.core.cholesky.update_L`, ``r^2`` (the penalised residual sum
+of squares) is the square of the last diagonal element of ``L``, and
+
+.. math::
+
+    d_{ML}(\\theta) = \\log|L_\\theta|^2 + n \\left(1 + \\log \\frac{2 \\pi r^2}{n}\\right)
+
+    d_{REML}(\\theta) = \\log|L_\\theta|^2 + \\log|R_X|^2
+                       + (n - p)\\left(1 + \\log \\frac{2 \\pi r^2}{n - p}\\right)
+
+(Bates et al. 2015, *Fitting Linear Mixed-Effects Models Using lme4*, eqs. 34 and 41). The
+fixed effects and the spherical random effects ``u`` are then one back-substitution away;
+``b = Lambda u``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+
+from .cholesky import Factor, NotPositiveDefinite, logdet_re, update_L
+from .crossprod import CrossProducts
+
+LOG2PI = float(np.log(2.0 * np.pi))
+BAD_OBJECTIVE = 1e300
+
+
+@dataclass(frozen=True)
+class LmmSolution:
+    """Everything the result object needs at one theta.
+
+    Attributes
+    ----------
+    theta : (m,) array
+    beta : (p,) array                 -- fixed effects
+    b : list of (l_k, p_k) arrays     -- random effects per term and level
+    u : list of (l_k, p_k) arrays     -- spherical random effects
+    pwrss : float                     -- penalised residual sum of squares
+    sigma : float                     -- residual standard deviation (ML or REML scale)
+    RX_inv : (p, p) array             -- ``L_XX^{-1}``; ``vcov = sigma^2 RX_inv' RX_inv``
+    logdet_re, logdet_x : float
+    objective : float                 -- the deviance (ML) or REML criterion
+    """
+
+    theta: np.ndarray
+    beta: np.ndarray
+    b: list
+    u: list
+    pwrss: float
+    sigma: float
+    RX_inv: np.ndarray
+    logdet_re: float
+    logdet_x: float
+    objective: float
+
+    @property
+    def vcov_beta(self) -> np.ndarray:
+        return self.sigma ** 2 * (self.RX_inv.T @ self.RX_inv)
+
+
+class LmmProblem:
+    """A linear mixed model reduced to its cross-products: ``objective(theta)`` and friends.
+
+    Parameters
+    ----------
+    A : CrossProducts
+    reml : bool
+
+    Examples
+    --------
+    >>> from multilevel.core.crossprod import TermData, form_crossproducts
+    >>> rng = np.random.default_rng(1)
+    >>> g = np.repeat(np.arange(5), 4)
+    >>> y = rng.normal(size=5)[g] + rng.normal(size=20)
+    >>> A = form_crossproducts([TermData(g, np.ones((20, 1)), 5)], np.ones((20, 1)), y)
+    >>> prob = LmmProblem(A, reml=True)
+    >>> bool(np.isfinite(prob.objective(np.array([0.5]))))
+    True
+    """
+
+    def __init__(self, A: CrossProducts, reml: bool = True):
+        self.A = A
+        self.reml = bool(reml)
+        self.n = A.nobs
+        self.p = A.p_x
+
+    def factor(self, theta: np.ndarray) -> Factor:
+        return update_L(self.A, np.asarray(theta, dtype=float))
+
+    def objective_from_factor(self, F: Factor) -> float:
+        LXX = F.LXX
+        r2 = LXX[-1, -1] ** 2
+        ld = logdet_re(F)
+        if self.reml:
+            dof = self.n - self.p
+            ldx = 2.0 * np.sum(np.log(np.diag(LXX)[:-1]))
+            return float(ld + ldx + dof * (1.0 + LOG2PI + np.log(r2 / dof)))
+        return float(ld + self.n * (1.0 + LOG2PI + np.log(r2 / self.n)))
+
+    def objective(self, theta: np.ndarray) -> float:
+        """The profiled deviance (ML) or REML criterion at ``theta``."""
+        try:
+            return self.objective_from_factor(self.factor(theta))
+        except NotPositiveDefinite:
+            return BAD_OBJECTIVE
+
+    def deviance_ml(self, theta: np.ndarray) -> float:
+        """The ML deviance at ``theta`` with beta and sigma profiled (``deviance(m, REML=FALSE)``)."""
+        F = self.factor(theta)
+        r2 = F.LXX[-1, -1] ** 2
+        # with beta at its GLS value the ML profiled deviance is the same formula
+        return float(logdet_re(F) + self.n * (1.0 + LOG2PI + np.log(r2 / self.n)))
+
+    def solve(self, theta: np.ndarray) -> LmmSolution:
+        """Fixed effects, random effects and scale at ``theta``."""
+        theta = np.asarray(theta, dtype=float)
+        F = self.factor(theta)
+        A, K, p = self.A, F.K, self.p
+        LXX = F.LXX
+        Lxx, c_beta = LXX[:p, :p], LXX[p, :p]
+        beta = sla.solve_triangular(Lxx, c_beta, trans="T", lower=True) if p else np.zeros(0)
+        u: list = [None] * K
+        for j in range(K - 1, -1, -1):
+            LKj = F.blocks[(K, j)]
+            rhs = LKj[p, :] - LKj[:p, :].T @ beta
+            for i in range(j + 1, K):
+                rhs = rhs - np.asarray(F.blocks[(i, j)].T @ u[i]).ravel()
+            if j == 0:
+                l0, p0 = A.n_levels[0], A.ps[0]
+                u[0] = np.einsum("lqp,lq->lp", F.L0inv, rhs.reshape(l0, p0)).ravel()
+            else:
+                u[j] = sla.solve_triangular(F.blocks[(j, j)], rhs, trans="T", lower=True)
+        us = [u[k].reshape(A.n_levels[k], A.ps[k]) for k in range(K)]
+        bs = [uk @ F.T[k].T for k, uk in enumerate(us)]
+        r2 = float(LXX[-1, -1] ** 2)
+        dof = self.n - p if self.reml else self.n
+        sigma = float(np.sqrt(r2 / dof))
+        RX_inv = sla.solve_triangular(Lxx.T, np.eye(p), lower=False) if p else np.zeros((0, 0))
+        ld = logdet_re(F)
+        ldx = float(2.0 * np.sum(np.log(np.diag(Lxx)))) if p else 0.0
+        return LmmSolution(theta=theta, beta=beta, b=bs, u=us, pwrss=r2, sigma=sigma,
+                           RX_inv=RX_inv, logdet_re=ld, logdet_x=ldx,
+                           objective=self.objective_from_factor(F))
+
+
+def cond_var(A: CrossProducts, F: Factor, sigma: float, chunk_entries: int = 4_000_000) -> list:
+    """Conditional covariance of the random effects per term and level.
+
+    ``Var(b | y) = sigma^2 Lambda (Lambda'Z'Z Lambda + I)^{-1} Lambda'`` (lme4's ``condVar``,
+    which treats beta as known). Only the ``p_k x p_k`` diagonal blocks are formed, from the
+    columns of ``L^{-1}`` (block ``i >= j`` of column block ``j`` is
+    ``M_ij = -L_ii^{-1} sum_{j<=k<i} L_ik M_kj``), in chunks of levels that bound memory.
+
+    Returns
+    -------
+    list of (l_k, p_k, p_k) arrays
+    """
+    K = F.K
+    out = []
+    for j in range(K):
+        pj, lj = A.ps[j], A.n_levels[j]
+        rest = sum(A.ps[i] * A.n_levels[i] for i in range(j + 1, K))
+        per_level = pj * (rest + (pj * lj if j else pj))
+        step = max(1, chunk_entries // max(per_level, 1))
+        G = np.empty((lj, pj, pj))
+        for l0 in range(0, lj, step):
+            l1 = min(lj, l0 + step)
+            cols = slice(l0 * pj, l1 * pj)
+            if j == 0:
+                blk = F.L0inv[l0:l1]  # diagonal blocks of L_00^{-1}
+                acc = np.einsum("lra,lrb->lab", blk, blk)
+                Ms = {}
+                for i in range(1, K):
+                    S = np.asarray(_dense_cols(F.blocks[(i, 0)], cols))
+                    S = S.reshape(S.shape[0], l1 - l0, pj)
+                    S = np.einsum("rlp,lpq->rlq", S, blk).reshape(S.shape[0], -1)
+                    for k in range(1, i):
+                        S += F.blocks[(i, k)] @ Ms[k]
+                    Ms[i] = -sla.solve_triangular(F.blocks[(i, i)], S, lower=True)
+            else:
+                E = np.zeros((pj * lj, (l1 - l0) * pj))
+                E[np.arange(l0 * pj, l1 * pj), np.arange((l1 - l0) * pj)] = 1.0
+                Ms = {j: sla.solve_triangular(F.blocks[(j, j)], E, lower=True)}
+                for i in range(j + 1, K):
+                    S = sum(F.blocks[(i, k)] @ Ms[k] for k in range(j, i))
+                    Ms[i] = -sla.solve_triangular(F.blocks[(i, i)], S, lower=True)
+                acc = np.zeros((l1 - l0, pj, pj))
+            for M in Ms.values():
+                Mr = M.reshape(M.shape[0], l1 - l0, pj)
+                acc = acc + np.einsum("rla,rlb->lab", Mr, Mr)
+            G[l0:l1] = acc
+        T = F.T[j]
+        out.append(sigma ** 2 * (T @ G @ T.T))
+    return out
+
+
+def _dense_cols(M, cols: slice) -> np.ndarray:
+    sub = M[:, cols]
+    return sub.toarray() if hasattr(sub, "toarray") else sub

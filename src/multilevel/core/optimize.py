@@ -1,0 +1,112 @@
+"""Bound-constrained minimisation of the profiled objective (lme4's ``nloptwrap``).
+
+lme4 minimises the profiled deviance with NLopt's BOBYQA, ``xtol_abs = 1e-8``,
+``ftol_abs = 1e-8``, ``maxeval = 1e5``, started at ``theta0`` (identity factors). After the
+optimiser stops, lme4 re-evaluates the objective at the returned point; parameters that end
+within ``boundary_tol`` of a bound are set onto it when that does not make the objective worse
+(lme4's ``check.boundary``-style clean-up of singular fits).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+
+@dataclass
+class OptSummary:
+    """What the optimiser did (MixedModels.jl's ``OptSummary``).
+
+    Attributes
+    ----------
+    optimizer : str
+    theta0, lower : arrays
+    theta : array             -- the optimum
+    fmin : float
+    feval : int
+    return_code : str         -- NLopt's result name
+    xtol_abs, ftol_abs : float
+    maxeval : int
+    seconds : float
+    messages : list of str
+    """
+
+    optimizer: str
+    theta0: np.ndarray
+    lower: np.ndarray
+    theta: np.ndarray
+    fmin: float
+    feval: int
+    return_code: str
+    xtol_abs: float = 1e-8
+    ftol_abs: float = 1e-8
+    maxeval: int = 100_000
+    seconds: float = 0.0
+    messages: list = field(default_factory=list)
+
+    @property
+    def converged(self) -> bool:
+        return self.return_code in {"SUCCESS", "FTOL_REACHED", "XTOL_REACHED", "STOPVAL_REACHED"}
+
+
+_NLOPT_CODES = {1: "SUCCESS", 2: "STOPVAL_REACHED", 3: "FTOL_REACHED", 4: "XTOL_REACHED",
+                5: "MAXEVAL_REACHED", 6: "MAXTIME_REACHED", -1: "FAILURE",
+                -2: "INVALID_ARGS", -3: "OUT_OF_MEMORY", -4: "ROUNDOFF_LIMITED",
+                -5: "FORCED_STOP"}
+
+
+def bobyqa(fn: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndarray, *,
+           xtol_abs: float = 1e-8, ftol_abs: float = 1e-8, maxeval: int = 100_000,
+           boundary_tol: float = 1e-5) -> OptSummary:
+    """Minimise ``fn`` from ``theta0`` subject to ``theta >= lower`` with NLopt's BOBYQA.
+
+    Examples
+    --------
+    >>> opt = bobyqa(lambda x: float((x[0] - 2) ** 2 + (x[1] + 1) ** 2),
+    ...              np.array([1.0, 0.0]), np.array([0.0, -np.inf]))
+    >>> np.round(opt.theta, 4).tolist()
+    [2.0, -1.0]
+    """
+    import nlopt
+
+    t0 = time.perf_counter()
+    theta0 = np.asarray(theta0, dtype=float)
+    n = theta0.size
+    count = [0]
+
+    def f(x, grad):
+        count[0] += 1
+        return float(fn(x))
+
+    messages = []
+    if n == 0:
+        fmin, theta, code = float(fn(theta0)), theta0, "SUCCESS"
+    else:
+        opt = nlopt.opt(nlopt.LN_BOBYQA, n)
+        opt.set_min_objective(f)
+        opt.set_lower_bounds(np.where(np.isfinite(lower), lower, -np.inf))
+        opt.set_xtol_abs(xtol_abs)
+        opt.set_ftol_abs(ftol_abs)
+        opt.set_maxeval(maxeval)
+        try:
+            theta = opt.optimize(theta0)
+            code = _NLOPT_CODES.get(opt.last_optimize_result(), str(opt.last_optimize_result()))
+        except nlopt.RoundoffLimited:
+            theta, code = theta0, "ROUNDOFF_LIMITED"
+            messages.append("NLopt stopped: roundoff limited")
+        fmin = float(fn(theta))
+        count[0] += 1
+        # snap parameters that sit just above their bound onto it, when that is no worse
+        near = np.isfinite(lower) & (theta - lower < boundary_tol) & (theta != lower)
+        if near.any():
+            snapped = np.where(near, lower, theta)
+            f_snap = float(fn(snapped))
+            count[0] += 1
+            if f_snap <= fmin:
+                theta, fmin = snapped, f_snap
+    return OptSummary(optimizer="bobyqa", theta0=theta0, lower=np.asarray(lower, dtype=float),
+                      theta=np.asarray(theta, dtype=float), fmin=fmin, feval=count[0],
+                      return_code=code, xtol_abs=xtol_abs, ftol_abs=ftol_abs, maxeval=maxeval,
+                      seconds=time.perf_counter() - t0, messages=messages)
