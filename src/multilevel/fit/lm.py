@@ -1,0 +1,51 @@
+"""``lm``: ordinary least squares with R's formula semantics and labels."""
+from __future__ import annotations
+
+import warnings
+
+from ..errors import DataError, RankDeficiencyWarning, two_line
+from .callsite import caller_data_name
+
+
+def lm(formula: str, data, *, data_name: str | None = None):
+    """Fit a linear model by least squares, as R's ``lm``.
+
+    Parameters
+    ----------
+    formula : str
+        R syntax without random-effects terms, e.g. ``"math ~ homework + as.factor(schnum)"``.
+    data : pandas.DataFrame (or polars DataFrame / dict of columns)
+    data_name : str, optional
+        Shown in the summary's ``Call:`` line; by default the caller's variable name.
+
+    Returns
+    -------
+    LmResult
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.lm("Reaction ~ Days", ml.datasets.load("sleepstudy"))
+    >>> round(m.sigma, 3)
+    47.715
+    """
+    from ..design.model_frame import build_design
+    from ..results.lm import LmResult
+
+    if data_name is None:
+        data_name = caller_data_name(data)
+    with warnings.catch_warnings():
+        # R's lm keeps aliased coefficients as NA and says so in its summary, without warning
+        warnings.simplefilter("ignore", RankDeficiencyWarning)
+        design = build_design(formula, data)
+    if design.re_terms:
+        raise DataError(two_line(
+            f"the formula '{formula}' has random-effects terms, which ml.lm() cannot fit",
+            "use ml.lmer() for a mixed model, or write the grouping variable as a factor: "
+            "+ as.factor(group)"))
+    if design.nobs <= design.X.shape[1]:
+        raise DataError(two_line(
+            f"{design.nobs} observations for {design.X.shape[1]} coefficients: no residual "
+            "degrees of freedom",
+            "use fewer predictors or more data"))
+    return LmResult(design=design, data_name=data_name)

@@ -1,0 +1,151 @@
+"""``lmer``: parse → design → cross-products → optimise → result (lme4's modular stages).
+
+Each stage can be called alone: :func:`lmer_problem` returns the objective without fitting
+(lme4's ``devFunOnly = TRUE``).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.crossprod import CrossProducts, TermData, form_crossproducts
+from ..core.lmm import LmmProblem
+from ..core.optimize import bobyqa
+from ..core.theta import theta_lower, theta_start
+from ..design.types import Design, ReTerm
+from ..errors import ConvergenceWarning, DataError, SingularFitWarning, two_line
+from .callsite import caller_data_name
+from .checks import check_convergence
+
+SINGULAR_TOL = 1e-4
+
+
+@dataclass(frozen=True)
+class LmerControl:
+    """Optimiser settings (lme4's ``lmerControl``), keyword-only and frozen.
+
+    Attributes
+    ----------
+    xtol_abs, ftol_abs : float   -- NLopt BOBYQA stopping tolerances (lme4's defaults)
+    maxeval : int
+    check_conv : bool            -- run lme4's gradient / Hessian convergence checks
+    """
+
+    xtol_abs: float = 1e-8
+    ftol_abs: float = 1e-8
+    maxeval: int = 100_000
+    check_conv: bool = True
+
+
+def order_terms(terms: list[ReTerm]) -> list[ReTerm]:
+    """lme4's term order: by number of levels, largest first (``rev(order(nl))``).
+
+    lme4 only reorders when some later term has more levels than an earlier one; ties then
+    come out in reverse order, exactly as R's ``rev(order(nl))``.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> ts = [NS(group="a", n_levels=3), NS(group="b", n_levels=9)]
+    >>> [t.group for t in order_terms(ts)]
+    ['b', 'a']
+    """
+    nl = [t.n_levels for t in terms]
+    if not any(b > a for a, b in zip(nl, nl[1:])):
+        return list(terms)
+    asc = sorted(range(len(terms)), key=lambda i: (nl[i], i))
+    return [terms[i] for i in reversed(asc)]
+
+
+def check_grouping(terms: list[ReTerm], nobs: int) -> None:
+    """lme4's checks on grouping factors: more than one level, fewer levels than rows."""
+    for t in terms:
+        if t.n_levels < 2:
+            raise DataError(two_line(
+                f"grouping factor '{t.group}' has only {t.n_levels} level: a variance cannot be "
+                "estimated from one group",
+                f"use a grouping variable with several levels, or drop the term (1 | {t.group})"))
+        if t.n_levels >= nobs:
+            raise DataError(two_line(
+                f"grouping factor '{t.group}' has {t.n_levels} levels for {nobs} observations: "
+                "the number of levels of each grouping factor must be < number of observations",
+                "every group needs repeated observations; check that the right column is the "
+                "grouping variable"))
+
+
+def to_term_data(terms: list[ReTerm]) -> list[TermData]:
+    return [TermData(np.asarray(t.codes, dtype=np.int64), np.asarray(t.Z, dtype=float),
+                     t.n_levels) for t in terms]
+
+
+def lmer_problem(design: Design, terms: list[ReTerm], *, reml: bool = True) -> LmmProblem:
+    """The profiled objective for an already built design (``devFunOnly``)."""
+    y = design.y if design.offset is None else design.y - design.offset
+    A: CrossProducts = form_crossproducts(to_term_data(terms), design.X, y)
+    return LmmProblem(A, reml=reml)
+
+
+def lmer(formula: str, data, *, reml: bool = True, control: LmerControl | None = None,
+         data_name: str | None = None):
+    """Fit a linear mixed-effects model, as lme4's ``lmer``.
+
+    Parameters
+    ----------
+    formula : str
+        lme4 syntax, e.g. ``"math ~ homework + (homework | schnum)"``.
+    data : pandas.DataFrame (or polars DataFrame / dict of columns)
+    reml : bool, default True
+        REML estimates (lme4's default); ``False`` for maximum likelihood.
+    control : LmerControl, optional
+    data_name : str, optional
+        Shown in the summary's ``Data:`` line; by default the caller's variable name.
+
+    Returns
+    -------
+    LmerResult
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> sleep = ml.datasets.load("sleepstudy")
+    >>> m = ml.lmer("Reaction ~ Days + (Days | Subject)", sleep)
+    >>> round(m.loglik, 3)
+    -871.814
+    """
+    from ..design.model_frame import build_design
+    from ..results.lmm import LmerResult
+
+    control = control or LmerControl()
+    if data_name is None:
+        data_name = caller_data_name(data)
+    design = build_design(formula, data)
+    if not design.re_terms:
+        raise DataError(two_line(
+            f"the formula '{formula}' has no random-effects term",
+            "add one such as (1 | group), or fit an ordinary regression with ml.lm()"))
+    terms = order_terms(design.re_terms)
+    check_grouping(terms, design.nobs)
+    problem = lmer_problem(design, terms, reml=reml)
+    ps = [t.p for t in terms]
+    lower = theta_lower(ps)
+    opt = bobyqa(problem.objective, theta_start(ps), lower, xtol_abs=control.xtol_abs,
+                 ftol_abs=control.ftol_abs, maxeval=control.maxeval)
+    messages: list[str] = []
+    if not opt.converged:
+        msg = f"optimizer (bobyqa) stopped with code {opt.return_code} after {opt.feval} evaluations"
+        messages.append(msg)
+        warnings.warn(msg, ConvergenceWarning, stacklevel=2)
+    singular = bool(np.any(opt.theta[lower == 0] < SINGULAR_TOL))
+    if singular:
+        msg = "boundary (singular) fit: see help('isSingular')"
+        messages.append(msg)
+        warnings.warn(msg, SingularFitWarning, stacklevel=2)
+    elif control.check_conv and design.nobs < 100_000:
+        for msg in check_convergence(problem.objective, opt.theta, lower):
+            messages.append(msg)
+            warnings.warn(msg, ConvergenceWarning, stacklevel=2)
+    opt.messages.extend(messages)
+    return LmerResult(design=design, terms=terms, problem=problem, opt=opt,
+                      data_name=data_name, singular=singular)

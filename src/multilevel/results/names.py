@@ -1,0 +1,78 @@
+"""lme4's naming of covariance parameters and grouping factors."""
+from __future__ import annotations
+
+from ..core.theta import lower_tri_indices
+
+
+def make_unique(names: list[str]) -> list[str]:
+    """R's ``make.unique``: repeated names get ``.1``, ``.2``, ... suffixes.
+
+    Examples
+    --------
+    >>> make_unique(["Subject", "Subject", "Batch"])
+    ['Subject', 'Subject.1', 'Batch']
+    """
+    seen: dict[str, int] = {}
+    out = []
+    taken = set(names)
+    for n in names:
+        if n not in seen:
+            seen[n] = 0
+            out.append(n)
+            continue
+        k = seen[n]
+        while True:
+            k += 1
+            cand = f"{n}.{k}"
+            if cand not in taken:
+                break
+        seen[n] = k
+        taken.add(cand)
+        out.append(cand)
+    return out
+
+
+def theta_names(terms) -> list[str]:
+    """lme4's theta names: ``grp.term`` on the diagonal, ``grp.row.col`` below it.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> theta_names([NS(group="Subject", cnames=["(Intercept)", "Days"], p=2)])
+    ['Subject.(Intercept)', 'Subject.Days.(Intercept)', 'Subject.Days']
+    """
+    out = []
+    for t in terms:
+        rows, cols = lower_tri_indices(t.p)
+        for i, j in zip(rows, cols):
+            if i == j:
+                out.append(f"{t.group}.{t.cnames[i]}")
+            else:
+                out.append(f"{t.group}.{t.cnames[i]}.{t.cnames[j]}")
+    return out
+
+
+def sig_names(terms, *, old_names: bool = True) -> list[str]:
+    """Names of the standard-deviation/correlation parameters as ``confint`` prints them.
+
+    ``old_names=True`` gives ``.sig01, .sig02, ...``; ``False`` gives ``sd_(Intercept)|g`` and
+    ``cor_Days.(Intercept)|g``.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> t = NS(group="Subject", cnames=["(Intercept)", "Days"], p=2)
+    >>> sig_names([t]), sig_names([t], old_names=False)[1]
+    (['.sig01', '.sig02', '.sig03'], 'cor_Days.(Intercept)|Subject')
+    """
+    out = []
+    for t in terms:
+        rows, cols = lower_tri_indices(t.p)
+        for i, j in zip(rows, cols):
+            if old_names:
+                out.append(f".sig{len(out) + 1:02d}")
+            elif i == j:
+                out.append(f"sd_{t.cnames[i]}|{t.group}")
+            else:
+                out.append(f"cor_{t.cnames[i]}.{t.cnames[j]}|{t.group}")
+    return out
