@@ -180,3 +180,16 @@ class LmResult(ResultBase):
         return pd.DataFrame({"estimate": self._beta, "std_error": se,
                              "df": float(self.df_resid), "statistic": t, "p_value": p},
                             index=list(self.design.xnames))
+
+    def summary(self, digits: int = 7):
+        """R's ``summary(lm)``; ``str()`` of it prints R's layout.
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> "Residual standard error" in str(ml.lm("Reaction ~ Days", ml.datasets.load("sleepstudy")).summary())
+        True
+        """
+        from .summary import lm_summary
+
+        return lm_summary(self, digits=digits)

@@ -328,3 +328,18 @@ class LmerResult(ResultBase):
     @property
     def messages(self) -> list[str]:
         return list(self.opt_summary.messages)
+
+    def summary(self, digits: int = 7):
+        """lme4's ``summary(m)``; ``str()`` of it prints R's layout (``digits`` as
+        ``options(digits=)``).
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.lmer("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff"))
+        >>> "Random effects:" in str(m.summary(digits=3))
+        True
+        """
+        from .summary import lmer_summary
+
+        return lmer_summary(self, digits=digits)
