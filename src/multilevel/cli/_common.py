@@ -1,0 +1,177 @@
+"""Shared pieces of the command line: reading data, fitting, warnings, number formatting.
+
+Internal to :mod:`multilevel.cli`; uses only the public API of `multilevel`.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..errors import DataError, two_line
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+T = TypeVar("T")
+
+_COMPRESSION = (".gz", ".bz2", ".xz", ".zip", ".zst")
+_TAB_SUFFIXES = (".tsv", ".tab")
+_NOT_YET = (".parquet", ".pq", ".feather", ".arrow", ".xlsx", ".xls", ".rds", ".rdata",
+            ".sav", ".dta", ".sas7bdat")
+
+
+def data_name(path: Path) -> str:
+    """The name a file gives its data in summaries (``Data:`` line): the file stem.
+
+    Compression suffixes are dropped first, so ``exam.csv.gz`` gives ``exam``.
+
+    Examples
+    --------
+    >>> data_name(Path("/tmp/imm10.csv")), data_name(Path("exam.tsv.gz"))
+    ('imm10', 'exam')
+    """
+    name = path.name
+    for suffix in _COMPRESSION:
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return Path(name).stem or name
+
+
+def read_data(spec: str) -> tuple[pd.DataFrame, str]:
+    """Read the data named on the command line: a CSV/TSV file (optionally compressed) or
+    the name of a bundled dataset.
+
+    Returns the frame and the name to show in summaries (file stem or dataset name).
+    Raises `DataError` with a one-line fix for anything that cannot be read.
+    """
+    import pandas as pd
+
+    path = Path(spec).expanduser()
+    if not path.exists():
+        if not any(sep in spec for sep in "/\\") and "." not in spec:
+            import multilevel.datasets as datasets
+
+            if spec.lower() in {n.lower() for n in datasets.names()}:
+                frame = datasets.load(spec)
+                return frame, next(n for n in datasets.names() if n.lower() == spec.lower())
+        raise DataError(two_line(
+            f"no data file {spec!r}",
+            "check the path, or name a bundled dataset (see 'multilevel datasets list')",
+        ))
+    if path.is_dir():
+        raise DataError(two_line(f"{spec!r} is a folder, not a data file",
+                                 "give the path of a CSV or TSV file"))
+
+    base = path.name.lower()
+    for suffix in _COMPRESSION:
+        base = base.removesuffix(suffix)
+    suffix = Path(base).suffix
+    if suffix in _NOT_YET:
+        raise DataError(two_line(f"cannot read {suffix} files yet: {spec!r}",
+                                 "save the data as CSV or TSV and pass that file"))
+    if suffix in _TAB_SUFFIXES:
+        options: dict[str, Any] = {"sep": "\t"}
+    elif suffix == ".csv":
+        options = {"sep": ","}
+    else:
+        options = {"sep": None, "engine": "python"}  # sniff the delimiter
+    try:
+        frame = pd.read_csv(path, **options)
+    except pd.errors.EmptyDataError:
+        raise DataError(two_line(f"{spec!r} is empty", "give a file with a header row and data")) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
+        reason = " ".join(str(exc).split())
+        raise DataError(two_line(f"cannot read {spec!r}: {reason}",
+                                 "check that it is a CSV (comma) or TSV (tab) text file")) from None
+    if frame.shape[1] == 0 or frame.shape[0] == 0:
+        raise DataError(two_line(f"{spec!r} has no data rows", "give a file with a header row and data"))
+    return frame, data_name(path)
+
+
+def require_columns(frame: pd.DataFrame, columns: list[str], source: str) -> None:
+    """Raise `DataError` if any of `columns` is not a column of `frame`."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        import difflib
+
+        what = ", ".join(repr(c) for c in missing)
+        hints = [difflib.get_close_matches(c, [str(x) for x in frame.columns], n=1) for c in missing]
+        close = [h[0] for h in hints if h]
+        fix = (f"did you mean {', '.join(repr(c) for c in close)}?" if close else
+               "available columns: " + ", ".join(str(c) for c in frame.columns))
+        raise DataError(two_line(f"no column {what} in {source}", fix))
+
+
+def is_mixed(formula: str) -> bool:
+    """Whether a formula has random-effects terms (a bar ``|``), i.e. needs `lmer`."""
+    return "|" in formula
+
+
+def fit_model(formula: str, frame: pd.DataFrame, name: str, *, reml: bool) -> Any:
+    """Fit `formula` with `ml.lmer` if it has random effects, else with `ml.lm`."""
+    import multilevel as ml
+
+    if is_mixed(formula):
+        return ml.lmer(formula, frame, reml=reml, data_name=name)
+    return ml.lm(formula, frame, data_name=name)
+
+
+def capture_warnings(func: Callable[[], T]) -> tuple[T, list[str]]:
+    """Call `func`, returning its value and the distinct warning messages it raised."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = func()
+    messages: list[str] = []
+    for item in caught:
+        text = one_line(str(item.message))
+        if text not in messages:
+            messages.append(text)
+    return value, messages
+
+
+def one_line(message: str) -> str:
+    """Fold a (possibly two-line) message into one line.
+
+    Examples
+    --------
+    >>> one_line("column 'x' not found\\n  How to fix: check the spelling")
+    "column 'x' not found; how to fix: check the spelling"
+    """
+    parts = [p.strip() for p in str(message).splitlines() if p.strip()]
+    parts = [parts[0]] + [p[0].lower() + p[1:] for p in parts[1:]] if parts else [""]
+    return "; ".join(parts)
+
+
+def print_warnings(messages: list[str], prefix: str = "") -> None:
+    """Write each warning as ``warning: ...`` on stderr."""
+    for text in messages:
+        print(f"warning: {prefix}{text}", file=sys.stderr)
+
+
+def digits_arg(text: str) -> int:
+    """Parse ``--digits``: a whole number from 1 to 22, as R's ``options(digits)``."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= value <= 22:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 22, got {value}")
+    return value
+
+
+def fmt(value: Any, digits: int) -> str:
+    """Format a number with `digits` significant digits (``NA`` for missing)."""
+    if value is None:
+        return "NA"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if number != number:
+        return "NA"
+    return f"{number:.{digits}g}"
