@@ -2,7 +2,8 @@
 
 lme4 minimises the profiled deviance with NLopt's BOBYQA, ``xtol_abs = 1e-8``,
 ``ftol_abs = 1e-8``, ``maxeval = 1e5``, started at ``theta0`` (identity factors). After the
-optimiser stops, lme4 re-evaluates the objective at the returned point; parameters that end
+optimiser stops, a parameter on its bound whose one-sided derivative points into the feasible
+region triggers one restart (lme4's ``restart_edge``); parameters that end
 within ``boundary_tol`` of a bound are set onto it when that does not make the objective worse
 (lme4's ``check.boundary``-style clean-up of singular fits).
 """
@@ -30,7 +31,8 @@ class OptSummary:
     xtol_abs, ftol_abs : float
     maxeval : int
     seconds : float
-    messages : list of str
+    messages : list of str    -- warnings for the user (printed in the summary)
+    log : list of str         -- what the optimiser did (restarts), for the curious
     """
 
     optimizer: str
@@ -45,6 +47,7 @@ class OptSummary:
     maxeval: int = 100_000
     seconds: float = 0.0
     messages: list = field(default_factory=list)
+    log: list = field(default_factory=list)
 
     @property
     def converged(self) -> bool:
@@ -80,7 +83,8 @@ def bobyqa(fn: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndar
         count[0] += 1
         return float(fn(x))
 
-    messages = []
+    messages: list[str] = []
+    log: list[str] = []
     if n == 0:
         fmin, theta, code = float(fn(theta0)), theta0, "SUCCESS"
     else:
@@ -98,6 +102,26 @@ def bobyqa(fn: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndar
             messages.append("NLopt stopped: roundoff limited")
         fmin = float(fn(theta))
         count[0] += 1
+        # lme4's restart_edge: a parameter stuck on its bound whose one-sided derivative
+        # points inside gets a second run from there
+        on_bound = np.flatnonzero(np.isfinite(lower) & (theta == lower))
+        if on_bound.size and code != "ROUNDOFF_LIMITED":
+            grads = []
+            for i in on_bound:
+                t = theta.copy()
+                t[i] = lower[i] + 1e-5
+                grads.append((float(fn(t)) - fmin) / 1e-5)
+                count[0] += 1
+            if min(grads) < 0:
+                log.append("some theta parameters on the boundary, restarting")
+                try:
+                    theta2 = opt.optimize(theta)
+                    f2 = float(fn(theta2))
+                    count[0] += 1
+                    if f2 <= fmin:
+                        theta, fmin = theta2, f2
+                except nlopt.RoundoffLimited:
+                    pass
         # snap parameters that sit just above their bound onto it, when that is no worse
         near = np.isfinite(lower) & (theta - lower < boundary_tol) & (theta != lower)
         if near.any():
@@ -109,4 +133,4 @@ def bobyqa(fn: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndar
     return OptSummary(optimizer="bobyqa", theta0=theta0, lower=np.asarray(lower, dtype=float),
                       theta=np.asarray(theta, dtype=float), fmin=fmin, feval=count[0],
                       return_code=code, xtol_abs=xtol_abs, ftol_abs=ftol_abs, maxeval=maxeval,
-                      seconds=time.perf_counter() - t0, messages=messages)
+                      seconds=time.perf_counter() - t0, messages=messages, log=log)
