@@ -1,0 +1,547 @@
+"""From formula and data to a :class:`~multilevel.design.types.Design` (lme4 ``lFormula``).
+
+The pipeline follows R: split the bars out of the formula (``findbars``/``nobars``), expand
+the fixed part into R's terms, evaluate every variable on the whole data (``model.frame``),
+remove rows with NA in any model variable (``na.omit``), drop unused factor levels
+(lme4's ``drop.unused.levels = TRUE``), build the model matrices with R's contrast rules
+(``model.matrix``: treatment contrasts, full dummy coding where R uses it), and drop
+collinear fixed-effect columns (``chkRank.drop.cols``).
+
+Model matrices are built here rather than by formulaic: formulaic evaluates terms as
+Python code, and its patsy-style handling of interactions without their margins (``f:g``)
+gives different columns from R's ``model.matrix``. The variables are evaluated by the
+whitelisted interpreter in :mod:`multilevel.design.variables`.
+"""
+from __future__ import annotations
+
+import itertools
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from multilevel.design.rank import drop_collinear
+from multilevel.design.types import Design, ReTerm
+from multilevel.design.variables import (FacVar, NumVar, _factor_values, column, eval_numeric,
+                                         eval_variable, names_in)
+from multilevel.errors import DataError, FormulaError, MissingDataWarning, two_line
+from multilevel.formula.expand import FixedTerms, expand_terms, findbars, nobars
+from multilevel.formula.nodes import BinOp, Call, Name, Node, Paren, deparse
+from multilevel.formula.terms import parse_checked
+
+__all__ = ["build_design", "new_design", "NewDesign", "DesignSpec", "as_dataframe",
+           "response_matrix", "lme4_term_order"]
+
+_KINDS = ("lm", "lmer", "glmer")
+
+
+@dataclass(frozen=True)
+class _ReSpec:
+    bar: str                       # "x | g" as deparsed, after expansion
+    lhs: FixedTerms
+    coding: tuple
+    group: str
+    components: tuple[str, ...]    # column names of the grouping factor's parts
+    levels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DesignSpec:
+    """What is needed to rebuild X and Z for new data (stored in ``Design.spec``).
+
+    .. note:: internal; use :func:`new_design` and :func:`response_matrix`.
+    """
+
+    kind: str
+    fixed: FixedTerms
+    coding: tuple
+    all_xnames: tuple[str, ...]
+    kept: np.ndarray
+    state: dict
+    re: tuple[_ReSpec, ...]
+    offsets: tuple[Node, ...]
+    response: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True)
+class NewDesign:
+    """Fixed and random design for new data (for ``predict(newdata)``).
+
+    Attributes
+    ----------
+    X : ndarray, shape (n, p)
+        Columns as ``Design.xnames`` (NaN in rows with a missing predictor).
+    offset : ndarray or None, shape (n,)
+    re_terms : list of ReTerm
+        The terms selected by ``re_form``; ``codes`` index the *fitted* levels, ``-1``
+        for a level not seen in the fit (or a missing group).
+    missing : ndarray of bool, shape (n,)
+        Rows with NA in a fixed-effect variable or the offset (R's ``na.pass``: NA
+        predictions).
+    """
+
+    X: np.ndarray
+    offset: np.ndarray | None
+    re_terms: list[ReTerm]
+    missing: np.ndarray
+
+
+def as_dataframe(data) -> pd.DataFrame:
+    """Accept a pandas DataFrame, a polars DataFrame or a dict of arrays.
+
+    Examples
+    --------
+    >>> as_dataframe({"y": [1.0, 2.0]}).shape
+    (2, 1)
+    >>> as_dataframe([1, 2])
+    Traceback (most recent call last):
+    ...
+    multilevel.errors.DataError: data must be a table, got list
+      How to fix: pass a pandas DataFrame, a polars DataFrame or a dict of equal-length arrays
+    """
+    fix = "pass a pandas DataFrame, a polars DataFrame or a dict of equal-length arrays"
+    if isinstance(data, pd.DataFrame):
+        return data
+    if hasattr(data, "to_pandas") and type(data).__module__.split(".")[0] == "polars":
+        return data.to_pandas()
+    if isinstance(data, dict):
+        try:
+            return pd.DataFrame(data)
+        except (ValueError, TypeError) as e:
+            raise DataError(two_line(f"cannot make a table from the dict: {e}", fix)) from None
+    raise DataError(two_line(f"data must be a table, got {type(data).__name__}", fix))
+
+
+def _coding(ft: FixedTerms, vars_: dict) -> tuple:
+    """R's TermCode: 1 = contrasts, 2 = full dummy coding, 0 = numeric (model.c)."""
+    out = []
+    for k, term in enumerate(ft.terms):
+        row = []
+        for v in term:
+            if not isinstance(vars_[v], FacVar):
+                row.append(0)
+                continue
+            rest = frozenset(term) - {v}
+            earlier = any(rest <= frozenset(ft.terms[j]) for j in range(k))
+            row.append(1 if (not rest or earlier) else 2)
+        out.append(row)
+    if not ft.intercept:  # first factor of the first term with one gets full coding
+        for k, term in enumerate(ft.terms):
+            hit = [i for i, v in enumerate(term)
+                   if isinstance(vars_[v], FacVar) and len(vars_[v].levels) > 1]
+            if hit:
+                out[k][hit[0]] = 2
+                break
+    return tuple(tuple(r) for r in out)
+
+
+def _model_matrix(ft: FixedTerms, coding: tuple, vars_: dict, n: int):
+    cols, names = [], []
+    if ft.intercept:
+        cols.append(np.ones(n))
+        names.append("(Intercept)")
+    for term, codes in zip(ft.terms, coding):
+        per_var = []
+        for v, code in zip(term, codes):
+            var = vars_[v]
+            if isinstance(var, NumVar):
+                per_var.append([(v + s, var.values[:, j]) for j, s in enumerate(var.suffixes)])
+                continue
+            levels = var.levels if code == 2 else var.levels[1:]
+            if code == 1 and len(var.levels) < 2:
+                raise DataError(two_line(
+                    f"factor {v!r} has {len(var.levels)} level(s) in the rows used; contrasts "
+                    "can be applied only to factors with 2 or more levels",
+                    f"remove {v} from the formula or check the data"))
+            start = 0 if code == 2 else 1
+            per_var.append([(v + lev, (var.codes == i + start).astype(float))
+                            for i, lev in enumerate(levels)])
+        for combo in itertools.product(*reversed(per_var)):
+            combo = combo[::-1]  # first variable varies fastest, as in R
+            names.append(":".join(c[0] for c in combo))
+            col = combo[0][1]
+            for c in combo[1:]:
+                col = col * c[1]
+            cols.append(col)
+    M = np.column_stack(cols) if cols else np.empty((n, 0))
+    return M, names
+
+
+def _check_columns(df: pd.DataFrame, tree, bars: list[BinOp]) -> None:
+    for nm in names_in(tree.lhs):
+        column(df, nm, "response ")
+    fixed = nobars(tree.rhs)
+    for nm in names_in(fixed):
+        column(df, nm)
+    for bar in bars:
+        for nm in names_in(bar.left):
+            if nm not in df.columns:
+                column(df, nm, f"random-effect variable in ({deparse(bar)}): ")
+        for nm in names_in(bar.right):
+            column(df, nm, f"grouping factor in ({deparse(bar)}): ")
+
+
+def _group_parts(node: Node) -> list[str]:
+    if isinstance(node, Paren):
+        return _group_parts(node.expr)
+    if isinstance(node, BinOp):
+        return _group_parts(node.left) + _group_parts(node.right)
+    assert isinstance(node, Name)
+    return [node.id]
+
+
+def _group_codes(df: pd.DataFrame, parts: list[str]):
+    """Codes and labels of the interaction of the parts, first part slowest."""
+    combined = np.zeros(len(df), dtype=np.int64)
+    na = np.zeros(len(df), dtype=bool)
+    part_levels = []
+    for nm in parts:
+        codes, labels, _ = _factor_values(Name(nm), df, {}, True)
+        na |= codes < 0
+        combined = combined * max(len(labels), 1) + np.maximum(codes, 0)
+        part_levels.append(labels)
+    return combined, na, part_levels
+
+
+def _label_of(code: int, part_levels: list[list[str]]) -> str:
+    out = []
+    for labels in reversed(part_levels):
+        code, r = divmod(int(code), max(len(labels), 1))
+        out.append(labels[r])
+    return ":".join(reversed(out))
+
+
+def _drop_unused(var: FacVar, key: str, state: dict) -> FacVar:
+    used = np.unique(var.codes[var.codes >= 0])
+    if len(used) == len(var.levels):
+        return var
+    remap = np.full(len(var.levels), -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    levels = [var.levels[i] for i in used]
+    state[key] = ("factor", levels)
+    return FacVar(np.where(var.codes >= 0, remap[np.maximum(var.codes, 0)], -1), levels)
+
+
+def _response(lhs: Node, df: pd.DataFrame, state: dict, kind: str) -> np.ndarray:
+    if isinstance(lhs, Call) and lhs.func == "cbind":
+        return np.column_stack([eval_numeric(a.value, df, state, True) for a in lhs.args])
+    if isinstance(lhs, Name):
+        s = column(df, lhs.id, "response ")
+        is_text = (isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object
+                   or pd.api.types.is_string_dtype(s.dtype))
+        if is_text and not pd.api.types.is_bool_dtype(s.dtype):
+            if kind != "glmer":
+                raise DataError(two_line(
+                    f"the response {lhs.id!r} is not numeric (it holds text or a factor)",
+                    "use a numeric response column, or convert it, e.g. with pd.to_numeric"))
+            codes, _, _ = _factor_values(lhs, df, {}, True)
+            return np.where(codes < 0, np.nan, (codes > 0).astype(float))[:, None]
+    return eval_numeric(lhs, df, state, True)[:, None]
+
+
+def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lmer") -> Design:
+    """Build the response, fixed-effects matrix and random-effects terms of a model.
+
+    Parameters
+    ----------
+    formula : str
+        lme4 formula, e.g. ``"math ~ homework + (homework | schnum)"``.
+    data : pandas.DataFrame, polars.DataFrame or dict of arrays
+    rank_tol : float
+        Tolerance of the rank check (R's ``qr`` tolerance).
+    kind : {"lmer", "glmer", "lm"}
+        ``"lmer"``: lme4's checks (levels < observations, random effects < observations).
+        ``"glmer"``: a grouping factor may have as many levels as observations, and the
+        response may be a factor (first level = failure). ``"lm"``: no bars allowed,
+        unused factor levels kept and aliased columns kept in ``X`` (listed in
+        ``dropped_columns``, no warning) so that ``lm`` can report them as NA.
+
+    Returns
+    -------
+    Design
+        ``re_terms`` are in formula order after expansion (see :func:`lme4_term_order`
+        for lme4's order). For ``cbind(a, b) ~ ...``, ``y`` is the first column; the
+        two-column response is :func:`response_matrix`.
+
+    Raises
+    ------
+    FormulaError
+        Bad syntax, no ``~``, anything outside the whitelist, bars in an ``lm`` formula.
+    DataError
+        Unknown columns, non-numeric response, infinite values, no rows left after
+        removing NA, grouping factors with one level or as many levels as observations.
+
+    Warns
+    -----
+    MissingDataWarning
+        When rows with NA in a model variable are removed (R's ``na.omit``).
+    RankDeficiencyWarning
+        When collinear fixed-effect columns are dropped (lme4's message).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"y": [1., 2, 3, 4, 5, 7], "x": [1., 2, 3, 1, 2, 3],
+    ...                    "g": ["a", "a", "b", "b", "c", "c"]})
+    >>> d = build_design("y ~ x + (x | g)", df)
+    >>> d.xnames, d.re_terms[0].cnames, d.re_terms[0].levels
+    (['(Intercept)', 'x'], ['(Intercept)', 'x'], ['a', 'b', 'c'])
+    """
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
+    df = as_dataframe(data)
+    tree = parse_checked(formula)
+    if tree.lhs is None:
+        raise FormulaError(two_line(f"formula {formula!r} has no response",
+                                    "put the response left of '~', e.g. \"y ~ x\""))
+    bars = findbars(tree.rhs)
+    if kind == "lm" and bars:
+        raise FormulaError(two_line("lm() formulas cannot have random-effects terms (x | g)",
+                                    "use lmer() for mixed models, or remove the bars"))
+    if kind != "lm" and not bars:
+        raise FormulaError(two_line("no random effects terms specified in formula",
+                                    "add a term such as (1 | group), or use lm()"))
+    if len(df) == 0:
+        raise DataError(two_line("the data has no rows", "pass a table with observations"))
+    _check_columns(df, tree, bars)
+    fixed = expand_terms(nobars(tree.rhs), tree.lhs)
+    lhs_terms = [expand_terms(b.left) for b in bars]
+    state: dict = {}
+    n_all = len(df)
+
+    y_all = _response(tree.lhs, df, state, kind)
+    variables: dict = {}
+    for ft in [fixed, *lhs_terms]:
+        for key, node in ft.variables.items():
+            if key not in variables:
+                variables[key] = eval_variable(node, df, state, True)
+    offsets = [eval_numeric(o, df, state, True) for o in fixed.offsets]
+    groups = [_group_codes(df, _group_parts(b.right)) for b in bars]
+
+    na_by = {deparse(tree.lhs): np.isnan(y_all).any(axis=1)}
+    na_by.update({k: v.na for k, v in variables.items()})
+    na_by.update({f"offset({deparse(o)})": np.isnan(v) for o, v in zip(fixed.offsets, offsets)})
+    for b, (_, gna, _) in zip(bars, groups):
+        na_by.setdefault(deparse(b.right), gna)
+    na = np.zeros(n_all, dtype=bool)
+    for m in na_by.values():
+        na |= m
+    rows = np.flatnonzero(~na).astype(np.int64)
+    if len(rows) == 0:
+        raise DataError(two_line(
+            "no rows left after removing rows with missing values (NA)",
+            "every row has NA in at least one model variable; check the data or the formula"))
+    if na.any():
+        counts = ", ".join(f"{k} ({int(m.sum())})" for k, m in na_by.items() if m.any())
+        warnings.warn(f"removed {int(na.sum())} of {n_all} rows with missing values (NA) in: "
+                      f"{counts}", MissingDataWarning, stacklevel=2)
+
+    infs = {deparse(tree.lhs): np.isinf(y_all[rows]).any(axis=1)}
+    infs.update({k: np.isinf(v.values[rows]).any(axis=1) for k, v in variables.items()
+                 if isinstance(v, NumVar)})
+    infs.update({f"offset({deparse(o)})": np.isinf(v[rows]) for o, v in zip(fixed.offsets, offsets)})
+    bad = {k: int(m.sum()) for k, m in infs.items() if m.any()}
+    if bad:
+        shown = ", ".join(f"{k!r} has {c} infinite value(s)" for k, c in bad.items())
+        raise DataError(two_line(f"{shown} in the rows used",
+                                 "remove or recode those rows (log(0) is -Inf, x/0 is Inf)"))
+
+    vars_ = {}
+    for k, v in variables.items():
+        if isinstance(v, FacVar):
+            v = FacVar(v.codes[rows], v.levels)
+            if kind != "lm":
+                v = _drop_unused(v, k, state)
+        else:
+            v = NumVar(v.values[rows], v.suffixes)
+        vars_[k] = v
+    n = len(rows)
+    coding = _coding(fixed, vars_)
+    X_all, names = _model_matrix(fixed, coding, vars_, n)
+    if kind == "lm":
+        from multilevel.design.rank import rank_mask
+        kept = rank_mask(X_all, rank_tol) if X_all.shape[1] else np.zeros(0, bool)
+        X, xnames = X_all, names
+        dropped = [nm for nm, k in zip(names, kept) if not k]
+        kept = np.ones(len(names), dtype=bool)
+    else:
+        X, xnames, dropped = drop_collinear(X_all, names, rank_tol)
+        kept = np.array([nm not in dropped for nm in names], dtype=bool)
+
+    re_terms, re_specs = [], []
+    for b, ft, (combined, _, part_levels) in zip(bars, lhs_terms, groups):
+        c = _coding(ft, vars_)
+        Z, cnames = _model_matrix(ft, c, vars_, n)
+        if Z.shape[1] == 0:
+            raise FormulaError(two_line(f"random-effects term ({deparse(b)}) has no columns",
+                                        "write (1 | g) for a random intercept"))
+        used, codes = np.unique(combined[rows], return_inverse=True)
+        levels = [_label_of(u, part_levels) for u in used]
+        group = deparse(b.right)
+        _check_levels(group, len(levels), n, Z.shape[1], kind, deparse(b))
+        re_terms.append(ReTerm(group, codes.astype(np.int64), levels, Z, cnames))
+        re_specs.append(_ReSpec(deparse(b), ft, c, group, tuple(_group_parts(b.right)),
+                                tuple(levels)))
+
+    y_mat = y_all[rows]
+    spec = DesignSpec(kind, fixed, coding, tuple(names), kept, state, tuple(re_specs),
+                      fixed.offsets, y_mat)
+    offset = np.sum([o[rows] for o in offsets], axis=0) if offsets else None
+    return Design(y=np.ascontiguousarray(y_mat[:, 0]), X=np.ascontiguousarray(X),
+                  xnames=list(xnames), re_terms=re_terms, offset=offset, rows=rows,
+                  n_dropped=int(na.sum()), dropped_columns=dropped,
+                  response_name=deparse(tree.lhs), formula=formula, spec=spec)
+
+
+def _check_levels(group: str, nlev: int, n: int, p: int, kind: str, bar: str) -> None:
+    if nlev < 2:
+        raise DataError(two_line(
+            f"grouping factor {group!r} has only {nlev} level in the rows used; grouping "
+            "factors must have > 1 sampled level",
+            f"remove the term ({bar}) or check the data"))
+    if kind == "lmer" and nlev >= n:
+        raise DataError(two_line(
+            f"number of levels of each grouping factor must be < number of observations "
+            f"(problems: {group}): {nlev} levels, {n} observations",
+            "a grouping factor with one level per observation is confounded with the "
+            "residual; remove the term, or use glmer() for observation-level effects"))
+    if kind == "lmer" and p * nlev >= n:
+        raise DataError(two_line(
+            f"number of observations (={n}) <= number of random effects (={p * nlev}) for "
+            f"term ({bar}); the random-effects parameters and the residual variance (or "
+            "scale parameter) are probably unidentifiable",
+            "simplify the random-effects term or use more data"))
+
+
+def response_matrix(design: Design) -> np.ndarray:
+    """The response of the rows used, as a (nobs, k) array.
+
+    ``k`` is 2 for ``cbind(successes, failures) ~ ...`` (glmer binomial) and 1 otherwise;
+    ``design.y`` is always the first column.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"s": [1., 2, 3, 4], "n": [5., 5, 6, 6], "g": list("aabb")})
+    >>> response_matrix(build_design("cbind(s, n - s) ~ 1 + (1 | g)", df, kind="glmer"))[0]
+    array([1., 4.])
+    """
+    return design.spec.response
+
+
+def lme4_term_order(design: Design) -> list[int]:
+    """Indices of ``design.re_terms`` in lme4's order (decreasing number of levels, stable).
+
+    lme4's ``mkReTrms`` sorts the terms this way; ``theta``, ``ranef`` and ``VarCorr``
+    follow it.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"y": range(8), "a": list("aabbccdd"), "b": list("xyxyxyxy")})
+    >>> lme4_term_order(build_design("y ~ 1 + (1 | b) + (1 | a)", df))
+    [1, 0]
+    """
+    nl = [t.n_levels for t in design.re_terms]
+    return sorted(range(len(nl)), key=lambda i: -nl[i])
+
+
+def _select_re(spec: DesignSpec, re_form) -> list[int]:
+    if re_form is None:
+        return list(range(len(spec.re)))
+    if re_form is False or (isinstance(re_form, float) and np.isnan(re_form)):
+        return []
+    if not isinstance(re_form, str):
+        raise FormulaError(two_line(f"re_form must be None, NA or a formula, got {re_form!r}",
+                                    "use re_form=None (all random effects) or \"~0\" (none)"))
+    text = re_form.strip()
+    if text in ("NA", "~0", "~ 0", "0", "~1", "~ 1"):
+        return []
+    tree = parse_checked(text if "~" in text else "~" + text)
+    wanted = [deparse(b) for b in findbars(tree.rhs)]
+    have = [r.bar for r in spec.re]
+    missing = [w for w in wanted if w not in have]
+    if missing:
+        raise FormulaError(two_line(f"re_form terms not in the model: {missing}",
+                                    f"use terms of the fitted model: {have}"))
+    return [i for i, h in enumerate(have) if h in wanted]
+
+
+def new_design(design: Design, newdata, *, re_form=None,
+               allow_new_levels: bool = False) -> NewDesign:
+    """Rebuild X, the offset and the random-effects terms for new data.
+
+    Uses the fit-time factor levels, contrasts, ``scale``/``center`` parameters and
+    ``poly`` coefficients, as R's ``predict`` does.
+
+    Parameters
+    ----------
+    design : Design
+        From :func:`build_design`.
+    newdata : DataFrame-like
+    re_form : None, NA/False, or str
+        None: all random-effects terms; ``"~0"``, ``"NA"`` or False: none
+        (population level); a formula such as ``"~(1 | g)"``: those terms.
+    allow_new_levels : bool
+        If False, a grouping level not seen in the fit is an error; if True it gets code
+        ``-1`` (random effect 0).
+
+    Returns
+    -------
+    NewDesign
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"y": [1., 2, 3, 4, 5, 7], "x": [1., 2, 3, 1, 2, 3],
+    ...                    "g": ["a", "a", "b", "b", "c", "c"]})
+    >>> d = build_design("y ~ scale(x) + (1 | g)", df)
+    >>> nd = new_design(d, pd.DataFrame({"x": [2.0], "g": ["z"]}), allow_new_levels=True)
+    >>> nd.X.tolist(), nd.re_terms[0].codes.tolist()
+    ([[1.0, 0.0]], [-1])
+    """
+    spec: DesignSpec = design.spec
+    df = as_dataframe(newdata)
+    n = len(df)
+    state = spec.state
+    sel = _select_re(spec, re_form)
+    vars_: dict = {}
+    wanted = [spec.fixed] + [spec.re[i].lhs for i in sel]
+    for ft in wanted:
+        for key, node in ft.variables.items():
+            if key not in vars_:
+                for nm in names_in(node):
+                    column(df, nm)
+                vars_[key] = eval_variable(node, df, state, False)
+    missing = np.zeros(n, dtype=bool)
+    for key in spec.fixed.variables:
+        v = vars_[key]
+        if isinstance(v, FacVar) and (v.codes == -2).any():
+            raise DataError(two_line(f"factor {key!r} has new level(s) in newdata",
+                                     f"use only the levels seen in the fit: {v.levels[:10]}"))
+        missing |= v.na
+    offset = None
+    if spec.offsets:
+        offs = [eval_numeric(o, df, state, False) for o in spec.offsets]
+        offset = np.sum(offs, axis=0)
+        missing |= np.isnan(offset)
+    X_all, _ = _model_matrix(spec.fixed, spec.coding, vars_, n)
+    X = X_all[:, spec.kept]
+    X[missing] = np.nan
+    re_terms = []
+    for i in sel:
+        r = spec.re[i]
+        Z, cnames = _model_matrix(r.lhs, r.coding, vars_, n)
+        for nm in r.components:
+            column(df, nm, f"grouping factor in ({r.bar}): ")
+        combined, gna, part_levels = _group_codes(df, list(r.components))
+        index = {lev: j for j, lev in enumerate(r.levels)}
+        uniq, inv = np.unique(combined, return_inverse=True)
+        table = np.array([index.get(_label_of(u, part_levels), -1) for u in uniq], dtype=np.int64)
+        codes = table[inv] if len(uniq) else np.zeros(0, dtype=np.int64)
+        codes[gna] = -1
+        if not allow_new_levels and (codes < 0).any():
+            new = sorted({_label_of(u, part_levels) for u in combined[(codes < 0) & ~gna]})
+            what = f"new levels {new[:10]}" if new else "missing values"
+            raise DataError(two_line(
+                f"grouping factor {r.group!r} in newdata has {what} not seen in the fit",
+                "pass allow_new_levels=True to predict those rows at the population level"))
+        re_terms.append(ReTerm(r.group, codes, list(r.levels), Z, cnames))
+    return NewDesign(X, offset, re_terms, missing)

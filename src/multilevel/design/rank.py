@@ -1,0 +1,112 @@
+"""Rank deficiency of the fixed-effects model matrix, decided as R decides it.
+
+R's ``qr(X, tol = 1e-7)`` (LINPACK ``dqrdc2``, used by ``lm`` and by lme4's
+``chkRank.drop.cols``) works through the columns in order with limited pivoting: a column
+whose norm, after projecting out the columns kept before it, is below ``tol`` times its
+original norm is moved to the end (aliased). The kept columns keep their order.
+
+.. math::
+
+    \\text{keep } j \\iff \\lVert (I - Q_{<j} Q_{<j}^\\top) x_j \\rVert \\ge
+    \\text{tol} \\cdot \\lVert x_j \\rVert
+
+(an all-zero column is always aliased).
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from multilevel.errors import RankDeficiencyWarning
+
+__all__ = ["rank_mask", "drop_collinear", "rank_deficiency_message"]
+
+
+def rank_mask(X: np.ndarray, tol: float = 1e-7) -> np.ndarray:
+    """Which columns of `X` R keeps (True) and which are aliased (False).
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, p)
+    tol : float
+        R's ``qr`` tolerance (``1e-7`` in ``lm`` and lme4).
+
+    Returns
+    -------
+    ndarray of bool, shape (p,)
+        ``lm`` reports the False columns as aliased (NA coefficients, ``keep_aliased``);
+        lme4 drops them.
+
+    Examples
+    --------
+    >>> X = np.array([[1., 1, 2], [1, 2, 4], [1, 3, 6]])
+    >>> rank_mask(X).tolist()
+    [True, True, False]
+    """
+    X = np.asarray(X, dtype=float)
+    n, p = X.shape
+    norms = np.linalg.norm(X, axis=0)
+    norms[norms == 0] = 1.0  # dqrdc2: a zero column compares against 1
+    basis = np.empty((n, 0))
+    keep = np.zeros(p, dtype=bool)
+    for j in range(p):
+        r = X[:, j].copy()
+        for _ in range(2):  # re-orthogonalise once: classical Gram-Schmidt twice is stable
+            r -= basis @ (basis.T @ r)
+        rn = float(np.linalg.norm(r))
+        if rn >= tol * norms[j] and rn > 0:
+            keep[j] = True
+            basis = np.column_stack([basis, r / rn])
+    return keep
+
+
+def rank_deficiency_message(n_dropped: int) -> str:
+    """lme4's warning text for `n_dropped` dropped columns.
+
+    Examples
+    --------
+    >>> rank_deficiency_message(1)
+    'fixed-effect model matrix is rank deficient so dropping 1 column / coefficient'
+    """
+    if n_dropped == 1:
+        return "fixed-effect model matrix is rank deficient so dropping 1 column / coefficient"
+    return (f"fixed-effect model matrix is rank deficient so dropping {n_dropped} "
+            "columns / coefficients")
+
+
+def drop_collinear(X: np.ndarray, names: list[str], tol: float = 1e-7, *,
+                   warn: bool = True) -> tuple[np.ndarray, list[str], list[str]]:
+    """Drop aliased columns like lme4 and warn with lme4's message.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, p)
+    names : list of str
+        Column names of `X`.
+    tol : float
+    warn : bool
+        Emit a :class:`~multilevel.errors.RankDeficiencyWarning` when columns are dropped.
+
+    Returns
+    -------
+    X_kept : ndarray, shape (n, rank)
+    kept : list of str
+    dropped : list of str
+
+    Examples
+    --------
+    >>> X = np.array([[1., 0, 0], [1, 1, 1], [1, 2, 2]])
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     Xk, kept, dropped = drop_collinear(X, ["(Intercept)", "a", "b"])
+    >>> kept, dropped
+    (['(Intercept)', 'a'], ['b'])
+    """
+    mask = rank_mask(X, tol) if X.shape[1] else np.zeros(0, dtype=bool)
+    dropped = [nm for nm, k in zip(names, mask) if not k]
+    if dropped and warn:
+        warnings.warn(rank_deficiency_message(len(dropped)), RankDeficiencyWarning,
+                      stacklevel=3)
+    return X[:, mask], [nm for nm, k in zip(names, mask) if k], dropped

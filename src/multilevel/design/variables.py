@@ -1,0 +1,367 @@
+"""Evaluate formula variables on data, as R's ``model.frame`` does, without ``eval``.
+
+Each variable of a formula (``x``, ``log(x + 1)``, ``factor(g)``, ``poly(x, 2)``,
+``scale(x)``) is evaluated from its syntax tree by a small interpreter that knows only the
+whitelisted functions. Stateful transforms remember what they learnt from the fitting data
+in a ``state`` dict keyed by the variable's R label, so that new data is transformed the
+same way (factor levels, ``scale`` centre and spread, ``poly`` recurrence coefficients), as
+R's ``makepredictcall`` does.
+
+Factors
+    pandas Categorical keeps its category order; bool gives levels ``FALSE``/``TRUE``;
+    numbers sort numerically and print as R prints them (``"1"``, ``"10"``, ``"1.5"``);
+    text sorts as plain Python ``sorted`` (R's C-locale ``sort``).
+"""
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from multilevel.errors import DataError, two_line
+from multilevel.formula.check import FACTOR_FUNCTIONS
+from multilevel.formula.nodes import BinOp, Call, Name, Node, Num, Paren, Unary, deparse
+
+__all__ = ["NumVar", "FacVar", "column", "eval_numeric", "eval_factor", "eval_variable",
+           "is_factor_node", "r_label", "names_in"]
+
+
+@dataclass
+class NumVar:
+    """A numeric variable: ``values`` (n, k) and column suffixes (``[""]`` or ``["1", "2"]``)."""
+
+    values: np.ndarray
+    suffixes: list[str]
+
+    @property
+    def na(self) -> np.ndarray:
+        return np.isnan(self.values).any(axis=1)
+
+
+@dataclass
+class FacVar:
+    """A factor: ``codes`` (n,), -1 for NA, into ``levels`` (list of str)."""
+
+    codes: np.ndarray
+    levels: list[str]
+
+    @property
+    def na(self) -> np.ndarray:
+        return self.codes < 0
+
+
+def r_label(v) -> str:
+    """A value as R's ``as.character`` prints it (15 significant digits for doubles).
+
+    Examples
+    --------
+    >>> [r_label(v) for v in [1, 10.0, 1.5, True, "a", 0.1 + 0.2]]
+    ['1', '10', '1.5', 'TRUE', 'a', '0.3']
+    """
+    if isinstance(v, (bool, np.bool_)):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        if f.is_integer() and abs(f) < 1e15:
+            return str(int(f))
+        return format(f, ".15g")
+    return str(v)
+
+
+def names_in(node: Node | None) -> list[str]:
+    """Column names used in a node, in order of appearance (internal)."""
+    out: list[str] = []
+
+    def walk(n):
+        if isinstance(n, Name):
+            if n.id not in ("TRUE", "FALSE", "T", "F") and n.id not in out:
+                out.append(n.id)
+        elif isinstance(n, Call):
+            for a in n.args:
+                if not (n.func == "poly" and a.name == "raw"):
+                    walk(a.value)
+        elif isinstance(n, Paren):
+            walk(n.expr)
+        elif isinstance(n, Unary):
+            walk(n.operand)
+        elif isinstance(n, BinOp):
+            walk(n.left)
+            walk(n.right)
+
+    walk(node)
+    return out
+
+
+def column(df: pd.DataFrame, name: str, role: str = "") -> pd.Series:
+    """The column `name` of `df`, or a DataError suggesting the closest names.
+
+    Examples
+    --------
+    >>> column(pd.DataFrame({"homework": [1]}), "homewrk")
+    Traceback (most recent call last):
+    ...
+    multilevel.errors.DataError: column 'homewrk' not found in the data
+      How to fix: did you mean 'homework'? The data has columns: homework
+    """
+    if name in df.columns:
+        return df[name]
+    cols = [str(c) for c in df.columns]
+    close = difflib.get_close_matches(name, cols, n=3, cutoff=0.6)
+    hint = (f"did you mean {' or '.join(repr(c) for c in close)}? " if close else "")
+    shown = ", ".join(cols[:20]) + (", ..." if len(cols) > 20 else "")
+    raise DataError(two_line(f"{role}column {name!r} not found in the data",
+                             f"{hint}The data has columns: {shown}"))
+
+
+def _is_factor_series(s: pd.Series) -> bool:
+    return (isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(s.dtype)
+            or pd.api.types.is_string_dtype(s.dtype) or s.dtype == object)
+
+
+def is_factor_node(node: Node, df: pd.DataFrame) -> bool:
+    """Whether a term-level variable is a factor (R: factor, character or logical)."""
+    if isinstance(node, Call):
+        return node.func in FACTOR_FUNCTIONS
+    if isinstance(node, Name):
+        return _is_factor_series(column(df, node.id))
+    return False
+
+
+def _numeric_column(s: pd.Series, name: str) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
+        return s.to_numpy(dtype=float, na_value=np.nan)
+    raise DataError(two_line(
+        f"column {name!r} is text or a factor, but is used as a number",
+        f"use factor({name}) as a term, or convert the column to numbers"))
+
+
+def _fsum_mean(x: np.ndarray) -> float:
+    return math.fsum(x) / len(x)
+
+
+def _poly_fit(x: np.ndarray, degree: int) -> tuple[np.ndarray, list[float], list[float]]:
+    """R's ``poly(x, degree)``: orthonormal columns, recurrence ``alpha``, ``norm2``."""
+    xbar = _fsum_mean(x)
+    xc = x - xbar
+    X = np.vander(xc, degree + 1, increasing=True)
+    q, r = np.linalg.qr(X)
+    Z = q * np.diag(r)
+    norm2 = (Z ** 2).sum(axis=0)
+    alpha = ((xc[:, None] * Z ** 2).sum(axis=0) / norm2 + xbar)[:degree]
+    norm2 = np.concatenate([[1.0], norm2])
+    Z = Z / np.sqrt(norm2[1:])
+    return Z[:, 1:], alpha.tolist(), norm2.tolist()
+
+
+def _poly_predict(x: np.ndarray, degree: int, alpha, norm2) -> np.ndarray:
+    Z = np.ones((len(x), degree + 1))
+    Z[:, 1] = x - alpha[0]
+    for i in range(1, degree):
+        Z[:, i + 1] = (x - alpha[i]) * Z[:, i] - (norm2[i + 1] / norm2[i]) * Z[:, i - 1]
+    Z = Z / np.sqrt(np.asarray(norm2[1:]))
+    return Z[:, 1:]
+
+
+def _poly(node: Call, df, state, fit) -> NumVar:
+    x = eval_numeric(node.args[0].value, df, state, fit)
+    pos = [a for a in node.args if a.name is None]
+    kw = {a.name: a.value for a in node.args if a.name}
+    dnode = pos[1].value if len(pos) > 1 else kw.get("degree", Num("1"))
+    raw_node = kw.get("raw")
+    raw = isinstance(raw_node, Name) and raw_node.id in ("TRUE", "T")
+    if not isinstance(dnode, Num) or dnode.value < 1 or not float(dnode.value).is_integer():
+        raise DataError(two_line(f"{deparse(node)}: the degree must be a whole number >= 1",
+                                 "write e.g. poly(x, 2)"))
+    d = int(dnode.value)
+    suffixes = [str(i) for i in range(1, d + 1)]
+    if raw:
+        return NumVar(np.column_stack([x ** i for i in range(1, d + 1)]), suffixes)
+    key = deparse(node)
+    if np.isnan(x).any():
+        raise DataError(two_line(f"{key}: the variable has missing values, which R's poly() "
+                                 "does not allow", "remove the rows with missing values first"))
+    if fit:
+        if len(np.unique(x)) <= d:
+            raise DataError(two_line(f"{key}: the degree must be less than the number of "
+                                     "unique points", "lower the degree"))
+        Z, alpha, norm2 = _poly_fit(x, d)
+        state[key] = ("poly", alpha, norm2)
+        return NumVar(Z, suffixes)
+    _, alpha, norm2 = state[key]
+    return NumVar(_poly_predict(x, d, alpha, norm2), suffixes)
+
+
+def eval_numeric(node: Node, df: pd.DataFrame, state: dict, fit: bool) -> np.ndarray:
+    """Evaluate an arithmetic expression to a float vector (NaN for NA).
+
+    Examples
+    --------
+    >>> from multilevel.formula.parser import parse_tree
+    >>> df = pd.DataFrame({"x": [1.0, 2.0, 4.0]})
+    >>> eval_numeric(parse_tree("~ I(x^2) + 1").rhs.left, df, {}, True)
+    array([ 1.,  4., 16.])
+    """
+    n = len(df)
+    if isinstance(node, Name):
+        if node.id in ("TRUE", "T"):
+            return np.ones(n)
+        if node.id in ("FALSE", "F"):
+            return np.zeros(n)
+        return _numeric_column(column(df, node.id), node.id)
+    if isinstance(node, Num):
+        return np.full(n, node.value)
+    if isinstance(node, Paren):
+        return eval_numeric(node.expr, df, state, fit)
+    if isinstance(node, Unary):
+        v = eval_numeric(node.operand, df, state, fit)
+        return -v if node.op == "-" else v
+    if isinstance(node, BinOp):
+        a = eval_numeric(node.left, df, state, fit)
+        b = eval_numeric(node.right, df, state, fit)
+        with np.errstate(all="ignore"):
+            if node.op == "+":
+                return a + b
+            if node.op == "-":
+                return a - b
+            if node.op == "*":
+                return a * b
+            if node.op == "/":
+                return a / b
+            if node.op == "^":
+                return np.power(a, b)
+        raise AssertionError(node.op)
+    if isinstance(node, Call):
+        return _numeric_call(node, df, state, fit)
+    raise AssertionError(node)
+
+
+_ELEMENTWISE = {"log2": np.log2, "log10": np.log10, "log1p": np.log1p, "exp": np.exp,
+                "sqrt": np.sqrt, "abs": np.abs}
+
+
+def _numeric_call(node: Call, df, state, fit) -> np.ndarray:
+    f = node.func
+    arg = node.args[0].value if node.args else None
+    if f == "I":
+        return eval_numeric(arg, df, state, fit)
+    if f in _ELEMENTWISE:
+        with np.errstate(all="ignore"):
+            return _ELEMENTWISE[f](eval_numeric(arg, df, state, fit))
+    if f == "log":
+        x = eval_numeric(arg, df, state, fit)
+        base = [a.value for a in node.args[1:]]
+        with np.errstate(all="ignore"):
+            out = np.log(x)
+            return out / np.log(eval_numeric(base[0], df, state, fit)) if base else out
+    if f == "as.numeric":
+        if isinstance(arg, Name) and _is_factor_series(column(df, arg.id)):
+            s = column(df, arg.id)
+            if pd.api.types.is_bool_dtype(s.dtype):
+                return s.to_numpy(dtype=float, na_value=np.nan)
+            fv = eval_factor(arg, df, state, fit)
+            return np.where(fv.codes < 0, np.nan, fv.codes + 1.0)
+        return eval_numeric(arg, df, state, fit)
+    if f in ("scale", "center"):
+        x = eval_numeric(arg, df, state, fit)
+        key = deparse(node)
+        if fit:
+            ok = x[~np.isnan(x)]
+            c = _fsum_mean(ok) if len(ok) else np.nan
+            s = (math.sqrt(math.fsum((ok - c) ** 2) / max(1, len(ok) - 1))
+                 if f == "scale" else 1.0)
+            state[key] = (f, c, s)
+        _, c, s = state[key]
+        return (x - c) / s if f == "scale" else x - c
+    if f in FACTOR_FUNCTIONS:
+        raise DataError(two_line(f"{deparse(node)} is a factor and cannot be used in arithmetic",
+                                 "use factors only as terms of the formula"))
+    raise DataError(two_line(f"{f}() cannot be used here", "see the allowed functions"))
+
+
+def _factor_values(node: Node, df: pd.DataFrame, state, fit):
+    """(codes over `uniq`, uniq natively sorted / in category order, drop_unused)."""
+    drop = False
+    inner = node
+    if isinstance(node, Call):
+        drop = node.func == "factor"
+        inner = node.args[0].value
+    if isinstance(inner, Name):
+        s = column(df, inner.id)
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            cats = [r_label(c) for c in s.cat.categories]
+            return s.cat.codes.to_numpy(dtype=np.int64), cats, drop
+        if pd.api.types.is_bool_dtype(s.dtype):
+            na = s.isna().to_numpy()
+            vals = s.fillna(False).astype(bool).to_numpy().astype(np.int64)
+            return np.where(na, -1, vals), ["FALSE", "TRUE"], drop
+        if _is_factor_series(s):
+            na = s.isna().to_numpy()
+            labels = np.array([str(v) for v in s.to_numpy(dtype=object)], dtype=object)
+            labels[na] = None
+            uniq = sorted(set(labels[~na]))
+            index = {u: i for i, u in enumerate(uniq)}
+            codes = np.array([-1 if m else index[v] for v, m in zip(labels, na)],
+                             dtype=np.int64)
+            return codes, uniq, drop
+        x = _numeric_column(s, inner.id)
+    else:
+        x = eval_numeric(inner, df, state, fit)
+    na = np.isnan(x)
+    uniq, inv = np.unique(x[~na], return_inverse=True)
+    codes = np.full(len(x), -1, dtype=np.int64)
+    codes[~na] = inv
+    integer = isinstance(inner, Name) and pd.api.types.is_integer_dtype(column(df, inner.id))
+    labels = [r_label(int(u) if integer else float(u)) for u in uniq]
+    return codes, labels, True
+
+
+def eval_factor(node: Node, df: pd.DataFrame, state: dict, fit: bool) -> FacVar:
+    """Evaluate a factor variable; at predict time map onto the fitted levels.
+
+    At fit time the levels are stored in ``state[label]``; for new data, values not among
+    them get code ``-2`` (NA stays ``-1``).
+
+    Examples
+    --------
+    >>> from multilevel.formula.nodes import Name
+    >>> eval_factor(Name("g"), pd.DataFrame({"g": [10, 2, 2]}), {}, True).levels
+    ['2', '10']
+    """
+    codes, labels, drop = _factor_values(node, df, state, fit)
+    key = deparse(node)
+    if fit:
+        if drop:  # factor(): unused levels go (on the data as given)
+            used = np.unique(codes[codes >= 0])
+            remap = np.full(len(labels), -1, dtype=np.int64)
+            remap[used] = np.arange(len(used))
+            codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
+            labels = [labels[i] for i in used]
+        state[key] = ("factor", labels)
+        return FacVar(codes, list(labels))
+    fitted = state[key][1]
+    index = {lab: i for i, lab in enumerate(fitted)}
+    table = np.array([index.get(lab, -2) for lab in labels] + [-1], dtype=np.int64)
+    return FacVar(table[np.where(codes >= 0, codes, len(labels))], list(fitted))
+
+
+def eval_variable(node: Node, df: pd.DataFrame, state: dict, fit: bool) -> NumVar | FacVar:
+    """Evaluate a term-level variable: a factor, ``poly()`` or a numeric expression.
+
+    Examples
+    --------
+    >>> from multilevel.formula.parser import parse_tree
+    >>> v = eval_variable(parse_tree("~poly(x, 2)").rhs, pd.DataFrame({"x": [1., 2, 3, 5]}),
+    ...                   {}, True)
+    >>> v.values.shape, v.suffixes
+    ((4, 2), ['1', '2'])
+    """
+    if is_factor_node(node, df) if fit else state.get(deparse(node), ("",))[0] == "factor":
+        return eval_factor(node, df, state, fit)
+    if isinstance(node, Call) and node.func == "poly":
+        return _poly(node, df, state, fit)
+    return NumVar(eval_numeric(node, df, state, fit)[:, None], [""])

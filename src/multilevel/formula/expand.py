@@ -1,0 +1,283 @@
+"""lme4's formula manipulations: findbars / nobars / ``||`` / ``/``, and R's term expansion.
+
+* :func:`expand_double_verts` rewrites ``(x || g)`` as ``((1 | g) + (0 + x | g))``, one
+  independent bar per term of the left side (lme4 ``expandDoubleVerts``).
+* :func:`findbars` returns the bars, with ``(1 | a/b)`` expanded to ``(1 | b:a)``,
+  ``(1 | a)`` in lme4's order (``expandSlash``).
+* :func:`nobars` returns the fixed part (lme4 ``nobars``).
+* :func:`expand_terms` does what R's ``terms.formula`` does to the fixed part: ``a*b`` is
+  ``a + b + a:b``, ``a/b`` is ``a + a:b``, ``(a+b)^2`` is all terms up to two-way
+  interactions; terms are sorted by order (stable), the variables of a term follow their
+  first appearance in the formula, and ``offset()`` terms are set aside.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from multilevel.formula.nodes import BinOp, Call, Name, Node, Num, Paren, Tilde, Unary, deparse
+
+__all__ = ["FixedTerms", "expand_terms", "expand_double_verts", "findbars", "nobars",
+           "is_bar", "variable_order"]
+
+
+def is_bar(node: Node) -> bool:
+    """True for ``x | g`` or ``x || g`` (the node inside the parentheses)."""
+    return isinstance(node, BinOp) and node.op in ("|", "||")
+
+
+def _has_bar(node: Node) -> bool:
+    if is_bar(node):
+        return True
+    if isinstance(node, Paren):
+        return _has_bar(node.expr)
+    if isinstance(node, BinOp):
+        return _has_bar(node.left) or _has_bar(node.right)
+    if isinstance(node, Unary):
+        return _has_bar(node.operand)
+    return False
+
+
+@dataclass(frozen=True)
+class FixedTerms:
+    """The terms of a one-part formula after R's expansion.
+
+    Attributes
+    ----------
+    intercept : bool
+    terms : tuple of tuple of str
+        Each term is the R labels of its variables, in R's order, e.g. ``("cses", "sector")``.
+    variables : dict
+        Variable label -> syntax node (``"log(x + 1)"`` -> the ``Call`` node).
+    offsets : tuple of Node
+        Arguments of ``offset(...)`` terms.
+    """
+
+    intercept: bool
+    terms: tuple[tuple[str, ...], ...]
+    variables: dict
+    offsets: tuple[Node, ...]
+
+    @property
+    def labels(self) -> list[str]:
+        """R's ``term.labels``: ``["a", "b", "a:b"]``."""
+        return [":".join(t) for t in self.terms]
+
+
+def variable_order(node: Node | None, out: dict | None = None) -> dict:
+    """Labels of the variables of a formula (part) in order of first appearance (internal)."""
+    out = {} if out is None else out
+    if node is None:
+        return out
+    if isinstance(node, (Name, Call)):
+        if isinstance(node, Call) and node.func == "offset":
+            variable_order(node.args[0].value, {})
+        out.setdefault(deparse(node), node)
+    elif isinstance(node, Paren):
+        variable_order(node.expr, out)
+    elif isinstance(node, Unary):
+        variable_order(node.operand, out)
+    elif isinstance(node, BinOp):
+        variable_order(node.left, out)
+        if node.op != "^":
+            variable_order(node.right, out)
+    elif isinstance(node, Tilde):
+        variable_order(node.lhs, out)
+        variable_order(node.rhs, out)
+    return out
+
+
+_ZERO = frozenset({"\x000"})  # sentinel for the term "0"
+
+
+def _dedupe(seq):
+    seen, out = set(), []
+    for t in seq:
+        if t not in seen:
+            seen.add(t)
+            out.append(t)
+    return out
+
+
+def _product(a, b):
+    return _dedupe(x | y for x in a for y in b if x is not _ZERO and y is not _ZERO)
+
+
+def _ex(node: Node, offsets: list) -> tuple[list, list]:
+    """(added terms, removed terms); a term is a frozenset of variable labels."""
+    if isinstance(node, Num):
+        return ([frozenset()] if node.value == 1 else [_ZERO]), []
+    if isinstance(node, Call) and node.func == "offset":
+        offsets.append(node.args[0].value)
+        return [], []
+    if isinstance(node, (Name, Call)):
+        return [frozenset({deparse(node)})], []
+    if isinstance(node, Paren):
+        return _ex(node.expr, offsets)
+    if isinstance(node, Unary):
+        p, m = _ex(node.operand, offsets)
+        return (m, p) if node.op == "-" else (p, m)
+    assert isinstance(node, BinOp), node
+    if node.op == "^":
+        p, _ = _ex(node.left, offsets)
+        out = p
+        for _ in range(int(node.right.value) - 1):
+            out = _dedupe(out + _product(out, p))
+        return out, []
+    pl, ml = _ex(node.left, offsets)
+    pr, mr = _ex(node.right, offsets)
+    if node.op == "+":
+        return pl + pr, ml + mr
+    if node.op == "-":
+        return pl + mr, ml + pr
+    if node.op == ":":
+        return _product(pl, pr), []
+    if node.op == "*":
+        return _dedupe(pl + pr + _product(pl, pr)), []
+    if node.op == "/":
+        allvars = frozenset().union(*[t for t in pl if t is not _ZERO]) if pl else frozenset()
+        return _dedupe(pl + _product([allvars], pr)), []
+    raise ValueError(f"operator {node.op!r} in fixed part")
+
+
+def expand_terms(rhs: Node | None, lhs: Node | None = None) -> FixedTerms:
+    """Expand a bar-free right-hand side into R's terms.
+
+    Parameters
+    ----------
+    rhs : Node or None
+        The fixed part (from :func:`nobars`); None means only an intercept.
+    lhs : Node, optional
+        The response; its variables come first in R's variable order.
+
+    Returns
+    -------
+    FixedTerms
+
+    Examples
+    --------
+    >>> from multilevel.formula.parser import parse_tree
+    >>> t = parse_tree("mAch ~ meanses * cses + sector * cses")
+    >>> expand_terms(t.rhs, t.lhs).labels
+    ['meanses', 'cses', 'sector', 'meanses:cses', 'cses:sector']
+    >>> expand_terms(parse_tree("y ~ 0 + (a + b)^2").rhs).intercept
+    False
+    """
+    offsets: list[Node] = []
+    if rhs is None:
+        plus, minus = [frozenset()], []
+    else:
+        plus, minus = _ex(rhs, offsets)
+    order = variable_order(Tilde(lhs, rhs) if rhs is not None else lhs)
+    rank = {k: i for i, k in enumerate(order)}
+    intercept = not (_ZERO in plus or frozenset() in minus)
+    kept = [t for t in _dedupe(plus) if t is not _ZERO and t and t not in minus]
+    kept.sort(key=len)  # stable: R sorts terms by order only
+    terms = tuple(tuple(sorted(t, key=lambda v: rank.get(v, len(rank)))) for t in kept)
+    variables = {k: order[k] for t in terms for k in t}
+    return FixedTerms(intercept, terms, variables, tuple(offsets))
+
+
+# --- bars ------------------------------------------------------------------------------
+
+
+def _expand_double_vert(bar: BinOp) -> Node:
+    lhs_terms = expand_terms(bar.left)
+    pieces = (["1"] if lhs_terms.intercept else []) + [f"0 + {lab}" for lab in lhs_terms.labels]
+    from multilevel.formula.parser import parse_tree  # local: parser imports nothing from here
+    group = deparse(bar.right)
+    text = " + ".join(f"({p} | {group})" for p in pieces)
+    return parse_tree("~" + text).rhs
+
+
+def expand_double_verts(node: Node) -> Node:
+    """Replace every ``x || g`` by ``(1 | g) + (0 + x | g)`` (lme4 ``expandDoubleVerts``).
+
+    Examples
+    --------
+    >>> from multilevel.formula.parser import parse_tree
+    >>> deparse(expand_double_verts(parse_tree("y ~ Days + (Days || Subject)")))
+    'y ~ Days + ((1 | Subject) + (0 + Days | Subject))'
+    """
+    if isinstance(node, Tilde):
+        return Tilde(node.lhs, expand_double_verts(node.rhs))
+    if isinstance(node, BinOp):
+        if node.op == "||":
+            return _expand_double_vert(node)
+        if node.op == "|":
+            return node
+        return BinOp(node.op, expand_double_verts(node.left), expand_double_verts(node.right),
+                     node.pos)
+    if isinstance(node, Paren):
+        return Paren(expand_double_verts(node.expr), node.pos)
+    return node
+
+
+def _slash_groups(group: Node) -> list[Node]:
+    """lme4 ``expandSlash`` of a grouping expression: a/b -> [b:a, a]."""
+    if isinstance(group, Paren):
+        return _slash_groups(group.expr)
+    if isinstance(group, BinOp) and group.op == "/":
+        outer = _slash_groups(group.left)
+        inner = group.right
+        return [BinOp(":", inner, outer[0])] + outer
+    return [group]
+
+
+def findbars(rhs: Node) -> list[BinOp]:
+    """The random-effects bars of a right-hand side, expanded as lme4's ``findbars``.
+
+    Returns
+    -------
+    list of BinOp
+        Nodes ``expr | group`` (``||`` and ``/`` already expanded).
+
+    Examples
+    --------
+    >>> from multilevel.formula.parser import parse_tree
+    >>> [deparse(b) for b in findbars(parse_tree("y ~ x + (x || g) + (1 | a/b)").rhs)]
+    ['1 | g', '0 + x | g', '1 | b:a', '1 | a']
+    """
+    out: list[BinOp] = []
+
+    def walk(n: Node) -> None:
+        if isinstance(n, BinOp) and n.op == "|":
+            out.extend(BinOp("|", n.left, g) for g in _slash_groups(n.right))
+        elif isinstance(n, BinOp):
+            walk(n.left)
+            walk(n.right)
+        elif isinstance(n, Paren):
+            walk(n.expr)
+        elif isinstance(n, Unary):
+            walk(n.operand)
+
+    walk(expand_double_verts(rhs))
+    return out
+
+
+def nobars(rhs: Node) -> Node | None:
+    """The right-hand side without its bars (lme4 ``nobars``); None if nothing is left.
+
+    Examples
+    --------
+    >>> from multilevel.formula.parser import parse_tree
+    >>> deparse(nobars(parse_tree("y ~ 1 + x + (x | g)").rhs))
+    '1 + x'
+    >>> nobars(parse_tree("y ~ (1 | g)").rhs) is None
+    True
+    """
+    if is_bar(rhs):
+        return None
+    if isinstance(rhs, Paren):
+        inner = nobars(rhs.expr)
+        if inner is None:
+            return None
+        return rhs if inner is rhs.expr else Paren(inner, rhs.pos)
+    if isinstance(rhs, BinOp) and rhs.op in ("+", "-") and _has_bar(rhs):
+        left = nobars(rhs.left)
+        right = nobars(rhs.right) if rhs.op == "+" else rhs.right
+        if left is None:
+            return right if rhs.op == "+" else (Unary("-", right) if right is not None else None)
+        if right is None:
+            return left
+        return BinOp(rhs.op, left, right, rhs.pos)
+    return rhs
