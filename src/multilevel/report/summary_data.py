@@ -208,7 +208,8 @@ class LmerSummaryData:
     nobs : int
         Number of observations.
     ngrps : tuple of (str, int)
-        Grouping factors and their numbers of levels, in lme4's order.
+        Grouping factors and their numbers of levels, in lme4's order (a
+        dict is accepted and converted).
     coefficients : CoefTable
         Fixed effects. For glmer use ``statistic_name="z value"`` and give
         ``p_value``; for lmerTest give ``df`` and ``p_value``.
@@ -222,8 +223,9 @@ class LmerSummaryData:
         GLMM family and link (``binomial``, ``logit``); the ``Family:`` line
         is printed unless they are ``gaussian``/``identity`` or None.
     glmm_approximation : str
-        Title suffix for GLMMs (``Laplace Approximation`` or
-        ``Adaptive Gauss-Hermite Quadrature``).
+        Title suffix for GLMMs, inside the parentheses:
+        ``Laplace Approximation`` (nAGQ = 1) or, as lme4 words it,
+        ``Adaptive Gauss-Hermite Quadrature, nAGQ = 10``.
     ddf_method : str or None
         ``"Satterthwaite"`` for lmerTest's title ``. t-tests use
         Satterthwaite's method``; None for plain lme4.
@@ -265,6 +267,36 @@ class LmerSummaryData:
     conv_code: int = 0
     conv_messages: tuple[str, ...] = field(default_factory=tuple)
     optimizer_warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        ngrps = self.ngrps.items() if isinstance(self.ngrps, dict) else self.ngrps
+        object.__setattr__(self, "ngrps", tuple((str(g), int(n)) for g, n in ngrps))
+        object.__setattr__(self, "varcorr", tuple(self.varcorr))
+        q = tuple(float(v) for v in self.scaled_resid_quantiles)
+        object.__setattr__(self, "scaled_resid_quantiles", q)
+        if self.corr_fixef is not None:
+            object.__setattr__(self, "corr_fixef", np.asarray(self.corr_fixef, dtype=float))
+        for name in ("conv_messages", "optimizer_warnings"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        """Lines lme4's ``.prt.warn`` prints at the end (empty when all is well).
+
+        Examples
+        --------
+        >>> from multilevel.report.summary_data import AicTab, CoefTable
+        >>> d = LmerSummaryData(True, "y ~ 1 + (1 | g)", None, AicTab.reml_criterion(1.0),
+        ...     (0.0,) * 5, (), 1.0, 10, (("g", 2),), CoefTable((), [], [], []),
+        ...     conv_messages=("boundary (singular) fit: see help('isSingular')",))
+        >>> d.messages[0]
+        'optimizer (nloptwrap) convergence code: 0 (OK)'
+        """
+        if self.conv_code == 0 and not self.conv_messages and not self.optimizer_warnings:
+            return ()
+        status = "OK" if self.conv_code == 0 else "failure"
+        head = f"optimizer ({self.optimizer}) convergence code: {self.conv_code} ({status})"
+        return (head, *self.conv_messages, *self.optimizer_warnings)
 
     @property
     def is_glmm(self) -> bool:

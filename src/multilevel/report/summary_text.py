@@ -19,10 +19,13 @@ newlines, without a final newline.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
 from .rformat import (
+    DBL_EPS,
+    SIGNIF_LEGEND,
     abbreviate,
     cat_fill,
     format_num,
@@ -30,22 +33,140 @@ from .rformat import (
     format_r,
     formatc,
     print_char_matrix,
-    print_coefmat,
     print_named_vector,
     round_r,
     signif_r,
+    signif_stars,
     strwrap,
     zapsmall,
 )
 from .summary_data import CoefTable, LmerSummaryData, LmSummaryData, VarCorrBlock
 
-__all__ = ["render_lmer_summary", "render_lm_summary", "COR_MAX"]
+__all__ = ["render_lmer_summary", "render_lm_summary", "print_coefmat", "COR_MAX"]
 
 COR_MAX = 12
 """``getOption("lme4.summary.cor.max")``: largest p whose correlation is shown."""
 
 _WIDTH = 80
 _QUANTILE_NAMES = ["Min", "1Q", "Median", "3Q", "Max"]
+
+
+# ----------------------------------------------------------------------------
+# stats::printCoefmat
+# ----------------------------------------------------------------------------
+
+
+def print_coefmat(
+    rownames: Sequence[str],
+    colnames: Sequence[str],
+    columns: Sequence[Sequence[float]],
+    *,
+    digits: int,
+    has_pvalue: bool = False,
+    signif_stars_show: bool = True,
+    eps_pvalue: float = DBL_EPS,
+    na_print: str = "NA",
+) -> list[str]:
+    """R's ``printCoefmat`` with default ``cs.ind``/``tst.ind``.
+
+    The columns before the statistic (estimate, standard error and any
+    others, e.g. lmerTest's ``df``) are rounded and formatted together; the
+    statistic is rounded to ``dig.tst = max(1, min(5, digits - 1))``
+    decimals and formatted with ``digits``; p-values go through
+    :func:`format_pval` with ``dig.tst`` digits, followed by stars and the
+    significance legend when any p-value is below 0.1.
+
+    Parameters
+    ----------
+    rownames, colnames : sequence of str
+        Row and column labels.
+    columns : sequence of arrays
+        The table's columns (the last one holds p-values when
+        ``has_pvalue``).
+    digits : int
+        ``digits`` passed to ``printCoefmat``.
+    has_pvalue : bool
+        Whether the last column holds p-values.
+    signif_stars_show : bool
+        ``signif.stars``.
+
+    Returns
+    -------
+    list of str
+        Printed lines (no trailing newline).
+
+    Examples
+    --------
+    >>> lines = print_coefmat(["(Intercept)"], ["Estimate", "Std. Error", "t value"],
+    ...                       [[1527.5], [17.69], [86.33]], digits=4)
+    >>> lines[1]
+    '(Intercept)  1527.50      17.69   86.33'
+    """
+    cols = [[math.nan if v is None else float(v) for v in c] for c in columns]
+    nr = len(rownames)
+    nc = len(cols)
+    k = nc - int(has_pvalue) - 1
+    cs_ind = list(range(k))
+    tst = k
+    cf: list[list[str]] = [[""] * nr for _ in range(nc)]
+    dig_tst = max(1, min(5, digits - 1))
+
+    coef_se = [cols[j][i] for j in cs_ind for i in range(nr)]
+    acs = [abs(v) for v in coef_se if math.isfinite(v)]
+    if acs:
+        nz = [v for v in acs if v != 0]
+        if nz:
+            digmin = [1 + math.floor(math.log10(min(nz))), 1 + math.floor(math.log10(max(nz)))]
+        else:
+            digmin = [1, 1]
+        rd = max(1, digits - digmin[0], digits - digmin[1])
+        rounded = [round_r(v, rd) if math.isfinite(v) else v for v in coef_se]
+        fmt = format_r(rounded, digits)
+        for n, (j, i) in enumerate((j, i) for j in cs_ind for i in range(nr)):
+            cf[j][i] = fmt[n]
+    fmt_t = format_r([round_r(v, dig_tst) for v in cols[tst]], digits)
+    cf[tst] = fmt_t
+
+    # values that are non-zero but print as zero: reformat with fewer digits
+    cells = [(j, i) for j in cs_ind for i in range(nr) if not math.isnan(cols[j][i])]
+    bad = []
+    for j, i in cells:
+        try:
+            shown0 = float(cf[j][i]) == 0
+        except ValueError:
+            continue
+        if (cols[j][i] == 0) != shown0:
+            bad.append((j, i))
+    if bad:
+        refmt = format_r([cols[j][i] for j, i in bad], max(1, digits - 1))
+        for (j, i), s in zip(bad, refmt):
+            cf[j][i] = s
+    for j in range(nc):
+        for i in range(nr):
+            if math.isnan(cols[j][i]):
+                cf[j][i] = na_print
+
+    out_cols = [list(c) for c in cf]
+    headers = list(colnames)
+    legend = False
+    if has_pvalue:
+        pv = cols[-1]
+        ok = [i for i in range(nr) if not math.isnan(pv[i])]
+        if ok:
+            fp = format_pval([pv[i] for i in ok], digits=dig_tst, eps=eps_pvalue)
+            for i, s in zip(ok, fp):
+                out_cols[-1][i] = s
+            if signif_stars_show and any(pv[i] < 0.1 for i in ok):
+                stars = signif_stars(pv)
+                sw = max(len(s) for s in stars)
+                out_cols.append([s.ljust(sw) for s in stars])
+                headers.append("")
+                legend = True
+    lines = print_char_matrix(rownames, headers, out_cols, right=True)
+    if legend:
+        lines.append("---")
+        lines.append("Signif. codes:  " + SIGNIF_LEGEND)
+    return lines
 
 
 # ----------------------------------------------------------------------------
@@ -229,12 +350,8 @@ def render_lmer_summary(d: LmerSummaryData, digits: int = 7) -> str:
             out.append("")
             out += _fixef_corr(t.names, d.corr_fixef, digits)
 
-    if d.conv_code != 0 or d.conv_messages or d.optimizer_warnings:
-        status = "OK" if d.conv_code == 0 else "failure"
-        out.append(f"optimizer ({d.optimizer}) convergence code: {d.conv_code} ({status})")
-        out += list(d.conv_messages)
-        out += list(d.optimizer_warnings)
-        out.append("")
+    if d.messages:
+        out += [*d.messages, ""]
     return "\n".join(out)
 
 
@@ -274,7 +391,7 @@ def render_lm_summary(d: LmSummaryData, digits: int = 7) -> str:
     ...     sigma=1.234, df_residual=98, rank=2, r_squared=0.5, adj_r_squared=0.49,
     ...     fstatistic=(100.0, 1.0, 98.0), f_p_value=1e-20)
     >>> print(render_lm_summary(d).splitlines()[-1])
-    F-statistic:100 on 1 and 98 DF,  p-value: < 2.2e-16
+    F-statistic: 100 on 1 and 98 DF,  p-value: < 2.2e-16
     """
     xd = max(3, digits - 3)
     out = ["", "Call:", d.call, ""]
