@@ -82,7 +82,7 @@ class _Checker:
             self.arith(node.left)
             self.arith(node.right)
         elif isinstance(node, Call):
-            self.call(node, NUMERIC_FUNCTIONS | FACTOR_FUNCTIONS, "inside another call")
+            self.call(node, NUMERIC_FUNCTIONS, "inside another call")
         else:
             raise self.err(node, "unexpected expression")
 
@@ -115,9 +115,9 @@ class _Checker:
                 self.terms(node.left, False)
                 self.group(node.right)
                 return
-            if node.op == "%in%":
-                raise self.err(node, "the %in% operator is not supported",
-                               "write a:b or a/b instead")
+            if node.op.startswith("%"):
+                raise self.err(node, f"the {node.op} operator is not supported",
+                               "write a:b or a/b instead of %in%")
             if node.op == "^":
                 if not (isinstance(node.right, Num) and node.right.value >= 1
                         and node.right.value == int(node.right.value)):

@@ -22,7 +22,7 @@ BINARY_LEVELS: tuple[frozenset[str], ...] = (
     frozenset({"|", "||"}),
     frozenset({"+", "-"}),
     frozenset({"*", "/"}),
-    frozenset({"%in%"}),
+    frozenset({"%any%"}),  # any %op%; the whitelist accepts none of them
     frozenset({":"}),
 )
 _FIX_SYNTAX = ("write the formula as in R, e.g. \"y ~ x1 + x2 + (1 + x1 | g)\"; "
@@ -88,7 +88,8 @@ class _Parser:
             return self.unary()
         ops = BINARY_LEVELS[level]
         left = self.binary(level + 1)
-        while self.tok.kind == "OP" and self.tok.text in ops:
+        while self.tok.kind == "OP" and (self.tok.text in ops or (
+                "%any%" in ops and self.tok.text.startswith("%"))):
             t = self.advance()
             right = self.binary(level + 1)
             left = BinOp(t.text, left, right, t.pos)
