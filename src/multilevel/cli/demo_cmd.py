@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,14 +175,16 @@ def fit_steps(steps: list[Step], frame: Any, name: str, *, reml: bool) -> list[F
 def render_text(fitted: list[FittedStep], *, digits: int, intro: str) -> str:
     """The demo as plain text: an introduction, then each model under a heading."""
     rule = "=" * 78
-    parts = [intro]
+    parts = ["\n".join(textwrap.fill(line, width=len(rule)) for line in intro.splitlines())]
     for item in fitted:
         step = item.step
         head = f"Model {step.number}. {step.title}"
         if step.formula is None:
             parts.append(f"{rule}\n{head}: skipped ({step.skipped})")
             continue
-        parts.append(f"{rule}\n{head}\n  {step.formula}\n  Assumes: {step.assumes}\n{rule}")
+        assumes = textwrap.fill(step.assumes, width=len(rule), initial_indent="  Assumes: ",
+                                subsequent_indent=" " * 11)
+        parts.append(f"{rule}\n{head}\n  {step.formula}\n{assumes}\n{rule}")
         if item.error is not None:
             parts.append(f"(not fitted: {item.error})")
         else:
