@@ -281,8 +281,8 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
 
     Examples
     --------
-    >>> df = pd.DataFrame({"y": [1., 2, 3, 4, 5, 7], "x": [1., 2, 3, 1, 2, 3],
-    ...                    "g": ["a", "a", "b", "b", "c", "c"]})
+    >>> df = pd.DataFrame({"y": [1., 2, 3, 4, 5, 7, 6, 8, 9], "x": [1., 2, 3] * 3,
+    ...                    "g": list("aaabbbccc")})
     >>> d = build_design("y ~ x + (x | g)", df)
     >>> d.xnames, d.re_terms[0].cnames, d.re_terms[0].levels
     (['(Intercept)', 'x'], ['(Intercept)', 'x'], ['a', 'b', 'c'])

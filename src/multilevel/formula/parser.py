@@ -64,14 +64,14 @@ class _Parser:
         if self.tok.kind == "END":
             raise FormulaError(two_line("the formula is empty",
                                         "write a model such as \"y ~ x + (1 | g)\""))
+        if not any(t.kind == "OP" and t.text == "~" for t in self.toks):
+            raise FormulaError(two_line(
+                f"formula {self.formula!r} has no '~'",
+                "separate the response from the predictors with '~', e.g. \"y ~ x\""))
         lhs: Node | None = None
         if not self.is_op("~"):
             lhs = self.binary(0)
         if not self.is_op("~"):
-            if self.tok.kind == "END":
-                raise FormulaError(two_line(
-                    f"formula {self.formula!r} has no '~'",
-                    "separate the response from the predictors with '~', e.g. \"y ~ x\""))
             self.fail("unexpected token")
         self.advance()
         if self.tok.kind == "END":
