@@ -34,7 +34,8 @@ LABELS = {  # formula (fixed part; + (1 | g) added): R's column names
     "y ~ x": ["(Intercept)", "x"],
     "y ~ I(x^2) + log(x) + sqrt(x) + exp(z) + log1p(n) + abs(z)":
         ["(Intercept)", "I(x^2)", "log(x)", "sqrt(x)", "exp(z)", "log1p(n)", "abs(z)"],
-    "y ~ log10(x) + log2(n) + as.numeric(f)": ["(Intercept)", "log10(x)", "log2(n)", "as.numeric(f)"],
+    "y ~ log10(x) + log2(n) + as.numeric(cat)":
+        ["(Intercept)", "log10(x)", "log2(n)", "as.numeric(cat)"],
     "y ~ poly(x, 2) + scale(z)": ["(Intercept)", "poly(x, 2)1", "poly(x, 2)2", "scale(z)"],
     "y ~ f": ["(Intercept)", "fb", "fc"],  # text sorts like R's sort()
     "y ~ cat": ["(Intercept)", "caty", "catx"],  # category order, unused 'w' dropped

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from multilevel.design.rank import drop_collinear
+from multilevel.design.rank import drop_collinear, rank_mask
 from multilevel.design.types import Design, ReTerm
 from multilevel.design.variables import (FacVar, NumVar, _factor_values, column, eval_numeric,
                                          eval_variable, names_in)
@@ -240,6 +240,37 @@ def _response(lhs: Node, df: pd.DataFrame, state: dict, kind: str) -> np.ndarray
     return eval_numeric(lhs, df, state, True)[:, None]
 
 
+def _omit_missing(na_by: dict, n_all: int) -> tuple[np.ndarray, int]:
+    """R's na.omit over the model variables; warn naming the variables with NA."""
+    na = np.zeros(n_all, dtype=bool)
+    for m in na_by.values():
+        na |= m
+    rows = np.flatnonzero(~na).astype(np.int64)
+    if len(rows) == 0:
+        raise DataError(two_line(
+            "no rows left after removing rows with missing values (NA)",
+            "every row has NA in at least one model variable; check the data or the formula"))
+    if na.any():
+        counts = ", ".join(f"{k} ({int(m.sum())})" for k, m in na_by.items() if m.any())
+        warnings.warn(f"removed {int(na.sum())} of {n_all} rows with missing values (NA) in: "
+                      f"{counts}", MissingDataWarning, stacklevel=3)
+    return rows, int(na.sum())
+
+
+def _check_finite(named: dict, rows: np.ndarray) -> None:
+    """R refuses Inf in y, X and the offset ("NA/NaN/Inf in 'x'"); name and count them."""
+    bad = {}
+    for k, v in named.items():
+        m = np.isinf(v[rows])
+        count = int((m.any(axis=1) if m.ndim == 2 else m).sum())
+        if count:
+            bad[k] = count
+    if bad:
+        shown = ", ".join(f"{k!r} has {c} infinite value(s)" for k, c in bad.items())
+        raise DataError(two_line(f"{shown} in the rows used",
+                                 "remove or recode those rows (log(0) is -Inf, x/0 is Inf)"))
+
+
 def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lmer") -> Design:
     """Build the response, fixed-effects matrix and random-effects terms of a model.
 
@@ -318,33 +349,16 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
     offsets = [eval_numeric(o, df, state, True) for o in fixed.offsets]
     groups = [_group_codes(df, _group_parts(b.right)) for b in bars]
 
-    na_by = {deparse(tree.lhs): np.isnan(y_all).any(axis=1)}
-    na_by.update({k: v.na for k, v in variables.items()})
-    na_by.update({f"offset({deparse(o)})": np.isnan(v) for o, v in zip(fixed.offsets, offsets)})
+    named = {deparse(tree.lhs): y_all}
+    named.update({k: v.values for k, v in variables.items() if isinstance(v, NumVar)})
+    named.update({f"offset({deparse(o)})": v for o, v in zip(fixed.offsets, offsets)})
+    na_by = {k: (np.isnan(v).any(axis=1) if v.ndim == 2 else np.isnan(v))
+             for k, v in named.items()}
+    na_by.update({k: v.na for k, v in variables.items() if isinstance(v, FacVar)})
     for b, (_, gna, _) in zip(bars, groups):
         na_by.setdefault(deparse(b.right), gna)
-    na = np.zeros(n_all, dtype=bool)
-    for m in na_by.values():
-        na |= m
-    rows = np.flatnonzero(~na).astype(np.int64)
-    if len(rows) == 0:
-        raise DataError(two_line(
-            "no rows left after removing rows with missing values (NA)",
-            "every row has NA in at least one model variable; check the data or the formula"))
-    if na.any():
-        counts = ", ".join(f"{k} ({int(m.sum())})" for k, m in na_by.items() if m.any())
-        warnings.warn(f"removed {int(na.sum())} of {n_all} rows with missing values (NA) in: "
-                      f"{counts}", MissingDataWarning, stacklevel=2)
-
-    infs = {deparse(tree.lhs): np.isinf(y_all[rows]).any(axis=1)}
-    infs.update({k: np.isinf(v.values[rows]).any(axis=1) for k, v in variables.items()
-                 if isinstance(v, NumVar)})
-    infs.update({f"offset({deparse(o)})": np.isinf(v[rows]) for o, v in zip(fixed.offsets, offsets)})
-    bad = {k: int(m.sum()) for k, m in infs.items() if m.any()}
-    if bad:
-        shown = ", ".join(f"{k!r} has {c} infinite value(s)" for k, c in bad.items())
-        raise DataError(two_line(f"{shown} in the rows used",
-                                 "remove or recode those rows (log(0) is -Inf, x/0 is Inf)"))
+    rows, n_dropped = _omit_missing(na_by, n_all)
+    _check_finite(named, rows)
 
     vars_ = {}
     for k, v in variables.items():
@@ -358,11 +372,10 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
     n = len(rows)
     coding = _coding(fixed, vars_)
     X_all, names = _model_matrix(fixed, coding, vars_, n)
-    if kind == "lm":
-        from multilevel.design.rank import rank_mask
-        kept = rank_mask(X_all, rank_tol) if X_all.shape[1] else np.zeros(0, bool)
+    if kind == "lm":  # lm keeps aliased columns in X and reports them (keep_aliased)
+        aliased = ~rank_mask(X_all, rank_tol) if X_all.shape[1] else np.zeros(0, bool)
         X, xnames = X_all, names
-        dropped = [nm for nm, k in zip(names, kept) if not k]
+        dropped = [nm for nm, a in zip(names, aliased) if a]
         kept = np.ones(len(names), dtype=bool)
     else:
         X, xnames, dropped = drop_collinear(X_all, names, rank_tol)
@@ -389,7 +402,7 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
     offset = np.sum([o[rows] for o in offsets], axis=0) if offsets else None
     return Design(y=np.ascontiguousarray(y_mat[:, 0]), X=np.ascontiguousarray(X),
                   xnames=list(xnames), re_terms=re_terms, offset=offset, rows=rows,
-                  n_dropped=int(na.sum()), dropped_columns=dropped,
+                  n_dropped=n_dropped, dropped_columns=dropped,
                   response_name=deparse(tree.lhs), formula=formula, spec=spec)
 
 

@@ -259,12 +259,11 @@ def _numeric_call(node: Call, df, state, fit) -> np.ndarray:
             out = np.log(x)
             return out / np.log(eval_numeric(base[0], df, state, fit)) if base else out
     if f == "as.numeric":
-        if isinstance(arg, Name) and _is_factor_series(column(df, arg.id)):
+        if isinstance(arg, Name):
             s = column(df, arg.id)
-            if pd.api.types.is_bool_dtype(s.dtype):
-                return s.to_numpy(dtype=float, na_value=np.nan)
-            fv = eval_factor(arg, df, state, fit)
-            return np.where(fv.codes < 0, np.nan, fv.codes + 1.0)
+            if isinstance(s.dtype, pd.CategoricalDtype):  # R: the factor's integer codes
+                codes = s.cat.codes.to_numpy()
+                return np.where(codes < 0, np.nan, codes + 1.0)
         return eval_numeric(arg, df, state, fit)
     if f in ("scale", "center"):
         x = eval_numeric(arg, df, state, fit)
