@@ -40,7 +40,7 @@ class LmmSolution:
     u : list of (l_k, p_k) arrays     -- spherical random effects
     pwrss : float                     -- penalised residual sum of squares
     sigma : float                     -- residual standard deviation (ML or REML scale)
-    RX_inv : (p, p) array             -- ``L_XX^{-1}``; ``vcov = sigma^2 RX_inv' RX_inv``
+    RX_inv : (p, p) array             -- ``R_X^{-1} = L_XX^{-T}``; ``vcov = sigma^2 RX_inv RX_inv'``
     logdet_re, logdet_x : float
     objective : float                 -- the deviance (ML) or REML criterion
     """
@@ -58,7 +58,7 @@ class LmmSolution:
 
     @property
     def vcov_beta(self) -> np.ndarray:
-        return self.sigma ** 2 * (self.RX_inv.T @ self.RX_inv)
+        return self.sigma ** 2 * (self.RX_inv @ self.RX_inv.T)
 
 
 class LmmProblem:

@@ -1,9 +1,7 @@
 """``lm``: ordinary least squares with R's formula semantics and labels."""
 from __future__ import annotations
 
-import warnings
-
-from ..errors import DataError, RankDeficiencyWarning, two_line
+from ..errors import DataError, two_line
 from .callsite import caller_data_name
 
 
@@ -34,16 +32,9 @@ def lm(formula: str, data, *, data_name: str | None = None):
 
     if data_name is None:
         data_name = caller_data_name(data)
-    with warnings.catch_warnings():
-        # R's lm keeps aliased coefficients as NA and says so in its summary, without warning
-        warnings.simplefilter("ignore", RankDeficiencyWarning)
-        design = build_design(formula, data)
-    if design.re_terms:
-        raise DataError(two_line(
-            f"the formula '{formula}' has random-effects terms, which ml.lm() cannot fit",
-            "use ml.lmer() for a mixed model, or write the grouping variable as a factor: "
-            "+ as.factor(group)"))
-    if design.nobs <= design.X.shape[1]:
+    # R's lm keeps aliased coefficients (as NA, said in its summary) and unused levels
+    design = build_design(formula, data, kind="lm")
+    if design.nobs <= design.X.shape[1] - len(design.dropped_columns):
         raise DataError(two_line(
             f"{design.nobs} observations for {design.X.shape[1]} coefficients: no residual "
             "degrees of freedom",

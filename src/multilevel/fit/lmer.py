@@ -15,7 +15,7 @@ from ..core.lmm import LmmProblem
 from ..core.optimize import bobyqa
 from ..core.theta import theta_lower, theta_start
 from ..design.types import Design, ReTerm
-from ..errors import ConvergenceWarning, DataError, SingularFitWarning, two_line
+from ..errors import ConvergenceWarning, SingularFitWarning
 from .callsite import caller_data_name
 from .checks import check_convergence
 
@@ -57,22 +57,6 @@ def order_terms(terms: list[ReTerm]) -> list[ReTerm]:
         return list(terms)
     asc = sorted(range(len(terms)), key=lambda i: (nl[i], i))
     return [terms[i] for i in reversed(asc)]
-
-
-def check_grouping(terms: list[ReTerm], nobs: int) -> None:
-    """lme4's checks on grouping factors: more than one level, fewer levels than rows."""
-    for t in terms:
-        if t.n_levels < 2:
-            raise DataError(two_line(
-                f"grouping factor '{t.group}' has only {t.n_levels} level: a variance cannot be "
-                "estimated from one group",
-                f"use a grouping variable with several levels, or drop the term (1 | {t.group})"))
-        if t.n_levels >= nobs:
-            raise DataError(two_line(
-                f"grouping factor '{t.group}' has {t.n_levels} levels for {nobs} observations: "
-                "the number of levels of each grouping factor must be < number of observations",
-                "every group needs repeated observations; check that the right column is the "
-                "grouping variable"))
 
 
 def to_term_data(terms: list[ReTerm]) -> list[TermData]:
@@ -120,13 +104,8 @@ def lmer(formula: str, data, *, reml: bool = True, control: LmerControl | None =
     control = control or LmerControl()
     if data_name is None:
         data_name = caller_data_name(data)
-    design = build_design(formula, data)
-    if not design.re_terms:
-        raise DataError(two_line(
-            f"the formula '{formula}' has no random-effects term",
-            "add one such as (1 | group), or fit an ordinary regression with ml.lm()"))
+    design = build_design(formula, data)  # checks the formula, the data and the groups
     terms = order_terms(design.re_terms)
-    check_grouping(terms, design.nobs)
     problem = lmer_problem(design, terms, reml=reml)
     ps = [t.p for t in terms]
     lower = theta_lower(ps)

@@ -36,7 +36,10 @@ class LmResult(ResultBase):
     def __init__(self, *, design: Design, data_name: str | None):
         self.design = design
         self.data_name = data_name
-        X, y = design.X, design.y
+        # aliased (collinear) columns stay in the design, as R keeps them with NA estimates
+        self._estimable = np.array([n not in set(design.dropped_columns)
+                                    for n in design.xnames], dtype=bool)
+        X, y = design.X[:, self._estimable], design.y
         if design.offset is not None:
             y = y - design.offset
         self._y_fit = y
@@ -51,7 +54,12 @@ class LmResult(ResultBase):
 
     @cached_property
     def fixef(self) -> pd.Series:
-        return pd.Series(self._beta, index=list(self.design.xnames), name="coef")
+        return pd.Series(self._beta, index=self.coef_names, name="coef")
+
+    @property
+    def coef_names(self) -> list[str]:
+        """Names of the estimable coefficients (R's labels; aliased ones left out)."""
+        return [n for n, ok in zip(self.design.xnames, self._estimable) if ok]
 
     @property
     def aliased(self) -> list[str]:
@@ -64,7 +72,7 @@ class LmResult(ResultBase):
 
     @property
     def rank(self) -> int:
-        return self.design.X.shape[1]
+        return int(self._estimable.sum())
 
     @property
     def df_resid(self) -> int:
@@ -86,7 +94,7 @@ class LmResult(ResultBase):
     @cached_property
     def vcov(self) -> pd.DataFrame:
         Rinv = sla.solve_triangular(self._R, np.eye(self.rank)) if self.rank else self._R
-        names = list(self.design.xnames)
+        names = self.coef_names
         return pd.DataFrame(self.sigma ** 2 * (Rinv @ Rinv.T), index=names, columns=names)
 
     @property
@@ -119,14 +127,15 @@ class LmResult(ResultBase):
         from ..design.model_frame import new_design
 
         nd = new_design(self.design, newdata)
-        eta = np.asarray(nd.X, dtype=float) @ self._beta
+        eta = np.asarray(nd.X, dtype=float)[:, self._estimable] @ self._beta
         if nd.offset is not None:
             eta = eta + nd.offset
-        return pd.Series(eta, index=nd.index, name="predicted")
+        index = newdata.index if hasattr(newdata, "index") else None
+        return pd.Series(eta, index=index, name="predicted")
 
     @property
     def has_intercept(self) -> bool:
-        return "(Intercept)" in self.design.xnames
+        return "(Intercept)" in self.coef_names
 
     @property
     def n_params(self) -> int:
@@ -179,7 +188,7 @@ class LmResult(ResultBase):
         p = 2 * stats.t.sf(np.abs(t), self.df_resid)
         return pd.DataFrame({"estimate": self._beta, "std_error": se,
                              "df": float(self.df_resid), "statistic": t, "p_value": p},
-                            index=list(self.design.xnames))
+                            index=self.coef_names)
 
     def summary(self, digits: int = 7):
         """R's ``summary(lm)``; ``str()`` of it prints R's layout.

@@ -251,14 +251,15 @@ class LmerResult(ResultBase):
             eta = self._linear_predictor(self.design.X, parts, self.design.offset)
             return pd.Series(eta, index=self.row_labels, name="predicted")
         nd = new_design(self.design, newdata, allow_new_levels=allow_new_levels)
-        by_term = {id(t): i for i, t in enumerate(self.design.re_terms)}
+        position = {id(t): i for i, t in enumerate(self.design.re_terms)}
         parts = []
         for k, t in enumerate(self.terms):
             if k in keep:
-                codes, Z = nd.re_parts[by_term[id(t)]]
-                parts.append((k, (np.asarray(codes), np.asarray(Z))))
+                r = nd.re_terms[position[id(t)]]
+                parts.append((k, (np.asarray(r.codes), np.asarray(r.Z))))
         eta = self._linear_predictor(nd.X, parts, nd.offset)
-        return pd.Series(eta, index=nd.index, name="predicted")
+        index = newdata.index if hasattr(newdata, "index") else None
+        return pd.Series(eta, index=index, name="predicted")
 
     def _terms_for(self, re_form) -> set[int]:
         if isinstance(re_form, str) and re_form == "all":

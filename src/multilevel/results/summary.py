@@ -115,8 +115,7 @@ def lm_summary(m, digits: int = 7) -> Summary:
     names = list(tab.index)
     est, se, t, p = (tab[c].to_numpy() for c in ("estimate", "std_error", "statistic", "p_value"))
     if m.aliased:  # R lists aliased coefficients in place, as NA
-        full = list(m.design.spec.all_xnames) if hasattr(m.design.spec, "all_xnames") else (
-            names + list(m.aliased))
+        full = list(m.design.xnames)
         pos = {n: i for i, n in enumerate(names)}
         pick = lambda v: np.array([v[pos[n]] if n in pos else np.nan for n in full])  # noqa: E731
         est, se, t, p, names = pick(est), pick(se), pick(t), pick(p), full
