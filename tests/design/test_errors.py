@@ -71,7 +71,11 @@ def test_grouping_factor_with_a_level_per_observation(df):
 
 
 def test_too_many_random_effects(df):
-    fails(DataError, "y ~ x + (x | g)", df, "number of observations (=8) <= number of random effects (=8)")
+    fails(DataError, "y ~ x + (x | g)", df,
+          "number of observations (=8) <= number of random effects (=8) for term (x | g)")
+    build_design("y ~ x + (x | g)", df, kind="glmer")  # glmer: only q > n is refused
+    fails(DataError, "y ~ x + (x | id)", df, "number of observations (=8) < number of random "
+          "effects (=16)", kind="glmer")
 
 
 def test_empty_after_na(df):

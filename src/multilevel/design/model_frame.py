@@ -30,7 +30,7 @@ from multilevel.formula.expand import FixedTerms, expand_terms, findbars, nobars
 from multilevel.formula.nodes import BinOp, Call, Name, Node, Paren, deparse
 from multilevel.formula.terms import parse_checked
 
-__all__ = ["build_design", "new_design", "NewDesign", "DesignSpec", "as_dataframe",
+__all__ = ["build_design", "new_design", "new_design_matrices", "NewDesign", "DesignSpec", "as_dataframe",
            "response_matrix", "lme4_term_order"]
 
 _KINDS = ("lm", "lmer", "glmer")
@@ -418,11 +418,12 @@ def _check_levels(group: str, nlev: int, n: int, p: int, kind: str, bar: str) ->
             f"(problems: {group}): {nlev} levels, {n} observations",
             "a grouping factor with one level per observation is confounded with the "
             "residual; remove the term, or use glmer() for observation-level effects"))
-    if kind == "lmer" and p * nlev >= n:
+    if (p * nlev >= n) if kind == "lmer" else (p * nlev > n):  # lme4 checkZdims
+        resid = " and the residual variance (or scale parameter)" if kind == "lmer" else ""
         raise DataError(two_line(
-            f"number of observations (={n}) <= number of random effects (={p * nlev}) for "
-            f"term ({bar}); the random-effects parameters and the residual variance (or "
-            "scale parameter) are probably unidentifiable",
+            f"number of observations (={n}) {'<=' if kind == 'lmer' else '<'} number of "
+            f"random effects (={p * nlev}) for term ({bar}); the random-effects parameters"
+            f"{resid} are probably unidentifiable",
             "simplify the random-effects term or use more data"))
 
 
@@ -558,3 +559,7 @@ def new_design(design: Design, newdata, *, re_form=None,
                 "pass allow_new_levels=True to predict those rows at the population level"))
         re_terms.append(ReTerm(r.group, codes, list(r.levels), Z, cnames))
     return NewDesign(X, offset, re_terms, missing)
+
+
+#: Alias named in ``design/types.py``.
+new_design_matrices = new_design
