@@ -16,8 +16,10 @@ from ..core.optimize import bobyqa
 from ..core.theta import theta_lower, theta_start
 from ..design.types import Design, ReTerm
 from ..errors import ConvergenceWarning, SingularFitWarning
+from ..results.lmm import LmerResult
 from .callsite import caller_data_name
 from .checks import check_convergence
+from .threads import blas_threads_for, largest_dense_block
 
 SINGULAR_TOL = 1e-4
 
@@ -99,7 +101,6 @@ def lmer(formula: str, data, *, reml: bool = True, control: LmerControl | None =
     -871.814
     """
     from ..design.model_frame import build_design
-    from ..results.lmm import LmerResult
 
     control = control or LmerControl()
     if data_name is None:
@@ -109,22 +110,28 @@ def lmer(formula: str, data, *, reml: bool = True, control: LmerControl | None =
     problem = lmer_problem(design, terms, reml=reml)
     ps = [t.p for t in terms]
     lower = theta_lower(ps)
-    opt = bobyqa(problem.objective, theta_start(ps), lower, xtol_abs=control.xtol_abs,
-                 ftol_abs=control.ftol_abs, maxeval=control.maxeval)
-    messages: list[str] = []
+    with blas_threads_for(largest_dense_block(problem.A)):
+        opt = bobyqa(problem.objective, theta_start(ps), lower, xtol_abs=control.xtol_abs,
+                     ftol_abs=control.ftol_abs, maxeval=control.maxeval)
+        singular = bool(np.any(opt.theta[lower == 0] < SINGULAR_TOL))
+        messages = _post_fit_checks(problem, opt, lower, control, design.nobs, singular)
+        result = LmerResult(design=design, terms=terms, problem=problem, opt=opt,
+                            data_name=data_name, singular=singular)
+    for msg, category in messages:
+        warnings.warn(msg, category, stacklevel=2)
+    return result
+
+
+def _post_fit_checks(problem, opt, lower, control, nobs, singular) -> list:
+    """lme4's checks after the optimiser: convergence code, singularity, gradient."""
+    out: list = []
     if not opt.converged:
-        msg = f"optimizer (bobyqa) stopped with code {opt.return_code} after {opt.feval} evaluations"
-        messages.append(msg)
-        warnings.warn(msg, ConvergenceWarning, stacklevel=2)
-    singular = bool(np.any(opt.theta[lower == 0] < SINGULAR_TOL))
+        out.append((f"optimizer (bobyqa) stopped with code {opt.return_code} after "
+                    f"{opt.feval} evaluations", ConvergenceWarning))
     if singular:
-        msg = "boundary (singular) fit: see help('isSingular')"
-        messages.append(msg)
-        warnings.warn(msg, SingularFitWarning, stacklevel=2)
-    elif control.check_conv and design.nobs < 100_000:
-        for msg in check_convergence(problem.objective, opt.theta, lower):
-            messages.append(msg)
-            warnings.warn(msg, ConvergenceWarning, stacklevel=2)
-    opt.messages.extend(messages)
-    return LmerResult(design=design, terms=terms, problem=problem, opt=opt,
-                      data_name=data_name, singular=singular)
+        out.append(("boundary (singular) fit: see help('isSingular')", SingularFitWarning))
+    elif control.check_conv and nobs < 100_000:
+        out.extend((m, ConvergenceWarning)
+                   for m in check_convergence(problem.objective, opt.theta, lower))
+    opt.messages.extend(m for m, _ in out)
+    return out

@@ -1,0 +1,485 @@
+"""``glmer``: parse → design → response → two-stage optimisation → result (lme4's ``glmer``).
+
+Stage 1 (lme4's ``nAGQ = 0`` step) optimises the Laplace deviance over theta alone, with the
+fixed effects found by PIRLS together with the random effects. Stage 2 starts from there and
+optimises over ``(theta, beta)`` with PIRLS for the random effects only, using the Laplace
+approximation (``n_agq = 1``) or adaptive Gauss-Hermite quadrature (``n_agq > 1``). Both
+stages use BOBYQA; in stage 2 the fixed effects are measured in units of their stage-1
+standard errors so that every coordinate has a similar scale. ``fast=True`` stops after
+stage 1 (lme4's ``nAGQ = 0``).
+
+Standard errors come, as in lme4 (``vcov(m, use.hessian = TRUE)``), from the Hessian of the
+deviance over ``(theta, beta)`` at the optimum, found by central differences of the
+(tightly converged) deviance: ``vcov(beta) = 2 [H^{-1}]_{beta beta}``.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.families import Family
+from ..core.glmm import GlmmData, GlmmProblem, PirlsError, PirlsState, fd_hessian
+from ..core.optimize import OptSummary, bobyqa
+from ..core.theta import theta_lower, theta_start
+from ..errors import ConvergenceError, ConvergenceWarning, DataError, SingularFitWarning, two_line
+from .callsite import caller_data_name
+from .lmer import order_terms, to_term_data
+
+SINGULAR_TOL = 1e-4
+GRAD_TOL = 2e-3  # lme4: check.conv.grad tol
+HESS_TOL = 1e-6  # lme4: check.conv.hess tol
+SEPARATION_MAX_ROWS = 200_000
+
+
+@dataclass(frozen=True)
+class GlmerControl:
+    """Settings of :func:`glmer` (lme4's ``glmerControl``), keyword-only and frozen.
+
+    Attributes
+    ----------
+    tol_pirls : float      -- PIRLS stops when no linear predictor or spherical random effect
+                              moves by more than this (lme4's ``tolPwrss`` is on the
+                              deviance; this is tighter, so the deviance is smooth in the
+                              parameters)
+    xtol_abs, ftol_abs : float -- BOBYQA stopping tolerances (stage 2 in scaled units)
+    maxeval : int
+    check_conv : bool      -- lme4's gradient and Hessian checks at the optimum
+    calc_derivs : bool     -- compute the finite-difference Hessian (the standard errors
+                              then come from the penalised least-squares factor instead)
+    check_separation : bool -- binomial: refuse complete separation, warn on quasi-complete
+
+    Examples
+    --------
+    >>> GlmerControl(check_conv=False).check_conv
+    False
+    """
+
+    tol_pirls: float = 1e-10
+    xtol_abs: float = 1e-8
+    ftol_abs: float = 1e-10
+    maxeval: int = 100_000
+    check_conv: bool = True
+    calc_derivs: bool = True
+    check_separation: bool = True
+
+
+@dataclass(frozen=True)
+class GlmResponse:
+    """The response as PIRLS sees it (R's ``family$initialize``).
+
+    Attributes
+    ----------
+    y : (n,) array        -- binomial: proportion of successes
+    weights : (n,) array  -- prior weights times the number of trials
+    n_trials : (n,) array -- lme4's ``resp$n``
+    prior_weights : (n,) array
+    """
+
+    y: np.ndarray
+    weights: np.ndarray
+    n_trials: np.ndarray
+    prior_weights: np.ndarray
+
+
+def glm_response(y_mat: np.ndarray, fam: Family, prior: np.ndarray, name: str) -> GlmResponse:
+    """Check the response against the family's support and form ``y``, weights and trials.
+
+    Raises
+    ------
+    DataError
+        Negative counts, ``y`` outside ``[0, 1]``, a ``cbind`` with negative entries,
+        non-positive values for Gamma / inverse Gaussian, a constant response.
+
+    Examples
+    --------
+    >>> from multilevel.core.families import Family
+    >>> r = glm_response(np.array([[1.0, 3.0], [2.0, 2.0]]), Family.make("binomial"),
+    ...                  np.ones(2), "cbind(s, f)")
+    >>> r.y.tolist(), r.weights.tolist()
+    ([0.25, 0.5], [4.0, 4.0])
+    """
+    prior = np.asarray(prior, dtype=float)
+    n = y_mat.shape[0]
+    if fam.name == "binomial":
+        if y_mat.shape[1] == 2:
+            if np.any(y_mat < 0):
+                raise DataError(two_line(
+                    f"the response {name} has negative counts: a binomial response "
+                    "cbind(successes, failures) needs counts >= 0",
+                    "check both columns (the second one is the number of failures, "
+                    "e.g. cbind(k, n - k))"))
+            trials = y_mat.sum(axis=1)
+            if np.any(np.abs(y_mat - np.rint(y_mat)) > 1e-3):
+                warnings.warn("non-integer counts in a binomial glm!", UserWarning, stacklevel=3)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                y = np.where(trials == 0, 0.0, y_mat[:, 0] / np.where(trials == 0, 1, trials))
+            return GlmResponse(y, prior * trials, trials, prior)
+        y = y_mat[:, 0].astype(float)
+        if y_mat.shape[1] != 1:
+            raise DataError(two_line(f"the response {name} has {y_mat.shape[1]} columns",
+                                     "use cbind(successes, failures) with two columns"))
+        if np.any((y < 0) | (y > 1)):
+            bad = y[(y < 0) | (y > 1)][:3].tolist()
+            raise DataError(two_line(
+                f"the binomial response {name} has values outside [0, 1] (e.g. {bad}); "
+                "y values must be 0 <= y <= 1",
+                "use a 0/1 (or two-level factor) response, proportions with weights= the "
+                "numbers of trials, or cbind(successes, failures) for counts"))
+        y = np.where(prior == 0, 0.0, y)
+        m = prior * y
+        if np.any(np.abs(m - np.rint(m)) > 1e-3):
+            warnings.warn("non-integer #successes in a binomial glm!", UserWarning, stacklevel=3)
+        return GlmResponse(y, prior.copy(), np.ones(n), prior)
+    if y_mat.shape[1] != 1:
+        raise DataError(two_line(f"cbind() responses are only for the binomial family, "
+                                 f"not {fam.name}", "use a single response column"))
+    y = y_mat[:, 0].astype(float)
+    if fam.name == "poisson":
+        if np.any(y < 0):
+            raise DataError(two_line(
+                f"the Poisson response {name} has negative values; counts must be >= 0",
+                "check the response column, or use another family for signed data"))
+        if np.any(np.abs(y - np.rint(y)) > 1e-8):
+            warnings.warn(f"non-integer counts in the Poisson response {name}", UserWarning,
+                          stacklevel=3)
+    elif np.any(y <= 0):
+        raise DataError(two_line(
+            f"the {fam.name} response {name} has values <= 0; non-positive values are not "
+            f"allowed for the {fam.name} family",
+            "use a strictly positive response, or another family"))
+    return GlmResponse(y, prior.copy(), np.ones(n), prior)
+
+
+def check_separation(X: np.ndarray, y: np.ndarray, names: list[str]) -> tuple[bool, list[str]]:
+    """Linear-programming test for separation of a binomial response by the fixed effects.
+
+    Returns ``(complete, columns)``: ``complete`` is True when some ``beta`` gives
+    ``x_i' beta > 0`` for every success and ``< 0`` for every failure (the MLE is infinite
+    whatever the random effects do); ``columns`` names the coefficients that can grow
+    without bound (quasi-complete separation) -- empty when the MLE is finite.
+
+    Examples
+    --------
+    >>> X = np.column_stack([np.ones(6), [0, 0, 0, 1, 1, 1.0]])
+    >>> check_separation(X, np.array([0, 1, 0, 1, 1, 1.0]), ["(Intercept)", "x"])
+    (False, ['(Intercept)', 'x'])
+    >>> check_separation(X, np.array([0, 1, 0, 1, 0, 1.0]), ["(Intercept)", "x"])
+    (False, [])
+    """
+    from scipy.optimize import linprog
+
+    p = X.shape[1]
+    if p == 0:
+        return False, []
+    # each row gives a constraint s x' beta >= 0 for every outcome it has
+    pos, neg = X[y > 0], X[y < 1]
+    S = np.unique(np.vstack([pos, -neg]), axis=0)
+    # complete separation: maximise t subject to S beta >= t, |beta| <= 1, t <= 1
+    c = np.zeros(p + 1)
+    c[-1] = -1.0
+    A = np.hstack([-S, np.ones((S.shape[0], 1))])
+    res = linprog(c, A_ub=A, b_ub=np.zeros(S.shape[0]),
+                  bounds=[(-1, 1)] * p + [(None, 1)], method="highs")
+    complete = bool(res.status == 0 and -res.fun > 1e-7)
+    # quasi-complete: a direction with S beta >= 0 and some S beta > 0; find all of them
+    # by maximising the total slack, then report the coefficients that move
+    res2 = linprog(-S.sum(axis=0), A_ub=-S, b_ub=np.zeros(S.shape[0]),
+                   bounds=[(-1, 1)] * p, method="highs")
+    cols: list[str] = []
+    if res2.status == 0 and -res2.fun > 1e-7:
+        beta = res2.x
+        cols = [nm for nm, b in zip(names, beta) if abs(b) > 1e-7]
+    return complete, cols
+
+
+def _conv_messages(grad: np.ndarray, hess: np.ndarray, n_theta: int) -> list[str]:
+    """lme4's ``checkConv`` messages from the gradient and Hessian over ``(theta, beta)``."""
+    out: list[str] = []
+    try:
+        scaled = np.linalg.solve(np.linalg.cholesky(hess).T, grad)
+        worst = np.minimum(np.abs(scaled), np.abs(grad))
+    except np.linalg.LinAlgError:
+        worst = np.abs(grad)
+        out.append("unable to evaluate scaled gradient")
+    if worst.size and np.max(worst) > GRAD_TOL:
+        k = int(np.argmax(worst))
+        out.append(f"Model failed to converge with max|grad| = {np.max(worst):.6g} "
+                   f"(tol = {GRAD_TOL}, component {k + 1})")
+    blocks = [(hess[n_theta:, n_theta:], "fixed-effect ")] if hess.shape[0] > n_theta else []
+    for H, what in blocks + [(hess, "")]:
+        if H.size == 0:
+            continue
+        ev = np.linalg.eigvalsh(H)
+        neg = int(np.sum(ev < -HESS_TOL))
+        if neg:
+            out.append(f"Model failed to converge: degenerate {what}Hessian with {neg} "
+                       "negative eigenvalues")
+        elif np.any(np.abs(ev) < HESS_TOL):
+            out.append(f"{what}Hessian is numerically singular: parameters are not uniquely "
+                       "determined")
+        else:
+            if ev.max() * HESS_TOL > 1:
+                out.append("Model is nearly unidentifiable: very large eigenvalue\n - Rescale "
+                           "variables?")
+            if ev.min() / ev.max() < HESS_TOL:
+                out.append("Model is nearly unidentifiable: large eigenvalue ratio\n - Rescale "
+                           "variables?")
+    return list(dict.fromkeys(out))
+
+
+def _prior_weights(weights, design, data) -> np.ndarray:
+    n = design.nobs
+    if weights is None:
+        return np.ones(n)
+    if isinstance(weights, str):
+        from ..design.model_frame import as_dataframe
+
+        df = as_dataframe(data)
+        if weights not in df.columns:
+            raise DataError(two_line(f"weights column {weights!r} not found in the data",
+                                     "pass the name of a column or an array of weights"))
+        w = np.asarray(df[weights], dtype=float)
+    else:
+        w = np.asarray(weights, dtype=float).ravel()
+    if w.shape[0] == design.nobs + design.n_dropped and design.n_dropped:
+        w = w[design.rows]
+    elif w.shape[0] != n and w.shape[0] > int(np.max(design.rows, initial=-1)):
+        w = w[design.rows]
+    if w.shape[0] != n:
+        raise DataError(two_line(f"weights has {w.shape[0]} values for {n} observations",
+                                 "give one weight per row of the data"))
+    if np.any(~np.isfinite(w)) or np.any(w < 0):
+        raise DataError(two_line("weights must be finite and non-negative",
+                                 "check the weights for NA, Inf or negative values"))
+    return w
+
+
+def _offset(offset, design) -> np.ndarray:
+    out = np.zeros(design.nobs) if design.offset is None else np.asarray(design.offset, float)
+    if offset is not None:
+        o = np.asarray(offset, dtype=float).ravel()
+        if o.shape[0] != design.nobs:
+            o = o[design.rows]
+        out = out + o
+    return out
+
+
+def _stage_summary(opt1: OptSummary, opt2: OptSummary | None) -> OptSummary:
+    """One OptSummary for the fit: stage 2 when run, else stage 1; messages from both."""
+    final = opt2 if opt2 is not None else opt1
+    final.messages = list(opt1.messages) + (list(opt2.messages) if opt2 is not None else [])
+    return final
+
+
+def glmer(formula: str, data, family="binomial", *, n_agq: int = 1, weights=None,
+          offset=None, fast: bool = False, control: GlmerControl | None = None,
+          data_name: str | None = None):
+    """Fit a generalized linear mixed-effects model, as lme4's ``glmer``.
+
+    Parameters
+    ----------
+    formula : str
+        lme4 syntax. The response is a 0/1 variable, a two-level factor (first level =
+        failure), proportions (with ``weights`` = numbers of trials), or
+        ``cbind(successes, failures)`` for binomial models; counts for Poisson models, with
+        ``offset(log(exposure))`` for rates.
+    data : pandas.DataFrame (or polars DataFrame / dict of columns)
+    family : str or family object, default "binomial"
+        ``"binomial"``, ``"poisson"``, ``"Gamma"``, ``"inverse.gaussian"`` or an object such
+        as ``ml.family.Binomial(link="probit")``.
+    n_agq : int, default 1
+        1: Laplace approximation; > 1: adaptive Gauss-Hermite quadrature with that many
+        nodes (one scalar random-effects term only); 0: stage 1 only (same as ``fast``).
+    weights : array-like or str, optional
+        Prior weights, one per data row (or a column name).
+    offset : array-like, optional
+        Added to the linear predictor (on top of any ``offset(...)`` in the formula).
+    fast : bool, default False
+        Stop after stage 1 (lme4's ``nAGQ = 0``): fixed effects from PIRLS, much faster,
+        slightly different estimates.
+    control : GlmerControl, optional
+    data_name : str, optional
+        Shown in the summary's ``Data:`` line; by default the caller's variable name.
+
+    Returns
+    -------
+    GlmerResult
+
+    Raises
+    ------
+    DataError
+        Response outside the family's support, a constant response, complete separation,
+        bad weights, or a design lme4 refuses.
+    ValueError
+        An unknown family or link, ``n_agq > 1`` with more than one scalar random effect.
+
+    Warns
+    -----
+    ConvergenceWarning
+        Optimiser or PIRLS trouble, failed gradient/Hessian checks, quasi-complete
+        separation.
+    SingularFitWarning
+        A variance component on the boundary.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> cbpp = ml.datasets.load("cbpp")
+    >>> m = ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp,
+    ...              family="binomial")
+    >>> round(m.loglik, 2)
+    -92.03
+    """
+    from ..design.model_frame import build_design, response_matrix
+    from ..family import resolve
+    from ..results.glmm import GlmerResult
+
+    t_start = time.perf_counter()
+    control = control or GlmerControl()
+    fam = resolve(family)
+    n_agq = int(n_agq)
+    if n_agq < 0 or n_agq > 100:
+        raise ValueError(f"n_agq must be between 0 and 100, got {n_agq}")
+    if data_name is None:
+        data_name = caller_data_name(data)
+    design = build_design(formula, data, kind="glmer")
+    terms = order_terms(design.re_terms)
+    if n_agq > 1 and (len(terms) != 1 or terms[0].p != 1):
+        raise ValueError("n_agq > 1 is only available for models with a single, scalar "
+                         "random-effects term, such as (1 | group)")
+    prior = _prior_weights(weights, design, data)
+    resp = glm_response(response_matrix(design), fam, prior, design.response_name)
+    if len(np.unique(resp.y[resp.weights > 0])) < 2:
+        raise DataError(two_line(
+            f"the response {design.response_name} is constant (every value is "
+            f"{resp.y[resp.weights > 0][:1].tolist()}): response is constant",
+            "a model needs variation in the response; check the data or the subset used"))
+    if (fam.name == "binomial" and control.check_separation
+            and design.nobs <= SEPARATION_MAX_ROWS):
+        rows = resp.weights > 0
+        complete, cols = check_separation(design.X[rows], resp.y[rows], list(design.xnames))
+        if complete:
+            raise DataError(two_line(
+                f"complete separation: the fixed effects ({', '.join(design.xnames)}) "
+                f"predict the response {design.response_name} perfectly, so their maximum "
+                "likelihood estimates are infinite",
+                "remove or merge the predictors that separate the outcomes, or use a "
+                "penalised (bias-reduced / Bayesian) model"))
+        if cols:
+            warnings.warn(
+                "quasi-complete separation: the response is perfectly predicted for some "
+                f"rows by {', '.join(cols)}; those estimates may be infinite (huge values "
+                "with huge standard errors)", ConvergenceWarning, stacklevel=2)
+
+    gdata = GlmmData(to_term_data(terms), np.asarray(design.X, dtype=float), resp.y,
+                     resp.weights, resp.n_trials, _offset(offset, design), fam)
+    problem = GlmmProblem(gdata, tol=control.tol_pirls)
+    ps = [t.p for t in terms]
+    lower = theta_lower(ps)
+    m = lower.size
+    messages: list[str] = []
+
+    # ----- stage 1: theta only, beta inside PIRLS (lme4's nAGQ = 0) --------------------------
+    with np.errstate(all="ignore"):
+        opt1 = bobyqa(problem.objective_theta, theta_start(ps), lower,
+                      xtol_abs=control.xtol_abs, ftol_abs=control.ftol_abs,
+                      maxeval=control.maxeval)
+        try:
+            st1 = problem.pirls(opt1.theta)
+        except PirlsError as exc:
+            raise ConvergenceError(two_line(
+                f"PIRLS failed at the stage-1 estimates: {exc}",
+                "check the response and predictors for extreme values or separation")) from None
+    if not opt1.converged:
+        messages.append(f"optimizer (bobyqa, stage 1) stopped with code {opt1.return_code} "
+                        f"after {opt1.feval} evaluations")
+    se1 = np.sqrt(np.maximum(np.diag(st1.sol.RX_inv.T @ st1.sol.RX_inv), 1e-300))
+    se1 = np.where(np.isfinite(se1) & (se1 > 0), se1, 1.0)
+
+    opt2: OptSummary | None = None
+    stage2 = not fast and n_agq > 0
+    if stage2:
+        beta1 = st1.beta.copy()
+        problem.seed(st1)
+
+        def f2(x: np.ndarray) -> float:
+            return problem.objective(np.concatenate([x[:m], beta1 + se1 * x[m:]]), n_agq)
+
+        with np.errstate(all="ignore"):
+            opt2 = bobyqa(f2, np.concatenate([opt1.theta, np.zeros(gdata.p)]),
+                          np.concatenate([lower, np.full(gdata.p, -np.inf)]),
+                          xtol_abs=control.xtol_abs, ftol_abs=control.ftol_abs,
+                          maxeval=control.maxeval)
+        theta = opt2.theta[:m].copy()
+        beta = beta1 + se1 * opt2.theta[m:]
+        opt2.theta = theta
+        opt2.theta0 = opt1.theta.copy()
+        if not opt2.converged:
+            messages.append(f"optimizer (bobyqa, stage 2) stopped with code "
+                            f"{opt2.return_code} after {opt2.feval} evaluations")
+        with np.errstate(all="ignore"):
+            try:
+                st = problem.pirls(theta, beta, start=problem._warm["u"])
+            except PirlsError as exc:
+                raise ConvergenceError(two_line(
+                    f"PIRLS failed at the estimates: {exc}",
+                    "check the response and predictors for extreme values or separation")
+                ) from None
+        fmin = problem.laplace(st) if n_agq <= 1 else problem.agq(st, n_agq)
+    else:
+        theta, beta, st = opt1.theta.copy(), st1.beta.copy(), st1
+        fmin = problem.laplace(st)
+    opt = _stage_summary(opt1, opt2)
+    opt.fmin = float(fmin)
+
+    singular = bool(np.any(theta[lower == 0] < SINGULAR_TOL))
+    grad = hess = None
+    if stage2 and control.calc_derivs:
+        grad, hess = _derivatives(problem, theta, beta, lower, se1, n_agq, fmin)
+        if control.check_conv and not singular:
+            messages.extend(_conv_messages(grad, hess, m))
+    if singular:
+        messages.append("boundary (singular) fit: see help('isSingular')")
+    if not st.converged:
+        messages.append("PIRLS did not converge at the estimates")
+    for msg in messages:
+        cat = SingularFitWarning if msg.startswith("boundary") else ConvergenceWarning
+        warnings.warn(msg, cat, stacklevel=2)
+    opt.messages.extend(messages)
+    opt.seconds = time.perf_counter() - t_start
+    return GlmerResult(design=design, terms=terms, problem=problem, state=st, opt=opt,
+                       response=resp, n_agq=n_agq if stage2 else 0, hessian=hess,
+                       gradient=grad, data_name=data_name, singular=singular)
+
+
+def _derivatives(problem: GlmmProblem, theta: np.ndarray, beta: np.ndarray,
+                 lower: np.ndarray, se1: np.ndarray, n_agq: int, fmin: float):
+    """Gradient and Hessian of the deviance over ``(theta, beta)`` by central differences.
+
+    Steps are ``1e-4`` for theta (lme4's ``deriv12``) and ``1e-3`` stage-1 standard errors
+    for beta. A theta within a step of its bound is held fixed (its row and column of the
+    Hessian are left out, i.e. set to the identity and zero gradient), as lme4 does for
+    boundary fits.
+    """
+    m = theta.size
+    x0 = np.concatenate([theta, beta])
+    steps = np.concatenate([np.full(m, 1e-4), 1e-3 * se1])
+    free = np.ones(x0.size, dtype=bool)
+    free[:m] = ~(np.isfinite(lower) & (theta - lower < 2 * steps[:m]))
+    idx = np.flatnonzero(free)
+
+    def fsub(xs: np.ndarray) -> float:
+        x = x0.copy()
+        x[idx] = xs
+        return problem.objective(x, n_agq)
+
+    with np.errstate(all="ignore"):
+        g_sub, h_sub = fd_hessian(fsub, x0[idx], steps[idx], fx=fmin)
+    grad = np.zeros(x0.size)
+    hess = np.eye(x0.size)
+    grad[idx] = g_sub
+    hess[np.ix_(idx, idx)] = h_sub
+    return grad, hess
