@@ -64,15 +64,12 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.format == "text":
         print(str(model.summary(digits=args.digits)))
-        print_warnings(messages)
-        return 0
-    payload = collect(model, formula=args.formula, data=name,
-                      reml=args.reml if is_mixed(args.formula) else None, warnings=messages)
-    if args.format == "json":
-        print(json.dumps(payload, indent=2))
     else:
-        print(to_markdown(payload, args.digits))
-        print_warnings(messages)
+        payload = collect(model, formula=args.formula, data=name,
+                          reml=args.reml if is_mixed(args.formula) else None, warnings=messages)
+        print(json.dumps(payload, indent=2) if args.format == "json"
+              else to_markdown(payload, args.digits))
+    print_warnings(messages)
     return 0
 
 
@@ -85,13 +82,12 @@ def _number(value: Any) -> float | None:
 
 
 def _std_errors(model: Any) -> dict[str, float | None]:
+    """Standard errors of the fixed effects: square roots of the diagonal of ``vcov``."""
     import numpy as np
-    import pandas as pd
 
     vcov = model.vcov
-    names = list(model.fixef.index)
-    matrix = vcov.to_numpy() if isinstance(vcov, pd.DataFrame) else np.asarray(vcov)
-    return {n: _number(np.sqrt(v)) for n, v in zip(names, np.diag(matrix), strict=True)}
+    return {str(n): _number(np.sqrt(v)) for n, v in zip(vcov.index, np.diag(vcov.to_numpy()),
+                                                        strict=True)}
 
 
 def collect(model: Any, *, formula: str, data: str, reml: bool | None,
