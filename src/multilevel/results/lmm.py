@@ -98,7 +98,13 @@ class LmerResult(ResultBase):
                 cor = S[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else np.nan
                 rows.append((grp, term.cnames[j], term.cnames[i], S[i, j], cor))
         rows.append(("Residual", None, None, self.sigma ** 2, self.sigma))
-        return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
+        grp, var1, var2, vcov, sdcor = zip(*rows)
+        # names stay Python objects so that a missing name is None, as R's NA prints
+        return pd.DataFrame({"grp": pd.Series(grp, dtype=object),
+                             "var1": pd.Series(var1, dtype=object),
+                             "var2": pd.Series(var2, dtype=object),
+                             "vcov": np.asarray(vcov, dtype=float),
+                             "sdcor": np.asarray(sdcor, dtype=float)})
 
     # ----- random effects -----------------------------------------------------------------
     def _groups(self) -> dict[str, list[int]]:
@@ -329,6 +335,33 @@ class LmerResult(ResultBase):
     @property
     def messages(self) -> list[str]:
         return list(self.opt_summary.messages)
+
+    # ----- broom's verbs (multilevel.report.broom) --------------------------------------------
+    def tidy(self, **options):
+        """One row per parameter, broom's shape; options as :func:`multilevel.report.broom.tidy`.
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> ml.lm("Reaction ~ Days", ml.datasets.load("sleepstudy")).tidy()["term"].tolist()
+        ['(Intercept)', 'Days']
+        """
+        from ..report.broom import tidy
+
+        return tidy(self, **options)
+
+    def glance(self):
+        """Model statistics in one row (broom's ``glance``; see :mod:`multilevel.report.broom`)."""
+        from ..report.broom import glance
+
+        return glance(self)
+
+    def augment(self, data=None):
+        """The data with ``.fitted``, ``.resid`` (and ``.fixed`` for mixed models), as broom's
+        ``augment``; see :func:`multilevel.report.broom.augment`."""
+        from ..report.broom import augment
+
+        return augment(self, data)
 
     def summary(self, digits: int = 7):
         """lme4's ``summary(m)``; ``str()`` of it prints R's layout (``digits`` as
