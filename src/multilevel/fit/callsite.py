@@ -1,14 +1,57 @@
-"""Find the name a caller gave its data, for the summary's ``Data:`` line (as R prints it)."""
+"""Find the name a caller gave its data, for the summary's ``Data:`` line (as R prints it).
+
+R prints the expression passed as ``data``. Python keeps no such thing, so we read the caller's
+source at the exact call position (Python 3.11's instruction positions) and take the text of
+the data argument when it is a plain name; failing that, a variable bound to the same object.
+"""
 from __future__ import annotations
 
+import ast
 import inspect
+import linecache
 from pathlib import Path
 
 _PKG = str(Path(__file__).resolve().parents[1])
 
 
+def _outside_frame():
+    f = inspect.currentframe()
+    while f is not None and str(Path(f.f_code.co_filename).resolve()).startswith(_PKG):
+        f = f.f_back
+    return f
+
+
+def _argument_text(f, position: int = 1, keyword: str = "data") -> str | None:
+    """Source text of the call's data argument in frame ``f``, if it is a simple name."""
+    try:
+        info = inspect.getframeinfo(f, context=0)
+        pos = info.positions
+        if pos is None or pos.lineno is None or pos.end_lineno is None:
+            return None
+        lines = [linecache.getline(f.f_code.co_filename, n)
+                 for n in range(pos.lineno, pos.end_lineno + 1)]
+        if not any(lines):
+            return None
+        if len(lines) == 1:
+            text = lines[0][pos.col_offset:pos.end_col_offset]
+        else:
+            text = lines[0][pos.col_offset:] + "".join(lines[1:-1]) + lines[-1][:pos.end_col_offset]
+        node = ast.parse(text.strip(), mode="eval").body
+    except (SyntaxError, ValueError, OSError, IndexError, AttributeError):
+        return None
+    if not isinstance(node, ast.Call):
+        return None
+    arg = next((k.value for k in node.keywords if k.arg == keyword), None)
+    if arg is None and len(node.args) > position:
+        arg = node.args[position]
+    if isinstance(arg, (ast.Name, ast.Attribute)):
+        return ast.unparse(arg)
+    return None
+
+
 def caller_data_name(data) -> str | None:
-    """The variable name bound to ``data`` in the first frame outside this package, if any.
+    """The expression the caller passed as ``data`` when it is a name, else a variable bound
+    to the same object, else None.
 
     Examples
     --------
@@ -16,17 +59,17 @@ def caller_data_name(data) -> str | None:
     >>> caller_data_name(frame)
     'frame'
     """
-    frame = inspect.currentframe()
+    f = _outside_frame()
     try:
-        f = frame.f_back if frame is not None else None
-        while f is not None and str(Path(f.f_code.co_filename).resolve()).startswith(_PKG):
-            f = f.f_back
         if f is None:
             return None
+        name = _argument_text(f)
+        if name is not None:
+            return name
         for scope in (f.f_locals, f.f_globals):
-            for name, value in scope.items():
-                if value is data and not name.startswith("_"):
-                    return name
+            for key, value in scope.items():
+                if value is data and not key.startswith("_"):
+                    return key
         return None
     finally:
-        del frame
+        del f
