@@ -8,6 +8,8 @@ bounded below by zero, off-diagonal elements are free. The full factor is
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 
@@ -22,6 +24,7 @@ def n_theta(p: int) -> int:
     return p * (p + 1) // 2
 
 
+@lru_cache(maxsize=64)
 def lower_tri_indices(p: int) -> tuple[np.ndarray, np.ndarray]:
     """Row and column indices of the lower triangle in lme4's (column-major) order.
 
@@ -31,6 +34,8 @@ def lower_tri_indices(p: int) -> tuple[np.ndarray, np.ndarray]:
     [[0, 1, 1], [0, 0, 1]]
     """
     cols, rows = np.triu_indices(p)  # column-major lower triangle == row-major upper of T'
+    rows.flags.writeable = False
+    cols.flags.writeable = False
     return rows, cols
 
 

@@ -9,14 +9,20 @@ from __future__ import annotations
 import ast
 import inspect
 import linecache
-from pathlib import Path
+import os
+from functools import lru_cache
 
-_PKG = str(Path(__file__).resolve().parents[1])
+_PKG = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+
+
+@lru_cache(maxsize=256)
+def _in_package(filename: str) -> bool:
+    return os.path.realpath(filename).startswith(_PKG)
 
 
 def _outside_frame():
     f = inspect.currentframe()
-    while f is not None and str(Path(f.f_code.co_filename).resolve()).startswith(_PKG):
+    while f is not None and _in_package(f.f_code.co_filename):
         f = f.f_back
     return f
 
@@ -24,18 +30,17 @@ def _outside_frame():
 def _argument_text(f, position: int = 1, keyword: str = "data") -> str | None:
     """Source text of the call's data argument in frame ``f``, if it is a simple name."""
     try:
-        info = inspect.getframeinfo(f, context=0)
-        pos = info.positions
-        if pos is None or pos.lineno is None or pos.end_lineno is None:
+        # the position of the instruction being executed: the call into multilevel
+        lineno, end_lineno, col, end_col = list(f.f_code.co_positions())[f.f_lasti // 2]
+        if None in (lineno, end_lineno, col, end_col):
             return None
-        lines = [linecache.getline(f.f_code.co_filename, n)
-                 for n in range(pos.lineno, pos.end_lineno + 1)]
+        lines = [linecache.getline(f.f_code.co_filename, n) for n in range(lineno, end_lineno + 1)]
         if not any(lines):
             return None
         if len(lines) == 1:
-            text = lines[0][pos.col_offset:pos.end_col_offset]
+            text = lines[0][col:end_col]
         else:
-            text = lines[0][pos.col_offset:] + "".join(lines[1:-1]) + lines[-1][:pos.end_col_offset]
+            text = lines[0][col:] + "".join(lines[1:-1]) + lines[-1][:end_col]
         node = ast.parse(text.strip(), mode="eval").body
     except (SyntaxError, ValueError, OSError, IndexError, AttributeError):
         return None
