@@ -221,6 +221,11 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
                         help="fit mixed models by REML instead")
     sub.add_argument("--digits", type=digits_arg, default=3, metavar="N",
                      help="significant digits in the summaries (default 3, as the lesson)")
+    sub.add_argument("--report", metavar="FILE", default="multilevel-demo.html",
+                     help="also write the lesson's HTML report with its figures here "
+                          "(default: multilevel-demo.html)")
+    sub.add_argument("--no-report", dest="report", action="store_const", const=None,
+                     help="do not write the HTML report")
     sub.set_defaults(func=run, _parser=sub)
 
 
@@ -256,4 +261,11 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
     for item in fitted:
         print_warnings(item.warnings, prefix=f"model {item.step.number}: ")
+    if args.report:
+        from .report_cmd import demo_report
+
+        where = demo_report(fitted, frame, args.report, title=f"The multilevel lesson on {name}",
+                            reml=args.reml, digits=args.digits)
+        print(f"\nThe report with the lesson's tables and figures: {where}\n"
+              "(open it in a web browser)")
     return 1 if failed else 0

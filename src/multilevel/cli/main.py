@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from ..errors import MultilevelError
-from . import datasets_cmd, demo_cmd, fit_cmd
+from . import datasets_cmd, demo_cmd, fit_cmd, report_cmd
 from ._common import one_line
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -25,6 +25,7 @@ examples:
   multilevel demo
   multilevel fit "Reaction ~ Days + (Days | Subject)" --data sleepstudy
   multilevel fit "math ~ homework + (homework | schnum)" --data imm10.csv --ml --format json
+  multilevel report --data imm10.csv --formula "math ~ homework + (1 | schnum)" -o report.html
   multilevel datasets list
 
 Run 'multilevel COMMAND --help' for a command's options.
@@ -66,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND",
                                        required=True,
                                        parser_class=_Parser)
-    for module in (fit_cmd, demo_cmd, datasets_cmd):
+    for module in (fit_cmd, report_cmd, demo_cmd, datasets_cmd):
         module.add_parser(subparsers, [common])
     return parser
 

@@ -1,0 +1,454 @@
+"""``ml.read``: one call for the data files social scientists get, local or from the web.
+
+Formats (chosen from the file name, or from the file's first bytes when the name says nothing):
+
+========  =====================================  ===========================================
+format    suffixes                               reader (optional package)
+========  =====================================  ===========================================
+csv       ``.csv`` (``.gz .bz2 .xz .zip`` too)   pandas
+tsv       ``.tsv .tab`` (compressed too)         pandas
+text      ``.txt .dat`` (delimiter sniffed)      pandas
+parquet   ``.parquet .pq``                       pyarrow
+feather   ``.feather .arrow``                    pyarrow
+excel     ``.xlsx .xlsm .xls``                   openpyxl (``.xls``: xlrd)
+rds       ``.rds``                               pyreadr
+rdata     ``.rdata .rda``                        pyreadr
+stata     ``.dta``                               pandas
+spss      ``.sav .zsav``                         pyreadstat
+========  =====================================  ===========================================
+
+Labelled data (Stata, SPSS, R factors) keep their meaning: value labels become pandas
+categories (in label order) and variable labels are kept in ``frame.attrs["labels"]``
+(``{column: label}``), where the plots find them for axis titles.
+
+URLs (``http://`` and ``https://`` only) are downloaded with a timeout and a size cap into a
+cache folder (``$MULTILEVEL_CACHE``, else ``$XDG_CACHE_HOME/multilevel``, else
+``~/.cache/multilevel``); cache file names are a hash of the URL plus a sanitised base name, so
+nothing in a URL can make a file outside that folder.
+"""
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import lzma
+import os
+import re
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import DataError, two_line
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["read", "MissingDependencyError", "FORMATS"]
+
+#: format name -> file suffixes (lower case, without compression suffix)
+FORMATS: dict[str, tuple[str, ...]] = {
+    "csv": (".csv",),
+    "tsv": (".tsv", ".tab"),
+    "text": (".txt", ".dat"),
+    "parquet": (".parquet", ".pq"),
+    "feather": (".feather", ".arrow", ".ipc"),
+    "excel": (".xlsx", ".xlsm", ".xls"),
+    "rds": (".rds",),
+    "rdata": (".rdata", ".rda"),
+    "stata": (".dta",),
+    "spss": (".sav", ".zsav"),
+}
+_COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip"}
+_TEXT_FORMATS = ("csv", "tsv", "text")
+_PIP_EXTRA = "pip install 'multilevel[io]'"
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_BYTES = 500 * 2**20  # 500 MiB
+
+
+class MissingDependencyError(DataError, ImportError):
+    """An optional package needed to read a format is not installed (``multilevel[io]``)."""
+
+
+def read(source: str | os.PathLike, *, format: str | None = None, sheet: int | str = 0,
+         object: str | None = None, cache_dir: str | os.PathLike | None = None,
+         timeout: float = DEFAULT_TIMEOUT, max_bytes: int = DEFAULT_MAX_BYTES,
+         refresh: bool = False) -> pd.DataFrame:
+    """Read a data file (or an http(s) URL) into a DataFrame, keeping labels.
+
+    Parameters
+    ----------
+    source : str or path-like
+        A local file, or an ``http://`` / ``https://`` URL (downloaded once into a cache).
+    format : str, optional
+        One of ``csv, tsv, text, parquet, feather, excel, rds, rdata, stata, spss``; by default
+        from the file name, else from the file's first bytes.
+    sheet : int or str
+        Excel sheet (position or name).
+    object : str, optional
+        For ``.RData`` files holding several data frames: which one.
+    cache_dir : path-like, optional
+        Where downloads are kept (see the module notes for the default).
+    timeout : float
+        Seconds to wait on the network before giving up.
+    max_bytes : int
+        Largest download accepted (default 500 MiB).
+    refresh : bool
+        Download again even when the URL is in the cache.
+
+    Returns
+    -------
+    DataFrame
+        Value-labelled columns as categories; ``attrs["labels"]`` maps columns to their
+        variable labels (empty when the format has none); ``attrs["source"]`` is `source` and
+        ``attrs["name"]`` the file's stem (used as the data's name in summaries).
+
+    Raises
+    ------
+    DataError
+        File missing, unsupported scheme or format, corrupt file, download too big or failed;
+        the message names the file and the format tried.
+    MissingDependencyError
+        The optional package for the format is missing (install ``multilevel[io]``).
+
+    Examples
+    --------
+    >>> import multilevel as ml, tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "schools.csv"
+    >>> _ = path.write_text("school,math\\nA,48\\nB,52\\n")
+    >>> frame = ml.read(path)
+    >>> frame.shape, frame.attrs["name"]
+    ((2, 2), 'schools')
+    """
+    text = os.fspath(source)
+    shown = text
+    if _is_url(text):
+        path = _download(text, cache_dir=cache_dir, timeout=timeout, max_bytes=max_bytes,
+                         refresh=refresh)
+        name_part = urllib.parse.unquote(urllib.parse.urlsplit(text).path.rsplit("/", 1)[-1])
+    else:
+        if "://" in text:
+            scheme = text.split("://", 1)[0]
+            raise DataError(two_line(f"cannot read {text!r}: the {scheme}:// scheme is not supported",
+                                     "give a local file or an http:// or https:// URL"))
+        path = Path(text).expanduser()
+        name_part = path.name
+        if not path.exists():
+            raise DataError(two_line(f"no data file {text!r}", "check the path and the spelling"))
+        if path.is_dir():
+            raise DataError(two_line(f"{text!r} is a folder, not a data file",
+                                     "give the path of a data file"))
+    fmt, compression = _detect(name_part, path, format)
+    frame = _read_format(fmt, path, compression, shown, sheet=sheet, obj=object)
+    frame.attrs.setdefault("labels", {})
+    frame.attrs["source"] = shown
+    frame.attrs["name"] = _stem(name_part) or "data"
+    return frame
+
+
+# ----- format detection ---------------------------------------------------------------------
+def _is_url(text: str) -> bool:
+    return text.lower().startswith(("http://", "https://"))
+
+
+def _split_compression(name: str) -> tuple[str, str | None]:
+    low = name.lower()
+    for suffix, kind in _COMPRESSION.items():
+        if low.endswith(suffix):
+            return name[: -len(suffix)], kind
+    return name, None
+
+
+def _stem(name: str) -> str:
+    base, _ = _split_compression(name)
+    return Path(base).stem if Path(base).suffix else base
+
+
+def _format_of_suffix(name: str) -> str | None:
+    suffix = Path(name.lower()).suffix
+    for fmt, suffixes in FORMATS.items():
+        if suffix in suffixes:
+            return fmt
+    return None
+
+
+def _detect(name: str, path: Path, format: str | None) -> tuple[str, str | None]:
+    base, compression = _split_compression(name)
+    if format is not None:
+        fmt = format.lower()
+        aliases = {"dta": "stata", "sav": "spss", "xlsx": "excel", "rda": "rdata",
+                   "txt": "text", "arrow": "feather"}
+        fmt = aliases.get(fmt, fmt)
+        if fmt not in FORMATS:
+            raise DataError(two_line(f"unknown format {format!r} for {name!r}",
+                                     "use one of " + ", ".join(FORMATS)))
+    else:
+        fmt = _format_of_suffix(base) or _sniff(path)
+    if compression is not None and fmt not in _TEXT_FORMATS:
+        if not (compression == "gzip" and fmt in ("rds", "rdata")):
+            raise DataError(two_line(
+                f"cannot read {name!r}: a compressed {fmt} file",
+                "decompress it first, or save the data as .csv.gz"))
+        compression = None  # R's readers undo gzip themselves
+    return fmt, compression
+
+
+def _sniff(path: Path) -> str:
+    """The format from a file's first bytes (text formats: csv with a sniffed delimiter)."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    inner = head
+    if head[:2] == b"\x1f\x8b":
+        try:
+            with gzip.open(path, "rb") as fh:
+                inner = fh.read(8)
+        except OSError:
+            inner = b""
+    if head[:4] == b"PAR1":
+        return "parquet"
+    if head[:6] == b"ARROW1":
+        return "feather"
+    if head[:4] in (b"$FL2", b"$FL3"):
+        return "spss"
+    if head.startswith(b"<stata_") or (len(head) > 1 and 0x69 <= head[0] <= 0x75
+                                       and head[1] in (1, 2)):
+        return "stata"
+    if head[:2] == b"PK":
+        with zipfile.ZipFile(path) as zf:
+            if any(n.startswith("xl/") for n in zf.namelist()):
+                return "excel"
+        return "csv"
+    if head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        return "excel"
+    if inner[:5] in (b"RDX2\n", b"RDX3\n", b"RDA2\n", b"RDA3\n"):
+        return "rdata"
+    if inner[:2] in (b"X\n", b"A\n", b"B\n"):
+        return "rds"
+    return "text"
+
+
+# ----- readers --------------------------------------------------------------------------------
+def _need(module: str, fmt: str, shown: str, package: str | None = None):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        pkg = package or module
+        raise MissingDependencyError(two_line(
+            f"reading {shown!r} as {fmt} needs the package {pkg!r}, which is not installed",
+            f"{_PIP_EXTRA} (or pip install {pkg})")) from None
+
+
+def _read_format(fmt: str, path: Path, compression: str | None, shown: str, *, sheet, obj
+                 ) -> pd.DataFrame:
+    import pandas as pd
+
+    readers = {"csv": _read_text, "tsv": _read_text, "text": _read_text,
+               "parquet": _read_parquet, "feather": _read_feather, "excel": _read_excel,
+               "rds": _read_r, "rdata": _read_r, "stata": _read_stata, "spss": _read_spss}
+    try:
+        frame = readers[fmt](path, fmt=fmt, compression=compression, shown=shown,
+                             sheet=sheet, obj=obj)
+    except (DataError, MemoryError, KeyboardInterrupt):
+        raise
+    except pd.errors.EmptyDataError:
+        raise DataError(two_line(f"{shown!r} is empty (read as {fmt})",
+                                 "give a file with a header row and data")) from None
+    except Exception as exc:  # noqa: BLE001 - every reader's own failure, one message
+        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+        raise DataError(two_line(
+            f"cannot read {shown!r} as {fmt}: {reason}",
+            f"check that the file is a valid {fmt} file, or pass format= to choose another "
+            f"reader ({', '.join(FORMATS)})")) from None
+    if frame.shape[1] == 0:
+        raise DataError(two_line(f"{shown!r} has no columns (read as {fmt})",
+                                 "give a file with a header row and data"))
+    return frame
+
+
+def _read_text(path, *, fmt, compression, shown, **_):
+    import pandas as pd
+
+    options: dict[str, Any] = {"compression": compression or None}
+    if fmt == "csv":
+        options["sep"] = ","
+    elif fmt == "tsv":
+        options["sep"] = "\t"
+    else:
+        options.update(sep=None, engine="python")
+    _check_text(path, compression, shown)
+    return pd.read_csv(path, **options)
+
+
+def _check_text(path: Path, compression: str | None, shown: str) -> None:
+    """Refuse binary files before pandas turns them into one odd column."""
+    opener = {None: open, "gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}.get(compression)
+    if opener is None:
+        return
+    try:
+        with opener(path, "rb") as fh:
+            head = fh.read(4096)
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise DataError(two_line(f"cannot read {shown!r} as {compression}-compressed text: {exc}",
+                                 "check that the file is complete and not corrupt")) from None
+    if b"\x00" in head:
+        raise DataError(two_line(f"cannot read {shown!r} as text: it is a binary file",
+                                 "pass format= to say which format it is "
+                                 f"({', '.join(FORMATS)})"))
+
+
+def _read_parquet(path, *, shown, **_):
+    import pandas as pd
+
+    _need("pyarrow", "parquet", shown)
+    return pd.read_parquet(path)
+
+
+def _read_feather(path, *, shown, **_):
+    import pandas as pd
+
+    _need("pyarrow", "feather", shown)
+    return pd.read_feather(path)
+
+
+def _read_excel(path, *, shown, sheet, **_):
+    import pandas as pd
+
+    if Path(path).suffix.lower() == ".xls":
+        _need("xlrd", "excel (.xls)", shown)
+    else:
+        _need("openpyxl", "excel", shown)
+    return pd.read_excel(path, sheet_name=sheet)
+
+
+def _read_r(path, *, fmt, shown, obj, **_):
+    import pandas as pd
+
+    pyreadr = _need("pyreadr", fmt, shown)
+    try:
+        result = pyreadr.read_r(os.fspath(path))
+    except pyreadr.custom_errors.PyreadrError as exc:
+        raise DataError(two_line(f"cannot read {shown!r} as {fmt}: {exc}",
+                                 "check that it was saved by R's saveRDS()/save() and is a "
+                                 "data frame")) from None
+    frames = {k: v for k, v in result.items() if isinstance(v, pd.DataFrame)}
+    if not frames:
+        raise DataError(two_line(f"{shown!r} holds no data frame (read as {fmt})",
+                                 "save a data.frame with saveRDS() or save()"))
+    if obj is not None:
+        if obj not in frames:
+            raise DataError(two_line(f"no data frame {obj!r} in {shown!r}",
+                                     "choose one of " + ", ".join(map(repr, frames))))
+        return frames[obj]
+    if len(frames) > 1:
+        raise DataError(two_line(f"{shown!r} holds several data frames: "
+                                 + ", ".join(map(repr, frames)),
+                                 "choose one with object=NAME (or --object on the command line)"))
+    return next(iter(frames.values()))
+
+
+def _read_stata(path, *, shown, **_):
+    import pandas as pd
+
+    with pd.io.stata.StataReader(path) as reader:
+        labels = reader.variable_labels()
+    try:
+        frame = pd.read_stata(path, convert_categoricals=True)
+    except ValueError:  # value labels that are not unique: keep the codes
+        frame = pd.read_stata(path, convert_categoricals=False)
+    frame.attrs["labels"] = {k: v for k, v in labels.items() if v}
+    return frame
+
+
+def _read_spss(path, *, shown, **_):
+    pyreadstat = _need("pyreadstat", "spss", shown)
+    frame, meta = pyreadstat.read_sav(os.fspath(path), apply_value_formats=True,
+                                      formats_as_category=True)
+    labels = dict(zip(meta.column_names, meta.column_labels or []))
+    frame.attrs["labels"] = {k: v for k, v in labels.items() if v}
+    return frame
+
+
+# ----- downloads ------------------------------------------------------------------------------
+def default_cache_dir() -> Path:
+    """The folder downloads are cached in (``$MULTILEVEL_CACHE`` or the user cache)."""
+    if os.environ.get("MULTILEVEL_CACHE"):
+        return Path(os.environ["MULTILEVEL_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "multilevel"
+
+
+def cache_name(url: str) -> str:
+    """The cache file name of a URL: a hash, then a sanitised base name (no path parts).
+
+    Examples
+    --------
+    >>> cache_name("https://example.org/data/../../etc/passwd")[16:]
+    '-passwd'
+    >>> cache_name("http://h/a%2F..%2F..%2Fx.csv?v=1")[16:]
+    '-x.csv'
+    >>> cache_name("http://h/..")[16:], len(cache_name("http://h/"))
+    ('', 16)
+    """
+    digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+    last = urllib.parse.unquote(urllib.parse.urlsplit(url).path).replace("\\", "/")
+    last = last.rstrip("/").rsplit("/", 1)[-1]
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", last).lstrip(".")[-80:].lstrip(".")
+    return f"{digest}-{safe}" if safe else digest
+
+
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if urllib.parse.urlsplit(newurl).scheme.lower() not in ("http", "https"):
+            raise DataError(two_line(f"{req.full_url!r} redirects to {newurl!r}",
+                                     "only http:// and https:// downloads are allowed"))
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _download(url: str, *, cache_dir, timeout: float, max_bytes: int, refresh: bool) -> Path:
+    folder = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / cache_name(url)
+    if target.parent.resolve() != folder.resolve():  # pragma: no cover - cache_name forbids it
+        raise DataError(two_line(f"unsafe cache name for {url!r}", "report this as a bug"))
+    if target.exists() and not refresh:
+        return target
+    opener = urllib.request.build_opener(_HttpOnlyRedirects)
+    request = urllib.request.Request(url, headers={"User-Agent": "multilevel (python)"})
+    try:
+        with opener.open(request, timeout=timeout) as resp:
+            length = resp.headers.get("Content-Length")
+            if length is not None and length.isdigit() and int(length) > max_bytes:
+                raise DataError(two_line(
+                    f"{url!r} is {int(length):,} bytes, more than the limit of {max_bytes:,}",
+                    "download it yourself, or pass a larger max_bytes="))
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-")
+            try:
+                total = 0
+                with os.fdopen(fd, "wb") as out:
+                    while chunk := resp.read(1 << 16):
+                        total += len(chunk)
+                        if total > max_bytes:
+                            raise DataError(two_line(
+                                f"{url!r} is larger than the limit of {max_bytes:,} bytes",
+                                "download it yourself, or pass a larger max_bytes="))
+                        out.write(chunk)
+                os.replace(tmp, target)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+    except DataError:
+        raise
+    except urllib.error.HTTPError as exc:
+        raise DataError(two_line(f"cannot download {url!r}: HTTP {exc.code} {exc.reason}",
+                                 "check the address in a browser")) from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DataError(two_line(f"cannot download {url!r}: {reason}",
+                                 f"check the address and the network (timeout {timeout:g} s)")
+                        ) from None
+    return target
