@@ -21,10 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.linalg as sla
 import scipy.sparse as sp
+from scipy.linalg import blas, lapack
 
 from .crossprod import CrossProducts
+from .sparse_gram import gram_plan
 from .theta import split_theta
 
 
@@ -120,7 +121,7 @@ def _dense(M) -> np.ndarray:
 def _blockdiag_dense(D: np.ndarray) -> np.ndarray:
     """Dense matrix from an ``(l, p, p)`` array of diagonal blocks."""
     l, p, _ = D.shape
-    out = np.zeros((l * p, l * p))
+    out = np.zeros((l * p, l * p), order="F")
     idx = np.arange(l)[:, None, None] * p
     rows = idx + np.arange(p)[None, :, None]
     cols = idx + np.arange(p)[None, None, :]
@@ -181,7 +182,7 @@ def scaled_blocks(D: np.ndarray, T: np.ndarray) -> np.ndarray:
     Examples
     --------
     >>> scaled_blocks(np.array([[[2.0, 1.0], [1.0, 3.0]]]), np.array([[1.0, 0.0], [0.5, 2.0]]))[0].tolist()
-    [[4.75, 8.0], [8.0, 13.0]]
+    [[4.75, 5.0], [5.0, 13.0]]
     """
     p = D.shape[1]
     if p == 1:
@@ -197,8 +198,55 @@ def scaled_blocks(D: np.ndarray, T: np.ndarray) -> np.ndarray:
     return T.T @ D @ T + np.eye(p)
 
 
-def update_L(A: CrossProducts, theta: np.ndarray) -> Factor:
+@dataclass(frozen=True)
+class Plan:
+    """What ``update_L`` can prepare once per cross-product set.
+
+    Attributes
+    ----------
+    grams : dict[(i, j)] -> GramPlan
+        For scalar terms ``i >= j >= 1`` whose blocks against a scalar first term are sparse:
+        the triples of ``A_i0 diag(w) A_j0'`` (see :mod:`multilevel.core.sparse_gram`).
+    """
+
+    grams: dict = field(default_factory=dict)
+
+
+def make_plan(A: CrossProducts) -> Plan:
+    """Prepare the fixed-pattern products of ``A`` (done once per fit).
+
+    Examples
+    --------
+    >>> from multilevel.core.crossprod import TermData, form_crossproducts
+    >>> t = TermData(np.array([0, 0, 1, 1]), np.ones((4, 1)), 2)
+    >>> make_plan(form_crossproducts([t], np.ones((4, 1)), np.arange(4.0))).grams
+    {}
+    """
+    K = len(A.ps)
+    grams = {}
+    if K > 1 and A.ps[0] == 1:
+        for i in range(1, K):
+            for j in range(1, i + 1):
+                Ai, Aj = A.cross[(i, 0)], A.cross[(j, 0)]
+                if A.ps[i] == 1 and A.ps[j] == 1 and _is_sparse(Ai) and _is_sparse(Aj):
+                    plan = gram_plan(Ai, Aj, lower=(i == j))
+                    if plan is not None:
+                        grams[(i, j)] = plan
+    return Plan(grams=grams)
+
+
+def _potrf(D: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor (reads the lower triangle only), LAPACK in place."""
+    L, info = lapack.dpotrf(D, lower=1, clean=1, overwrite_a=1)
+    if info != 0:
+        raise NotPositiveDefinite(f"leading minor {info} not positive definite")
+    return L
+
+
+def update_L(A: CrossProducts, theta: np.ndarray, plan: Plan | None = None) -> Factor:
     """Factor the penalised system for ``theta``; returns a fresh :class:`Factor`.
+
+    ``plan`` (from :func:`make_plan`) makes repeated updates cheaper; results are the same.
 
     Examples
     --------
@@ -207,38 +255,54 @@ def update_L(A: CrossProducts, theta: np.ndarray) -> Factor:
     >>> A = form_crossproducts([t], np.ones((4, 1)), np.array([1.0, 2.0, 3.0, 5.0]))
     >>> F = update_L(A, np.array([1.0]))
     >>> round(float(F.LXX[-1, -1] ** 2), 6)   # penalised residual sum of squares
-    5.833333
+    4.583333
     """
     K = len(A.ps)
     Ts = split_theta(theta, A.ps)
+    grams = plan.grams if plan is not None else {}
     blocks: dict = {}
     # the first term: batched Cholesky of T' (Z'Z)_l T + I per level
     T0 = Ts[0]
     L0, L0inv = batched_cholesky(scaled_blocks(A.diag[0], T0))
     M0 = T0 @ np.swapaxes(L0inv, 1, 2)  # Lambda_0 L0^{-T}, per level
+    w0 = M0[:, 0, 0] ** 2 if A.ps[0] == 1 else None  # weights of the scalar Gram products
     for i in range(1, K + 1):
         Ai0 = A.cross[(i, 0)] if i < K else A.fixed[0]
         B = blockdiag_right(Ai0, M0)
         blocks[(i, 0)] = lambda_left_t(Ts[i], B, A.n_levels[i]) if i < K else B
     for j in range(1, K + 1):
-        if j < K:
-            Tj = Ts[j]
-            Djj = _blockdiag_dense(scaled_blocks(A.diag[j], Tj))
+        first = 0
+        if j < K and (j, j) in grams:
+            # scalar term: -theta^2 A_j0 diag(w) A_j0' + diag(theta^2 a + 1), built in place
+            Djj = grams[(j, j)].apply(w0)
+            Djj *= -(Ts[j][0, 0] ** 2)
+            Djj.flat[:: Djj.shape[0] + 1] += scaled_blocks(A.diag[j], Ts[j])[:, 0, 0]
+            first = 1
+        elif j < K:
+            Djj = _blockdiag_dense(scaled_blocks(A.diag[j], Ts[j]))
         else:
-            Djj = A.xy.copy()
-        for k in range(j):
-            Djj -= _outer(blocks[(j, k)], blocks[(j, k)])
-        Ljj = _chol(Djj)
+            Djj = np.asfortranarray(A.xy, dtype=float).copy(order="F")
+        for k in range(first, j):
+            if _is_sparse(blocks[(j, k)]):
+                Djj -= _outer(blocks[(j, k)], blocks[(j, k)])
+            else:
+                Djj = blas.dsyrk(-1.0, blocks[(j, k)], beta=1.0, c=Djj, lower=1,
+                                 overwrite_c=1)
+        Ljj = _potrf(Djj)
         blocks[(j, j)] = Ljj
         for i in range(j + 1, K + 1):
             Aij = A.cross[(i, j)] if i < K else A.fixed[j]
             B = lambda_right(Aij, Ts[j], A.n_levels[j])
             if i < K:
                 B = lambda_left_t(Ts[i], B, A.n_levels[i])
-            B = _dense(B)
+            B = np.array(_dense(B), order="F")
             for k in range(j):
-                B -= _outer(blocks[(i, k)], blocks[(j, k)])
-            blocks[(i, j)] = sla.solve_triangular(Ljj, B.T, lower=True, check_finite=False).T
+                if k == 0 and (i, j) in grams:
+                    B -= (Ts[i][0, 0] * Ts[j][0, 0]) * grams[(i, j)].apply(w0)
+                else:
+                    B -= _outer(blocks[(i, k)], blocks[(j, k)])
+            blocks[(i, j)] = blas.dtrsm(1.0, Ljj, B, side=1, lower=1, trans_a=1,
+                                        overwrite_b=1)
     return Factor(T=Ts, L0=L0, L0inv=L0inv, blocks=blocks, K=K)
 
 

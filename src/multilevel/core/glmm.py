@@ -181,8 +181,10 @@ class GlmmProblem:
         self.tol = float(tol)
         self.maxit = int(maxit)
         fam, y, wt = data.family, data.y, data.weights
-        self._aic = _aic_function(fam, y, data.n_trials, wt)
-        self._eta_start = fam.link.linkfun(fam.mustart(y, wt))
+        self._dev_sum = fam.dev_sum_function(y, wt)
+        mu0 = fam.mustart(y, wt)
+        self._aic = _aic_function(fam, y, data.n_trials, wt, self._dev_sum, mu0)
+        self._eta_start = fam.link.linkfun(mu0)
         self._X0 = data.X[:, :0]
         self._warm: dict[str, PirlsState | None] = {"joint": None, "u": None}
         self.n_pirls = 0
@@ -216,13 +218,11 @@ class GlmmProblem:
         return d.offset + d.X @ beta + self.zb(theta, u)
 
     def penalised_deviance(self, mu: np.ndarray, u: np.ndarray) -> float:
-        d = self.data
-        return float(np.sum(d.family.dev_resid(d.y, mu, d.weights)) + u @ u)
+        return self._dev_sum(mu) + float(u @ u)
 
     def laplace(self, st: PirlsState) -> float:
         """``-2 log p(y | u) + |u|^2 + log|L|^2`` at a PIRLS state (lme4's ``Laplace``)."""
-        d = self.data
-        dev = float(np.sum(d.family.dev_resid(d.y, st.mu, d.weights)))
+        dev = st.pdev - float(st.u @ st.u)
         return float(self._aic(st.mu, dev) + st.u @ st.u + st.ldL2)
 
     # ----- PIRLS -------------------------------------------------------------------------
@@ -250,12 +250,13 @@ class GlmmProblem:
             u = start.u.copy()
             b = start.beta.copy() if joint else np.asarray(beta, dtype=float)
             eta = self.eta(theta, b, u)
-            mu = fam.link.linkinv(eta)
-            pdev_old = self.penalised_deviance(mu, u)
+        wk = fam.working(d.y, d.weights, eta)  # (mu, w, r) at eta
+        if start is not None:
+            pdev_old = self.penalised_deviance(wk[0], u)
         base = d.offset if joint else d.offset + d.X @ b
         converged = False
         for it in range(1, self.maxit + 1):
-            mu, w, r = fam.working(d.y, d.weights, eta)
+            mu, w, r = wk
             if not (np.all(np.isfinite(w)) and np.all(np.isfinite(r))):
                 raise PirlsError("non-finite working weights or residuals in PIRLS")
             A = form_crossproducts(d.terms, X, eta - base + r, weights=w)
@@ -267,8 +268,8 @@ class GlmmProblem:
             u_new = np.concatenate([x.ravel() for x in sol.u]) if sol.u else np.zeros(0)
             b_new = sol.beta if joint else b
             eta_new = self.eta(theta, b_new, u_new)
-            mu_new = fam.link.linkinv(eta_new)
-            pdev = self.penalised_deviance(mu_new, u_new)
+            wk = fam.working(d.y, d.weights, eta_new)
+            pdev = self.penalised_deviance(wk[0], u_new)
             halvings = 0
             # halve only on a real increase: near the mode rounding moves pdev both ways
             slack = 1e-12 * abs(pdev_old) if np.isfinite(pdev_old) else 0.0
@@ -277,13 +278,13 @@ class GlmmProblem:
                 u_new = 0.5 * (u + u_new)
                 b_new = 0.5 * (b + b_new) if joint else b
                 eta_new = 0.5 * (eta + eta_new)
-                mu_new = fam.link.linkinv(eta_new)
-                pdev = self.penalised_deviance(mu_new, u_new)
+                wk = fam.working(d.y, d.weights, eta_new)
+                pdev = self.penalised_deviance(wk[0], u_new)
             if not np.isfinite(pdev) or (pdev > pdev_old + 1e-10 * abs(pdev_old)):
                 raise PirlsError("PIRLS step-halving failed to reduce the deviance")
             step = max(float(np.max(np.abs(eta_new - eta), initial=0.0)),
                        float(np.max(np.abs(u_new - u), initial=0.0)))
-            u, b, eta, mu = u_new, b_new, eta_new, mu_new
+            u, b, eta = u_new, b_new, eta_new
             pdev_old = pdev
             if step < self.tol:
                 converged = True
@@ -291,7 +292,7 @@ class GlmmProblem:
         self.n_pirls += it
         # log|L|^2 at the weights of the converged modes (the last solve used the weights of
         # the iterate before, which would leave an error proportional to the last step)
-        w = fam.working(d.y, d.weights, eta)[1]
+        mu, w = wk[0], wk[1]
         return PirlsState(theta=theta, beta=np.asarray(b, dtype=float), u=u, eta=eta, mu=mu,
                           w=w, pdev=float(pdev_old), ldL2=self.logdet(theta, w), sol=sol,
                           iterations=it, converged=converged)
@@ -395,9 +396,33 @@ class GlmmProblem:
         return sol.RX_inv.T @ sol.RX_inv
 
 
-def _aic_function(fam: Family, y: np.ndarray, n: np.ndarray, wt: np.ndarray):
+def _aic_function(fam: Family, y: np.ndarray, n: np.ndarray, wt: np.ndarray, dev_sum,
+                  mu0: np.ndarray):
     """``mu, dev -> family$aic(y, n, mu, wt, dev)`` with the terms free of ``mu`` computed
-    once (the binomial coefficients and ``lgamma(y + 1)``)."""
+    once (the binomial coefficients and ``lgamma(y + 1)``).
+
+    For binomial responses with whole numbers of successes and for integer counts,
+    ``aic(mu) - sum(dev_resid(mu))`` does not depend on ``mu``; the ``aic`` is then the
+    deviance (already computed by PIRLS) plus that constant.
+    """
+    from scipy import special
+
+    full = _aic_full(fam, y, n, wt)
+    if fam.name == "binomial":
+        m = n if np.any(n > 1) else wt
+        exact = np.all(np.rint(m) == m) and np.all(np.rint(m * y) == m * y)
+    else:
+        exact = fam.name == "poisson" and np.all(np.rint(y) == y)
+    if not exact:
+        return full
+    const = full(mu0, dev_sum(mu0)) - dev_sum(mu0)
+
+    def aic(mu, dev):
+        return dev + const
+    return aic
+
+
+def _aic_full(fam: Family, y: np.ndarray, n: np.ndarray, wt: np.ndarray):
     from scipy import special
 
     if fam.name == "binomial":

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 
-from .cholesky import Factor, NotPositiveDefinite, logdet_re, update_L
+from .cholesky import Factor, NotPositiveDefinite, logdet_re, make_plan, update_L
 from .crossprod import CrossProducts
 
 LOG2PI = float(np.log(2.0 * np.pi))
@@ -83,12 +83,13 @@ class LmmProblem:
 
     def __init__(self, A: CrossProducts, reml: bool = True):
         self.A = A
+        self.plan = make_plan(A)
         self.reml = bool(reml)
         self.n = A.nobs
         self.p = A.p_x
 
     def factor(self, theta: np.ndarray) -> Factor:
-        return update_L(self.A, np.asarray(theta, dtype=float))
+        return update_L(self.A, np.asarray(theta, dtype=float), self.plan)
 
     def objective_from_factor(self, F: Factor) -> float:
         LXX = F.LXX

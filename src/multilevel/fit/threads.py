@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from functools import lru_cache
 
-SMALL_BLOCK = 384  # dense blocks up to this order gain nothing from threads
+SMALL_BLOCK = 2000  # dense blocks up to this order gain little from threads and lose much on a busy machine
 
 
 @lru_cache(maxsize=1)

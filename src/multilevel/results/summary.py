@@ -24,8 +24,8 @@ class Summary:
     --------
     >>> import multilevel as ml
     >>> m = ml.lmer("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff"))
-    >>> str(m.summary()).splitlines()[0]
-    'Linear mixed model fit by REML [\\'lmerMod\\']'
+    >>> print(str(m.summary()).splitlines()[0])
+    Linear mixed model fit by REML ['lmerMod']
     """
 
     data: object
