@@ -204,6 +204,41 @@ def _group_codes(df: pd.DataFrame, parts: list[str]):
     return combined, na, part_levels
 
 
+def dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` for non-negative integer codes, in O(n).
+
+    Examples
+    --------
+    >>> used, codes = dense_codes(np.array([5, 2, 5, 9]))
+    >>> used.tolist(), codes.tolist()
+    [[2, 5, 9], [1, 0, 1, 2]]
+    """
+    values = np.asarray(values, dtype=np.int64)
+    if len(values) == 0:
+        return values, values
+    top = int(values.max()) + 1
+    if top > 4 * len(values) + 1_000_000:  # sparse codes: sort instead
+        used, codes = np.unique(values, return_inverse=True)
+        return used, codes.astype(np.int64)
+    present = np.bincount(values, minlength=top) > 0
+    remap = np.cumsum(present) - 1
+    return np.flatnonzero(present), remap[values]
+
+
+def _labels_of(codes: np.ndarray, part_levels: list[list[str]]) -> list[str]:
+    """Labels of combined codes (see :func:`_group_codes`), vectorised over codes."""
+    if len(part_levels) == 1:
+        labels = part_levels[0]
+        return [labels[int(c)] for c in codes]
+    pieces = []
+    rest = np.asarray(codes, dtype=np.int64)
+    for labels in reversed(part_levels):
+        base = max(len(labels), 1)
+        rest, r = np.divmod(rest, base)
+        pieces.append([labels[int(i)] for i in r])
+    return [":".join(parts) for parts in zip(*reversed(pieces))]
+
+
 def _label_of(code: int, part_levels: list[list[str]]) -> str:
     out = []
     for labels in reversed(part_levels):
@@ -213,7 +248,7 @@ def _label_of(code: int, part_levels: list[list[str]]) -> str:
 
 
 def _drop_unused(var: FacVar, key: str, state: dict) -> FacVar:
-    used = np.unique(var.codes[var.codes >= 0])
+    used, _ = dense_codes(var.codes[var.codes >= 0])
     if len(used) == len(var.levels):
         return var
     remap = np.full(len(var.levels), -1, dtype=np.int64)
@@ -388,8 +423,8 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
         if Z.shape[1] == 0:
             raise FormulaError(two_line(f"random-effects term ({deparse(b)}) has no columns",
                                         "write (1 | g) for a random intercept"))
-        used, codes = np.unique(combined[rows], return_inverse=True)
-        levels = [_label_of(u, part_levels) for u in used]
+        used, codes = dense_codes(combined[rows])
+        levels = _labels_of(used, part_levels)
         group = deparse(b.right)
         _check_levels(group, len(levels), n, Z.shape[1], kind, deparse(b))
         re_terms.append(ReTerm(group, codes.astype(np.int64), levels, Z, cnames))

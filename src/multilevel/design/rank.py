@@ -46,6 +46,8 @@ def rank_mask(X: np.ndarray, tol: float = 1e-7) -> np.ndarray:
     """
     X = np.asarray(X, dtype=float)
     n, p = X.shape
+    if _clearly_full_rank(X):
+        return np.ones(p, dtype=bool)
     norms = np.linalg.norm(X, axis=0)
     norms[norms == 0] = 1.0  # dqrdc2: a zero column compares against 1
     basis = np.empty((n, 0))
@@ -59,6 +61,23 @@ def rank_mask(X: np.ndarray, tol: float = 1e-7) -> np.ndarray:
             keep[j] = True
             basis = np.column_stack([basis, r / rn])
     return keep
+
+
+def _clearly_full_rank(X: np.ndarray, margin: float = 1e-3) -> bool:
+    """A cheap screen on ``X'X``: every column keeps more than ``margin`` of its norm after
+    projection (far above ``tol``, so the squared conditioning of the Gram matrix cannot
+    change the verdict). Undecided cases go through the exact sequential test."""
+    if X.shape[1] == 0 or X.shape[0] < X.shape[1]:
+        return False
+    G = X.T @ X
+    d = np.sqrt(np.diag(G))
+    if np.any(d == 0) or not np.all(np.isfinite(G)):
+        return False
+    try:
+        R = np.linalg.cholesky(G / np.outer(d, d))
+    except np.linalg.LinAlgError:
+        return False
+    return bool(np.min(np.diag(R)) > margin)
 
 
 def rank_deficiency_message(n_dropped: int) -> str:
