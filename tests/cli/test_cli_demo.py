@@ -6,6 +6,7 @@ import re
 from cli_helpers import assert_one_error_line, reference, run_cli
 from multilevel.cli.demo_cmd import EXAM, Roles, plan
 
+# The demo's HTML report has its own tests; here it is switched off so that no file is written.
 LESSON = ["--y", "math", "--x", "homework", "--group", "schnum", "--level2", "meanses",
           "--level1", "ses"]
 
@@ -29,7 +30,7 @@ def test_plan_skips_what_has_no_columns():
 
 
 def test_default_demo_runs_on_exam():
-    proc = run_cli("demo")
+    proc = run_cli("demo", "--no-report")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert re.findall(r"^Model (\d)\. ", out, flags=re.M) == list("123456")
@@ -40,7 +41,7 @@ def test_default_demo_runs_on_exam():
 
 
 def test_lesson_on_imm10_reproduces_the_lessons_summaries(imm10_csv):
-    proc = run_cli("demo", "--data", "imm10.csv", *LESSON, cwd=imm10_csv.parent)
+    proc = run_cli("demo", "--data", "imm10.csv", *LESSON, "--no-report", cwd=imm10_csv.parent)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "Model 6. A third level: skipped (no --level3 column given)" in out
@@ -50,7 +51,8 @@ def test_lesson_on_imm10_reproduces_the_lessons_summaries(imm10_csv):
 
 
 def test_third_level_on_imm10(imm10_csv):
-    proc = run_cli("demo", "--data", str(imm10_csv), *LESSON, "--level3", "region")
+    proc = run_cli("demo", "--data", str(imm10_csv), *LESSON, "--level3", "region",
+                   "--no-report")
     assert proc.returncode == 0, proc.stderr
     assert "math ~ homework + ses + meanses + (1 | region/schnum)" in proc.stdout
     assert "warning: model 6: boundary (singular) fit" in proc.stderr
@@ -70,6 +72,6 @@ def test_unknown_column_is_a_data_error(imm10_csv):
 
 def test_reml_option():
     proc = run_cli("demo", "--data", "sleepstudy", "--y", "Reaction", "--x", "Days",
-                   "--group", "Subject", "--reml")
+                   "--group", "Subject", "--reml", "--no-report")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("Linear mixed model fit by REML") == 2
