@@ -96,16 +96,20 @@ def tidy(model, *, effects: str | tuple[str, ...] = ("fixed", "ran_pars"), conf_
         f.insert(0, "effect", "fixed")
         parts.append(f)
     if "ran_pars" in wanted:
+        # broom.mixed's order: each term's SD followed by its correlations with later terms
         rows = []
-        for r in model.varcorr.itertuples(index=False):
-            if r.grp == "Residual":
-                term = "sd__Observation"
-            elif r.var2 is None or (isinstance(r.var2, float) and np.isnan(r.var2)):
-                term = f"sd__{r.var1}"
-            else:
-                term = f"cor__{r.var1}.{r.var2}"
-            rows.append({"effect": "ran_pars", "group": r.grp, "term": term,
-                         "estimate": float(r.sdcor)})
+        vc = model.varcorr
+        is_sd = vc["var2"].isna()
+        for grp in dict.fromkeys(vc["grp"]):
+            block = vc[vc["grp"] == grp]
+            for r in block[is_sd[block.index]].itertuples(index=False):
+                term = "sd__Observation" if grp == "Residual" else f"sd__{r.var1}"
+                rows.append({"effect": "ran_pars", "group": grp, "term": term,
+                             "estimate": float(r.sdcor)})
+                for c in block[(~is_sd[block.index]) & (block["var1"] == r.var1)].itertuples(
+                        index=False):
+                    rows.append({"effect": "ran_pars", "group": grp,
+                                 "term": f"cor__{c.var1}.{c.var2}", "estimate": float(c.sdcor)})
         parts.append(pd.DataFrame(rows))
     if "ran_vals" in wanted:
         from scipy import stats

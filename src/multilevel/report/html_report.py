@@ -111,7 +111,7 @@ def _frame_table(frame, *, digits: int = 3, stub: str | None = None, index: bool
 
 
 # ----- model handling ----------------------------------------------------------------------------
-def _normalise(models, names, data, reml: bool):
+def _normalise(models, names, data, reml: bool, data_name: str | None = None):
     """(name, model or None, formula, error, warnings) for each model or formula given."""
     from ..errors import MultilevelError
 
@@ -138,10 +138,9 @@ def _normalise(models, names, data, reml: bool):
                 warnings.simplefilter("always")
                 try:
                     if "|" in item:
-                        model = ml.lmer(item, data, reml=reml,
-                                        data_name=data.attrs.get("name", "data"))
+                        model = ml.lmer(item, data, reml=reml, data_name=data_name)
                     else:
-                        model = ml.lm(item, data, data_name=data.attrs.get("name", "data"))
+                        model = ml.lm(item, data, data_name=data_name)
                     error = None
                 except MultilevelError as exc:
                     model, error = None, " ".join(str(exc).split())
@@ -362,7 +361,7 @@ def _jitter_for(model, x) -> float:
 def report(models, data=None, *, path: str | os.PathLike | None = None,
            title: str | None = None, names: Sequence[str] | None = None,
            group: str | None = None, x: str | None = None, reml: bool = False,
-           digits: int = 3, image_format: str = "png",
+           digits: int = 3, image_format: str = "png", data_name: str | None = None,
            progress: Callable[[str], None] | None = None) -> str:
     """Write the lesson's report: one self-contained HTML page with tables and figures.
 
@@ -388,6 +387,9 @@ def report(models, data=None, *, path: str | os.PathLike | None = None,
     digits : int
         Significant digits of the summaries (3, as the lesson's ``options(digits = 3)``).
     image_format : {"png", "svg"}
+    data_name : str, optional
+        The data's name in the summaries (``Data: imm10``); default ``data.attrs["name"]``
+        (set by :func:`multilevel.read`), else ``"data"``.
     progress : callable, optional
         Called with a short message before each step (the command line shows them).
 
@@ -412,11 +414,13 @@ def report(models, data=None, *, path: str | os.PathLike | None = None,
 
     say = progress or (lambda message: None)
     say("fitting models")
-    fitted = _normalise(models, names, data, reml)
+    if data_name is None and data is not None:
+        data_name = data.attrs.get("name") or "data"
+    fitted = _normalise(models, names, data, reml, data_name)
     ok = [(n, m) for n, m, _, err, _ in fitted if m is not None]
     y, x, group = _roles(fitted, data, group, x)
     figs = _Figures(image_format)
-    data_name = (data.attrs.get("name") if data is not None else None) or next(
+    data_name = data_name or next(
         (getattr(m, "data_name", None) for _, m in ok if getattr(m, "data_name", None)), None)
     page_title = title or (f"Multilevel models of {y}" if y else "Multilevel models")
 

@@ -158,7 +158,7 @@ def compare(*models, names: Sequence[str] | None = None, show: str = "ci",
             p_values: bool = True, digits: int = 2, conf_level: float = 0.95,
             intercept: bool = True, omit: str | Sequence[str] | None = None
             ) -> ComparisonTable:
-    """Several models side by side: estimates with CIs (or SEs), random-effect variances,
+    r"""Several models side by side: estimates with CIs (or SEs), random-effect variances,
     ICC, groups, observations and fit statistics (sjPlot's ``tab_model``).
 
     Parameters
