@@ -14,6 +14,8 @@ from .errors import (ConvergenceWarning, DataError, FormulaError, MultilevelErro
                      SingularFitWarning)
 from .fit.lm import lm
 from .fit.lmer import LmerControl, lmer
+from . import family
+from .fit.glmer import glmer
 from . import plots as plot  # matplotlib loads when a figure is drawn
 from .io.readers import read
 from .report.html_report import report
@@ -22,6 +24,7 @@ from .report.tables import compare, group_summary
 __version__ = "0.1.0"
 
 __all__ = [
+    "glmer", "family",
     "lm", "lmer", "LmerControl", "datasets",
     "group_summary", "compare", "report", "read", "plot",
     "MultilevelError", "FormulaError", "DataError", "ConvergenceWarning", "SingularFitWarning",

@@ -27,11 +27,13 @@ from ..core.theta import theta_lower, theta_start
 from ..errors import ConvergenceError, ConvergenceWarning, DataError, SingularFitWarning, two_line
 from .callsite import caller_data_name
 from .lmer import order_terms, to_term_data
+from .threads import blas_threads_for
 
 SINGULAR_TOL = 1e-4
 GRAD_TOL = 2e-3  # lme4: check.conv.grad tol
 HESS_TOL = 1e-6  # lme4: check.conv.hess tol
-SEPARATION_MAX_ROWS = 200_000
+SEPARATION_MAX_ROWS = 2_000_000
+SEPARATION_SUBSAMPLE = 2_000
 
 
 @dataclass(frozen=True)
@@ -40,10 +42,11 @@ class GlmerControl:
 
     Attributes
     ----------
-    tol_pirls : float      -- PIRLS stops when no linear predictor or spherical random effect
-                              moves by more than this (lme4's ``tolPwrss`` is on the
-                              deviance; this is tighter, so the deviance is smooth in the
-                              parameters)
+    tol_pirls : float or None -- PIRLS stops when no linear predictor or spherical random
+                              effect moves by more than this (default: 1e-7 for canonical
+                              links, 1e-10 otherwise). lme4's ``tolPwrss`` is on the
+                              deviance; this is tighter, so that the deviance is smooth in
+                              the parameters and its finite-difference Hessian is accurate
     xtol_abs, ftol_abs : float -- BOBYQA stopping tolerances (stage 2 in scaled units)
     maxeval : int
     check_conv : bool      -- lme4's gradient and Hessian checks at the optimum
@@ -57,7 +60,7 @@ class GlmerControl:
     False
     """
 
-    tol_pirls: float = 1e-10
+    tol_pirls: float | None = None
     xtol_abs: float = 1e-8
     ftol_abs: float = 1e-10
     maxeval: int = 100_000
@@ -165,15 +168,29 @@ def check_separation(X: np.ndarray, y: np.ndarray, names: list[str]) -> tuple[bo
     --------
     >>> X = np.column_stack([np.ones(6), [0, 0, 0, 1, 1, 1.0]])
     >>> check_separation(X, np.array([0, 1, 0, 1, 1, 1.0]), ["(Intercept)", "x"])
-    (False, ['(Intercept)', 'x'])
+    (False, ['x'])
     >>> check_separation(X, np.array([0, 1, 0, 1, 0, 1.0]), ["(Intercept)", "x"])
     (False, [])
     """
-    from scipy.optimize import linprog
-
     p = X.shape[1]
     if p == 0:
         return False, []
+    n = X.shape[0]
+    if n > SEPARATION_SUBSAMPLE:
+        # separation of all rows implies separation of every subset: a subset of full column
+        # rank that is not even quasi-separated clears the whole data cheaply
+        idx = np.random.default_rng(0).choice(n, SEPARATION_SUBSAMPLE, replace=False)
+        if np.linalg.matrix_rank(X[idx]) == p:
+            complete, cols = _separation_lp(X[idx], y[idx], names)
+            if not complete and not cols:
+                return False, []
+    return _separation_lp(X, y, names)
+
+
+def _separation_lp(X: np.ndarray, y: np.ndarray, names: list[str]) -> tuple[bool, list[str]]:
+    from scipy.optimize import linprog
+
+    p = X.shape[1]
     # each row gives a constraint s x' beta >= 0 for every outcome it has
     pos, neg = X[y > 0], X[y < 1]
     S = np.unique(np.vstack([pos, -neg]), axis=0)
@@ -335,7 +352,6 @@ def glmer(formula: str, data, family="binomial", *, n_agq: int = 1, weights=None
     """
     from ..design.model_frame import build_design, response_matrix
     from ..family import resolve
-    from ..results.glmm import GlmerResult
 
     t_start = time.perf_counter()
     control = control or GlmerControl()
@@ -376,6 +392,16 @@ def glmer(formula: str, data, family="binomial", *, n_agq: int = 1, weights=None
 
     gdata = GlmmData(to_term_data(terms), np.asarray(design.X, dtype=float), resp.y,
                      resp.weights, resp.n_trials, _offset(offset, design), fam)
+    dense_order = max([t.p * t.n_levels for t in terms[1:]] + [gdata.p + 1])
+    with blas_threads_for(dense_order):
+        return _fit(gdata, design, terms, resp, fam, n_agq, fast, control, data_name, t_start)
+
+
+def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, fam: Family, n_agq: int,
+         fast: bool, control: GlmerControl, data_name, t_start: float):
+    """Stages 1 and 2, derivatives, checks and the result (``glmer`` after the design)."""
+    from ..results.glmm import GlmerResult
+
     problem = GlmmProblem(gdata, tol=control.tol_pirls)
     ps = [t.p for t in terms]
     lower = theta_lower(ps)
@@ -396,26 +422,30 @@ def glmer(formula: str, data, family="binomial", *, n_agq: int = 1, weights=None
     if not opt1.converged:
         messages.append(f"optimizer (bobyqa, stage 1) stopped with code {opt1.return_code} "
                         f"after {opt1.feval} evaluations")
-    se1 = np.sqrt(np.maximum(np.diag(st1.sol.RX_inv.T @ st1.sol.RX_inv), 1e-300))
-    se1 = np.where(np.isfinite(se1) & (se1 > 0), se1, 1.0)
+    se_beta = np.sqrt(np.maximum(np.diag(st1.sol.RX_inv @ st1.sol.RX_inv.T), 1e-300))
+    se_beta = np.where(np.isfinite(se_beta) & (se_beta > 0), se_beta, 1.0)
 
     opt2: OptSummary | None = None
     stage2 = not fast and n_agq > 0
     if stage2:
-        beta1 = st1.beta.copy()
+        # stage 2 works in units of approximate standard errors around the stage-1 point
         problem.seed(st1)
+        se_theta = _theta_scales(problem.objective_theta, opt1.theta, lower, opt1.fmin)
+        problem.seed(st1, joint=True)
+        p1 = np.concatenate([opt1.theta, st1.beta])
+        scale = np.concatenate([se_theta, se_beta])
 
         def f2(x: np.ndarray) -> float:
-            return problem.objective(np.concatenate([x[:m], beta1 + se1 * x[m:]]), n_agq)
+            return problem.objective(p1 + scale * x, n_agq)
 
+        lower2 = np.concatenate([(lower - opt1.theta) / se_theta, np.full(gdata.p, -np.inf)])
         with np.errstate(all="ignore"):
-            opt2 = bobyqa(f2, np.concatenate([opt1.theta, np.zeros(gdata.p)]),
-                          np.concatenate([lower, np.full(gdata.p, -np.inf)]),
-                          xtol_abs=control.xtol_abs, ftol_abs=control.ftol_abs,
-                          maxeval=control.maxeval)
-        theta = opt2.theta[:m].copy()
-        beta = beta1 + se1 * opt2.theta[m:]
-        opt2.theta = theta
+            opt2 = _bobyqa_unit_steps(f2, lower2, control)
+        pars = p1 + scale * opt2.theta
+        pars[:m] = np.maximum(pars[:m], lower)  # exact zeros on the boundary
+        opt2.theta = pars[:m].copy()
+        beta = pars[m:]
+        theta = opt2.theta.copy()
         opt2.theta0 = opt1.theta.copy()
         if not opt2.converged:
             messages.append(f"optimizer (bobyqa, stage 2) stopped with code "
@@ -438,7 +468,7 @@ def glmer(formula: str, data, family="binomial", *, n_agq: int = 1, weights=None
     singular = bool(np.any(theta[lower == 0] < SINGULAR_TOL))
     grad = hess = None
     if stage2 and control.calc_derivs:
-        grad, hess = _derivatives(problem, theta, beta, lower, se1, n_agq, fmin)
+        grad, hess = _derivatives(problem, theta, beta, lower, scale, n_agq, fmin)
         if control.check_conv and not singular:
             messages.extend(_conv_messages(grad, hess, m))
     if singular:
@@ -447,7 +477,7 @@ def glmer(formula: str, data, family="binomial", *, n_agq: int = 1, weights=None
         messages.append("PIRLS did not converge at the estimates")
     for msg in messages:
         cat = SingularFitWarning if msg.startswith("boundary") else ConvergenceWarning
-        warnings.warn(msg, cat, stacklevel=2)
+        warnings.warn(msg, cat, stacklevel=4)
     opt.messages.extend(messages)
     opt.seconds = time.perf_counter() - t_start
     return GlmerResult(design=design, terms=terms, problem=problem, state=st, opt=opt,
@@ -455,18 +485,89 @@ def glmer(formula: str, data, family="binomial", *, n_agq: int = 1, weights=None
                        gradient=grad, data_name=data_name, singular=singular)
 
 
+def _bobyqa_unit_steps(fn, lower: np.ndarray, control: GlmerControl) -> OptSummary:
+    """BOBYQA from 0 with initial steps of 1 in every (standard-error scaled) coordinate.
+
+    (NLopt's default step near a finite bound is a fraction of the distance to it, which in
+    these units would be tens of standard errors.) Coordinates ending within ``1e-5`` of
+    their bound are set onto it when that is no worse (lme4's ``check.boundary``).
+    """
+    import nlopt
+
+    from ..core.optimize import _NLOPT_CODES
+
+    n = lower.size
+    t0 = time.perf_counter()
+    count = [0]
+    best = [np.inf, np.zeros(n)]
+
+    def f(x, grad):
+        count[0] += 1
+        v = float(fn(x))
+        if v < best[0]:
+            best[0], best[1] = v, x.copy()
+        return v
+
+    opt = nlopt.opt(nlopt.LN_BOBYQA, n)
+    opt.set_min_objective(f)
+    opt.set_lower_bounds(np.where(np.isfinite(lower), lower, -np.inf))
+    opt.set_initial_step(np.minimum(1.0, np.where(np.isfinite(lower), -lower, 1.0)).clip(1e-3))
+    opt.set_xtol_abs(control.xtol_abs)
+    opt.set_ftol_abs(control.ftol_abs)
+    opt.set_maxeval(control.maxeval)
+    messages = []
+    try:
+        x = opt.optimize(np.zeros(n))
+        code = _NLOPT_CODES.get(opt.last_optimize_result(), str(opt.last_optimize_result()))
+    except nlopt.RoundoffLimited:
+        x, code = best[1], "ROUNDOFF_LIMITED"
+        messages.append("NLopt stopped: roundoff limited")
+    fmin = float(fn(x))
+    count[0] += 1
+    near = np.isfinite(lower) & (x - lower < 1e-5) & (x != lower)
+    if near.any():
+        snapped = np.where(near, lower, x)
+        f_snap = float(fn(snapped))
+        count[0] += 1
+        if f_snap <= fmin:
+            x, fmin = snapped, f_snap
+    return OptSummary(optimizer="bobyqa", theta0=np.zeros(n), lower=lower, theta=x, fmin=fmin,
+                      feval=count[0], return_code=code, xtol_abs=control.xtol_abs,
+                      ftol_abs=control.ftol_abs, maxeval=control.maxeval,
+                      seconds=time.perf_counter() - t0, messages=messages)
+
+
+def _theta_scales(fn, theta: np.ndarray, lower: np.ndarray, f0: float) -> np.ndarray:
+    """Rough standard errors of theta from the curvature of the stage-1 objective (one
+    central second difference per coordinate; forward differences next to a bound)."""
+    out = np.empty(theta.size)
+    for i in range(theta.size):
+        h = max(1e-3, 1e-2 * abs(theta[i]))
+        e = np.zeros(theta.size)
+        e[i] = h
+        with np.errstate(all="ignore"):
+            if theta[i] - h >= lower[i]:
+                c = (fn(theta + e) - 2.0 * f0 + fn(theta - e)) / h ** 2
+            else:
+                c = (fn(theta + 2 * e) - 2.0 * fn(theta + e) + f0) / h ** 2
+        s = np.sqrt(2.0 / c) if np.isfinite(c) and c > 0 else 0.5 * max(abs(theta[i]), 0.2)
+        out[i] = min(max(s, 1e-3), 1.0)
+    return out
+
+
 def _derivatives(problem: GlmmProblem, theta: np.ndarray, beta: np.ndarray,
-                 lower: np.ndarray, se1: np.ndarray, n_agq: int, fmin: float):
+                 lower: np.ndarray, scale: np.ndarray, n_agq: int, fmin: float):
     """Gradient and Hessian of the deviance over ``(theta, beta)`` by central differences.
 
-    Steps are ``1e-4`` for theta (lme4's ``deriv12``) and ``1e-3`` stage-1 standard errors
-    for beta. A theta within a step of its bound is held fixed (its row and column of the
-    Hessian are left out, i.e. set to the identity and zero gradient), as lme4 does for
-    boundary fits.
+    Steps are ``1e-3`` approximate standard errors (``scale``) per parameter, so every
+    second difference sees the same relative change of the deviance. A theta within two
+    steps of its bound is held fixed (its row and column of the Hessian are the identity,
+    its gradient zero): the standard errors of beta are then conditional on it, as for a
+    boundary fit in lme4.
     """
     m = theta.size
     x0 = np.concatenate([theta, beta])
-    steps = np.concatenate([np.full(m, 1e-4), 1e-3 * se1])
+    steps = 1e-3 * scale
     free = np.ones(x0.size, dtype=bool)
     free[:m] = ~(np.isfinite(lower) & (theta - lower < 2 * steps[:m]))
     idx = np.flatnonzero(free)

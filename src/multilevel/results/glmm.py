@@ -1,0 +1,544 @@
+"""The fitted generalized linear mixed model: lme4's ``glmerMod`` accessors, labelled."""
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..core.glmm import GlmmProblem, PirlsState
+from ..core.optimize import OptSummary
+from ..core.theta import lower_tri_indices, split_theta, theta_lower
+from ..design.types import Design, ReTerm
+from .base import ResultBase
+from .names import make_unique, sig_names, theta_names
+
+RESIDUAL_TYPES = ("deviance", "pearson", "response", "working")
+
+
+class GlmerResult(ResultBase):
+    """A GLMM fitted by :func:`multilevel.glmer` (lme4's ``glmerMod``).
+
+    Cheap values are properties; anything with options is a method. Outputs carry R's labels.
+
+    Attributes
+    ----------
+    fixef : Series                 -- fixed effects (``fixef(m)``)
+    vcov : DataFrame               -- their covariance from the Hessian of the deviance over
+                                      ``(theta, beta)`` (lme4's default, ``use.hessian=TRUE``)
+    vcov_rx : DataFrame            -- from the penalised least-squares factor
+                                      (``vcov(m, use.hessian = FALSE)``)
+    theta : Series ; varcorr : DataFrame ; sigma : float (1 for binomial and Poisson)
+    loglik, aic, bic : float
+    deviance : float               -- ``-2 logLik`` (the summary's ``deviance`` column; what
+                                      a likelihood-ratio test compares)
+    cond_deviance : float          -- lme4's ``deviance(m)``: sum of squared deviance
+                                      residuals at the conditional modes
+    nobs : int ; n_params : int ; df_resid : int ; ngrps : Series ; is_singular : bool
+    family, link : str ; n_agq : int ; opt_summary : OptSummary
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+    ...              ml.datasets.load("cbpp"), family="binomial")
+    >>> m.fixef.round(2).to_dict()
+    {'(Intercept)': -1.4, 'period2': -0.99, 'period3': -1.13, 'period4': -1.58}
+    """
+
+    kind = "glmer"
+    reml = False
+
+    def __init__(self, *, design: Design, terms: list[ReTerm], problem: GlmmProblem,
+                 state: PirlsState, opt: OptSummary, response, n_agq: int, hessian, gradient,
+                 data_name: str | None, singular: bool):
+        self.design = design
+        self.terms = terms
+        self.problem = problem
+        self._st = state
+        self.opt_summary = opt
+        self.response = response
+        self.n_agq = int(n_agq)
+        self.hessian = hessian
+        self.gradient = gradient
+        self.data_name = data_name
+        self.is_singular = bool(singular)
+        self._family = problem.data.family
+
+    # ----- model description ----------------------------------------------------------------
+    @property
+    def formula(self) -> str:
+        return self.design.formula
+
+    @property
+    def family(self) -> str:
+        return self._family.name
+
+    @property
+    def link(self) -> str:
+        return self._family.link.name
+
+    # ----- parameters -------------------------------------------------------------------------
+    @cached_property
+    def fixef(self) -> pd.Series:
+        return pd.Series(self._st.beta, index=list(self.design.xnames), name="fixef")
+
+    def _vcov_array(self, use_hessian: bool = True) -> np.ndarray:
+        p = self._st.beta.size
+        m = self._st.theta.size
+        if use_hessian and self.hessian is not None:
+            try:
+                Hinv = np.linalg.inv(self.hessian)
+                V = 2.0 * Hinv[m:, m:]
+                V = 0.5 * (V + V.T)
+                np.linalg.cholesky(V) if p else None
+                return V
+            except np.linalg.LinAlgError:
+                pass
+        V = self.problem.vcov_rx(self._st.theta, self._st.beta, self._st.u)
+        return self.sigma ** 2 * V
+
+    @cached_property
+    def vcov(self) -> pd.DataFrame:
+        names = list(self.design.xnames)
+        return pd.DataFrame(self._vcov_array(True), index=names, columns=names)
+
+    @cached_property
+    def vcov_rx(self) -> pd.DataFrame:
+        names = list(self.design.xnames)
+        return pd.DataFrame(self._vcov_array(False), index=names, columns=names)
+
+    @cached_property
+    def sigma(self) -> float:
+        """1 for binomial and Poisson; otherwise lme4's ``sqrt(pwrss / n)`` with
+        ``pwrss = sum(w (y - mu)^2 / V(mu)) + |u|^2``."""
+        if not self._family.has_scale:
+            return 1.0
+        d = self.problem.data
+        mu = self._st.mu
+        wrss = float(np.sum(d.weights * (d.y - mu) ** 2 / self._family.variance(mu)))
+        return float(np.sqrt((wrss + self._st.u @ self._st.u) / self.nobs))
+
+    @cached_property
+    def theta(self) -> pd.Series:
+        return pd.Series(self._st.theta, index=theta_names(self.terms), name="theta")
+
+    @cached_property
+    def theta_lower(self) -> np.ndarray:
+        return theta_lower([t.p for t in self.terms])
+
+    def _term_covariances(self) -> list[np.ndarray]:
+        """``sigma^2 T T'`` for each term, in lme4's term order."""
+        Ts = split_theta(self._st.theta, [t.p for t in self.terms])
+        return [self.sigma ** 2 * (T @ T.T) for T in Ts]
+
+    @cached_property
+    def varcorr(self) -> pd.DataFrame:
+        """``as.data.frame(VarCorr(m))``: grp, var1, var2, vcov, sdcor."""
+        rows = []
+        grps = make_unique([t.group for t in self.terms])
+        for grp, term, S in zip(grps, self.terms, self._term_covariances()):
+            sd = np.sqrt(np.diag(S))
+            for a, name in enumerate(term.cnames):
+                rows.append((grp, name, None, S[a, a], sd[a]))
+            r, c = lower_tri_indices(term.p)
+            for i, j in zip(r, c):
+                if i == j:
+                    continue
+                cor = S[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else np.nan
+                rows.append((grp, term.cnames[j], term.cnames[i], S[i, j], cor))
+        if self._family.has_scale:
+            rows.append(("Residual", None, None, self.sigma ** 2, self.sigma))
+        return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
+
+    # ----- random effects ---------------------------------------------------------------------
+    def _groups(self) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for k, t in enumerate(self.terms):
+            out.setdefault(t.group, []).append(k)
+        return out
+
+    @cached_property
+    def _b(self) -> list[np.ndarray]:
+        return self.problem.b_from_u(self._st.theta, self._st.u)
+
+    @cached_property
+    def _cond_var(self) -> list[np.ndarray]:
+        return self.problem.cond_var(self._st, self.sigma)
+
+    def ranef(self, cond_var: bool = True) -> pd.DataFrame:
+        """Conditional modes of the random effects (``as.data.frame(ranef(m, condVar=TRUE))``).
+
+        Returns a long DataFrame with columns ``grpvar, term, grp, condval`` and, with
+        ``cond_var=True``, ``condsd`` (conditional standard deviation from the Laplace
+        approximation at the mode, as lme4's ``condVar``).
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              ml.datasets.load("cbpp"), family="binomial")
+        >>> m.ranef().columns.tolist()
+        ['grpvar', 'term', 'grp', 'condval', 'condsd']
+        """
+        frames = []
+        for grp, idx in self._groups().items():
+            for k in idx:
+                t = self.terms[k]
+                for a, name in enumerate(t.cnames):
+                    part = {"grpvar": grp, "term": name, "grp": list(t.levels),
+                            "condval": self._b[k][:, a]}
+                    if cond_var:
+                        part["condsd"] = np.sqrt(self._cond_var[k][:, a, a])
+                    frames.append(pd.DataFrame(part))
+        out = pd.concat(frames, ignore_index=True)
+        for col in ("grpvar", "term", "grp"):
+            out[col] = out[col].astype(str)
+        return out
+
+    def ranef_wide(self) -> dict[str, pd.DataFrame]:
+        """``ranef(m)`` as R shows it: per grouping factor, levels × terms.
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              ml.datasets.load("cbpp"), family="binomial")
+        >>> m.ranef_wide()["herd"].shape
+        (15, 1)
+        """
+        out = {}
+        for grp, idx in self._groups().items():
+            cols = {}
+            levels = self.terms[idx[0]].levels
+            for k in idx:
+                for a, name in enumerate(self.terms[k].cnames):
+                    cols[name] = self._b[k][:, a]
+            out[grp] = pd.DataFrame(cols, index=pd.Index(levels, name=grp))
+        return out
+
+    def coef(self) -> dict[str, pd.DataFrame]:
+        """Per-group coefficients: fixed plus random effects (``coef(m)``).
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              ml.datasets.load("cbpp"), family="binomial")
+        >>> m.coef()["herd"].columns.tolist()
+        ['(Intercept)', 'period2', 'period3', 'period4']
+        """
+        out = {}
+        for grp, re in self.ranef_wide().items():
+            df = pd.DataFrame(np.tile(self.fixef.to_numpy(), (len(re), 1)), index=re.index,
+                              columns=self.fixef.index)
+            for col in re.columns:
+                df[col] = df[col] + re[col] if col in df.columns else re[col]
+            out[grp] = df
+        return out
+
+    # ----- fitted values, residuals, predictions ----------------------------------------------
+    @property
+    def fitted(self) -> pd.Series:
+        """Fitted means ``mu`` (response scale, random effects included; ``fitted(m)``)."""
+        return pd.Series(self._st.mu, index=self.row_labels, name="fitted")
+
+    @property
+    def linear_predictor(self) -> pd.Series:
+        """``eta = X beta + Z b + offset`` for the rows of the fit."""
+        return pd.Series(self._st.eta, index=self.row_labels, name="eta")
+
+    def residuals(self, type: str = "deviance", scaled: bool = False) -> pd.Series:
+        """Residuals of the fit (``residuals(m, type=)``; lme4's default is deviance).
+
+        Parameters
+        ----------
+        type : {"deviance", "pearson", "response", "working"}
+        scaled : bool
+            Divide by sigma (the summary's scaled residuals are scaled Pearson residuals).
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              ml.datasets.load("cbpp"), family="binomial")
+        >>> len(m.residuals("pearson"))
+        56
+        """
+        if type not in RESIDUAL_TYPES:
+            raise ValueError(f"unknown residual type {type!r}: use one of {RESIDUAL_TYPES}")
+        d = self.problem.data
+        fam = self._family
+        y, mu, wt = d.y, self._st.mu, d.weights
+        if type == "response":
+            r = y - mu
+        elif type == "pearson":
+            r = (y - mu) * np.sqrt(wt / fam.variance(mu))
+        elif type == "working":
+            r = (y - mu) / fam.link.mu_eta(self._st.eta)
+        else:
+            dr = fam.dev_resid(y, mu, wt)
+            r = np.sign(y - mu) * np.sqrt(np.maximum(dr, 0.0))
+        if scaled:
+            r = r / self.sigma
+        return pd.Series(r, index=self.row_labels, name="residuals")
+
+    def predict(self, newdata=None, *, type: str = "link", re_form="all",
+                allow_new_levels: bool = False) -> pd.Series:
+        """Predictions (lme4's ``predict.merMod``).
+
+        Parameters
+        ----------
+        newdata : DataFrame, optional
+            Rows to predict for; the fitted rows when omitted.
+        type : {"link", "response"}
+            Linear predictor, or the mean on the response scale.
+        re_form : "all" (default), None, "~0", or a formula of random terms
+            ``"all"`` includes every random effect (R's ``re.form = NULL``); ``None`` or
+            ``"~0"`` gives population-level predictions (R's ``re.form = NA``); a formula
+            such as ``"~(1 | herd)"`` includes only those terms.
+        allow_new_levels : bool
+            Levels not seen in the fit get random effect 0 instead of an error.
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> cbpp = ml.datasets.load("cbpp")
+        >>> m = ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp,
+        ...              family="binomial")
+        >>> round(float(m.predict(cbpp.head(1), type="response", re_form=None).iloc[0]), 3)
+        0.198
+        """
+        if type not in ("link", "response"):
+            raise ValueError(f"type must be 'link' or 'response', got {type!r}")
+        from ..design.model_frame import new_design
+
+        keep = self._terms_for(re_form)
+        beta = self._st.beta
+        if newdata is None:
+            eta = self.design.X @ beta
+            if self.problem.data.offset is not None:
+                eta = eta + self.problem.data.offset
+            for k in keep:
+                t = self.terms[k]
+                eta = eta + np.einsum("np,np->n", np.asarray(t.Z), self._b[k][t.codes])
+            index = self.row_labels
+        else:
+            if len(keep) == len(self.terms):
+                sel = None
+            elif not keep:
+                sel = "~0"
+            else:
+                sel = re_form
+            nd = new_design(self.design, newdata, re_form=sel,
+                            allow_new_levels=allow_new_levels)
+            eta = nd.X @ beta
+            if nd.offset is not None:
+                eta = eta + nd.offset
+            for k, (codes, Z) in self._match_new_terms(nd.re_terms if keep else []).items():
+                if k not in keep:
+                    continue
+                ok = codes >= 0
+                contrib = np.zeros(len(codes))
+                contrib[ok] = np.einsum("np,np->n", Z[ok], self._b[k][codes[ok]])
+                eta = eta + contrib
+            index = pd.Index(getattr(newdata, "index", np.arange(len(eta))))
+        out = self._family.link.linkinv(eta) if type == "response" else eta
+        return pd.Series(out, index=index, name="predicted")
+
+    def _match_new_terms(self, new_terms) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Map the terms of a ``new_design`` (formula order) onto ``self.terms`` (lme4 order)."""
+        out, used = {}, set()
+        for nt in new_terms:
+            for k, t in enumerate(self.terms):
+                if k not in used and t.group == nt.group and list(t.cnames) == list(nt.cnames):
+                    out[k] = (np.asarray(nt.codes), np.asarray(nt.Z, dtype=float))
+                    used.add(k)
+                    break
+        return out
+
+    def _terms_for(self, re_form) -> set[int]:
+        if isinstance(re_form, str) and re_form == "all":
+            return set(range(len(self.terms)))
+        if re_form is None or re_form is False or (
+                isinstance(re_form, str) and re_form.replace(" ", "") in ("~0", "~1", "NA", "0")):
+            return set()
+        from ..formula import parse
+
+        wanted = parse(re_form if "~" in re_form else "~" + re_form).random
+        keep = set()
+        for k, t in enumerate(self.terms):
+            for rt in wanted:
+                if rt.group == t.group or rt.group.replace(" ", "") == t.group:
+                    keep.add(k)
+        return keep
+
+    # ----- likelihood and information criteria ----------------------------------------------
+    @property
+    def nobs(self) -> int:
+        return self.design.nobs
+
+    @cached_property
+    def ngrps(self) -> pd.Series:
+        return pd.Series({g: self.terms[idx[0]].n_levels for g, idx in self._groups().items()},
+                         name="ngrps")
+
+    @property
+    def n_params(self) -> int:
+        """Number of estimated parameters (``attr(logLik(m), "df")``)."""
+        return len(self.design.xnames) + self._st.theta.size + int(self._family.has_scale)
+
+    @property
+    def df_resid(self) -> int:
+        return self.nobs - self.n_params
+
+    @property
+    def loglik(self) -> float:
+        """The (Laplace or AGQ) log-likelihood, ``logLik(m)``."""
+        return -0.5 * self.opt_summary.fmin
+
+    @property
+    def deviance(self) -> float:
+        """``-2 logLik`` (as the summary's ``deviance`` column and ``anova`` use)."""
+        return float(self.opt_summary.fmin)
+
+    @cached_property
+    def cond_deviance(self) -> float:
+        """lme4's ``deviance(m)`` for a GLMM: the sum of squared deviance residuals at the
+        conditional modes (not ``-2 logLik``)."""
+        d = self.problem.data
+        return float(np.sum(self._family.dev_resid(d.y, self._st.mu, d.weights)))
+
+    @property
+    def aic(self) -> float:
+        return -2.0 * self.loglik + 2.0 * self.n_params
+
+    @property
+    def bic(self) -> float:
+        return -2.0 * self.loglik + np.log(self.nobs) * self.n_params
+
+    @property
+    def messages(self) -> list[str]:
+        return list(self.opt_summary.messages)
+
+    # ----- inference ------------------------------------------------------------------------
+    def coef_table(self) -> pd.DataFrame:
+        """``coef(summary(m))``: Estimate, Std. Error, z value, Pr(>|z|).
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              ml.datasets.load("cbpp"), family="binomial")
+        >>> m.coef_table().columns.tolist()
+        ['estimate', 'std_error', 'z_value', 'p_value']
+        """
+        est = self.fixef.to_numpy()
+        se = np.sqrt(np.diag(self.vcov.to_numpy()))
+        z = est / se
+        return pd.DataFrame({"estimate": est, "std_error": se, "z_value": z,
+                             "p_value": 2.0 * stats.norm.sf(np.abs(z))},
+                            index=self.fixef.index)
+
+    def confint(self, method: str = "Wald", level: float = 0.95, *,
+                old_names: bool = True) -> pd.DataFrame:
+        """Confidence intervals (``confint(m, method = "Wald")``).
+
+        Rows are the variance parameters (``.sig01`` ...; NaN, as lme4 gives no Wald interval
+        for them) then the fixed effects. Only ``method="Wald"`` is available for GLMMs.
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              ml.datasets.load("cbpp"), family="binomial")
+        >>> m.confint().index.tolist()
+        ['.sig01', '(Intercept)', 'period2', 'period3', 'period4']
+        """
+        if method.lower() != "wald":
+            raise NotImplementedError(
+                f"confint(method={method!r}) is not available for glmer fits; use 'Wald'")
+        a = (1.0 - level) / 2.0
+        labels = [f"{100 * a:.3g} %", f"{100 * (1 - a):.3g} %"]
+        zq = stats.norm.ppf(1.0 - a)
+        est = self.fixef.to_numpy()
+        se = np.sqrt(np.diag(self.vcov.to_numpy()))
+        sig = sig_names(self.terms, old_names=old_names)
+        if self._family.has_scale:
+            sig.append(".sigma" if old_names else "sigma")
+        lo = np.concatenate([np.full(len(sig), np.nan), est - zq * se])
+        hi = np.concatenate([np.full(len(sig), np.nan), est + zq * se])
+        return pd.DataFrame({labels[0]: lo, labels[1]: hi}, index=sig + list(self.fixef.index))
+
+    def overdispersion(self) -> pd.Series:
+        """Pearson overdispersion check (the GLMM FAQ's ``overdisp_fun``).
+
+        Returns the Pearson chi-square, the residual degrees of freedom, their ratio (about 1
+        without overdispersion) and the upper-tail chi-square p-value. Meaningful for
+        families with a fixed scale (binomial with trials > 1, Poisson).
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              ml.datasets.load("cbpp"), family="binomial")
+        >>> m.overdispersion().index.tolist()
+        ['chisq', 'ratio', 'rdf', 'p_value']
+        """
+        chisq = float(np.sum(self.residuals("pearson").to_numpy() ** 2))
+        rdf = self.df_resid
+        return pd.Series({"chisq": chisq, "ratio": chisq / rdf, "rdf": float(rdf),
+                          "p_value": float(stats.chi2.sf(chisq, rdf))}, name="overdispersion")
+
+    def summary(self, digits: int = 7):
+        """lme4's ``summary(m)``; ``str()`` of it prints R's layout.
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              ml.datasets.load("cbpp"), family="binomial")
+        >>> str(m.summary()).splitlines()[2]
+        ' Family: binomial  ( logit )'
+        """
+        from .summary import Summary, _deparse, _na_note, _quantiles
+        from ..report.summary_data import AicTab, CoefTable, LmerSummaryData, VarCorrBlock
+
+        blocks = []
+        grps = make_unique([t.group for t in self.terms])
+        for grp, t, S in zip(grps, self.terms, self._term_covariances()):
+            sd = np.sqrt(np.diag(S))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                corr = S / np.outer(sd, sd) if t.p > 1 else None
+            blocks.append(VarCorrBlock(grp, tuple(t.cnames), tuple(float(s) for s in sd), corr))
+        tab = self.coef_table()
+        # lme4 labels the statistic "t value" for families with a scale, the p-value stays z
+        coefs = CoefTable(tuple(tab.index), tab["estimate"].to_numpy(),
+                          tab["std_error"].to_numpy(), tab["z_value"].to_numpy(),
+                          statistic_name="t value" if self._family.has_scale else "z value",
+                          p_value=tab["p_value"].to_numpy(), p_value_name="Pr(>|z|)")
+        V = self.vcov.to_numpy()
+        dv = np.sqrt(np.diag(V))
+        corr = V / np.outer(dv, dv) if V.size else None
+        if self.n_agq == 1:
+            approx = "Laplace Approximation"
+        else:
+            approx = f"Adaptive Gauss-Hermite Quadrature, nAGQ = {self.n_agq}"
+        data = LmerSummaryData(
+            reml=False, formula=_deparse(self.formula), data_name=self.data_name,
+            aictab=AicTab.ml(aic=self.aic, bic=self.bic, loglik=self.loglik,
+                             deviance=self.deviance, df_resid=self.df_resid),
+            scaled_resid_quantiles=_quantiles(self.residuals("pearson", scaled=True).to_numpy()),
+            varcorr=tuple(blocks), residual_sd=self.sigma if self._family.has_scale else None,
+            nobs=self.nobs, ngrps=tuple((str(k), int(v)) for k, v in self.ngrps.items()),
+            coefficients=coefs, corr_fixef=corr, class_name="glmerMod", family=self.family,
+            link=self.link, glmm_approximation=approx, optimizer="bobyqa",
+            conv_code=0 if self.opt_summary.converged else 1,
+            conv_messages=tuple(self.messages))
+        notes = list(_na_note(self.design.n_dropped))
+        if self.design.dropped_columns:
+            k = len(self.design.dropped_columns)
+            notes.insert(0, f"fixed-effect model matrix is rank deficient so dropping {k} "
+                            f"column{'s' if k > 1 else ''} / coefficient{'s' if k > 1 else ''}")
+        return Summary(data, digits=digits, notes=tuple(notes))
