@@ -74,19 +74,25 @@ def lmer_problem(design: Design, terms: list[ReTerm], *, reml: bool = True) -> L
 
 
 def lmer(formula: str, data, *, reml: bool = True, control: LmerControl | None = None,
-         data_name: str | None = None):
+         data_name: str | None = None, engine: str | None = None):
     """Fit a linear mixed-effects model, as lme4's ``lmer``.
 
     Parameters
     ----------
     formula : str
         lme4 syntax, e.g. ``"math ~ homework + (homework | schnum)"``.
-    data : pandas.DataFrame (or polars DataFrame / dict of columns)
+    data : pandas.DataFrame (or polars DataFrame / dict of columns), or a source
+        Out of core: a path, glob or folder of Parquet/CSV files, a DuckDB relation,
+        ``(duckdb connection, table name)`` or a Spark DataFrame; the cross-products are
+        computed by the engine (see :mod:`multilevel.fit.lmer_source`, docs/out_of_core.md).
     reml : bool, default True
         REML estimates (lme4's default); ``False`` for maximum likelihood.
     control : LmerControl, optional
     data_name : str, optional
         Shown in the summary's ``Data:`` line; by default the caller's variable name.
+    engine : {"duckdb", "spark"}, optional
+        Fit out of core with this engine (default for sources: DuckDB, Spark for Spark
+        DataFrames).
 
     Returns
     -------
@@ -105,6 +111,13 @@ def lmer(formula: str, data, *, reml: bool = True, control: LmerControl | None =
     control = control or LmerControl()
     if data_name is None:
         data_name = caller_data_name(data)
+    from ..backends.registry import is_source
+
+    if is_source(data, engine):  # out of core: the engine computes the cross-products
+        from .lmer_source import lmer_source
+
+        return lmer_source(formula, data, reml=reml, control=control, engine=engine,
+                           data_name=data_name)
     design = build_design(formula, data)  # checks the formula, the data and the groups
     terms = order_terms(design.re_terms)
     problem = lmer_problem(design, terms, reml=reml)

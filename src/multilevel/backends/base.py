@@ -1,0 +1,227 @@
+"""What a data engine does for an out-of-core fit: the Accumulator protocol and its SQL dialect.
+
+A Gaussian linear mixed model needs the data only through the blocked cross-products
+``A = [Z X y]'[Z X y]`` (see :mod:`multilevel.core.crossprod`). An engine that can run one
+``GROUP BY`` over the data can therefore produce ``A`` where the data live, and the numerical
+core fits on the small result. Everything engine-specific is behind :class:`SqlTable`:
+
+* ``schema()``       -- column name -> kind (``numeric``, ``bool``, ``string``, ``other``);
+* ``fetch(sql)``     -- run a query, return a (small) :class:`pyarrow.Table`;
+* ``register(t)``    -- make a small Arrow table (random effects per level) joinable by name;
+* ``write(sql, to)`` -- write a query's rows to Parquet/CSV atomically (temp file + rename);
+* ``lazy(sql)``      -- the engine's own lazy table (a DuckDB relation, a Spark DataFrame).
+
+The queries are generated once, in engine-neutral SQL (:mod:`multilevel.backends.sql_frame`),
+through a :class:`Dialect` that spells literals, identifiers and the few functions whose
+semantics differ (Spark's ANSI mode raises on ``x / 0``; R gives ``Inf``).
+
+.. note:: internal; users pass a source to :func:`multilevel.lmer`.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+import uuid
+from abc import ABC, abstractmethod
+from typing import Protocol, runtime_checkable
+
+from ..errors import BackendError, two_line
+
+NUMERIC, BOOL, STRING, OTHER = "numeric", "bool", "string", "other"
+
+__all__ = ["NUMERIC", "BOOL", "STRING", "OTHER", "Dialect", "SqlTable", "Accumulator",
+           "atomic_output", "output_format"]
+
+
+class Dialect:
+    """SQL spelling shared by DuckDB and Spark; subclasses override what differs.
+
+    Every numeric value is a ``DOUBLE``. Functions whose domain errors differ between engines
+    (``ln``, ``/``) are guarded so that both give R's IEEE results (``log(0) = -Inf``,
+    ``log(-1) = NaN``, ``1/0 = Inf``).
+
+    Examples
+    --------
+    >>> d = Dialect()
+    >>> d.ident("x1"), d.string("it's")
+    ('"x1"', "'it''s'")
+    >>> d.double(0.1)
+    "CAST('0.1' AS DOUBLE)"
+    """
+
+    name = "sql"
+    INF = "CAST('Infinity' AS DOUBLE)"
+    NAN = "CAST('NaN' AS DOUBLE)"
+
+    def ident(self, name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    def string(self, s: str) -> str:
+        return "'" + s.replace("'", "''") + "'"
+
+    def double(self, v: float) -> str:
+        v = float(v)
+        if math.isnan(v):
+            return self.NAN
+        if math.isinf(v):
+            return self.INF if v > 0 else f"(-{self.INF})"
+        return f"CAST('{v!r}' AS DOUBLE)"
+
+    def as_double(self, e: str) -> str:
+        return f"CAST({e} AS DOUBLE)"
+
+    def div(self, a: str, b: str) -> str:
+        return f"(CASE WHEN {b} = 0 THEN {a} * {self.INF} ELSE {a} / {b} END)"
+
+    def _log(self, fn: str, x: str, at: str = "0") -> str:
+        return (f"(CASE WHEN {x} > {at} THEN {fn}({x}) WHEN {x} = {at} THEN (-{self.INF}) "
+                f"ELSE {self.NAN} END)")
+
+    def ln(self, x: str) -> str:
+        return self._log("ln", x)
+
+    def log2(self, x: str) -> str:
+        return self._log("log2", x)
+
+    def log10(self, x: str) -> str:
+        return self._log("log10", x)
+
+    def log1p(self, x: str) -> str:
+        # Goldberg's trick: exact to a few ulps without a native log1p
+        u = f"(CAST(1 AS DOUBLE) + {x})"
+        return (f"(CASE WHEN {x} = -1 THEN (-{self.INF}) WHEN {x} < -1 THEN {self.NAN} "
+                f"WHEN {u} = 1 THEN {x} ELSE ln({u}) * {x} / ({u} - 1) END)")
+
+    def is_missing(self, e: str) -> str:
+        """True for NULL or NaN (R's NA for doubles)."""
+        return f"({e} IS NULL OR isnan({e}))"
+
+    def is_infinite(self, e: str) -> str:
+        return f"(abs({e}) = {self.INF})"
+
+    def approx_quantiles(self, e: str, probs: list[float]) -> str:
+        raise NotImplementedError
+
+
+@runtime_checkable
+class Accumulator(Protocol):
+    """What :func:`multilevel.fit.lmer_source.lmer_source` needs from an engine.
+
+    An implementation runs SQL where the data live and returns only small results.
+    """
+
+    engine: str
+    dialect: Dialect
+    name: str
+
+    def schema(self) -> dict[str, str]: ...
+
+    def fetch(self, sql: str): ...
+
+    def register(self, table) -> str: ...
+
+    def write(self, sql: str, to: str) -> str: ...
+
+    def lazy(self, sql: str): ...
+
+
+class SqlTable(ABC):
+    """Base class of the engines' tables (implements :class:`Accumulator`).
+
+    Attributes
+    ----------
+    engine : str        -- ``"duckdb"`` or ``"spark"``
+    dialect : Dialect
+    name : str          -- the quoted name of the source in the engine's SQL
+    description : str   -- what the source is, for messages and the summary's ``Data:``
+    """
+
+    engine = "sql"
+    dialect: Dialect = Dialect()
+    name: str = ""
+    description: str = ""
+
+    @abstractmethod
+    def schema(self) -> dict[str, str]:
+        """Column name -> kind (``NUMERIC``, ``BOOL``, ``STRING`` or ``OTHER``)."""
+
+    @abstractmethod
+    def fetch(self, sql: str):
+        """Run ``sql`` and return its rows as a :class:`pyarrow.Table`."""
+
+    @abstractmethod
+    def register(self, table) -> str:
+        """Make a small Arrow table queryable; return its quoted name."""
+
+    @abstractmethod
+    def write(self, sql: str, to: str) -> str:
+        """Write the rows of ``sql`` to ``to`` (Parquet or CSV by extension), atomically."""
+
+    @abstractmethod
+    def lazy(self, sql: str):
+        """The engine's lazy table for ``sql`` (nothing is computed yet)."""
+
+    def unregister(self, name: str) -> None:  # pragma: no cover - optional clean-up
+        pass
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.description}>"
+
+
+def output_format(to: str) -> str:
+    """``"parquet"`` or ``"csv"`` from a file name (a directory name means Parquet).
+
+    Examples
+    --------
+    >>> output_format("fitted.parquet"), output_format("out/fitted.csv")
+    ('parquet', 'csv')
+    """
+    low = str(to).lower()
+    if low.endswith((".csv", ".csv.gz", ".tsv")):
+        return "csv"
+    if low.endswith((".parquet", ".pq")) or "." not in os.path.basename(low):
+        return "parquet"
+    raise BackendError(two_line(f"cannot tell the output format of {to!r}",
+                                "name the output file *.parquet or *.csv"))
+
+
+@contextlib.contextmanager
+def atomic_output(to: str):
+    """Yield a temporary path beside ``to``; on success rename it to ``to``, on any failure
+    (an error, an interrupt) remove it, so that nothing is written half-way.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> with atomic_output(os.path.join(d, "a.txt")) as tmp:
+    ...     _ = open(tmp, "w").write("x")
+    >>> os.listdir(d)
+    ['a.txt']
+    """
+    to = os.fspath(to)
+    folder = os.path.dirname(os.path.abspath(to))
+    if not os.path.isdir(folder):
+        raise BackendError(two_line(f"the output folder {folder!r} does not exist",
+                                    "create it first or write somewhere else"))
+    base = os.path.basename(to)
+    tmp = os.path.join(folder, f".{base}.tmp-{uuid.uuid4().hex[:12]}")
+    try:
+        yield tmp
+        if os.path.isdir(tmp):
+            if os.path.isdir(to):
+                shutil.rmtree(to)
+            elif os.path.exists(to):
+                os.remove(to)
+            os.rename(tmp, to)
+        else:
+            if os.path.isdir(to):
+                shutil.rmtree(to)
+            os.replace(tmp, to)
+    finally:
+        if os.path.isdir(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif os.path.exists(tmp):
+            os.remove(tmp)
