@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import http.server
 import os
+import struct
 import sys
 import threading
 import time
@@ -116,6 +117,119 @@ def test_rds_and_rdata_factors_become_categories(tmp_path, frame):
     assert ml.read(tmp_path / "d.RData").shape == (5, 3)
 
 
+# R's serialization, written here as R writes it (no R needed): a labelled tibble as
+# haven/sjlabelled give it, the form the lesson's data arrive in.
+def _i(v: int) -> bytes:
+    return struct.pack(">i", v)
+
+
+def _flags(t: int, *, attr: bool = False, tag: bool = False, gp: int = 0) -> bytes:
+    return _i(t | (attr << 9) | (tag << 10) | (gp << 12))
+
+
+def _char(s):
+    if s is None:
+        return _flags(9) + _i(-1)
+    b = s.encode("utf-8")
+    return _flags(9, gp=(1 << 3)) + _i(len(b)) + b
+
+
+def _sym(name):
+    return _flags(1) + _char(name)
+
+
+def _attrs(pairs):
+    out = b""
+    for name, value in pairs:
+        out += _flags(2, tag=True) + _sym(name) + value
+    return out + _flags(254)
+
+
+def _vec(t, body, n, attrs=None):
+    return _flags(t, attr=bool(attrs)) + _i(n) + body + (_attrs(attrs) if attrs else b"")
+
+
+def _str(values, attrs=None):
+    return _vec(16, b"".join(_char(v) for v in values), len(values), attrs)
+
+
+def _real(values, attrs=None):
+    return _vec(14, struct.pack(f">{len(values)}d", *values), len(values), attrs)
+
+
+def _int(values, attrs=None):
+    return _vec(13, struct.pack(f">{len(values)}i", *values), len(values), attrs)
+
+
+def _list(items, attrs=None):
+    return _vec(19, b"".join(items), len(items), attrs)
+
+
+def _altrep_intseq(n, start):
+    info = (_flags(2) + _sym("compact_intseq") + _flags(2) + _sym("base") + _flags(2)
+            + _int([13]) + _flags(254))
+    return _flags(238) + info + _real([float(n), float(start), 1.0]) + _flags(254)
+
+
+def _labelled_tibble_rds() -> bytes:
+    na_int = -(2 ** 31)
+    sex = _real([1.0, 2.0, 1.0, 9.0, float("nan")], attrs=[
+        ("label", _str(["Sex of student"])),
+        ("labels", _real([1.0, 2.0], attrs=[("names", _str(["boy", "girl"]))])),
+        ("class", _str(["haven_labelled", "vctrs_vctr", "double"]))])
+    math = _real([48.0, 52.5, 61.0, 44.0, 50.0], attrs=[("label", _str(["Math score"]))])
+    school = _int([2, 1, 2, na_int, 1], attrs=[("levels", _str(["low", "high"])),
+                                                 ("class", _str(["ordered", "factor"]))])
+    name = _str(["a", None, "c", "d", "\u00e9"])
+    stuid = _altrep_intseq(5, 101)
+    frame = _list([sex, math, school, name, stuid], attrs=[
+        ("names", _str(["sex", "math", "school", "name", "stuid"])),
+        ("row.names", _int([na_int, -5])),
+        ("class", _str(["tbl_df", "tbl", "data.frame"]))])
+    header = b"X\n" + _i(3) + _i(0x040301) + _i(0x030500) + _i(5) + b"UTF-8"
+    return gzip.compress(header + frame)
+
+
+def test_labelled_rds_keeps_value_and_variable_labels(tmp_path):
+    (tmp_path / "imm.rds").write_bytes(_labelled_tibble_rds())
+    got = ml.read(tmp_path / "imm.rds")
+    assert got.columns.tolist() == ["sex", "math", "school", "name", "stuid"]
+    assert got.attrs["labels"] == {"sex": "Sex of student", "math": "Math score"}
+    assert isinstance(got["sex"].dtype, pd.CategoricalDtype)
+    assert list(got["sex"].cat.categories) == ["boy", "girl", "9"]   # unlabelled value kept
+    assert got["sex"].tolist()[:4] == ["boy", "girl", "boy", "9"] and pd.isna(got["sex"][4])
+    assert got["school"].cat.ordered and list(got["school"].cat.categories) == ["low", "high"]
+    assert got["school"].tolist()[:3] == ["high", "low", "high"] and pd.isna(got["school"][3])
+    assert got["name"].tolist()[4] == "\u00e9" and pd.isna(got["name"][1])
+    assert got["stuid"].tolist() == [101, 102, 103, 104, 105]
+    assert got["math"].tolist() == [48.0, 52.5, 61.0, 44.0, 50.0]
+    # and the labels reach the figures' axis titles
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    ax = ml.plot.scatter_fit(got, "stuid", "math", ax=Figure().add_subplot())
+    assert ax.get_ylabel() == "Math score (math)"
+
+
+def test_rdata_written_the_same_way(tmp_path):
+    raw = gzip.decompress(_labelled_tibble_rds())
+    body = raw[raw.index(b"UTF-8") + 5:]
+    header = b"X\n" + _i(2) + _i(0x040301) + _i(0x020300)               # version 2
+    top = _flags(2, tag=True) + _sym("imm10") + body + _flags(254)
+    (tmp_path / "d.RData").write_bytes(gzip.compress(b"RDX2\n" + header + top))
+    got = ml.read(tmp_path / "d.RData")
+    assert got.shape == (5, 5) and got.attrs["labels"]["math"] == "Math score"
+
+
+def test_truncated_rds_is_a_clear_error(tmp_path, monkeypatch):
+    (tmp_path / "bad.rds").write_bytes(_labelled_tibble_rds()[:40])
+    monkeypatch.setitem(sys.modules, "pyreadr", None)
+    with pytest.raises(DataError, match=r"bad\.rds"):
+        ml.read(tmp_path / "bad.rds")
+
+
 def test_rdata_with_several_frames_needs_object(tmp_path, frame, monkeypatch):
     pyreadr = pytest.importorskip("pyreadr")
     import collections
@@ -184,7 +298,11 @@ def server(tmp_path):
     def handler(*args, **kwargs):
         return _Handler(*args, directory=str(root), **kwargs)
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    class Server(http.server.ThreadingHTTPServer):
+        def handle_error(self, request, client_address):  # clients that gave up: quiet
+            pass
+
+    httpd = Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield root, f"http://127.0.0.1:{httpd.server_address[1]}", httpd
@@ -243,3 +361,43 @@ def test_cache_folder_from_environment(server, tmp_path, frame, monkeypatch):
     ml.read(f"{base}/d.csv")
     assert len(list((tmp_path / "envcache").iterdir())) == 1
     assert Path(tmp_path / "envcache").is_dir()
+
+
+def _r_with_haven() -> bool:
+    import shutil
+    import subprocess
+
+    if shutil.which("Rscript") is None:
+        return False
+    proc = subprocess.run(["Rscript", "-e", "cat(requireNamespace('haven', quietly=TRUE))"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    return proc.stdout.strip().endswith("TRUE")
+
+
+@pytest.mark.skipif(not _r_with_haven(), reason="needs Rscript with the haven package")
+def test_files_written_by_r_itself(tmp_path):
+    import subprocess
+
+    script = f"""
+    library(haven)
+    d <- data.frame(school = c(1, 1, 2, 2), math = c(48, 52.5, 61, NA), stuid = 1:4)
+    d$sex <- labelled(c(1, 2, 2, 1), c(male = 1, female = 2), label = "Sex of student")
+    attr(d$math, "label") <- "Math score"
+    d$region <- factor(c("b", "a", "b", NA), levels = c("b", "a"))
+    saveRDS(tibble::as_tibble(d), "{tmp_path}/lab.rds")
+    saveRDS(d, "{tmp_path}/xz.rds", compress = "xz", version = 2)
+    imm <- d; other <- 1:3
+    save(imm, other, file = "{tmp_path}/d.RData")
+    write_sav(d, "{tmp_path}/d.sav"); write_dta(d, "{tmp_path}/d.dta")
+    """
+    subprocess.run(["Rscript", "-e", script], check=True, capture_output=True, timeout=120)
+    for name in ("lab.rds", "xz.rds", "d.RData", "d.sav", "d.dta"):
+        got = ml.read(tmp_path / name)
+        assert got.shape == (4, 5), name
+        assert got.attrs["labels"]["sex"] == "Sex of student", name
+        assert got.attrs["labels"]["math"] == "Math score", name
+        assert got["sex"].astype(str).tolist() == ["male", "female", "female", "male"], name
+        assert np.isnan(got["math"].iloc[3]), name
+    got = ml.read(tmp_path / "lab.rds")
+    assert list(got["region"].cat.categories) == ["b", "a"]
+    assert got["stuid"].tolist() == [1, 2, 3, 4]

@@ -11,8 +11,8 @@ text      ``.txt .dat`` (delimiter sniffed)      pandas
 parquet   ``.parquet .pq``                       pyarrow
 feather   ``.feather .arrow``                    pyarrow
 excel     ``.xlsx .xlsm .xls``                   openpyxl (``.xls``: xlrd)
-rds       ``.rds``                               pyreadr
-rdata     ``.rdata .rda``                        pyreadr
+rds       ``.rds``                               built in (pyreadr for the rest)
+rdata     ``.rdata .rda``                        built in (pyreadr for the rest)
 stata     ``.dta``                               pandas
 spss      ``.sav .zsav``                         pyreadstat
 ========  =====================================  ===========================================
@@ -34,6 +34,7 @@ import hashlib
 import lzma
 import os
 import re
+import struct
 import tempfile
 import urllib.error
 import urllib.parse
@@ -326,16 +327,21 @@ def _read_excel(path, *, shown, sheet, **_):
 
 
 def _read_r(path, *, fmt, shown, obj, **_):
+    """R's files: our own reader first (it keeps labels), pyreadr for what it cannot read."""
     import pandas as pd
 
-    pyreadr = _need("pyreadr", fmt, shown)
+    from . import rds
+
+    raw = Path(path).read_bytes()
     try:
-        result = pyreadr.read_r(os.fspath(path))
-    except pyreadr.custom_errors.PyreadrError as exc:
-        raise DataError(two_line(f"cannot read {shown!r} as {fmt}: {exc}",
-                                 "check that it was saved by R's saveRDS()/save() and is a "
-                                 "data frame")) from None
-    frames = {k: v for k, v in result.items() if isinstance(v, pd.DataFrame)}
+        if fmt == "rds":
+            frame = rds.read_rds_frame(raw)
+            frames = {} if frame is None else {None: frame}
+        else:
+            frames = rds.read_rdata_frames(raw)
+    except (rds.UnsupportedRData, struct.error, OSError, EOFError, lzma.LZMAError,
+            UnicodeDecodeError, IndexError, ValueError) as exc:
+        frames = _read_r_pyreadr(path, fmt, shown, reason=str(exc))
     if not frames:
         raise DataError(two_line(f"{shown!r} holds no data frame (read as {fmt})",
                                  "save a data.frame with saveRDS() or save()"))
@@ -348,7 +354,27 @@ def _read_r(path, *, fmt, shown, obj, **_):
         raise DataError(two_line(f"{shown!r} holds several data frames: "
                                  + ", ".join(map(repr, frames)),
                                  "choose one with object=NAME (or --object on the command line)"))
+    del pd
     return next(iter(frames.values()))
+
+
+def _read_r_pyreadr(path, fmt: str, shown: str, *, reason: str) -> dict:
+    import pandas as pd
+
+    try:
+        import pyreadr
+    except ImportError:
+        raise MissingDependencyError(two_line(
+            f"cannot read {shown!r} as {fmt} ({reason}); the package 'pyreadr' reads more of "
+            "R's formats but is not installed", f"{_PIP_EXTRA} (or pip install pyreadr)")
+        ) from None
+    try:
+        result = pyreadr.read_r(os.fspath(path))
+    except pyreadr.custom_errors.PyreadrError as exc:
+        raise DataError(two_line(f"cannot read {shown!r} as {fmt}: {exc}",
+                                 "check that it was saved by R's saveRDS()/save() and is a "
+                                 "data frame")) from None
+    return {k: v for k, v in result.items() if isinstance(v, pd.DataFrame)}
 
 
 def _read_stata(path, *, shown, **_):
