@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from multilevel.core.cholesky import update_L
+from multilevel.core.cholesky import BlockDiag, block_diagonal_terms, make_plan, update_L
 from multilevel.core.crossprod import TermData, form_crossproducts
 from multilevel.core.lmm import LmmProblem, cond_var
 from multilevel.core.theta import split_theta
@@ -15,18 +15,25 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 
-def make_problem(seed: int, shapes: list[tuple[int, int]], n: int = 60, p: int = 2):
+def make_problem(seed: int, shapes: list[tuple], n: int = 60, p: int = 2):
+    """Random terms; a shape ``(levels, q, "same")`` reuses the first term's grouping and
+    ``(levels, q, "nested")`` groups the first term's levels (a coarser factor)."""
     rng = np.random.default_rng(seed)
     terms = []
-    for levels, q in shapes:
-        codes = rng.integers(0, levels, size=n)
-        codes[:levels] = np.arange(levels)  # every level used
+    for levels, q, *link in shapes:
+        if link == ["same"]:
+            codes = terms[0].codes
+        elif link == ["nested"]:
+            codes = terms[0].codes % levels
+        else:
+            codes = rng.integers(0, levels, size=n)
+            codes[:levels] = np.arange(levels)  # every level used
         Z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(q - 1)])
         terms.append(TermData(codes, Z, levels))
     X = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(p - 1)])
     y = rng.normal(size=n) * 2 + X @ np.arange(1, p + 1)
     theta = []
-    for _, q in shapes:
+    for _, q, *_ in shapes:
         T = np.tril(rng.uniform(0.2, 1.5, size=(q, q)))
         theta.extend(T[i, j] for j in range(q) for i in range(j, q))  # column-major
     return terms, X, y, np.array(theta)
@@ -60,7 +67,14 @@ def dense_deviance(terms, X, y, theta, reml):
     return ld + n * (1 + np.log(2 * np.pi * q / n)), beta
 
 
-SHAPES = [[(6, 1)], [(5, 2)], [(7, 1), (4, 1)], [(6, 2), (3, 1)], [(8, 1), (5, 2), (3, 1)]]
+SHAPES = [[(6, 1)], [(5, 2)], [(7, 1), (4, 1)], [(6, 2), (3, 1)], [(8, 1), (5, 2), (3, 1)],
+          [(6, 1), (6, 1, "same")], [(6, 2), (6, 1, "same"), (4, 1)],
+          [(8, 2), (4, 1, "nested")], [(8, 1), (5, 1), (8, 1, "same")]]
+
+
+def test_structure_detects_terms_without_fill():
+    terms, X, y, _ = make_problem(1, [(6, 1), (6, 1, "same"), (3, 1, "nested"), (4, 1)])
+    assert block_diagonal_terms(form_crossproducts(terms, X, y)) == {1, 2}
 
 
 @pytest.mark.parametrize("shapes", SHAPES)
@@ -77,7 +91,7 @@ def test_objective_and_beta_match_dense(shapes, reml):
 def test_factor_reproduces_penalised_system(shapes):
     terms, X, y, theta = make_problem(5, shapes)
     A = form_crossproducts(terms, X, y)
-    F = update_L(A, theta)
+    F = update_L(A, theta, make_plan(A))
     Z, Lam = dense_parts(terms, X, y, theta)
     W = np.hstack([Z @ Lam, X, y[:, None]])
     M = W.T @ W
@@ -91,6 +105,7 @@ def test_factor_reproduces_penalised_system(shapes):
     for lev in range(l0):
         L[lev * p0:(lev + 1) * p0, lev * p0:(lev + 1) * p0] = F.L0[lev]
     for (i, j), B in F.blocks.items():
+        B = B.dense() if isinstance(B, BlockDiag) else B
         L[off[i]:off[i + 1], off[j]:off[j + 1]] = B.toarray() if sp.issparse(B) else B
     np.testing.assert_allclose(L @ L.T, M, rtol=1e-9, atol=1e-8)
 
@@ -99,7 +114,7 @@ def test_factor_reproduces_penalised_system(shapes):
 def test_cond_var_matches_dense_inverse(shapes):
     terms, X, y, theta = make_problem(7, shapes)
     A = form_crossproducts(terms, X, y)
-    F = update_L(A, theta)
+    F = update_L(A, theta, make_plan(A))
     Z, Lam = dense_parts(terms, X, y, theta)
     q = Z.shape[1]
     full = Lam @ np.linalg.inv(Lam.T @ Z.T @ Z @ Lam + np.eye(q)) @ Lam.T * 4.0

@@ -33,6 +33,66 @@ class NotPositiveDefinite(ArithmeticError):
     """Raised when a diagonal block loses positive definiteness (extreme theta)."""
 
 
+@dataclass(frozen=True)
+class BlockDiag:
+    """A block-diagonal lower-triangular factor: one ``p x p`` block per level.
+
+    Terms whose diagonal block gets no fill from earlier terms (the first term; a second
+    term on the same grouping factor, as ``(x || g)``; a coarser factor with finer ones
+    nested in it) keep this form: factoring, solving and the log-determinant are batched
+    ``p x p`` operations instead of a dense ``q x q`` Cholesky.
+
+    Attributes
+    ----------
+    L, Linv : (l, p, p) arrays
+    """
+
+    L: np.ndarray
+    Linv: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        q = self.L.shape[0] * self.L.shape[1]
+        return (q, q)
+
+    def logdet(self) -> float:
+        p = self.L.shape[1]
+        return 2.0 * float(np.sum(np.log(self.L.reshape(-1, p * p)[:, ::p + 1])))
+
+    def solve(self, B: np.ndarray) -> np.ndarray:
+        """``L^{-1} B`` for a dense ``B`` with ``q`` rows."""
+        l, p, _ = self.L.shape
+        B3 = np.asarray(B).reshape(l, p, -1)
+        return np.einsum("lab,lbm->lam", self.Linv, B3).reshape(l * p, -1)
+
+    def solve_t(self, rhs: np.ndarray) -> np.ndarray:
+        """``L^{-T} rhs`` for a vector."""
+        l, p, _ = self.L.shape
+        return np.einsum("lba,lb->la", self.Linv, rhs.reshape(l, p)).ravel()
+
+    def dense(self) -> np.ndarray:
+        return _blockdiag_dense(self.L)
+
+
+def diag_logdet(D) -> float:
+    """``log det(L L')`` of a diagonal block, dense or :class:`BlockDiag`."""
+    if isinstance(D, BlockDiag):
+        return D.logdet()
+    return 2.0 * float(np.sum(np.log(np.diag(D))))
+
+
+def diag_blocks_of_outer(B, l: int, p: int) -> np.ndarray:
+    """The ``(l, p, p)`` diagonal blocks of ``B B'`` (``B`` dense or sparse, ``l p`` rows)."""
+    if _is_sparse(B):
+        C = (B @ B.T).tocoo()
+        keep = (C.row // p) == (C.col // p)
+        out = np.zeros((l, p, p))
+        np.add.at(out, (C.row[keep] // p, C.row[keep] % p, C.col[keep] % p), C.data[keep])
+        return out
+    B3 = np.asarray(B).reshape(l, p, -1)
+    return np.einsum("lam,lbm->lab", B3, B3)
+
+
 @dataclass
 class Factor:
     """The blocks of ``L`` for one theta (a mutable workspace).
@@ -42,7 +102,8 @@ class Factor:
     T : list of (p_k, p_k) arrays      -- relative covariance factors
     L0 : (l_0, p_0, p_0) array         -- batched Cholesky factors of the first diagonal block
     L0inv : (l_0, p_0, p_0) array      -- their inverses
-    blocks : dict[(i, j)] -> array     -- ``L_{ij}`` for ``i > j`` and ``L_{jj}`` for ``j >= 1``
+    blocks : dict[(i, j)] -> array     -- ``L_{ij}`` for ``i > j``; ``L_{jj}`` dense or
+                                          :class:`BlockDiag` (always for ``j = 0``)
     K : int                            -- number of random-effects terms
     """
 
@@ -207,9 +268,12 @@ class Plan:
     grams : dict[(i, j)] -> GramPlan
         For scalar terms ``i >= j >= 1`` whose blocks against a scalar first term are sparse:
         the triples of ``A_i0 diag(w) A_j0'`` (see :mod:`multilevel.core.sparse_gram`).
+    block_diagonal : set of int
+        Terms ``j >= 1`` whose diagonal block of ``L`` stays block diagonal (no fill).
     """
 
     grams: dict = field(default_factory=dict)
+    block_diagonal: frozenset = frozenset()
 
 
 def make_plan(A: CrossProducts) -> Plan:
@@ -223,16 +287,73 @@ def make_plan(A: CrossProducts) -> Plan:
     {}
     """
     K = len(A.ps)
+    bdiag = block_diagonal_terms(A)
     grams = {}
     if K > 1 and A.ps[0] == 1:
         for i in range(1, K):
             for j in range(1, i + 1):
+                if i in bdiag:
+                    continue
                 Ai, Aj = A.cross[(i, 0)], A.cross[(j, 0)]
                 if A.ps[i] == 1 and A.ps[j] == 1 and _is_sparse(Ai) and _is_sparse(Aj):
                     plan = gram_plan(Ai, Aj, lower=(i == j))
                     if plan is not None:
                         grams[(i, j)] = plan
-    return Plan(grams=grams)
+    return Plan(grams=grams, block_diagonal=frozenset(bdiag))
+
+
+def _level_pattern(M, p_rows: int, p_cols: int) -> sp.csr_matrix:
+    """Boolean level-by-level pattern of a term-by-term block."""
+    C = sp.coo_matrix(M)
+    nz = C.data != 0
+    rows, cols = C.row[nz] // p_rows, C.col[nz] // p_cols
+    shape = (M.shape[0] // p_rows, M.shape[1] // p_cols)
+    P = sp.csr_matrix((np.ones(rows.size, dtype=bool), (rows, cols)), shape=shape)
+    P.sum_duplicates()
+    return P
+
+
+def block_diagonal_terms(A: CrossProducts) -> set[int]:
+    """Terms ``j >= 1`` whose diagonal block of ``L`` is block diagonal for every theta.
+
+    A symbolic factorisation at the level of grouping-factor levels: ``L_jj`` gets fill
+    exactly when some level of an earlier term ``k`` touches two levels of term ``j`` in
+    ``L_jk``. Blocks after a dense diagonal block fill whole rows.
+
+    Examples
+    --------
+    >>> from multilevel.core.crossprod import TermData, form_crossproducts
+    >>> g = np.array([0, 0, 1, 1, 2, 2])
+    >>> ts = [TermData(g, np.ones((6, 1)), 3), TermData(g, np.arange(6.0)[:, None], 3)]
+    >>> block_diagonal_terms(form_crossproducts(ts, np.ones((6, 1)), np.arange(6.0)))
+    {1}
+    """
+    K = len(A.ps)
+    P: dict = {}
+    out: set[int] = set()
+    dense_diag: set[int] = set()
+    for i in range(1, K):
+        for j in range(i):
+            P[(i, j)] = _level_pattern(A.cross[(i, j)], A.ps[i], A.ps[j])
+    for j in range(1, K):
+        # fill of the earlier columns into L_jk (k < j) was settled when k was processed
+        is_bd = all(int(P[(j, k)].getnnz(axis=0).max(initial=0)) <= 1 for k in range(j))
+        if is_bd:
+            out.add(j)
+        else:
+            dense_diag.add(j)
+        for i in range(j + 1, K):
+            Pij = P[(i, j)]
+            for k in range(j):
+                Pij = Pij + (P[(i, k)] @ P[(j, k)].T)
+            Pij = sp.csr_matrix(Pij, dtype=bool)
+            if j in dense_diag:  # B L_jj^{-T} fills each nonzero row
+                rows = np.flatnonzero(Pij.getnnz(axis=1))
+                full = np.zeros(Pij.shape, dtype=bool)
+                full[rows] = True
+                Pij = sp.csr_matrix(full)
+            P[(i, j)] = Pij
+    return out
 
 
 def _potrf(D: np.ndarray) -> np.ndarray:
@@ -270,7 +391,11 @@ def update_L(A: CrossProducts, theta: np.ndarray, plan: Plan | None = None) -> F
         Ai0 = A.cross[(i, 0)] if i < K else A.fixed[0]
         B = blockdiag_right(Ai0, M0)
         blocks[(i, 0)] = lambda_left_t(Ts[i], B, A.n_levels[i]) if i < K else B
+    bdiag = plan.block_diagonal if plan is not None else frozenset()
     for j in range(1, K + 1):
+        if j in bdiag:
+            _update_block_diagonal(A, Ts, blocks, j, K)
+            continue
         first = 0
         if j < K and (j, j) in grams:
             # scalar term: -theta^2 A_j0 diag(w) A_j0' + diag(theta^2 a + 1), built in place
@@ -303,7 +428,31 @@ def update_L(A: CrossProducts, theta: np.ndarray, plan: Plan | None = None) -> F
                     B -= _outer(blocks[(i, k)], blocks[(j, k)])
             blocks[(i, j)] = blas.dtrsm(1.0, Ljj, B, side=1, lower=1, trans_a=1,
                                         overwrite_b=1)
+    blocks[(0, 0)] = BlockDiag(L0, L0inv)
     return Factor(T=Ts, L0=L0, L0inv=L0inv, blocks=blocks, K=K)
+
+
+def _update_block_diagonal(A: CrossProducts, Ts: list, blocks: dict, j: int, K: int) -> None:
+    """Diagonal block ``j`` without fill: batched factors, sparse blocks below it kept sparse."""
+    l, p = A.n_levels[j], A.ps[j]
+    D = scaled_blocks(A.diag[j], Ts[j])
+    for k in range(j):
+        D = D - diag_blocks_of_outer(blocks[(j, k)], l, p)
+    L, Linv = batched_cholesky(D)
+    blocks[(j, j)] = BlockDiag(L, Linv)
+    MinvT = np.swapaxes(Linv, 1, 2)
+    for i in range(j + 1, K + 1):
+        Aij = A.cross[(i, j)] if i < K else A.fixed[j]
+        B = lambda_right(Aij, Ts[j], l)
+        if i < K:
+            B = lambda_left_t(Ts[i], B, A.n_levels[i])
+        for k in range(j):
+            C = blocks[(i, k)] @ blocks[(j, k)].T
+            if _is_sparse(B) and _is_sparse(C):
+                B = (B - C).tocsr()
+            else:
+                B = _dense(B) - (C.toarray() if _is_sparse(C) else C)
+        blocks[(i, j)] = blockdiag_right(B, MinvT)
 
 
 def logdet_re(F: Factor) -> float:
@@ -317,8 +466,4 @@ def logdet_re(F: Factor) -> float:
     >>> round(logdet_re(update_L(A, np.array([1.0]))), 6)  # 2 log 2
     1.386294
     """
-    p0 = F.L0.shape[1]
-    total = 2.0 * float(np.sum(np.log(F.L0.reshape(-1, p0 * p0)[:, ::p0 + 1])))
-    for j in range(1, F.K):
-        total += 2.0 * np.sum(np.log(np.diag(F.blocks[(j, j)])))
-    return float(total)
+    return float(sum(diag_logdet(F.blocks[(j, j)]) for j in range(F.K)))

@@ -253,12 +253,20 @@ class Family:
         """
         n = self.link.name
         if self.name == "binomial" and n == "logit":
-            # one exp for mu and mu_eta: e = exp(-|eta|), mu_eta = e / (1 + e)^2
-            e = np.exp(-np.abs(eta))
+            # one exp for mu and mu_eta: e = exp(-|eta|), mu_eta = e / (1 + e)^2 = mu (1 - mu)
+            a = np.abs(eta)
+            e = np.exp(-a)
             inv = 1.0 / (1.0 + e)
-            mu = np.minimum(1.0 - EPS, np.where(eta >= 0, inv, e * inv))
-            me = np.maximum(EPS, e * inv * inv)
-        elif n == "log":
+            mu = np.where(eta >= 0, inv, e * inv)
+            me = e * inv * inv
+            if a.max(initial=0.0) > 30.0:  # lme4's clamps only bite beyond |eta| ~ 36
+                mu = np.minimum(1.0 - EPS, mu)
+                me = np.maximum(EPS, me)
+                w = wt * me ** 2 / self.variance(mu)
+            else:
+                w = wt * me  # the variance mu (1 - mu) equals mu_eta for the canonical link
+            return mu, w, (y - mu) / me
+        if n == "log":
             mu = np.maximum(EPS, np.exp(eta))
             me = mu
         else:

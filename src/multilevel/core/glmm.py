@@ -305,6 +305,11 @@ class GlmmProblem:
 
     def logdet(self, theta: np.ndarray, w: np.ndarray) -> float:
         """``log |L|^2`` for working weights ``w``."""
+        terms = self.data.terms
+        if len(terms) == 1 and terms[0].p == 1:  # L is diagonal: one sum per level
+            t = terms[0]
+            zz = np.bincount(t.codes, weights=w * t.Z[:, 0] ** 2, minlength=t.n_levels)
+            return float(np.sum(np.log1p(float(theta[0]) ** 2 * zz)))
         try:
             return logdet_re(self.factor(theta, w)[0])
         except NotPositiveDefinite as exc:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 
-from .cholesky import Factor, NotPositiveDefinite, logdet_re, make_plan, update_L
+from .cholesky import BlockDiag, Factor, NotPositiveDefinite, logdet_re, make_plan, update_L
 from .crossprod import CrossProducts
 
 LOG2PI = float(np.log(2.0 * np.pi))
@@ -129,11 +129,11 @@ class LmmProblem:
             rhs = LKj[p, :] - LKj[:p, :].T @ beta
             for i in range(j + 1, K):
                 rhs = rhs - np.asarray(F.blocks[(i, j)].T @ u[i]).ravel()
-            if j == 0:
-                l0, p0 = A.n_levels[0], A.ps[0]
-                u[0] = np.einsum("lqp,lq->lp", F.L0inv, rhs.reshape(l0, p0)).ravel()
+            D = F.blocks[(j, j)]
+            if isinstance(D, BlockDiag):
+                u[j] = D.solve_t(rhs)
             else:
-                u[j] = sla.solve_triangular(F.blocks[(j, j)], rhs, trans="T", lower=True)
+                u[j] = sla.solve_triangular(D, rhs, trans="T", lower=True)
         us = [u[k].reshape(A.n_levels[k], A.ps[k]) for k in range(K)]
         bs = [uk @ F.T[k].T for k, uk in enumerate(us)]
         r2 = float(LXX[-1, -1] ** 2)
@@ -163,32 +163,40 @@ def cond_var(A: CrossProducts, F: Factor, sigma: float, chunk_entries: int = 4_0
     out = []
     for j in range(K):
         pj, lj = A.ps[j], A.n_levels[j]
+        Dj = F.blocks[(j, j)]
         rest = sum(A.ps[i] * A.n_levels[i] for i in range(j + 1, K))
-        per_level = pj * (rest + (pj * lj if j else pj))
+        per_level = pj * (rest + (pj if isinstance(Dj, BlockDiag) else pj * lj))
         step = max(1, chunk_entries // max(per_level, 1))
         G = np.empty((lj, pj, pj))
         for l0 in range(0, lj, step):
             l1 = min(lj, l0 + step)
+            m = (l1 - l0) * pj
             cols = slice(l0 * pj, l1 * pj)
-            if j == 0:
-                blk = F.L0inv[l0:l1]  # diagonal blocks of L_00^{-1}
+            Ms = {}
+            if isinstance(Dj, BlockDiag):
+                blk = Dj.Linv[l0:l1]  # the chunk's diagonal blocks of L_jj^{-1}
                 acc = np.einsum("lra,lrb->lab", blk, blk)
-                Ms = {}
-                for i in range(1, K):
-                    S = np.asarray(_dense_cols(F.blocks[(i, 0)], cols))
-                    S = S.reshape(S.shape[0], l1 - l0, pj)
-                    S = np.einsum("rlp,lpq->rlq", S, blk).reshape(S.shape[0], -1)
-                    for k in range(1, i):
-                        S += F.blocks[(i, k)] @ Ms[k]
-                    Ms[i] = -sla.solve_triangular(F.blocks[(i, i)], S, lower=True)
+                first = None
             else:
-                E = np.zeros((pj * lj, (l1 - l0) * pj))
-                E[np.arange(l0 * pj, l1 * pj), np.arange((l1 - l0) * pj)] = 1.0
-                Ms = {j: sla.solve_triangular(F.blocks[(j, j)], E, lower=True)}
-                for i in range(j + 1, K):
-                    S = sum(F.blocks[(i, k)] @ Ms[k] for k in range(j, i))
-                    Ms[i] = -sla.solve_triangular(F.blocks[(i, i)], S, lower=True)
+                E = np.zeros((pj * lj, m))
+                E[np.arange(l0 * pj, l1 * pj), np.arange(m)] = 1.0
+                Ms[j] = sla.solve_triangular(Dj, E, lower=True)
                 acc = np.zeros((l1 - l0, pj, pj))
+                first = j
+            for i in range(j + 1, K):
+                if first is None:  # L_ij M_jj with M_jj block diagonal on the chunk
+                    S = np.asarray(_dense_cols(F.blocks[(i, j)], cols))
+                    S = S.reshape(S.shape[0], l1 - l0, pj)
+                    S = np.einsum("rlp,lpq->rlq", S, blk).reshape(S.shape[0], m)
+                    ks = range(j + 1, i)
+                else:
+                    S = np.zeros((A.ps[i] * A.n_levels[i], m))
+                    ks = range(j, i)
+                for k in ks:
+                    S = S + np.asarray(F.blocks[(i, k)] @ Ms[k])
+                Di = F.blocks[(i, i)]
+                Ms[i] = -(Di.solve(S) if isinstance(Di, BlockDiag)
+                          else sla.solve_triangular(Di, S, lower=True))
             for M in Ms.values():
                 Mr = M.reshape(M.shape[0], l1 - l0, pj)
                 acc = acc + np.einsum("rla,rlb->lab", Mr, Mr)
