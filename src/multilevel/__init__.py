@@ -14,6 +14,7 @@ from .errors import (ConvergenceWarning, DataError, FormulaError, MultilevelErro
                      SingularFitWarning)
 from .fit.lm import lm
 from .fit.lmer import LmerControl, lmer
+from .inference import anova, bootstrap, profile
 from . import family
 from .fit.glmer import glmer
 from . import plots as plot  # matplotlib loads when a figure is drawn
@@ -26,6 +27,7 @@ __version__ = "0.1.0"
 __all__ = [
     "glmer", "family",
     "lm", "lmer", "LmerControl", "datasets",
+    "anova", "profile", "bootstrap",
     "group_summary", "compare", "report", "read", "plot",
     "MultilevelError", "FormulaError", "DataError", "ConvergenceWarning", "SingularFitWarning",
 ]

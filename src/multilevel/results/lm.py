@@ -229,3 +229,32 @@ class LmResult(ResultBase):
         from .summary import lm_summary
 
         return lm_summary(self, digits=digits)
+
+    def anova(self) -> pd.DataFrame:
+        """R's ``anova(lm)``: sequential sums of squares and F tests of each term.
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> ml.lm("Reaction ~ Days", ml.datasets.load("sleepstudy")).anova().index.tolist()
+        ['Days', 'Residuals']
+        """
+        from ..inference.anova import lm_anova
+
+        return lm_anova(self)
+
+    def confint(self, parm=None, level: float = 0.95) -> pd.DataFrame:
+        """R's ``confint(lm)``: ``estimate +- t_{df} se``.
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.lm("Reaction ~ Days", ml.datasets.load("sleepstudy"))
+        >>> m.confint().round(3).loc["Days"].tolist()
+        [8.024, 12.911]
+        """
+        tab = self.coef_table()
+        q = stats.t.ppf((1 + level) / 2, self.df_resid)
+        out = pd.DataFrame({"lower": tab["estimate"] - q * tab["std_error"],
+                            "upper": tab["estimate"] + q * tab["std_error"]})
+        return out if parm is None else out.loc[[parm] if isinstance(parm, str) else list(parm)]

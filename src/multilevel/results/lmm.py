@@ -363,9 +363,10 @@ class LmerResult(ResultBase):
 
         return augment(self, data)
 
-    def summary(self, digits: int = 7):
+    def summary(self, digits: int = 7, ddf=None):
         """lme4's ``summary(m)``; ``str()`` of it prints R's layout (``digits`` as
-        ``options(digits=)``).
+        ``options(digits=)``). ``ddf="satterthwaite"`` or ``"kenward-roger"`` adds lmerTest's
+        df and ``Pr(>|t|)`` columns.
 
         Examples
         --------
@@ -374,6 +375,99 @@ class LmerResult(ResultBase):
         >>> "Random effects:" in str(m.summary(digits=3))
         True
         """
+        if ddf is not None:
+            from ..inference.coef_table import summary
+
+            return summary(self, digits=digits, ddf=ddf)
         from .summary import lmer_summary
 
         return lmer_summary(self, digits=digits)
+
+    # ----- inference (multilevel.inference) ------------------------------------------------
+    def coef_table(self, ddf="satterthwaite") -> pd.DataFrame:
+        """Fixed effects with t tests: ``estimate, std_error, df, statistic, p_value``
+        (lmerTest's table; ``ddf="kenward-roger"`` or ``None`` for lme4's, without p).
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.lmer("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"))
+        >>> round(float(m.coef_table().loc["Days", "df"]), 3)
+        17.0
+        """
+        from ..inference.coef_table import coef_table
+
+        return coef_table(self, ddf=ddf)
+
+    def anova(self, type=3, ddf="satterthwaite") -> pd.DataFrame:
+        """F tests of the fixed-effect terms (lmerTest's ``anova(m)``: type III, Satterthwaite).
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.lmer("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"))
+        >>> m.anova().columns.tolist()
+        ['Sum Sq', 'Mean Sq', 'NumDF', 'DenDF', 'F value', 'Pr(>F)']
+        """
+        from ..inference.ftests import anova_table
+
+        return anova_table(self, type=type, ddf=ddf)
+
+    def confint(self, parm=None, level: float = 0.95, method: str = "profile", **kw
+                ) -> pd.DataFrame:
+        """Confidence intervals (lme4's ``confint``): ``method="profile"``, ``"wald"`` or
+        ``"boot"`` (``nsim=``, ``seed=``); rows ``.sig01``, ..., ``.sigma``, fixed effects
+        (``readable=True``: ``sd_(Intercept)|g``, ``sigma``).
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.lmer("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff"))
+        >>> m.confint(method="wald").columns.tolist()
+        ['lower', 'upper']
+        """
+        from ..inference.confint import confint
+
+        return confint(self, parm=parm, level=level, method=method, **kw)
+
+    def simulate(self, nsim: int = 1, seed=None, *, use_u: bool = False) -> pd.DataFrame:
+        """Responses simulated from the fitted model (lme4's ``simulate``), one column each.
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.lmer("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff"))
+        >>> m.simulate(2, seed=1).shape
+        (30, 2)
+        """
+        from ..inference.simulate import simulate
+
+        return simulate(self, nsim=nsim, seed=seed, use_u=use_u)
+
+    def icc(self) -> pd.Series:
+        """Adjusted and conditional intraclass correlation (``performance::icc``).
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.lmer("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff"))
+        >>> m.icc().index.tolist()
+        ['ICC_adjusted', 'ICC_conditional']
+        """
+        from ..inference.icc import icc
+
+        return icc(self)
+
+    def r2(self) -> pd.Series:
+        """Nakagawa's conditional and marginal R² (``performance::r2_nakagawa``).
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.lmer("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff"))
+        >>> m.r2().index.tolist()
+        ['R2_conditional', 'R2_marginal']
+        """
+        from ..inference.icc import r2
+
+        return r2(self)

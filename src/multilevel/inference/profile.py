@@ -1,0 +1,470 @@
+"""Likelihood profiles and profile confidence intervals (lme4's ``profile`` and
+``confint(method = "profile")``).
+
+As lme4, the profile is of the ML deviance (a REML fit is refitted by ML first). The
+parameters are lme4's: the standard deviations and correlations of each term (``.sig01``,
+...), the residual standard deviation (``.sigma``) and the fixed effects. For a fixed value
+``x`` of one parameter the deviance is minimised over all others:
+
+* a variance parameter: lme4's ``devfun2``, the deviance as a function of the sd/cor vector
+  ``s`` and ``sigma`` with ``beta`` profiled,
+  ``log|L_theta|^2 + r^2_theta / sigma^2 + n log(2 pi sigma^2)`` where
+  ``theta = chol(S(s)) / sigma`` term by term;
+* a fixed effect ``beta_j``: the profiled ML deviance over ``theta`` of the model with
+  ``x X_j`` moved into the offset. Its cross-products are a linear map of the cached
+  ``A`` blocks (``[X_{-j}, y - x X_j] = [X y] M``), so no pass over the data is needed.
+
+``zeta(x) = sign(x - x_hat) sqrt(d(x) - d_hat)``; an interval limit solves
+``zeta(x) = +-z`` (Brent's method on the exact profile, where lme4 interpolates splines
+through a grid). A limit not reached before a bound (a standard deviation at 0, a
+correlation at +-1) is that bound, as lme4 reports it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from ..core.cholesky import NotPositiveDefinite, logdet_re
+from ..core.lmm import LmmProblem
+from ..core.optimize import bobyqa
+from ..core.theta import lower_tri_indices, n_theta
+from ..errors import MultilevelWarning
+from ..results.names import sig_names
+
+LOG2PI = float(np.log(2.0 * np.pi))
+BAD = 1e300
+
+
+class ProfileWarning(MultilevelWarning):
+    """A parameter's profile could not be computed, or is flat (a singular fit)."""
+
+
+def safe_chol(S: np.ndarray) -> np.ndarray | None:
+    """Lower Cholesky factor of a positive semi-definite matrix (zero columns where the
+    pivot vanishes, as lme4's ``safe_chol``); None when ``S`` is not semi-definite.
+
+    Examples
+    --------
+    >>> safe_chol(np.array([[4.0, 0.0], [0.0, 0.0]])).tolist()
+    [[2.0, 0.0], [0.0, 0.0]]
+    """
+    p = S.shape[0]
+    L = np.zeros_like(S, dtype=float)
+    scale = max(float(np.max(np.abs(np.diag(S)))), 1e-300)
+    for j in range(p):
+        d = S[j, j] - L[j, :j] @ L[j, :j]
+        if d < -1e-10 * scale:
+            return None
+        if d <= 1e-14 * scale:
+            continue
+        L[j, j] = np.sqrt(d)
+        L[j + 1:, j] = (S[j + 1:, j] - L[j + 1:, :j] @ L[j, :j]) / L[j, j]
+    return L
+
+
+def theta_to_sdcor(theta: np.ndarray, sigma: float, ps: list[int]) -> np.ndarray:
+    """lme4's ``Cv_to_Sv``: ``theta`` to standard deviations and correlations (then sigma).
+
+    Examples
+    --------
+    >>> theta_to_sdcor(np.array([1.0, 0.0, 1.0]), 2.0, [2]).tolist()
+    [2.0, 0.0, 2.0, 2.0]
+    """
+    out, k = [], 0
+    for p in ps:
+        rows, cols = lower_tri_indices(p)
+        T = np.zeros((p, p))
+        T[rows, cols] = theta[k:k + n_theta(p)]
+        k += n_theta(p)
+        S = sigma ** 2 * (T @ T.T)
+        sd = np.sqrt(np.diag(S))
+        for i, j in zip(rows, cols):
+            if i == j:
+                out.append(sd[i])
+            else:
+                out.append(S[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else 0.0)
+    return np.array(out + [sigma])
+
+
+def sdcor_to_theta(sv: np.ndarray, ps: list[int]) -> np.ndarray | None:
+    """lme4's ``Sv_to_Cv``: the inverse of :func:`theta_to_sdcor` (None if not valid).
+
+    Examples
+    --------
+    >>> sdcor_to_theta(np.array([2.0, 0.0, 2.0, 2.0]), [2]).tolist()
+    [1.0, 0.0, 1.0]
+    """
+    sigma = sv[-1]
+    if not sigma > 0:
+        return None
+    out, k = [], 0
+    for p in ps:
+        rows, cols = lower_tri_indices(p)
+        vals = sv[k:k + n_theta(p)]
+        k += n_theta(p)
+        sd = np.zeros(p)
+        R = np.eye(p)
+        for v, i, j in zip(vals, rows, cols):
+            if i == j:
+                sd[i] = v
+            else:
+                R[i, j] = R[j, i] = v
+        T = safe_chol(np.outer(sd, sd) * R)
+        if T is None:
+            return None
+        out.extend(T[rows, cols] / sigma)
+    return np.array(out)
+
+
+class Profiler:
+    """The profiled ML deviance of each parameter of one model, memoised.
+
+    .. note:: internal; use :func:`profile` or ``m.confint(method="profile")``.
+    """
+
+    def __init__(self, m):
+        from .refit import refit_ml
+
+        ml_fit = refit_ml(m)
+        self.m = ml_fit
+        self.A = ml_fit.problem.A
+        self.ps = list(self.A.ps)
+        self.n = self.A.nobs
+        self.problem = LmmProblem(self.A, reml=False)
+        lower = np.asarray(ml_fit.theta_lower, dtype=float)
+        self.theta_lower = lower
+        # polish the optimum so that no profile point falls below it
+        opt = bobyqa(self.problem.objective, np.asarray(ml_fit.theta, dtype=float), lower,
+                     xtol_abs=1e-10, ftol_abs=1e-13)
+        theta = opt.theta if opt.fmin <= ml_fit.opt_summary.fmin else np.asarray(ml_fit.theta)
+        self.base = min(opt.fmin, ml_fit.opt_summary.fmin)
+        sol = self.problem.solve(theta)
+        self.theta_hat = theta
+        self.beta_hat = sol.beta
+        self.sigma_hat = sol.sigma
+        self.se_beta = np.sqrt(np.diag(sol.vcov_beta)) if sol.beta.size else np.zeros(0)
+        self.sv_hat = theta_to_sdcor(theta, sol.sigma, self.ps)
+        kinds = []
+        for p in self.ps:
+            rows, cols = lower_tri_indices(p)
+            kinds.extend("sd" if i == j else "cor" for i, j in zip(rows, cols))
+        self.kinds = kinds + ["sigma"]
+        self.lo = np.array([-1.0 if k == "cor" else 0.0 for k in self.kinds])
+        self.hi = np.array([1.0 if k == "cor" else np.inf for k in self.kinds])
+        self.names = sig_names(ml_fit.terms) + [".sigma"] + list(ml_fit.fixef.index)
+        self.readable = (sig_names(ml_fit.terms, old_names=False) + ["sigma"]
+                         + list(ml_fit.fixef.index))
+        self.nvp = len(self.kinds)
+        self.memo: dict = {}
+
+    # ----- deviances -------------------------------------------------------------------
+    def dev_sv(self, sv: np.ndarray) -> float:
+        """lme4's ``devfun2``: ML deviance at standard deviations/correlations and sigma."""
+        theta = sdcor_to_theta(sv, self.ps)
+        if theta is None:
+            return BAD
+        try:
+            F = self.problem.factor(theta)
+        except NotPositiveDefinite:
+            return BAD
+        s2 = sv[-1] ** 2
+        pwrss = F.LXX[-1, -1] ** 2
+        return float(logdet_re(F) + pwrss / s2 + self.n * (LOG2PI + np.log(s2)))
+
+    def _fixed_problem(self, j: int, x: float) -> LmmProblem:
+        p = self.A.p_x
+        M = np.zeros((p + 1, p))
+        keep = [c for c in range(p) if c != j]
+        M[keep, np.arange(p - 1)] = 1.0
+        M[p, p - 1] = 1.0
+        M[j, p - 1] = -x
+        A = dataclasses.replace(self.A, fixed=[M.T @ F for F in self.A.fixed],
+                                xy=M.T @ self.A.xy @ M)
+        return LmmProblem(A, reml=False)
+
+    def _start(self, w: int, x: float):
+        """Warm start: the optimum at the evaluated point nearest to ``x``."""
+        pts = self.memo.get(w)
+        if not pts:
+            return None
+        near = min(pts, key=lambda v: abs(v - x))
+        return pts[near][1]
+
+    def zeta(self, w: int, x: float) -> float:
+        """Signed square root of the deviance increase with parameter ``w`` held at ``x``."""
+        pts = self.memo.setdefault(w, {})
+        if x in pts:
+            return pts[x][0]
+        start = self._start(w, x)
+        if w < self.nvp:
+            free = [i for i in range(self.nvp) if i != w]
+            x0 = self.sv_hat[free] if start is None else start
+            x0 = np.clip(x0, self.lo[free], self.hi[free])
+
+            def f(v):
+                sv = np.empty(self.nvp)
+                sv[free], sv[w] = v, x
+                return self.dev_sv(sv)
+
+            if free:
+                fmin, arg = _minimise(f, x0, self.lo[free], self.hi[free])
+            else:
+                fmin, arg = f(np.zeros(0)), np.zeros(0)
+            est = self.sv_hat[w]
+        else:
+            j = w - self.nvp
+            prob = self._fixed_problem(j, x)
+            x0 = self.theta_hat if start is None else start
+            fmin, arg = _minimise(prob.objective, x0, self.theta_lower,
+                                  np.full(x0.size, np.inf))
+            est = self.beta_hat[j]
+        z = float(np.sign(x - est) * np.sqrt(max(fmin - self.base, 0.0)))
+        pts[x] = (z, arg, fmin)
+        return z
+
+    # ----- limits ----------------------------------------------------------------------
+    def estimate(self, w: int) -> float:
+        return float(self.sv_hat[w] if w < self.nvp else self.beta_hat[w - self.nvp])
+
+    def _step(self, w: int) -> float:
+        est = self.estimate(w)
+        if w >= self.nvp:
+            return 2.0 * max(self.se_beta[w - self.nvp], 1e-8 * max(abs(est), 1.0))
+        kind = self.kinds[w]
+        if kind == "cor":
+            return 0.5
+        return 0.5 * abs(est) if est > 0 else 0.5 * self.sigma_hat
+
+    def limit(self, w: int, target: float) -> tuple[float, str | None]:
+        """The value where ``zeta = target``; the bound (and a note) if it is not reached."""
+        est = self.estimate(w)
+        side = 1.0 if target > 0 else -1.0
+        bound = (self.hi if side > 0 else self.lo)[w] if w < self.nvp else side * np.inf
+        step = self._step(w)
+        a, za = est, 0.0
+        for _ in range(60):
+            b = est + side * step
+            at_bound = (b - bound) * side >= 0
+            if at_bound:
+                b = float(bound)
+            zb = self.zeta(w, b)
+            if (zb - target) * side >= 0:
+                break
+            if at_bound:
+                flat = abs(zb) < 1e-6 and abs(b - est) > 1e-8 * max(abs(est), 1.0)
+                return float(bound), ("flat profile: the deviance does not depend on this "
+                                      "parameter (singular fit)" if flat else None)
+            a, za = b, zb
+            step *= 2.0
+        else:
+            raise RuntimeError(f"the profile did not reach zeta = {target:g}")
+        tol = 1e-9 * max(abs(est), abs(b), self._step(w))
+        x = optimize.brentq(lambda v: self.zeta(w, v) - target, a, b, xtol=tol, rtol=1e-10)
+        return float(x), None
+
+
+def _minimise(f, x0, lo, hi):
+    import nlopt
+
+    n = x0.size
+    opt = nlopt.opt(nlopt.LN_BOBYQA, n)
+    opt.set_min_objective(lambda x, g: f(x))
+    opt.set_lower_bounds(np.asarray(lo, dtype=float))
+    opt.set_upper_bounds(np.asarray(hi, dtype=float))
+    width = np.where(np.isfinite(hi) & np.isfinite(lo), hi - lo, np.inf)
+    step = np.minimum(np.maximum(0.1 * np.abs(x0), 1e-3), 0.25 * width)
+    opt.set_initial_step(np.where(step > 0, step, 1e-3))
+    opt.set_xtol_rel(1e-10)
+    opt.set_ftol_abs(1e-12)
+    opt.set_maxeval(20_000)
+    try:
+        arg = opt.optimize(np.asarray(x0, dtype=float))
+        val = opt.last_optimum_value()
+    except (nlopt.RoundoffLimited, ValueError):
+        arg, val = np.asarray(x0, dtype=float), f(x0)
+    return float(val), np.asarray(arg)
+
+
+@dataclasses.dataclass
+class Profile:
+    """The profile of a fitted model (lme4's ``thpr`` object).
+
+    Attributes
+    ----------
+    table : DataFrame      -- long format: ``.par`` (profiled parameter), ``.zeta`` and the
+                              value of every parameter at that point (lme4's columns)
+    estimates : Series     -- ML estimates of all parameters
+    failures : dict        -- parameter -> why its profile failed
+    notes : dict           -- parameter -> remarks (flat profile, limit at a bound)
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> pr = profile(ml.lmer("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff")))
+    >>> pr.confint().round(2).loc[".sigma"].tolist()
+    [38.23, 67.66]
+    """
+
+    table: pd.DataFrame
+    estimates: pd.Series
+    failures: dict
+    notes: dict
+    _profiler: object = dataclasses.field(repr=False, default=None)
+
+    def confint(self, level: float = 0.95, readable: bool = False) -> pd.DataFrame:
+        """Profile confidence intervals (lme4's ``confint(profile(m))``)."""
+        which = [self._profiler.names.index(p) for p in self.estimates.index]
+        return _intervals(self._profiler, which, level, readable, self.failures, self.notes)
+
+
+def _intervals(pr: Profiler, which, level, readable, failures, notes) -> pd.DataFrame:
+    z = float(stats.norm.ppf(0.5 + level / 2.0))
+    rows = []
+    for w in which:
+        name = pr.names[w]
+        if name in failures:
+            rows.append((np.nan, np.nan))
+            continue
+        try:
+            lo, note_lo = pr.limit(w, -z)
+            hi, note_hi = pr.limit(w, z)
+        except Exception as exc:  # one parameter's failure must not lose the others
+            failures[name] = f"{type(exc).__name__}: {exc}"
+            warnings.warn(f"profiling {name} failed ({failures[name]}); its interval is NaN",
+                          ProfileWarning, stacklevel=3)
+            rows.append((np.nan, np.nan))
+            continue
+        for note in (note_lo, note_hi):
+            if note and notes.get(name) != note:
+                notes[name] = note
+                warnings.warn(f"{name}: {note}; its interval is the parameter's range",
+                              ProfileWarning, stacklevel=3)
+        rows.append((lo, hi))
+    labels = pr.readable if readable else pr.names
+    return pd.DataFrame(rows, index=pd.Index([labels[w] for w in which]),
+                        columns=["lower", "upper"])
+
+
+def profile_confint(m, which=None, level: float = 0.95, readable: bool = False
+                    ) -> pd.DataFrame:
+    """lme4's ``confint(m, method = "profile")`` (see :func:`profile`).
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.lmer("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff"))
+    >>> profile_confint(m).round(2).loc["(Intercept)"].tolist()
+    [1486.45, 1568.55]
+    """
+    from .refit import blas_context
+
+    with blas_context(m):
+        pr = Profiler(m)
+        idx = _which(pr, which)
+        return _intervals(pr, idx, level, readable, {}, {})
+
+
+def _which(pr: Profiler, which) -> list[int]:
+    if which is None:
+        return list(range(len(pr.names)))
+    if isinstance(which, str):
+        if which == "theta_":
+            return list(range(pr.nvp))
+        if which == "beta_":
+            return list(range(pr.nvp, len(pr.names)))
+        which = [which]
+    out = []
+    for w in which:
+        if w in pr.names:
+            out.append(pr.names.index(w))
+        elif w in pr.readable:
+            out.append(pr.readable.index(w))
+        else:
+            raise ValueError(f"unknown parameter {w!r}; the parameters are {pr.names}")
+    return out
+
+
+def profile(m, which=None, *, alphamax: float = 0.01, n_points: int = 8) -> Profile:
+    """Profile the ML deviance of each parameter (lme4's ``profile(m)``).
+
+    Parameters
+    ----------
+    m : LmerResult
+        A REML fit is refitted by ML first, as lme4 does.
+    which : list of str, "theta_" or "beta_", optional
+        Parameters to profile (lme4's or readable names); all by default.
+    alphamax : float
+        The profile extends to ``zeta = +-sqrt(qchisq(1 - alphamax, nparams))`` (lme4).
+    n_points : int
+        Points on each side of the estimate.
+
+    Returns
+    -------
+    Profile
+        With ``table`` for plotting (:func:`multilevel.plots.profile.profile`) and
+        ``confint(level)``. A parameter whose profile fails (e.g. in a singular fit) is
+        listed in ``failures`` with the reason; the others are kept.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> pr = profile(ml.lmer("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff")))
+    >>> sorted(pr.table[".par"].unique())
+    ['(Intercept)', '.sig01', '.sigma']
+    """
+    from .refit import blas_context
+
+    with blas_context(m):
+        pr = Profiler(m)
+        idx = _which(pr, which)
+        cutoff = float(np.sqrt(stats.chi2.ppf(1.0 - alphamax, len(pr.names))))
+        failures, notes, frames = {}, {}, []
+        for w in idx:
+            name = pr.names[w]
+            try:
+                pts = [(0.0, pr.estimate(w))]
+                for target in (-cutoff, cutoff):
+                    lim, note = pr.limit(w, target)
+                    if note:
+                        notes[name] = note
+                    est = pr.estimate(w)
+                    for x in np.linspace(est, lim, n_points + 1)[1:]:
+                        pts.append((pr.zeta(w, x), x))
+            except Exception as exc:
+                failures[name] = f"{type(exc).__name__}: {exc}"
+                warnings.warn(f"profiling {name} failed ({failures[name]}); the other "
+                              "parameters are kept", ProfileWarning, stacklevel=2)
+                continue
+            frames.append(_points_frame(pr, w, sorted(set(pts), key=lambda t: t[1])))
+    cols = [".par", ".zeta"] + pr.names
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+    est = pd.Series([pr.estimate(w) for w in idx], index=[pr.names[w] for w in idx])
+    return Profile(table=table[cols], estimates=est, failures=failures, notes=notes,
+                   _profiler=pr)
+
+
+def _points_frame(pr: Profiler, w: int, pts) -> pd.DataFrame:
+    rows = []
+    for z, x in pts:
+        vals = np.empty(len(pr.names))
+        if w < pr.nvp:
+            sv = pr.sv_hat.copy()
+            if x != pr.estimate(w):
+                free = [i for i in range(pr.nvp) if i != w]
+                sv[free] = pr.memo[w][x][1]
+            sv[w] = x
+            theta = sdcor_to_theta(sv, pr.ps)
+            beta = pr.problem.solve(theta).beta if theta is not None else pr.beta_hat
+            vals[:pr.nvp], vals[pr.nvp:] = sv, beta
+        else:
+            j = w - pr.nvp
+            theta = pr.theta_hat if x == pr.estimate(w) else pr.memo[w][x][1]
+            sol = pr._fixed_problem(j, x).solve(theta)
+            vals[:pr.nvp] = theta_to_sdcor(theta, sol.sigma, pr.ps)
+            vals[pr.nvp:] = np.insert(sol.beta, j, x)
+        rows.append([pr.names[w], z, *vals])
+    return pd.DataFrame(rows, columns=[".par", ".zeta"] + pr.names)
