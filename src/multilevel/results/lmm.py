@@ -356,11 +356,16 @@ class LmerResult(ResultBase):
 
         return glance(self)
 
-    def augment(self, data=None):
+    def augment(self, data=None, *, to=None):
         """The data with ``.fitted``, ``.resid`` (and ``.fixed`` for mixed models), as broom's
-        ``augment``; see :func:`multilevel.report.broom.augment`."""
+        ``augment``; see :func:`multilevel.report.broom.augment`. With ``to`` (a ``*.parquet``
+        or ``*.csv`` path) the frame is written there atomically and the path returned."""
         from ..report.broom import augment
 
+        if to is not None:
+            from .lmm_source import write_frame
+
+            return write_frame(augment(self, data), to)
         return augment(self, data)
 
     def summary(self, digits: int = 7, ddf=None):
