@@ -172,3 +172,19 @@ def test_compare_omit_and_escaping(sleep):
     assert "a\\_b" in table.to_latex() and r"50\%" in table.to_latex()
     assert "x & y\\|z" in table.to_markdown() and escape_markdown("<a>") == "&lt;a&gt;"
     assert escape_latex("#$") == r"\#\$"
+
+
+def test_glmer_tables_use_the_latent_residual_variance():
+    cbpp = ml.datasets.load("cbpp")
+    m = ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp,
+                 family="binomial")
+    tau = m.varcorr.loc[0, "vcov"]
+    icc = tau / (tau + np.pi ** 2 / 3)
+    assert np.isclose(m.glance().loc[0, "icc"], icc)
+    text = str(ml.compare(m))
+    assert "3.29" in text and f"{icc:.2f}" in text and "ML (binomial)" in text
+    a = m.augment(cbpp)
+    assert a[".fitted"].between(0, 1).all() and a[".fixed"].between(0, 1).all()
+    html = ml.report([m], data=cbpp, image_format="svg")
+    assert "A binomial (logit) random-intercept model" in html
+    assert html.count("<figure ") == 3            # ranef, diagnostics, coefficients

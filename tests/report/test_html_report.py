@@ -115,11 +115,29 @@ def test_lrt_section_only_when_anova_exists(monkeypatch):
     assert 'id="lrt"' not in ml.report(ms)
     calls = []
 
-    def fake_anova(*models):
+    def fake_anova(*models, model_names=None):
         calls.append(models)
         return pd.DataFrame({"npar": [4, 6], "Chisq": [np.nan, 42.0]}, index=["m1", "m2"])
 
     monkeypatch.setattr(ml, "anova", fake_anova, raising=False)
     html = ml.report(ms)
     assert calls and len(calls[0]) == 2
-    assert 'id="lrt"' in html and "Chisq" in html and "42.000" in html
+    assert 'id="lrt"' in html and "Chisq" in html and "42.00" in html
+
+
+def test_lrt_with_the_real_anova():
+    if not hasattr(ml, "anova"):
+        pytest.skip("ml.anova is not there yet")
+    sleep = ml.datasets.load("sleepstudy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ms = {"OLS": ml.lm("Reaction ~ Days", sleep),
+              "Dummies": ml.lm("Reaction ~ Days + as.factor(Subject)", sleep),
+              "RI": ml.lmer("Reaction ~ Days + (1 | Subject)", sleep, reml=False),
+              "RS": ml.lmer("Reaction ~ Days + (Days | Subject)", sleep, reml=False)}
+        html = ml.report(ms, image_format="svg")
+    section = re.search(r'<section id="lrt">(.*?)</section>', html, re.S).group(1)
+    # the dummies model is not nested in the others: the table has the other three
+    assert [re.sub("<.*?>", "", h) for h in re.findall(r'class="ml-label">(.*?)</th>', section)] \
+        == ["OLS", "RI", "RS"]
+    assert "Pr(&gt;Chisq)" in section and "&lt;0.001" in section

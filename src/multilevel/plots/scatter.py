@@ -187,6 +187,9 @@ def _line_data(model, x: str | None, group: str | None):
     curves (x grid, y) and the population curve.
     """
     design = model.design
+    if getattr(model, "kind", "") == "glmer":
+        raise ValueError("group_lines draws linear models (lm, lmer); for a glmer, plot "
+                         "ml.plot.ranef(m) or predictions from m.predict(type='response')")
     xnames = list(design.xnames)
     X = np.asarray(design.X, dtype=float)
     beta = model.fixef.reindex(xnames).to_numpy(dtype=float)

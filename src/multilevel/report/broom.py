@@ -129,6 +129,21 @@ def tidy(model, *, effects: str | tuple[str, ...] = ("fixed", "ran_pars"), conf_
     return out
 
 
+def residual_variance(model) -> float | None:
+    """The observation-level variance the ICC compares with: sigma² for linear models;
+    for binomial GLMMs the latent-scale variance (pi²/3 logit, 1 probit, as sjPlot and
+    the performance package); None where no single value applies."""
+    if getattr(model, "kind", "") != "glmer":
+        return float(model.sigma) ** 2
+    family = str(getattr(model, "family", "")).lower()
+    link = str(getattr(model, "link", "")).lower()
+    if family == "binomial" and link == "logit":
+        return float(np.pi ** 2 / 3)
+    if family == "binomial" and link == "probit":
+        return 1.0
+    return None
+
+
 def random_variance(model) -> float:
     """Mean variance the random effects add to an observation: ``mean_i z_i' Sigma z_i``
     summed over terms (Johnson's extension of Nakagawa's R², used by sjPlot for the ICC)."""
@@ -168,9 +183,11 @@ def glance(model) -> pd.DataFrame:
                "deviance": model.deviance, "df_residual": model.df_resid, "nobs": model.nobs}
         return pd.DataFrame([row])
     vr = random_variance(model)
+    ve = residual_variance(model)
     row = {"nobs": model.nobs, "sigma": model.sigma, "loglik": model.loglik, "aic": model.aic,
            "bic": model.bic, "deviance": model.deviance, "df_residual": model.df_resid,
-           "ngrps": int(model.ngrps.iloc[0]), "icc": vr / (vr + model.sigma ** 2)}
+           "ngrps": int(model.ngrps.iloc[0]),
+           "icc": vr / (vr + ve) if ve is not None else float("nan")}
     return pd.DataFrame([row])
 
 
@@ -218,8 +235,12 @@ def augment(model, data: pd.DataFrame | None = None) -> pd.DataFrame:
         out = pd.DataFrame(cols, index=model.row_labels)
     fitted = np.asarray(model.fitted, dtype=float)
     out[".fitted"] = fitted
-    out[".resid"] = np.asarray(design.y, dtype=float) - fitted
-    if is_mixed(model):
+    if getattr(model, "kind", "") == "glmer":  # response scale, as fitted()
+        out[".resid"] = np.asarray(model.residuals(type="response"), dtype=float)
+        out[".fixed"] = np.asarray(model.predict(re_form=None, type="response"), dtype=float)
+    else:
+        out[".resid"] = np.asarray(design.y, dtype=float) - fitted
+    if is_mixed(model) and ".fixed" not in out:
         out[".fixed"] = np.asarray(model.predict(re_form=None), dtype=float)
     else:
         X = np.asarray(design.X, dtype=float)

@@ -83,6 +83,17 @@ def describe_model(model, *, case: str = "case", group_hint: str | None = None) 
     coefficient). The slope of `Days` is fixed: one value for every case, whatever its
     `Subject`.
     """
+    text = _describe(model, case=case, group_hint=group_hint)
+    if getattr(model, "kind", "") == "glmer":
+        what = f"{getattr(model, 'family', 'generalized')} ({getattr(model, 'link', 'link')})"
+        if text.startswith("A "):
+            text = f"A {what} " + text[2:]
+        else:
+            text = f"In this {what} model, " + text[0].lower() + text[1:]
+    return text
+
+
+def _describe(model, *, case: str, group_hint: str | None) -> str:
     kind = model_kind(model)
     slopes = _slopes(model)
     g, k = grouping_of(model)
@@ -122,8 +133,9 @@ def describe_model(model, *, case: str = "case", group_hint: str | None = None) 
         first = (f"A random-intercept model: each `{g}` has its own intercept, and the {k} "
                  "intercepts are treated as draws from a normal distribution whose variance "
                  "is estimated (a random coefficient).")
-        second = (f"The slope of {_join(slopes)} is fixed: one value for every {case}, "
-                  f"whatever its `{g}`." if slopes else
+        what = (f"The slope of {_join(slopes)} is" if len(slopes) == 1 else
+                f"The coefficients of {_join(slopes)} are")
+        second = (f"{what} fixed: one value for every {case}, whatever its `{g}`." if slopes else
                   f"There are no slopes: the model splits the variance into between-`{g}` "
                   "and within-group parts.")
         return f"{first} {second}"

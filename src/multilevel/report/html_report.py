@@ -234,32 +234,66 @@ def _group_means(data, group, variables) -> str:
     return f'<div class="ml-scroll"{style}>{table.to_html()}</div>'
 
 
-def _lrt(models) -> str | None:
-    """The likelihood-ratio table from ``ml.anova`` (another module), when it exists."""
+def _lrt(named) -> str | None:
+    """The likelihood-ratio table from ``ml.anova`` (another module), when it exists.
+
+    Tries all models, then the mixed models with the plain ``lm`` fits (no group dummies),
+    then the mixed models alone: the first set ``ml.anova`` accepts as nested is shown.
+    """
     import multilevel as ml
 
     anova = getattr(ml, "anova", None)
-    mixed = [m for m in models if _is_mixed(m)]
-    if anova is None or len(mixed) < 2:
+    mixed = [(n, m) for n, m in named if _is_mixed(m)]
+    if anova is None or not mixed:
         return None
-    nobs = {m.nobs for m in mixed}
-    if len(nobs) != 1:
-        return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = anova(*mixed)
-    except Exception:  # noqa: BLE001 - not nested or not comparable: no table
-        return None
-    if hasattr(result, "to_html") and not hasattr(result, "iloc"):
-        body = result.to_html()
-    elif hasattr(result, "_repr_html_") and not hasattr(result, "iloc"):
-        body = result._repr_html_()
-    elif hasattr(result, "iloc"):
-        body = _frame_table(result, digits=3).to_html()
-    else:
-        body = f'<pre class="ml-summary">{_esc(result)}</pre>'
-    return body
+    plain = [(n, m) for n, m in named if not _is_mixed(m) and not _has_dummies(m)]
+    tried = []
+    for subset in (list(named), mixed + plain, mixed):
+        keys = [n for n, _ in subset]
+        if len(subset) < 2 or keys in tried or len({m.nobs for _, m in subset}) != 1:
+            continue
+        tried.append(keys)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = anova(*[m for _, m in subset], model_names=keys)
+        except Exception:  # noqa: BLE001 - not nested or not comparable: try fewer
+            continue
+        return _anova_html(result)
+    return None
+
+
+def _has_dummies(model) -> bool:
+    from .explain import grouping_of
+
+    return grouping_of(model)[0] is not None
+
+
+def _anova_html(result) -> str:
+    import numpy as np
+
+    from .table import Row, Section, Table
+
+    if not hasattr(result, "iloc"):
+        if hasattr(result, "_repr_html_"):
+            return result._repr_html_()
+        return f'<pre class="ml-summary">{_esc(result)}</pre>'
+
+    def cell(col: str, v) -> str:
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return ""
+        if col.startswith("Pr("):
+            return "<0.001" if v < 0.001 else f"{v:.3f}"
+        if col in ("npar", "Df", "Res.Df") or isinstance(v, (int, np.integer)):
+            return f"{int(v)}"
+        return f"{v:.2f}" if isinstance(v, (float, np.floating)) else str(v)
+
+    cols = [str(c) for c in result.columns]
+    rows = tuple(Row(str(idx), tuple(cell(c, v) for c, v in zip(cols, rec)))
+                 for idx, rec in zip(result.index, result.itertuples(index=False)))
+    notes = tuple(str(m) for m in (result.attrs.get("messages") or []))
+    return Table(stub="", columns=tuple(cols), sections=(Section(None, rows),),
+                 notes=notes).to_html()
 
 
 def _section_model(i, name, model, formula, error, msgs, figs, *, x, group_hint, digits,
@@ -498,7 +532,7 @@ def report(models, data=None, *, path: str | os.PathLike | None = None,
                 f"intercepts left out{left_out}; the grey line marks zero.", "fig-coefs"))
         section.append("</section>")
         body.append("\n".join(section))
-        lrt = _lrt([m for _, m in ok])
+        lrt = _lrt(ok)
         if lrt is not None:
             toc.append(("lrt", "Likelihood-ratio tests"))
             body.append('<section id="lrt"><h2>Likelihood-ratio tests</h2>'

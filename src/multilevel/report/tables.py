@@ -151,6 +151,8 @@ def _method(model) -> str:
 
     if not is_mixed(model):
         return "OLS"
+    if getattr(model, "kind", "") == "glmer":
+        return f"ML ({getattr(model, 'family', 'GLMM')})"
     return "REML" if getattr(model, "reml", False) else "ML"
 
 
@@ -196,7 +198,7 @@ def compare(*models, names: Sequence[str] | None = None, show: str = "ci",
     """
     import pandas as pd
 
-    from .broom import fixed_table, is_mixed, random_variance
+    from .broom import fixed_table, is_mixed, random_variance, residual_variance
     from .table import Row, Section, Table
 
     if len(models) == 1 and isinstance(models[0], dict):
@@ -269,7 +271,9 @@ def compare(*models, names: Sequence[str] | None = None, show: str = "ci",
     for i, m in enumerate(models):
         if not is_mixed(m):
             continue
-        put("sigma2", "", i, m.sigma ** 2)
+        ve = residual_variance(m)
+        if ve is not None:
+            put("sigma2", "", i, ve)
         vc = m.varcorr
         for r in vc.itertuples(index=False):
             if r.grp == "Residual":
@@ -284,7 +288,8 @@ def compare(*models, names: Sequence[str] | None = None, show: str = "ci",
                 label = r.grp if n_cor == 1 else f"{r.grp}.{r.var1}.{r.var2}"
                 put("rho01", label, i, float(r.sdcor))
         vr = random_variance(m)
-        put("icc", "", i, vr / (vr + m.sigma ** 2))
+        if ve is not None:
+            put("icc", "", i, vr / (vr + ve))
         for g, k in m.ngrps.items():
             put("n", str(g), i, float(k))
     kind_order = {"sigma2": 0, "tau00": 1, "tau11": 2, "rho01": 3, "icc": 4, "n": 5}
@@ -330,7 +335,10 @@ def compare(*models, names: Sequence[str] | None = None, show: str = "ci",
         notes.append("p-values of mixed models: Wald z (normal approximation), as sjPlot.")
     if any(is_mixed(m) for m in models):
         notes.append("ICC: random-effect variance / (random-effect + residual variance), "
-                     "averaged over the data for random slopes.")
+                     "averaged over the data for random slopes"
+                     + ("; for binomial models the residual variance is π²/3 "
+                        "(logit) or 1 (probit)." if any(getattr(m, "kind", "") == "glmer"
+                                                        for m in models) else "."))
     table = Table(stub="Predictors", columns=tuple(sub * len(models)),
                   groups=tuple((n, width) for n in names), sections=tuple(sections),
                   notes=tuple(notes))

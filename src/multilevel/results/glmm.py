@@ -491,6 +491,33 @@ class GlmerResult(ResultBase):
         return pd.Series({"chisq": chisq, "ratio": chisq / rdf, "rdf": float(rdf),
                           "p_value": float(stats.chi2.sf(chisq, rdf))}, name="overdispersion")
 
+    # ----- broom's verbs (multilevel.report.broom) --------------------------------------------
+    def tidy(self, **options):
+        """One row per parameter, broom's shape; options as :func:`multilevel.report.broom.tidy`.
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> ml.lm("Reaction ~ Days", ml.datasets.load("sleepstudy")).tidy()["term"].tolist()
+        ['(Intercept)', 'Days']
+        """
+        from ..report.broom import tidy
+
+        return tidy(self, **options)
+
+    def glance(self):
+        """Model statistics in one row (broom's ``glance``; see :mod:`multilevel.report.broom`)."""
+        from ..report.broom import glance
+
+        return glance(self)
+
+    def augment(self, data=None):
+        """The data with ``.fitted``, ``.resid`` (and ``.fixed`` for mixed models), as broom's
+        ``augment``; see :func:`multilevel.report.broom.augment`."""
+        from ..report.broom import augment
+
+        return augment(self, data)
+
     def summary(self, digits: int = 7):
         """lme4's ``summary(m)``; ``str()`` of it prints R's layout.
 
