@@ -75,6 +75,7 @@ def spark():
              .config("spark.ui.enabled", "false")
              .config("spark.sql.shuffle.partitions", "2")
              .config("spark.driver.memory", "1g")
+             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
              .getOrCreate())
     s.sparkContext.setLogLevel("ERROR")
     yield s

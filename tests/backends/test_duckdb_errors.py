@@ -14,6 +14,7 @@ from multilevel.errors import BackendError, DataError
 
 duckdb = pytest.importorskip("duckdb")
 pytest.importorskip("pyarrow")
+pytestmark = pytest.mark.backend
 
 
 def test_missing_source():

@@ -13,6 +13,7 @@ from multilevel.results.lmm_source import LmerSourceResult
 
 pytest.importorskip("duckdb")
 pytest.importorskip("pyarrow")
+pytestmark = pytest.mark.backend
 
 LOGLIK_RTOL = 1e-8  # the bar: logLik identical to the in-memory fit to 1e-8 relative
 

@@ -13,6 +13,7 @@ from multilevel.errors import BackendError, DataError
 
 pytest.importorskip("duckdb")
 pytest.importorskip("pyarrow")
+pytestmark = pytest.mark.backend
 
 F = "y ~ x + f + (1 + x | g) + (1 | item)"
 

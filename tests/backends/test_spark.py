@@ -1,0 +1,68 @@
+"""The same out-of-core fit through PySpark (local[2]); skipped without pyspark or Java."""
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import multilevel as ml
+from multilevel.errors import BackendError
+
+# a JVM start and its warm-up take ~30 s: in the slow tier (pytest -m backend runs them)
+pytestmark = [pytest.mark.backend, pytest.mark.slow]
+
+F = "y ~ x + f * z + (1 + x | g) + (1 | item)"
+
+
+@pytest.fixture(scope="module")
+def sdf(spark, data_small):
+    return spark.createDataFrame(data_small)
+
+
+@pytest.fixture(scope="module")
+def fits(sdf, data_small):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ml.lmer(F, data_small), ml.lmer(F, sdf)
+
+
+def test_spark_fit_equals_in_memory(fits):
+    m0, m1 = fits
+    assert m1.engine == "spark"
+    assert m1.loglik == pytest.approx(m0.loglik, rel=1e-8)
+    assert list(m1.fixef.index) == list(m0.fixef.index)
+    np.testing.assert_allclose(m1.fixef, m0.fixef, atol=1e-6)
+    r0, r1 = m0.ranef(), m1.ranef()
+    pd.testing.assert_frame_equal(r1[["grpvar", "term", "grp"]], r0[["grpvar", "term", "grp"]])
+    np.testing.assert_allclose(r1["condsd"], r0["condsd"], atol=1e-5)
+    s0, s1 = str(m0.summary()).splitlines(), str(m1.summary()).splitlines()
+    assert s1[3:] == s0[3:]  # all but the Data: line (the variable names differ)
+
+
+def test_spark_augment_writes_a_folder(fits, tmp_path):
+    m0, m1 = fits
+    out = m1.augment(to=str(tmp_path / "fitted.parquet"), columns=["id"])
+    got = pd.read_parquet(out).sort_values("id")
+    np.testing.assert_allclose(got[".fitted"], m0.fitted, atol=1e-6)
+    assert sorted(os.listdir(tmp_path)) == ["fitted.parquet"]
+
+
+def test_spark_predict_and_path_source(fits, spark, parquet_glob, data_small):
+    m0, m1 = fits
+    pred = m1.predict(spark.createDataFrame(data_small.head(20)))
+    got = pred.toPandas().sort_values("id") if hasattr(pred, "toPandas") else None
+    np.testing.assert_allclose(got["predicted"], m0.predict(data_small.head(20)), atol=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m2 = ml.lmer(F, parquet_glob, engine="spark")
+    assert m2.loglik == pytest.approx(m0.loglik, rel=1e-8)
+
+
+def test_spark_errors_are_clear(sdf):
+    with pytest.raises(BackendError, match="cannot be read by engine"):
+        ml.lmer(F, sdf, engine="duckdb")
+    with pytest.raises(ml.DataError, match="not found"):
+        ml.lmer("y ~ nope + (1 | g)", sdf)
