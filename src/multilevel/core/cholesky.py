@@ -123,12 +123,22 @@ def _is_sparse(M) -> bool:
     return sp.issparse(M)
 
 
+def _scaled_csr(B, *, scalar: float = 1.0, col_scale: np.ndarray | None = None):
+    """A CSR matrix with the pattern of ``B`` and values scaled (no sparse product)."""
+    B = B if isinstance(B, sp.csr_matrix) else sp.csr_matrix(B)
+    data = B.data * scalar
+    if col_scale is not None:
+        data = data * col_scale[B.indices]
+    out = sp.csr_matrix((data, B.indices, B.indptr), shape=B.shape, copy=False)
+    out.has_sorted_indices = B.has_sorted_indices
+    return out
+
+
 def lambda_right(B, T: np.ndarray, n_levels: int):
     """``B @ Lambda_k`` for ``Lambda_k = I_l (x) T`` (level-major columns)."""
     p = T.shape[0]
     if p == 1:
-        t = T[0, 0]
-        return B * t
+        return _scaled_csr(B, scalar=T[0, 0]) if _is_sparse(B) else B * T[0, 0]
     if _is_sparse(B):
         return (B @ sp.kron(sp.identity(n_levels, format="csr"), sp.csr_matrix(T))).tocsr()
     m = B.shape[0]
@@ -139,7 +149,7 @@ def lambda_left_t(T: np.ndarray, B, n_levels: int):
     """``Lambda_k' @ B`` for ``Lambda_k = I_l (x) T`` (level-major rows)."""
     p = T.shape[0]
     if p == 1:
-        return B * T[0, 0]
+        return _scaled_csr(B, scalar=T[0, 0]) if _is_sparse(B) else B * T[0, 0]
     if _is_sparse(B):
         return (sp.kron(sp.identity(n_levels, format="csr"), sp.csr_matrix(T.T)) @ B).tocsr()
     n = B.shape[1]
@@ -151,7 +161,7 @@ def blockdiag_right(B, M: np.ndarray):
     l, p, _ = M.shape
     if p == 1:
         if _is_sparse(B):
-            return (B @ sp.diags(M[:, 0, 0])).tocsr()
+            return _scaled_csr(B, col_scale=M[:, 0, 0])
         return B * M[:, 0, 0]
     if _is_sparse(B):
         bd = sp.bsr_matrix((M, np.arange(l), np.arange(l + 1)), shape=(l * p, l * p))

@@ -119,6 +119,12 @@ class Link:
         return 1.0 / (np.pi * (1.0 + eta ** 2))  # cauchit
 
 
+def _r_round4(x: float) -> str:
+    """``format(round(x, 4))`` as R prints it (7 significant digits), as MASS names the
+    negative binomial family."""
+    return f"{round(float(x), 4):.7g}"
+
+
 def _ylogy(y: np.ndarray, mu: np.ndarray) -> np.ndarray:
     """``y log(y / mu)`` with ``0 log 0 = 0`` (lme4's ``Y_log_Y``)."""
     return special.xlogy(y, y) - special.xlogy(y, mu)
@@ -129,6 +135,7 @@ FAMILIES = {
     "poisson": ("log", ("log", "identity", "sqrt")),
     "Gamma": ("inverse", ("inverse", "identity", "log")),
     "inverse.gaussian": ("1/mu^2", ("1/mu^2", "inverse", "identity", "log")),
+    "negative.binomial": ("log", ("log", "identity", "sqrt")),
 }
 
 
@@ -138,8 +145,11 @@ class Family:
 
     Attributes
     ----------
-    name : str      -- ``binomial``, ``poisson``, ``Gamma``, ``inverse.gaussian``
+    name : str      -- ``binomial``, ``poisson``, ``Gamma``, ``inverse.gaussian``,
+                       ``negative.binomial``
     link : Link
+    nb_theta : float or None -- the negative binomial's shape (R's ``theta``:
+                       ``Var(y) = mu + mu^2 / theta``)
     has_scale : bool -- whether the family has a free dispersion (lme4's ``useSc``)
 
     Examples
@@ -151,8 +161,11 @@ class Family:
 
     name: str
     link: Link
+    nb_theta: float | None = None
 
     def __post_init__(self):
+        if self.name == "negative.binomial" and not (self.nb_theta and self.nb_theta > 0):
+            raise ValueError("the negative binomial family needs a positive theta")
         if self.name not in FAMILIES:
             raise ValueError(f"unknown family {self.name!r}; use one of {', '.join(FAMILIES)}")
         allowed = FAMILIES[self.name][1]
@@ -160,8 +173,15 @@ class Family:
             raise ValueError(f"link {self.link.name!r} is not available for the {self.name} "
                              f"family; use one of {', '.join(allowed)}")
 
+    @property
+    def r_name(self) -> str:
+        """The family as R prints it: ``Negative Binomial(3.127)`` for the negative binomial."""
+        if self.name == "negative.binomial":
+            return f"Negative Binomial({_r_round4(self.nb_theta)})"
+        return self.name
+
     @classmethod
-    def make(cls, name: str, link: str | None = None) -> Family:
+    def make(cls, name: str, link: str | None = None, nb_theta: float | None = None) -> Family:
         """The family ``name`` with ``link`` (its canonical link by default).
 
         Examples
@@ -171,15 +191,16 @@ class Family:
         """
         if name not in FAMILIES:
             raise ValueError(f"unknown family {name!r}; use one of {', '.join(FAMILIES)}")
-        return cls(name, Link(link or FAMILIES[name][0]))
+        return cls(name, Link(link or FAMILIES[name][0]), nb_theta)
 
     @property
     def has_scale(self) -> bool:
-        return self.name not in ("binomial", "poisson")
+        return self.name not in ("binomial", "poisson", "negative.binomial")
 
     @property
     def canonical(self) -> bool:
-        return self.link.name == FAMILIES[self.name][0]
+        """Canonical link: PIRLS (Fisher scoring) is then Newton's method."""
+        return self.link.name == FAMILIES[self.name][0] and self.name != "negative.binomial"
 
     # ----- distribution ------------------------------------------------------------------
     def variance(self, mu: np.ndarray) -> np.ndarray:
@@ -190,6 +211,8 @@ class Family:
             return mu
         if self.name == "Gamma":
             return mu ** 2
+        if self.name == "negative.binomial":
+            return mu + mu ** 2 / self.nb_theta
         return mu ** 3
 
     def dev_resid(self, y: np.ndarray, mu: np.ndarray, wt: np.ndarray) -> np.ndarray:
@@ -198,6 +221,9 @@ class Family:
             return 2.0 * wt * (_ylogy(y, mu) + _ylogy(1.0 - y, 1.0 - mu))
         if self.name == "poisson":
             return 2.0 * wt * (_ylogy(y, mu) - (y - mu))
+        if self.name == "negative.binomial":
+            th = self.nb_theta
+            return 2.0 * wt * (_ylogy(y, mu) - (y + th) * np.log((y + th) / (mu + th)))
         if self.name == "Gamma":
             with np.errstate(divide="ignore"):
                 lr = np.where(y > 0, np.log(np.where(y > 0, y, 1.0) / mu), 0.0)
@@ -222,6 +248,12 @@ class Family:
         if self.name == "poisson":
             logp = special.xlogy(y, mu) - mu - special.gammaln(y + 1)
             return float(-2.0 * np.sum(logp * wt))
+        if self.name == "negative.binomial":
+            # lme4's C++ (negativeBinomialDist::aic), weights on the first term only
+            th = self.nb_theta
+            return float(2.0 * np.sum(wt * (y + th) * np.log(mu + th) - special.xlogy(y, mu)
+                                      + special.gammaln(y + 1) - th * np.log(th)
+                                      + special.gammaln(th) - special.gammaln(th + y)))
         if self.name == "Gamma":
             disp = dev / np.sum(wt)
             shape, scale = 1.0 / disp, mu * disp
@@ -238,6 +270,8 @@ class Family:
             return (wt * y + 0.5) / (wt + 1.0)
         if self.name == "poisson":
             return y + 0.1
+        if self.name == "negative.binomial":
+            return y + (y == 0) / 6.0
         return y.astype(float, copy=True)
 
     # ----- PIRLS helpers -------------------------------------------------------------------

@@ -78,4 +78,6 @@ def gram_plan(Ai, Aj, *, lower: bool) -> GramPlan | None:
         keep = r >= c
         r, c, level, prod = r[keep], c[keep], level[keep], prod[keep]
     flat = (c.astype(np.int64) * Ai.shape[0] + r).astype(idx)
-    return GramPlan(flat=flat, level=level, prod=prod, shape=(Ai.shape[0], Aj.shape[0]))
+    order = np.argsort(flat, kind="stable")  # sequential writes in bincount: cache friendly
+    return GramPlan(flat=flat[order], level=level[order], prod=prod[order],
+                    shape=(Ai.shape[0], Aj.shape[0]))
