@@ -177,7 +177,8 @@ def test_diagnostics_panels(models):
     assert sum(len(p.get_offsets()) for p in _points(axes[0])) == 180
     axes = ml.plot.diagnostics(models["rs"])
     assert len(axes) == 4
-    assert [a.get_title(loc="left") for a in axes[:2]] == ["Residuals vs fitted", "Normal QQ: residuals"]
+    titles = [a.get_title(loc="left") for a in axes[:2]]
+    assert titles == ["Residuals vs fitted", "Normal QQ: residuals"]
     qq = _points(axes[1])[0].get_offsets()
     assert np.all(np.diff(qq[:, 0]) > 0) and np.all(np.diff(qq[:, 1]) >= 0)
     assert len(_points(axes[2])[0].get_offsets()) == 18    # one point per subject

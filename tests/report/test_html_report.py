@@ -54,7 +54,8 @@ def test_every_section_and_figure(page):
         assert f'id="{fig_id}"' in html
     assert len(re.findall(r'id="fig-ranef-[34]-\d+"', html)) == 2
     assert html.count('<p class="ml-intro">') == 4
-    assert "random-intercept model" in html and "dummy variable for each <code>Subject</code>" in html
+    assert "random-intercept model" in html
+    assert "dummy variable for each <code>Subject</code>" in html
     assert html.count('<pre class="ml-summary">') == 4
     assert "Linear mixed model fit by maximum likelihood" in html   # ML by default (the lesson)
     assert "Group means by <code>Subject</code>" in html

@@ -133,7 +133,8 @@ def read(source: str | os.PathLike, *, format: str | None = None, sheet: int | s
     else:
         if "://" in text:
             scheme = text.split("://", 1)[0]
-            raise DataError(two_line(f"cannot read {text!r}: the {scheme}:// scheme is not supported",
+            raise DataError(two_line(f"cannot read {text!r}: the {scheme}:// scheme is not "
+                                     "supported",
                                      "give a local file or an http:// or https:// URL"))
         path = Path(text).expanduser()
         name_part = path.name

@@ -121,7 +121,8 @@ def scatter_fit(data, x: str, y: str, group: str | None = None, *, ax=None, leve
 _FACTOR_CALL = re.compile(r"^(?:as\.factor|factor|as\.character|C)\((?P<var>[^()]+)\)")
 
 
-def _dummy_columns(xnames: Sequence[str], group: str | None) -> tuple[str | None, list[int], list[str]]:
+def _dummy_columns(xnames: Sequence[str], group: str | None
+                   ) -> tuple[str | None, list[int], list[str]]:
     """For an ``lm`` with group dummies: the grouping variable, the dummy columns and the
     levels they stand for (reference level omitted)."""
     found: dict[str, list[tuple[int, str]]] = {}

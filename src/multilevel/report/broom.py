@@ -75,8 +75,8 @@ def tidy(model, *, effects: str | tuple[str, ...] = ("fixed", "ran_pars"), conf_
     --------
     >>> import multilevel as ml
     >>> m = ml.lmer("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"))
-    >>> m.tidy()[["effect", "group", "term"]].values.tolist()[:3]
-    [['fixed', None, '(Intercept)'], ['fixed', None, 'Days'], ['ran_pars', 'Subject', 'sd__(Intercept)']]
+    >>> m.tidy()[["effect", "group", "term"]].values.tolist()[1:3]
+    [['fixed', None, 'Days'], ['ran_pars', 'Subject', 'sd__(Intercept)']]
     """
     import pandas as pd
 

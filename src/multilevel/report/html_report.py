@@ -334,7 +334,7 @@ def _section_model(i, name, model, formula, error, msgs, figs, *, x, group_hint,
             n_levels = int(part["grp"].nunique())
             size = (max(3.4 * len(terms), 5.0), min(0.24 * n_levels + 1.4, 16.0))
 
-            def draw_ranef(fig, g=g, n=len(terms)):
+            def draw_ranef(fig, g=g, n=len(terms)):  # noqa: B008 - bound per figure
                 ranef_plot(model, group=g, ax=_grid(fig, n, n))
             out.append(figs.render(
                 draw_ranef, size, f"{name}: random effects of {g} with 95% intervals",
@@ -536,7 +536,7 @@ def report(models, data=None, *, path: str | os.PathLike | None = None,
         if lrt is not None:
             toc.append(("lrt", "Likelihood-ratio tests"))
             body.append('<section id="lrt"><h2>Likelihood-ratio tests</h2>'
-                        "<p>Nested mixed models compared by their log-likelihoods (refitted by "
+                        "<p>Nested models compared by their log-likelihoods (REML fits refitted by "
                         "maximum likelihood where needed): a small p-value says the larger "
                         "model fits better than chance alone would explain.</p>"
                         f'<div class="ml-scroll">{lrt}</div></section>')

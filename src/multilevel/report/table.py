@@ -116,7 +116,7 @@ class Table:
                                             in zip(groups, gw)).rstrip())
             lines.append(" " * lw + "".join("   " + "-" * g for g in gw))
         head = self.stub.ljust(lw)
-        for (s, w), g in zip(bounds, gw):
+        for s, w in bounds:
             head += "   " + (" " * gap).join(self._just(self.columns[j], widths[j], j)
                                              for j in range(s, s + w))
         lines.append(head.rstrip())
