@@ -16,7 +16,7 @@ from .fit.lm import lm
 from .fit.lmer import LmerControl, lmer
 from .inference import anova, bootstrap, profile
 from . import family
-from .fit.glmer import glmer
+from .fit.glmer import glmer, glmer_nb
 from . import plots as plot  # matplotlib loads when a figure is drawn
 from .io.readers import read
 from .report.html_report import report
@@ -25,7 +25,7 @@ from .report.tables import compare, group_summary
 __version__ = "0.1.0"
 
 __all__ = [
-    "glmer", "family",
+    "glmer", "glmer_nb", "family",
     "lm", "lmer", "LmerControl", "datasets",
     "anova", "profile", "bootstrap",
     "group_summary", "compare", "report", "read", "plot",

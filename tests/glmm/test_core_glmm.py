@@ -32,10 +32,11 @@ def test_logit_clamps_like_lme4():
     assert lk.mu_eta(np.array([800.0]))[0] == np.finfo(float).eps
 
 
-@pytest.mark.parametrize("fam", ["binomial", "poisson", "Gamma", "inverse.gaussian"])
+@pytest.mark.parametrize("fam", ["binomial", "poisson", "Gamma", "inverse.gaussian",
+                                 "negative.binomial"])
 def test_fast_paths_agree_with_definitions(fam):
     rng = np.random.default_rng(2)
-    f = Family.make(fam)
+    f = Family.make(fam, nb_theta=1.7 if fam == "negative.binomial" else None)
     n = 50
     if fam == "binomial":
         trials = rng.integers(1, 6, n).astype(float)
@@ -65,6 +66,14 @@ def test_binomial_and_poisson_aic_are_minus_twice_the_log_likelihood():
     counts, lam = np.array([0.0, 2.0, 7.0]), np.array([0.5, 2.5, 6.0])
     assert Family.make("poisson").aic(counts, np.ones(3), lam, np.ones(3), 0.0) == \
         pytest.approx(-2 * stats.poisson.logpmf(counts, lam).sum())
+    nb = Family.make("negative.binomial", nb_theta=1.7)
+    assert nb.aic(counts, np.ones(3), lam, np.ones(3), 0.0) == \
+        pytest.approx(-2 * stats.nbinom.logpmf(counts, 1.7, 1.7 / (1.7 + lam)).sum())
+    # aic - deviance does not depend on mu (what PIRLS minimises is the same function)
+    d1 = nb.aic(counts, 1, lam, np.ones(3), 0) - nb.dev_resid(counts, lam, np.ones(3)).sum()
+    d2 = nb.aic(counts, 1, 2 * lam, np.ones(3), 0) - nb.dev_resid(counts, 2 * lam,
+                                                                  np.ones(3)).sum()
+    assert d1 == pytest.approx(d2)
 
 
 def test_family_link_validation():
@@ -73,7 +82,12 @@ def test_family_link_validation():
         Family("poisson", Link("logit"))
     with pytest.raises(ValueError):
         Link("softmax")
-    assert set(FAMILIES) == {"binomial", "poisson", "Gamma", "inverse.gaussian"}
+    assert set(FAMILIES) == {"binomial", "poisson", "Gamma", "inverse.gaussian",
+                             "negative.binomial"}
+    with pytest.raises(ValueError, match="theta"):
+        Family.make("negative.binomial")
+    nb = Family.make("negative.binomial", nb_theta=2.5)
+    assert nb.r_name == "Negative Binomial(2.5)" and not nb.canonical and not nb.has_scale
 
 
 def _one_group_problem(seed=0, n_groups=3, per=8):

@@ -235,3 +235,21 @@ def test_control_options(cbpp, m_cbpp):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ml.glmer(FORMULA, cbpp)  # the reference fit raises no warning
+
+
+# ----- negative binomial ------------------------------------------------------------------
+def test_glmer_nb_matches_lme4():
+    """lme4 1.1-31: glmer.nb(TICKS ~ YEAR + cHEIGHT + (1 | LOCATION), grouseticks)."""
+    g = ml.datasets.load("grouseticks")
+    m = ml.glmer_nb("TICKS ~ YEAR + cHEIGHT + (1 | LOCATION)", g)
+    assert m.nb_theta == pytest.approx(2.052219243, rel=1e-4)
+    assert m.loglik == pytest.approx(-905.861242184, abs=1e-3)  # ours: the exact optimum
+    assert m.loglik >= -905.861242184
+    se = np.sqrt(np.diag(m.vcov.to_numpy()))
+    want_se = np.array([0.173334727384, 0.167592318411, 0.186274639556, 0.003858778584])
+    want = np.array([0.58898450925, 1.12243550833, -1.11823678960, -0.02378350135])
+    assert np.all(np.abs(m.fixef.to_numpy() - want) < 5e-3 * want_se)
+    assert se == pytest.approx(want_se, rel=5e-3)
+    assert m.theta.iloc[0] == pytest.approx(0.8936459266, rel=1e-3)
+    assert m.n_params == 6 and m.family == "negative.binomial"
+    assert str(m.summary()).splitlines()[2] == " Family: Negative Binomial(2.0522)  ( log )"

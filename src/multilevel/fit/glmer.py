@@ -140,13 +140,14 @@ def glm_response(y_mat: np.ndarray, fam: Family, prior: np.ndarray, name: str) -
         raise DataError(two_line(f"cbind() responses are only for the binomial family, "
                                  f"not {fam.name}", "use a single response column"))
     y = y_mat[:, 0].astype(float)
-    if fam.name == "poisson":
+    if fam.name in ("poisson", "negative.binomial"):
+        what = "Poisson" if fam.name == "poisson" else "negative binomial"
         if np.any(y < 0):
             raise DataError(two_line(
-                f"the Poisson response {name} has negative values; counts must be >= 0",
+                f"the {what} response {name} has negative values; counts must be >= 0",
                 "check the response column, or use another family for signed data"))
         if np.any(np.abs(y - np.rint(y)) > 1e-8):
-            warnings.warn(f"non-integer counts in the Poisson response {name}", UserWarning,
+            warnings.warn(f"non-integer counts in the {what} response {name}", UserWarning,
                           stacklevel=3)
     elif np.any(y <= 0):
         raise DataError(two_line(
@@ -350,17 +351,128 @@ def glmer(formula: str, data, family="binomial", *, n_agq: int = 1, weights=None
     >>> round(m.loglik, 2)
     -92.03
     """
-    from ..design.model_frame import build_design, response_matrix
     from ..family import resolve
 
     t_start = time.perf_counter()
     control = control or GlmerControl()
     fam = resolve(family)
     n_agq = int(n_agq)
-    if n_agq < 0 or n_agq > 100:
-        raise ValueError(f"n_agq must be between 0 and 100, got {n_agq}")
     if data_name is None:
         data_name = caller_data_name(data)
+    design, terms, resp, gdata = _prepare(formula, data, fam, n_agq, weights, offset, control)
+    with blas_threads_for(_dense_order(gdata)):
+        return _fit(gdata, design, terms, resp, n_agq, fast, control, data_name, t_start)
+
+
+def glmer_nb(formula: str, data, *, link: str = "log", n_agq: int = 1, weights=None,
+             offset=None, control: GlmerControl | None = None, data_name: str | None = None,
+             interval: tuple[float, float] | None = None, tol: float = 1e-6):
+    """Fit a negative binomial GLMM, as lme4's ``glmer.nb``.
+
+    As lme4: a Poisson fit gives a first estimate of the negative binomial ``theta``
+    (``Var(y) = mu + mu^2 / theta``, MASS's ``theta.ml``); then ``log(theta)`` is optimised
+    (Brent's method on ``interval``, by default the first estimate's log +- 3) with a full
+    ``glmer`` fit at each value. The result is the ``glmer`` fit at the best ``theta``; its
+    ``family`` prints as ``Negative Binomial(theta)`` and ``theta`` counts as a parameter
+    (``n_params``). Standard errors are those of that fit (``theta`` held fixed), as in lme4.
+
+    Parameters
+    ----------
+    formula, data, n_agq, weights, offset, control, data_name
+        As for :func:`glmer`.
+    link : {"log", "identity", "sqrt"}
+    interval : (float, float), optional
+        Bounds for ``log(theta)``.
+    tol : float
+        Tolerance on ``log(theta)`` (lme4's is ``5e-5``; the default finds the optimum).
+
+    Returns
+    -------
+    GlmerResult
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.glmer_nb("TICKS ~ YEAR + (1 | LOCATION)", ml.datasets.load("grouseticks"))
+    >>> m.family
+    'negative.binomial'
+    """
+    from dataclasses import replace
+
+    from scipy.optimize import minimize_scalar
+
+    from ..family import Poisson
+
+    t_start = time.perf_counter()
+    control = control or GlmerControl()
+    n_agq = int(n_agq)
+    if data_name is None:
+        data_name = caller_data_name(data)
+    pois = Poisson(link=link).to_core()
+    design, terms, resp, gdata = _prepare(formula, data, pois, n_agq, weights, offset, control)
+    inner = replace(control, calc_derivs=False, check_conv=False)
+
+    def fit_at(th: float, ctl: GlmerControl, quiet: bool):
+        fam = Family.make("negative.binomial", link, nb_theta=float(th))
+        return _fit(replace(gdata, family=fam), design, terms, resp, n_agq, False, ctl,
+                    data_name, t_start, quiet=quiet)
+
+    with blas_threads_for(_dense_order(gdata)):
+        m0 = _fit(gdata, design, terms, resp, n_agq, False, inner, data_name, t_start,
+                  quiet=True)
+        th0 = theta_ml(resp.y, m0.fitted.to_numpy(), resp.prior_weights)
+        lo, hi = interval if interval is not None else (np.log(th0) - 3, np.log(th0) + 3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            best = minimize_scalar(lambda t: fit_at(np.exp(t), inner, True).deviance,
+                                   bounds=(lo, hi), method="bounded",
+                                   options={"xatol": tol})
+        m = fit_at(np.exp(best.x), control, False)
+    m.nb_fits = int(best.nfev) + 1  # glmer fits used: the Poisson start and Brent's steps
+    return m
+
+
+def theta_ml(y: np.ndarray, mu: np.ndarray, weights: np.ndarray | None = None,
+             limit: int = 20, eps: float = 5e-5 ** 0.5) -> float:
+    """Maximum likelihood ``theta`` of a negative binomial with known means (MASS's
+    ``theta.ml``: Newton's method on the score, from the moment estimate).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.negative_binomial(2.0, 2.0 / (2.0 + 3.0), size=4000).astype(float)
+    >>> round(theta_ml(y, np.full(4000, 3.0)), 1)
+    2.0
+    """
+    from scipy.special import digamma, polygamma
+
+    w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=float)
+    n = w.sum()
+    t0 = n / np.sum(w * (y / mu - 1.0) ** 2)
+    for _ in range(limit):
+        t0 = abs(t0)
+        score = np.sum(w * (digamma(t0 + y) - digamma(t0) + np.log(t0) + 1.0
+                            - np.log(t0 + mu) - (y + t0) / (mu + t0)))
+        info = np.sum(w * (-polygamma(1, t0 + y) + polygamma(1, t0) - 1.0 / t0
+                           + 2.0 / (mu + t0) - (y + t0) / (mu + t0) ** 2))
+        delta = score / info
+        t0 = t0 + delta
+        if abs(delta) <= eps:
+            break
+    return float(max(t0, 1e-8))
+
+
+def _dense_order(gdata: GlmmData) -> int:
+    return max([t.p * t.n_levels for t in gdata.terms[1:]] + [gdata.p + 1])
+
+
+def _prepare(formula: str, data, fam: Family, n_agq: int, weights, offset,
+             control: GlmerControl):
+    """Design, lme4's term order, the checked response and the core's inputs."""
+    from ..design.model_frame import build_design, response_matrix
+
+    if not 0 <= int(n_agq) <= 100:
+        raise ValueError(f"n_agq must be between 0 and 100, got {n_agq}")
     design = build_design(formula, data, kind="glmer")
     terms = order_terms(design.re_terms)
     if n_agq > 1 and (len(terms) != 1 or terms[0].p != 1):
@@ -388,17 +500,14 @@ def glmer(formula: str, data, family="binomial", *, n_agq: int = 1, weights=None
             warnings.warn(
                 "quasi-complete separation: the response is perfectly predicted for some "
                 f"rows by {', '.join(cols)}; those estimates may be infinite (huge values "
-                "with huge standard errors)", ConvergenceWarning, stacklevel=2)
-
+                "with huge standard errors)", ConvergenceWarning, stacklevel=4)
     gdata = GlmmData(to_term_data(terms), np.asarray(design.X, dtype=float), resp.y,
                      resp.weights, resp.n_trials, _offset(offset, design), fam)
-    dense_order = max([t.p * t.n_levels for t in terms[1:]] + [gdata.p + 1])
-    with blas_threads_for(dense_order):
-        return _fit(gdata, design, terms, resp, fam, n_agq, fast, control, data_name, t_start)
+    return design, terms, resp, gdata
 
 
-def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, fam: Family, n_agq: int,
-         fast: bool, control: GlmerControl, data_name, t_start: float):
+def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bool,
+         control: GlmerControl, data_name, t_start: float, *, quiet: bool = False):
     """Stages 1 and 2, derivatives, checks and the result (``glmer`` after the design)."""
     from ..results.glmm import GlmerResult
 
@@ -475,7 +584,7 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, fam: Family, n_agq: 
         messages.append("boundary (singular) fit: see help('isSingular')")
     if not st.converged:
         messages.append("PIRLS did not converge at the estimates")
-    for msg in messages:
+    for msg in messages if not quiet else []:
         cat = SingularFitWarning if msg.startswith("boundary") else ConvergenceWarning
         warnings.warn(msg, cat, stacklevel=4)
     opt.messages.extend(messages)

@@ -79,6 +79,12 @@ class GlmerResult(ResultBase):
     def link(self) -> str:
         return self._family.link.name
 
+    @property
+    def nb_theta(self) -> float | None:
+        """The negative binomial's ``theta`` (:func:`multilevel.glmer_nb`; lme4's
+        ``getME(m, "glmer.nb.theta")``), None for other families."""
+        return self._family.nb_theta
+
     # ----- parameters -------------------------------------------------------------------------
     @cached_property
     def fixef(self) -> pd.Series:
@@ -387,7 +393,8 @@ class GlmerResult(ResultBase):
     @property
     def n_params(self) -> int:
         """Number of estimated parameters (``attr(logLik(m), "df")``)."""
-        return len(self.design.xnames) + self._st.theta.size + int(self._family.has_scale)
+        extra = int(self._family.has_scale) + int(self._family.name == "negative.binomial")
+        return len(self.design.xnames) + self._st.theta.size + extra
 
     @property
     def df_resid(self) -> int:
@@ -559,7 +566,8 @@ class GlmerResult(ResultBase):
             scaled_resid_quantiles=_quantiles(self.residuals("pearson", scaled=True).to_numpy()),
             varcorr=tuple(blocks), residual_sd=self.sigma if self._family.has_scale else None,
             nobs=self.nobs, ngrps=tuple((str(k), int(v)) for k, v in self.ngrps.items()),
-            coefficients=coefs, corr_fixef=corr, class_name="glmerMod", family=self.family,
+            coefficients=coefs, corr_fixef=corr, class_name="glmerMod",
+            family=self._family.r_name,
             link=self.link, glmm_approximation=approx, optimizer="bobyqa",
             conv_code=0 if self.opt_summary.converged else 1,
             conv_messages=tuple(self.messages))
