@@ -151,6 +151,16 @@ def _normalise(models, names, data, reml: bool, data_name: str | None = None):
     return out
 
 
+def _model_data_name(models) -> str | None:
+    items = models.values() if isinstance(models, dict) else (
+        [models] if hasattr(models, "fixef") or isinstance(models, str) else models)
+    for m in items:
+        name = getattr(m, "data_name", None)
+        if name:
+            return str(name)
+    return None
+
+
 def _roles(fitted, data, group, x):
     """The response, the x variable and the grouping column of the lesson's figures."""
     from ..plots.scatter import _default_x
@@ -449,7 +459,7 @@ def report(models, data=None, *, path: str | os.PathLike | None = None,
     say = progress or (lambda message: None)
     say("fitting models")
     if data_name is None and data is not None:
-        data_name = data.attrs.get("name") or "data"
+        data_name = data.attrs.get("name") or _model_data_name(models) or "data"
     fitted = _normalise(models, names, data, reml, data_name)
     ok = [(n, m) for n, m, _, err, _ in fitted if m is not None]
     y, x, group = _roles(fitted, data, group, x)
