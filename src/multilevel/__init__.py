@@ -1,5 +1,8 @@
 """multilevel: multilevel (mixed-effects) models with lme4's results, in Python.
 
+Everything is imported on first use (PEP 562), so ``import multilevel`` is quick; plotting,
+file readers and data engines load only when called.
+
 Examples
 --------
 >>> import multilevel as ml
@@ -9,25 +12,50 @@ Examples
 """
 from __future__ import annotations
 
-from . import datasets
+import importlib
+
 from .errors import (ConvergenceWarning, DataError, FormulaError, MultilevelError,
                      SingularFitWarning)
-from .fit.lm import lm
-from .fit.lmer import LmerControl, lmer
-from .inference import anova, bootstrap, profile
-from . import family
-from .fit.glmer import glmer, glmer_nb
-from . import plots as plot  # matplotlib loads when a figure is drawn
-from .io.readers import read
-from .report.html_report import report
-from .report.tables import compare, group_summary
 
 __version__ = "0.1.0"
 
+# public name -> (module, attribute); attribute None means the module itself
+_LAZY = {
+    "lm": (".fit.lm", "lm"),
+    "lmer": (".fit.lmer", "lmer"),
+    "LmerControl": (".fit.lmer", "LmerControl"),
+    "glmer": (".fit.glmer", "glmer"),
+    "glmer_nb": (".fit.glmer", "glmer_nb"),
+    "family": (".family", None),
+    "datasets": (".datasets", None),
+    "anova": (".inference", "anova"),
+    "profile": (".inference", "profile"),
+    "bootstrap": (".inference", "bootstrap"),
+    "plot": (".plots", None),
+    "read": (".io.readers", "read"),
+    "report": (".report.html_report", "report"),
+    "compare": (".report.tables", "compare"),
+    "group_summary": (".report.tables", "group_summary"),
+}
+
 __all__ = [
-    "glmer", "glmer_nb", "family",
-    "lm", "lmer", "LmerControl", "datasets",
+    "lm", "lmer", "LmerControl", "glmer", "glmer_nb", "family", "datasets",
     "anova", "profile", "bootstrap",
     "group_summary", "compare", "report", "read", "plot",
     "MultilevelError", "FormulaError", "DataError", "ConvergenceWarning", "SingularFitWarning",
 ]
+
+
+def __getattr__(name: str):
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'multilevel' has no attribute {name!r}") from None
+    mod = importlib.import_module(module, __name__)
+    value = mod if attr is None else getattr(mod, attr)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
