@@ -83,17 +83,21 @@ def test_a_failing_parameter_is_reported_and_the_others_kept(fits, monkeypatch):
     assert np.isfinite(ci.drop(".sig02").to_numpy()).all()
 
 
-def test_flat_profile_is_named(sleep):
-    """A random slope with zero variance: its correlation does not change the deviance."""
+def test_singular_correlation_limits_are_the_bounds(sleep):
+    """No slope variance in the data: the fit is singular (correlation -1, slope sd ~ 0)."""
     rng = np.random.default_rng(5)
     df = sleep.assign(Reaction=250 + 10 * sleep.Days
                       + np.repeat(rng.normal(0, 30, 18), 10) + rng.normal(0, 25, 180))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         m = ml.lmer("Reaction ~ Days + (Days | Subject)", df, reml=False)
-        pr = ml.profile(m, which=["sd_(Intercept)|Subject", ".sigma"])
-    assert not pr.failures
-    assert set(pr.table[".par"]) == {".sig01", ".sigma"}
+    assert m.is_singular
+    with pytest.warns(ProfileWarning) as rec:
+        ci = m.confint(method="profile", parm=[".sig02", ".sig03", "Days"])
+    assert any(str(r.message).startswith(".sig02: the profile does not reach") for r in rec)
+    assert ci.loc[".sig02"].tolist() == [-1.0, 1.0]
+    assert ci.loc[".sig03", "lower"] == 0.0 and ci.loc[".sig03", "upper"] > 0
+    assert ci.loc["Days", "lower"] < m.fixef["Days"] < ci.loc["Days", "upper"]
 
 
 def test_profile_object_and_parameter_selection(fits):

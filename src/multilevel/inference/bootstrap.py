@@ -92,6 +92,14 @@ class BootResult:
     t : DataFrame        -- one row per replicate (NaN rows for failed refits)
     seed : int or None
     errors : dict        -- replicate -> error message, for failed refits
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.lmer("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff"))
+    >>> b = bootstrap(m, nsim=5, seed=1, n_jobs=1, progress=False)
+    >>> b.nsim, list(b.t0.index)
+    (5, ['.sig01', '.sigma', '(Intercept)'])
     """
 
     t0: pd.Series

@@ -43,6 +43,13 @@ class KRAdjusted:
     vcov : (p, p) array       -- ``Phi`` (unadjusted)
     P : list of (p, p) arrays -- one per covariance parameter (residual last)
     W : (k, k) array          -- ``2 I^{-1}``
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.lmer("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff"))
+    >>> len(vcov_adjusted(m).P)  # one variance and the residual
+    2
     """
 
     vcov_adj: np.ndarray

@@ -39,8 +39,17 @@ LOG2PI = float(np.log(2.0 * np.pi))
 BAD = 1e300
 
 
+FLAT = "flat profile: the deviance does not depend on this parameter (singular fit)"
+
+
 class ProfileWarning(MultilevelWarning):
-    """A parameter's profile could not be computed, or is flat (a singular fit)."""
+    """A parameter's profile could not be computed, or is flat (a singular fit).
+
+    Examples
+    --------
+    >>> issubclass(ProfileWarning, UserWarning)
+    True
+    """
 
 
 def safe_chol(S: np.ndarray) -> np.ndarray | None:
@@ -124,6 +133,13 @@ class Profiler:
     """The profiled ML deviance of each parameter of one model, memoised.
 
     .. note:: internal; use :func:`profile` or ``m.confint(method="profile")``.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> pr = Profiler(ml.lmer("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff")))
+    >>> pr.names, pr.zeta(2, pr.estimate(2))
+    (['.sig01', '.sigma', '(Intercept)'], 0.0)
     """
 
     def __init__(self, m):
@@ -255,9 +271,12 @@ class Profiler:
             if (zb - target) * side >= 0:
                 break
             if at_bound:
-                flat = abs(zb) < 1e-6 and abs(b - est) > 1e-8 * max(abs(est), 1.0)
-                return float(bound), ("flat profile: the deviance does not depend on this "
-                                      "parameter (singular fit)" if flat else None)
+                if abs(b - est) <= 1e-8 * max(abs(est), 1.0):
+                    return float(bound), None  # the estimate is on the bound (lme4: the bound)
+                if abs(zb) < 1e-6:
+                    return float(bound), FLAT
+                return float(bound), (f"the profile does not reach zeta = {target:+.3g} "
+                                      "before the parameter's bound")
             a, za = b, zb
             step *= 2.0
         else:
@@ -316,7 +335,15 @@ class Profile:
     _profiler: object = dataclasses.field(repr=False, default=None)
 
     def confint(self, level: float = 0.95, readable: bool = False) -> pd.DataFrame:
-        """Profile confidence intervals (lme4's ``confint(profile(m))``)."""
+        """Profile confidence intervals (lme4's ``confint(profile(m))``).
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> pr = profile(ml.lmer("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff")))
+        >>> pr.confint(level=0.9, readable=True).index.tolist()
+        ['sd_(Intercept)|Batch', 'sigma', '(Intercept)']
+        """
         which = [self._profiler.names.index(p) for p in self.estimates.index]
         return _intervals(self._profiler, which, level, readable, self.failures, self.notes)
 
@@ -341,8 +368,8 @@ def _intervals(pr: Profiler, which, level, readable, failures, notes) -> pd.Data
         for note in (note_lo, note_hi):
             if note and notes.get(name) != note:
                 notes[name] = note
-                warnings.warn(f"{name}: {note}; its interval is the parameter's range",
-                              ProfileWarning, stacklevel=3)
+                warnings.warn(f"{name}: {note}; that limit is the bound", ProfileWarning,
+                              stacklevel=3)
         rows.append((lo, hi))
     labels = pr.readable if readable else pr.names
     return pd.DataFrame(rows, index=pd.Index([labels[w] for w in which]),
@@ -429,7 +456,7 @@ def profile(m, which=None, *, alphamax: float = 0.01, n_points: int = 8) -> Prof
                 pts = [(0.0, pr.estimate(w))]
                 for target in (-cutoff, cutoff):
                     lim, note = pr.limit(w, target)
-                    if note:
+                    if note == FLAT:
                         notes[name] = note
                     est = pr.estimate(w)
                     for x in np.linspace(est, lim, n_points + 1)[1:]:

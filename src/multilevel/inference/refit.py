@@ -21,7 +21,15 @@ _ML_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def blas_context(m):
-    """Single-threaded BLAS for models with small dense blocks (as the fit does)."""
+    """Single-threaded BLAS for models with small dense blocks (as the fit does).
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.lmer("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff"))
+    >>> with blas_context(m):
+    ...     pass
+    """
     try:
         from ..fit.threads import blas_threads_for, largest_dense_block
     except ImportError:  # pragma: no cover

@@ -73,6 +73,13 @@ class VarparCovariance:
     jac : (k, p, p) array      -- derivative of ``vcov(beta)`` with respect to each ``varpar``
     vcov_beta : (p, p) array
     messages : tuple of str    -- lmerTest's warnings about the Hessian's eigenvalues
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.lmer("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff"))
+    >>> varpar_covariance(m).vcov_varpar.shape
+    (2, 2)
     """
 
     varpar: np.ndarray
@@ -109,7 +116,16 @@ def deviance_varpar(problem, reml: bool):
 
 
 def covbeta_varpar(problem):
-    """lmerTest's ``get_covbeta``: ``vcov(beta)`` (flattened) as a function of ``varpar``."""
+    """lmerTest's ``get_covbeta``: ``vcov(beta)`` (flattened) as a function of ``varpar``.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.lmer("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff"))
+    >>> v = covbeta_varpar(m.problem)(np.r_[m.theta.to_numpy(), m.sigma])
+    >>> bool(np.isclose(v[0], m.vcov.iloc[0, 0]))
+    True
+    """
     at = problem if isinstance(problem, _AtTheta) else _AtTheta(problem)
 
     def cov(varpar: np.ndarray) -> np.ndarray:
