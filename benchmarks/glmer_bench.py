@@ -47,7 +47,8 @@ for (i in seq_len(reps)) {
   ))[["elapsed"]]
 }
 num <- function(x) paste(sprintf("%.17g", x), collapse = ", ")
-cat(sprintf('{"times": [%s], "loglik": %s, "fixef": [%s], "theta": [%s], "warnings": %d, "version": "%s"}\n',
+cat(sprintf(paste0('{"times": [%s], "loglik": %s, "fixef": [%s], "theta": [%s], ',
+                   '"warnings": %d, "version": "%s"}\n'),
             num(times), num(as.numeric(logLik(fit))), num(fixef(fit)), num(getME(fit, "theta")),
             length(msgs), as.character(packageVersion("lme4"))),
     file = args[3])
@@ -98,7 +99,8 @@ def _run(cmd: list[str], timeout: float) -> str | None:
     except subprocess.TimeoutExpired:
         return "timeout"
     if r.returncode != 0:
-        return (r.stderr or r.stdout).strip().splitlines()[-1] if (r.stderr or r.stdout) else "failed"
+        text = (r.stderr or r.stdout).strip()
+        return text.splitlines()[-1] if text else "failed"
     return None
 
 
@@ -144,7 +146,8 @@ def main() -> int:
     ref = results.get("lme4", {})
     print(f"glmer {FORMULA}, binomial: {args.rows:,} rows, {args.groups:,} groups, "
           f"median of {args.repeats} fits")
-    print(f"{'engine':16} {'median s':>9} {'x lme4':>7} {'|dlogLik|':>10} {'max|dfixef|':>12}  note")
+    print(f"{'engine':16} {'median s':>9} {'x lme4':>7} {'|dlogLik|':>10} "
+          f"{'max|dfixef|':>12}  note")
     for name, r in results.items():
         if "error" in r:
             print(f"{name:16} {'-':>9} {'-':>7} {'-':>10} {'-':>12}  {r['error']}")

@@ -52,7 +52,13 @@ class Link:
             raise ValueError(f"unknown link {self.name!r}; use one of {', '.join(LINKS)}")
 
     def linkfun(self, mu: np.ndarray) -> np.ndarray:
-        """``g(mu)``."""
+        """``g(mu)``.
+
+        Examples
+        --------
+        >>> Link("log").linkfun(np.array([1.0])).tolist()
+        [0.0]
+        """
         mu = np.asarray(mu, dtype=float)
         n = self.name
         if n == "logit":
@@ -96,7 +102,13 @@ class Link:
         return np.minimum(1.0 - EPS, 0.5 + np.arctan(eta) / np.pi)  # cauchit
 
     def mu_eta(self, eta: np.ndarray) -> np.ndarray:
-        """``d mu / d eta``, clamped as in lme4."""
+        """``d mu / d eta``, clamped as in lme4.
+
+        Examples
+        --------
+        >>> Link("logit").mu_eta(np.array([0.0])).tolist()
+        [0.25]
+        """
         eta = np.asarray(eta, dtype=float)
         n = self.name
         if n == "logit":
@@ -204,7 +216,13 @@ class Family:
 
     # ----- distribution ------------------------------------------------------------------
     def variance(self, mu: np.ndarray) -> np.ndarray:
-        """``V(mu)`` (binomial clamped at ``eps`` as in lme4)."""
+        """``V(mu)`` (binomial clamped at ``eps`` as in lme4).
+
+        Examples
+        --------
+        >>> Family.make("binomial").variance(np.array([0.5])).tolist()
+        [0.25]
+        """
         if self.name == "binomial":
             return np.maximum(EPS, mu * (1.0 - mu))
         if self.name == "poisson":
@@ -216,7 +234,14 @@ class Family:
         return mu ** 3
 
     def dev_resid(self, y: np.ndarray, mu: np.ndarray, wt: np.ndarray) -> np.ndarray:
-        """Squared deviance residuals ``d_i`` (their sum is the GLM deviance)."""
+        """Squared deviance residuals ``d_i`` (their sum is the GLM deviance).
+
+        Examples
+        --------
+        >>> fam = Family.make("poisson")
+        >>> fam.dev_resid(np.array([2.0]), np.array([2.0]), np.ones(1)).tolist()
+        [0.0]
+        """
         if self.name == "binomial":
             return 2.0 * wt * (_ylogy(y, mu) + _ylogy(1.0 - y, 1.0 - mu))
         if self.name == "poisson":
@@ -265,7 +290,13 @@ class Family:
                      + 3.0 * np.sum(np.log(y) * wt) + 2.0)
 
     def mustart(self, y: np.ndarray, wt: np.ndarray) -> np.ndarray:
-        """R's ``family$initialize`` starting means."""
+        """R's ``family$initialize`` starting means.
+
+        Examples
+        --------
+        >>> Family.make("poisson").mustart(np.array([0.0, 3.0]), np.ones(2)).tolist()
+        [0.1, 3.1]
+        """
         if self.name == "binomial":
             return (wt * y + 0.5) / (wt + 1.0)
         if self.name == "poisson":

@@ -199,7 +199,14 @@ class GlmmProblem:
         return out
 
     def b_from_u(self, theta: np.ndarray, u: np.ndarray) -> list[np.ndarray]:
-        """Random effects ``b = Lambda u`` per term, ``(l_k, p_k)`` arrays."""
+        """Random effects ``b = Lambda u`` per term, ``(l_k, p_k)`` arrays.
+
+        Examples
+        --------
+        >>> prob = _demo_problem()
+        >>> prob.b_from_u(np.array([2.0]), np.ones(prob.data.q))[0][:2, 0].tolist()
+        [2.0, 2.0]
+        """
         Ts = split_theta(np.asarray(theta, dtype=float), self.data.ps)
         return [uk @ T.T for uk, T in zip(self.split_u(u), Ts)]
 
@@ -221,7 +228,15 @@ class GlmmProblem:
         return self._dev_sum(mu) + float(u @ u)
 
     def laplace(self, st: PirlsState) -> float:
-        """``-2 log p(y | u) + |u|^2 + log|L|^2`` at a PIRLS state (lme4's ``Laplace``)."""
+        """``-2 log p(y | u) + |u|^2 + log|L|^2`` at a PIRLS state (lme4's ``Laplace``).
+
+        Examples
+        --------
+        >>> prob = _demo_problem()
+        >>> st = prob.pirls(np.array([0.8]), np.array([0.1]))
+        >>> bool(np.isclose(prob.laplace(st), prob.objective(np.array([0.8, 0.1]))))
+        True
+        """
         dev = st.pdev - float(st.u @ st.u)
         return float(self._aic(st.mu, dev) + st.u @ st.u + st.ldL2)
 
@@ -235,6 +250,13 @@ class GlmmProblem:
         ------
         PirlsError
             When step halving cannot reduce the penalised deviance.
+
+        Examples
+        --------
+        >>> prob = _demo_problem()
+        >>> st = prob.pirls(np.array([0.8]))          # beta and u jointly
+        >>> st.converged, st.beta.shape, st.u.shape
+        (True, (1,), (20,))
         """
         d = self.data
         fam = d.family
@@ -329,7 +351,16 @@ class GlmmProblem:
     # ----- objectives --------------------------------------------------------------------
     def objective_theta(self, theta: np.ndarray) -> float:
         """Stage 1 (lme4's ``nAGQ = 0``): the Laplace deviance with beta and u jointly at
-        their PIRLS modes."""
+        their PIRLS modes.
+
+        Examples
+        --------
+        >>> prob = _demo_problem()
+        >>> f0 = prob.objective_theta(np.array([0.8]))
+        >>> st = prob.pirls(np.array([0.8]))
+        >>> bool(prob.objective(np.concatenate([[0.8], st.beta])) <= f0 + 1e-9)
+        True
+        """
         try:
             return self.laplace(self._pirls_warm("joint", theta))
         except PirlsError:
@@ -350,7 +381,15 @@ class GlmmProblem:
         self._warm["joint" if joint else "u"] = st
 
     def agq(self, st: PirlsState, n_agq: int) -> float:
-        """The adaptive Gauss-Hermite deviance at a converged u-only PIRLS state."""
+        """The adaptive Gauss-Hermite deviance at a converged u-only PIRLS state.
+
+        Examples
+        --------
+        >>> prob = _demo_problem()
+        >>> st = prob.pirls(np.array([0.8]), np.array([0.1]))
+        >>> bool(abs(prob.agq(st, 9) - prob.laplace(st)) < 1.0)   # 0/1 data: same constants
+        True
+        """
         d = self.data
         if len(d.terms) != 1 or d.terms[0].p != 1:
             raise ValueError("nAGQ > 1 is only available for models with a single, scalar "
@@ -381,13 +420,29 @@ class GlmmProblem:
     # ----- quantities at the optimum ----------------------------------------------------
     def cond_var(self, st: PirlsState, sigma: float = 1.0) -> list[np.ndarray]:
         """Conditional covariances of ``b`` per term and level at a PIRLS state
-        (``sigma^2 Lambda (L L')^{-1} Lambda'``, L from the state's working weights)."""
+        (``sigma^2 Lambda (L L')^{-1} Lambda'``, L from the state's working weights).
+
+        Examples
+        --------
+        >>> prob = _demo_problem()
+        >>> st = prob.pirls(np.array([0.8]), np.array([0.1]))
+        >>> prob.cond_var(st)[0].shape
+        (20, 1, 1)
+        """
         F, A = self.factor(st.theta, st.w)
         return cond_var(A, F, sigma)
 
     def vcov_rx(self, theta: np.ndarray, beta: np.ndarray, u: np.ndarray) -> np.ndarray:
         """``(R_X' R_X)^{-1}`` of the joint penalised system at given modes (lme4's
-        ``vcov(use.hessian = FALSE)`` for families without a scale)."""
+        ``vcov(use.hessian = FALSE)`` for families without a scale).
+
+        Examples
+        --------
+        >>> prob = _demo_problem()
+        >>> st = prob.pirls(np.array([0.8]))
+        >>> prob.vcov_rx(st.theta, st.beta, st.u).shape
+        (1, 1)
+        """
         d = self.data
         eta = self.eta(theta, beta, u)
         mu, w, r = d.family.working(d.y, d.weights, eta)
@@ -406,8 +461,6 @@ def _aic_function(fam: Family, y: np.ndarray, n: np.ndarray, wt: np.ndarray, dev
     ``aic(mu) - sum(dev_resid(mu))`` does not depend on ``mu``; the ``aic`` is then the
     deviance (already computed by PIRLS) plus that constant.
     """
-    from scipy import special
-
     full = _aic_full(fam, y, n, wt)
     if fam.name == "binomial":
         m = n if np.any(n > 1) else wt
@@ -481,3 +534,12 @@ def fd_hessian(fn, x: np.ndarray, steps: np.ndarray, fx: float | None = None
                 2 * steps[i] * steps[j])
     return grad, hess
 
+
+def _demo_problem() -> GlmmProblem:
+    """A small binary random-intercept problem for the examples (20 groups of 10)."""
+    rng = np.random.default_rng(0)
+    g = np.repeat(np.arange(20), 10)
+    y = (rng.random(200) < 1 / (1 + np.exp(-rng.normal(size=20)[g]))).astype(float)
+    data = GlmmData([TermData(g, np.ones((200, 1)), 20)], np.ones((200, 1)), y,
+                    np.ones(200), np.ones(200), np.zeros(200), Family.make("binomial"))
+    return GlmmProblem(data)

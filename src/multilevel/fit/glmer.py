@@ -1,4 +1,4 @@
-"""``glmer``: parse → design → response → two-stage optimisation → result (lme4's ``glmer``).
+"""``glmer``: parse → design → response → two-stage optimisation → result (lme4).
 
 Stage 1 (lme4's ``nAGQ = 0`` step) optimises the Laplace deviance over theta alone, with the
 fixed effects found by PIRLS together with the random effects. Stage 2 starts from there and
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.families import Family
-from ..core.glmm import GlmmData, GlmmProblem, PirlsError, PirlsState, fd_hessian
+from ..core.glmm import GlmmData, GlmmProblem, PirlsError, fd_hessian
 from ..core.optimize import OptSummary, bobyqa
 from ..core.theta import theta_lower, theta_start
 from ..errors import ConvergenceError, ConvergenceWarning, DataError, SingularFitWarning, two_line
