@@ -33,7 +33,6 @@ _LAZY = {
     "bootstrap": (".inference", "bootstrap"),
     "plot": (".plots", None),
     "read": (".io.readers", "read"),
-    "report": (".report.html_report", "report"),
     "compare": (".report.tables", "compare"),
     "group_summary": (".report.tables", "group_summary"),
 }
@@ -44,6 +43,25 @@ __all__ = [
     "group_summary", "compare", "report", "read", "plot",
     "MultilevelError", "FormulaError", "DataError", "ConvergenceWarning", "SingularFitWarning",
 ]
+
+
+# The subpackage ``multilevel.report`` shares its name with the function ``ml.report``:
+# load the (empty) package first so that importing its modules later never rebinds the name.
+from . import report as _report_package  # noqa: E402,F401
+
+
+def report(*args, **kwargs):
+    """Write the self-contained HTML report; see :func:`multilevel.report.html_report.report`.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> callable(ml.report)
+    True
+    """
+    from .report.html_report import report as _report
+
+    return _report(*args, **kwargs)
 
 
 def __getattr__(name: str):
