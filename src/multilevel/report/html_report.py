@@ -250,9 +250,7 @@ def _lrt(named) -> str | None:
     Tries all models, then the mixed models with the plain ``lm`` fits (no group dummies),
     then the mixed models alone: the first set ``ml.anova`` accepts as nested is shown.
     """
-    import multilevel as ml
-
-    anova = getattr(ml, "anova", None)
+    anova = _anova_function()
     mixed = [(n, m) for n, m in named if _is_mixed(m)]
     if anova is None or not mixed:
         return None
@@ -271,6 +269,16 @@ def _lrt(named) -> str | None:
             continue
         return _anova_html(result)
     return None
+
+
+def _anova_function():
+    """``ml.anova`` when the installed multilevel has it, else None."""
+    import multilevel as ml
+
+    try:
+        return getattr(ml, "anova", None)
+    except ImportError:  # listed but its module is missing
+        return None
 
 
 def _has_dummies(model) -> bool:
