@@ -89,3 +89,26 @@ def test_in_memory_fit_writes_augment_too(fits, tmp_path):
     out = m0.augment(to=str(tmp_path / "mem.parquet"))
     got = pd.read_parquet(out)
     np.testing.assert_allclose(got[".fitted"], m0.fitted)
+
+
+def test_exact_quantiles_with_a_sample_and_bad_brackets(monkeypatch, fits):
+    from multilevel.backends import open_source
+    from multilevel.results import lmm_source
+
+    rng = np.random.default_rng(5)
+    v = rng.standard_t(3, size=20_001)
+    t = open_source(pd.DataFrame({"v": v}), engine="duckdb")
+    want = tuple(np.quantile(v, [0, 0.25, 0.5, 0.75, 1]))
+    base = f"SELECT v AS r FROM {t.name}"
+    assert lmm_source.exact_quantiles(t, base) == pytest.approx(want, rel=1e-15)
+    # a biased "sample" puts every bracket in the wrong place: they are widened until right
+    biased = f"SELECT v AS r FROM {t.name} WHERE v > 2"
+    assert lmm_source.exact_quantiles(t, base, biased, delta=0.0) == pytest.approx(want,
+                                                                                  rel=1e-15)
+    # the summary's path with a sampled first pass
+    _, m1 = fits
+    monkeypatch.setattr(lmm_source, "SAMPLE_ROWS", 300)
+    m1.__dict__.pop("_resid_quantiles", None)
+    r = m1.augment(columns=[]).df()[".resid"].to_numpy()
+    np.testing.assert_allclose(m1.resid_quantiles(), np.quantile(r, [0, .25, .5, .75, 1]),
+                               rtol=1e-13)

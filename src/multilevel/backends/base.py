@@ -104,6 +104,14 @@ class Dialect:
     def approx_quantiles(self, e: str, probs: list[float]) -> str:
         raise NotImplementedError
 
+    def collect(self, e: str, cond: str) -> str:
+        """An aggregate: the list of ``e`` over the rows where ``cond`` holds."""
+        raise NotImplementedError
+
+    def sample(self, name: str, percent: float) -> str:
+        """A table expression: a random ``percent`` % of the rows of ``name``."""
+        raise NotImplementedError
+
 
 @runtime_checkable
 class Accumulator(Protocol):

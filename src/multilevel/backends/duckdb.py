@@ -38,6 +38,12 @@ class DuckDBDialect(Dialect):
     def approx_quantiles(self, e: str, probs: list[float]) -> str:
         return f"approx_quantile({e}, [{', '.join(repr(float(p)) for p in probs)}])"
 
+    def collect(self, e: str, cond: str) -> str:
+        return f"list({e}) FILTER (WHERE {cond})"
+
+    def sample(self, name: str, percent: float) -> str:
+        return f"(SELECT * FROM {name} USING SAMPLE {float(percent)!r}% (bernoulli))"
+
 
 def kind_of(type_name: str) -> str:
     """Kind of a DuckDB type name.

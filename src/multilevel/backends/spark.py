@@ -38,6 +38,12 @@ class SparkDialect(Dialect):
         return (f"percentile_approx({e}, array({', '.join(repr(float(p)) for p in probs)}), "
                 "100000)")
 
+    def collect(self, e: str, cond: str) -> str:
+        return f"collect_list({e}) FILTER (WHERE {cond})"
+
+    def sample(self, name: str, percent: float) -> str:
+        return f"(SELECT * FROM {name} TABLESAMPLE ({float(percent)!r} PERCENT))"
+
 
 def _kind(dt) -> str:
     if isinstance(dt, T.BooleanType):

@@ -8,8 +8,9 @@ SDs, ``loglik``, ``aic`` ...) is the same code. What needs the rows is computed 
   ``.fixed``; ``augment()`` returns the engine's lazy table of the same;
 * ``predict(source)`` predicts for another source (lazy table, or ``to=`` a file);
   ``predict(pandas_frame)`` works in memory as for any fit;
-* the summary's scaled-residual quantiles are exact: two further passes select the order
-  statistics (:func:`exact_quantiles`).
+* the summary's scaled-residual quantiles are exact: a pass over a sample places brackets
+  around them, and one pass over all rows selects the order statistics
+  (:func:`exact_quantiles`).
 
 ``fitted`` and ``residuals()`` would bring every row home, so they raise a
 :class:`~multilevel.errors.BackendError` that says how to get them.
@@ -29,6 +30,7 @@ from .lmm import LmerResult
 
 __all__ = ["SourceDesign", "LmerSourceResult", "exact_quantiles", "write_frame"]
 
+SAMPLE_ROWS = 1_000_000  # rows sampled to place the brackets of the exact quantiles
 _ROWS_FIX = ("write them with m.augment(to='fitted.parquet'), or use m.augment() for the "
              "engine's lazy table")
 
@@ -74,15 +76,16 @@ class SourceDesign:
         return self._rows("the rows")
 
 
-def exact_quantiles(table, base_sql: str, probs=(0.25, 0.5, 0.75), delta: float = 0.005
-                    ) -> tuple[float, ...]:
+def exact_quantiles(table, base_sql: str, sample_sql: str | None = None,
+                    probs=(0.25, 0.5, 0.75), delta: float = 0.005) -> tuple[float, ...]:
     """R's ``quantile(r, c(0, probs, 1))`` (type 7) of the column ``r`` of ``base_sql``,
     exactly, in a bounded amount of memory.
 
-    Pass 1 gets ``n``, min, max and approximate quantiles at ``p ± delta``; pass 2 counts the
-    rows below each bracket and fetches the few values inside, from which the order
-    statistics ``floor(h)`` and ``floor(h) + 1`` (``h = (n - 1) p``) are read. A bracket that
-    misses (the approximation was off) is widened and pass 2 repeated.
+    Pass 1 estimates the quantiles at ``p ± delta`` on ``sample_sql`` (a random sample of the
+    same rows; the rows themselves when omitted). Pass 2, over all rows, counts them, takes
+    min and max, counts the rows below each bracket and returns the few values inside it;
+    the order statistics ``floor(h)`` and ``floor(h) + 1`` (``h = (n - 1) p``) are read from
+    those. A bracket that missed (the estimate was off) is widened and pass 2 repeated.
 
     Examples
     --------
@@ -96,31 +99,31 @@ def exact_quantiles(table, base_sql: str, probs=(0.25, 0.5, 0.75), delta: float 
     lo_hi = []
     for p in probs:
         lo_hi += [max(0.0, p - delta), min(1.0, p + delta)]
-    q1 = (f"SELECT count(*) AS n, min(r) AS lo, max(r) AS hi, "
-          f"{d.approx_quantiles('r', lo_hi)} AS aq FROM ({base_sql}) AS ml_r")
-    row = table.fetch(q1).to_pylist()[0]
-    n, rmin, rmax, aq = int(row["n"]), row["lo"], row["hi"], list(row["aq"] or [])
-    if n == 0:
-        return (math.nan,) * (len(probs) + 2)
-    brackets = [(aq[2 * i], aq[2 * i + 1]) if len(aq) == 2 * len(probs) else (rmin, rmax)
+    q1 = f"SELECT {d.approx_quantiles('r', lo_hi)} AS aq FROM ({sample_sql or base_sql}) AS ml_r"
+    aq = table.fetch(q1).column("aq").to_pylist()[0] or []
+    inf = math.inf
+    brackets = [(aq[2 * i], aq[2 * i + 1]) if len(aq) == 2 * len(probs) else (-inf, inf)
                 for i in range(len(probs))]
     out: list[float | None] = [None] * len(probs)
-    widen = 1
+    tries = 0
+    n = rmin = rmax = None
     while any(v is None for v in out):
         todo = [i for i, v in enumerate(out) if v is None]
-        if widen > 3:
-            brackets = [(rmin, rmax) if i in todo else b for i, b in enumerate(brackets)]
-        sel = ", ".join(f"sum(CASE WHEN r < {d.double(brackets[i][0])} THEN 1 ELSE 0 END) "
-                        f"AS b{i}" for i in todo)
-        below = table.fetch(f"SELECT {sel} FROM ({base_sql}) AS ml_r").to_pylist()[0]
-        cond = " OR ".join(f"(r >= {d.double(brackets[i][0])} AND r <= "
-                           f"{d.double(brackets[i][1])})" for i in todo)
-        vals = np.sort(np.asarray(table.fetch(f"SELECT r FROM ({base_sql}) AS ml_r WHERE {cond}")
-                                  .column("r").to_numpy(zero_copy_only=False), dtype=float))
+        if tries >= 3:
+            brackets = [(-inf, inf) if i in todo else b for i, b in enumerate(brackets)]
+        sel = ["count(*) AS n", "min(r) AS lo", "max(r) AS hi"]
+        for i in todo:
+            a, b = (d.double(v) for v in brackets[i])
+            sel.append(f"sum(CASE WHEN r < {a} THEN 1 ELSE 0 END) AS b{i}")
+            sel.append(f"{d.collect('r', f'r >= {a} AND r <= {b}')} AS v{i}")
+        row = table.fetch(f"SELECT {', '.join(sel)} FROM ({base_sql}) AS ml_r").to_pylist()[0]
+        n, rmin, rmax = int(row["n"]), row["lo"], row["hi"]
+        if n == 0:
+            return (math.nan,) * (len(probs) + 2)
         for i in todo:
             a, b = brackets[i]
-            inside = vals[(vals >= a) & (vals <= b)]
-            start = int(below[f"b{i}"] or 0)
+            inside = np.sort(np.asarray(row[f"v{i}"] or [], dtype=float))
+            start = int(row[f"b{i}"] or 0)
             h = (n - 1) * probs[i]
             k = int(math.floor(h))
             frac = h - k
@@ -133,7 +136,7 @@ def exact_quantiles(table, base_sql: str, probs=(0.25, 0.5, 0.75), delta: float 
                 width = (b - a) or abs(a) or 1.0
                 brackets[i] = (a - 4 * width if start > k else a,
                                b + 4 * width if need >= start + len(inside) else b)
-        widen += 1
+        tries += 1
     return (float(rmin), *[float(v) for v in out], float(rmax))
 
 
@@ -287,8 +290,8 @@ class LmerSourceResult(LmerResult):
         >>> import multilevel as ml, os, tempfile
         >>> m = ml.lmer("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff"), engine="duckdb")
         >>> out = m.augment(to=os.path.join(tempfile.mkdtemp(), "fitted.parquet"))
-        >>> import pandas as pd; pd.read_parquet(out).shape
-        (30, 6)
+        >>> import pandas as pd; pd.read_parquet(out).columns.tolist()
+        ['Batch', 'Yield', '.fixed', '.fitted', '.resid']
         """
         if data is not None:
             raise BackendError(two_line(
@@ -396,13 +399,16 @@ class LmerSourceResult(LmerResult):
     def _resid_quantiles(self) -> tuple[float, ...]:
         t = self.table
         joins, fixed, re = self._eta_sql(t, set(range(len(self.terms))))
-        base = (f"SELECT ({self._sql.y} - ({fixed} + {re})) AS r FROM {t.name} AS ml_s "
-                f"{joins} WHERE {self._sql.where}")
-        return exact_quantiles(t, base)
+        sel = f"SELECT ({self._sql.y} - ({fixed} + {re})) AS r FROM "
+        rest = f"AS ml_s {joins} WHERE {self._sql.where}"
+        base = f"{sel}{t.name} {rest}"
+        pct = 100.0 * min(1.0, SAMPLE_ROWS / max(self.nobs, 1))
+        sample = f"{sel}{t.dialect.sample(t.name, pct)} {rest}" if pct < 50 else None
+        return exact_quantiles(t, base, sample)
 
     def summary(self, digits: int = 7, **kw):
         """lme4's ``summary(m)``; the scaled-residual quantiles are computed exactly by the
-        engine (two passes, once per fit)."""
+        engine (a sampled pass and a full one, once per fit)."""
         from .summary import lmer_summary
 
         return lmer_summary(_SummaryView(self), digits=digits, **kw)
