@@ -1,4 +1,5 @@
-"""Behaviour shared by every fitted model: printing and row labels."""
+"""Behaviour shared by every fitted model: printing, row labels, information criteria and
+broom's verbs."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +7,10 @@ import pandas as pd
 
 
 class ResultBase:
-    """Mixin: ``str``/``repr``/``_repr_html_`` render ``summary()``; labels of the used rows."""
+    """Mixin: ``str``/``repr``/``_repr_html_`` render ``summary()``; labels of the used rows.
+
+    Subclasses provide ``design``, ``loglik``, ``n_params`` and ``nobs``.
+    """
 
     design = None  # set by subclasses
 
@@ -14,6 +18,16 @@ class ResultBase:
     def row_labels(self) -> pd.Index:
         """Positions (0-based) of the data rows used in the fit."""
         return pd.Index(np.asarray(self.design.rows), name="row")
+
+    @property
+    def aic(self) -> float:
+        """Akaike's information criterion, ``-2 logLik + 2 npar`` (R's ``AIC``)."""
+        return -2.0 * self.loglik + 2.0 * self.n_params
+
+    @property
+    def bic(self) -> float:
+        """Schwarz's criterion, ``-2 logLik + log(n) npar`` (R's ``BIC``)."""
+        return -2.0 * self.loglik + np.log(self.nobs) * self.n_params
 
     def summary(self, digits: int = 7):  # pragma: no cover - overridden
         raise NotImplementedError
@@ -31,3 +45,30 @@ class ResultBase:
         import html
 
         return f"<pre>{html.escape(str(summ))}</pre>"
+
+    # ----- broom's verbs (multilevel.report.broom) ----------------------------------------
+    def tidy(self, **options):
+        """One row per parameter, broom's shape; options as :func:`multilevel.report.broom.tidy`.
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> ml.lm("Reaction ~ Days", ml.datasets.load("sleepstudy")).tidy()["term"].tolist()
+        ['(Intercept)', 'Days']
+        """
+        from ..report.broom import tidy
+
+        return tidy(self, **options)
+
+    def glance(self):
+        """Model statistics in one row (broom's ``glance``; see :mod:`multilevel.report.broom`)."""
+        from ..report.broom import glance
+
+        return glance(self)
+
+    def augment(self, data=None):
+        """The data with ``.fitted``, ``.resid`` (and ``.fixed`` for mixed models), as broom's
+        ``augment``; see :func:`multilevel.report.broom.augment`."""
+        from ..report.broom import augment
+
+        return augment(self, data)

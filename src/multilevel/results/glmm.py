@@ -9,15 +9,15 @@ from scipy import stats
 
 from ..core.glmm import GlmmProblem, PirlsState
 from ..core.optimize import OptSummary
-from ..core.theta import lower_tri_indices, split_theta, theta_lower
+from ..core.theta import split_theta, theta_lower
 from ..design.types import Design, ReTerm
-from .base import ResultBase
+from .mixed import MixedResultBase
 from .names import make_unique, sig_names, theta_names
 
 RESIDUAL_TYPES = ("deviance", "pearson", "response", "working")
 
 
-class GlmerResult(ResultBase):
+class GlmerResult(MixedResultBase):
     """A GLMM fitted by :func:`multilevel.glmer` (lme4's ``glmerMod``).
 
     Cheap values are properties; anything with options is a method. Outputs carry R's labels.
@@ -139,31 +139,10 @@ class GlmerResult(ResultBase):
         Ts = split_theta(self._st.theta, [t.p for t in self.terms])
         return [self.sigma ** 2 * (T @ T.T) for T in Ts]
 
-    @cached_property
-    def varcorr(self) -> pd.DataFrame:
-        """``as.data.frame(VarCorr(m))``: grp, var1, var2, vcov, sdcor."""
-        rows = []
-        grps = make_unique([t.group for t in self.terms])
-        for grp, term, S in zip(grps, self.terms, self._term_covariances()):
-            sd = np.sqrt(np.diag(S))
-            for a, name in enumerate(term.cnames):
-                rows.append((grp, name, None, S[a, a], sd[a]))
-            r, c = lower_tri_indices(term.p)
-            for i, j in zip(r, c):
-                if i == j:
-                    continue
-                cor = S[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else np.nan
-                rows.append((grp, term.cnames[j], term.cnames[i], S[i, j], cor))
-        if self._family.has_scale:
-            rows.append(("Residual", None, None, self.sigma ** 2, self.sigma))
-        return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
-
     # ----- random effects ---------------------------------------------------------------------
-    def _groups(self) -> dict[str, list[int]]:
-        out: dict[str, list[int]] = {}
-        for k, t in enumerate(self.terms):
-            out.setdefault(t.group, []).append(k)
-        return out
+    @property
+    def _has_residual(self) -> bool:
+        return self._family.has_scale
 
     @cached_property
     def _b(self) -> list[np.ndarray]:
@@ -172,77 +151,6 @@ class GlmerResult(ResultBase):
     @cached_property
     def _cond_var(self) -> list[np.ndarray]:
         return self.problem.cond_var(self._st, self.sigma)
-
-    def ranef(self, cond_var: bool = True) -> pd.DataFrame:
-        """Conditional modes of the random effects (``as.data.frame(ranef(m, condVar=TRUE))``).
-
-        Returns a long DataFrame with columns ``grpvar, term, grp, condval`` and, with
-        ``cond_var=True``, ``condsd`` (conditional standard deviation from the Laplace
-        approximation at the mode, as lme4's ``condVar``).
-
-        Examples
-        --------
-        >>> import multilevel as ml
-        >>> m = ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
-        ...              ml.datasets.load("cbpp"), family="binomial")
-        >>> m.ranef().columns.tolist()
-        ['grpvar', 'term', 'grp', 'condval', 'condsd']
-        """
-        frames = []
-        for grp, idx in self._groups().items():
-            for k in idx:
-                t = self.terms[k]
-                for a, name in enumerate(t.cnames):
-                    part = {"grpvar": grp, "term": name, "grp": list(t.levels),
-                            "condval": self._b[k][:, a]}
-                    if cond_var:
-                        part["condsd"] = np.sqrt(self._cond_var[k][:, a, a])
-                    frames.append(pd.DataFrame(part))
-        out = pd.concat(frames, ignore_index=True)
-        for col in ("grpvar", "term", "grp"):
-            out[col] = out[col].astype(str)
-        return out
-
-    def ranef_wide(self) -> dict[str, pd.DataFrame]:
-        """``ranef(m)`` as R shows it: per grouping factor, levels × terms.
-
-        Examples
-        --------
-        >>> import multilevel as ml
-        >>> m = ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
-        ...              ml.datasets.load("cbpp"), family="binomial")
-        >>> m.ranef_wide()["herd"].shape
-        (15, 1)
-        """
-        out = {}
-        for grp, idx in self._groups().items():
-            cols = {}
-            levels = self.terms[idx[0]].levels
-            for k in idx:
-                for a, name in enumerate(self.terms[k].cnames):
-                    cols[name] = self._b[k][:, a]
-            out[grp] = pd.DataFrame(cols, index=pd.Index(levels, name=grp))
-        return out
-
-    def coef(self) -> dict[str, pd.DataFrame]:
-        """Per-group coefficients: fixed plus random effects (``coef(m)``).
-
-        Examples
-        --------
-        >>> import multilevel as ml
-        >>> m = ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
-        ...              ml.datasets.load("cbpp"), family="binomial")
-        >>> m.coef()["herd"].columns.tolist()
-        ['(Intercept)', 'period2', 'period3', 'period4']
-        """
-        out = {}
-        for grp, re in self.ranef_wide().items():
-            df = pd.DataFrame(np.tile(self.fixef.to_numpy(), (len(re), 1)), index=re.index,
-                              columns=self.fixef.index)
-            for col in re.columns:
-                df[col] = df[col] + re[col] if col in df.columns else re[col]
-            out[grp] = df
-        return out
 
     # ----- fitted values, residuals, predictions ----------------------------------------------
     @property
@@ -364,32 +272,7 @@ class GlmerResult(ResultBase):
                     break
         return out
 
-    def _terms_for(self, re_form) -> set[int]:
-        if isinstance(re_form, str) and re_form == "all":
-            return set(range(len(self.terms)))
-        if re_form is None or re_form is False or (
-                isinstance(re_form, str) and re_form.replace(" ", "") in ("~0", "~1", "NA", "0")):
-            return set()
-        from ..formula import parse
-
-        wanted = parse(re_form if "~" in re_form else "~" + re_form).random
-        keep = set()
-        for k, t in enumerate(self.terms):
-            for rt in wanted:
-                if rt.group == t.group or rt.group.replace(" ", "") == t.group:
-                    keep.add(k)
-        return keep
-
     # ----- likelihood and information criteria ----------------------------------------------
-    @property
-    def nobs(self) -> int:
-        return self.design.nobs
-
-    @cached_property
-    def ngrps(self) -> pd.Series:
-        return pd.Series({g: self.terms[idx[0]].n_levels for g, idx in self._groups().items()},
-                         name="ngrps")
-
     @property
     def n_params(self) -> int:
         """Number of estimated parameters (``attr(logLik(m), "df")``)."""
@@ -417,19 +300,6 @@ class GlmerResult(ResultBase):
         d = self.problem.data
         return float(np.sum(self._family.dev_resid(d.y, self._st.mu, d.weights)))
 
-    @property
-    def aic(self) -> float:
-        return -2.0 * self.loglik + 2.0 * self.n_params
-
-    @property
-    def bic(self) -> float:
-        return -2.0 * self.loglik + np.log(self.nobs) * self.n_params
-
-    @property
-    def messages(self) -> list[str]:
-        return list(self.opt_summary.messages)
-
-    # ----- inference ------------------------------------------------------------------------
     def coef_table(self) -> pd.DataFrame:
         """``coef(summary(m))``: Estimate, Std. Error, z value, Pr(>|z|).
 
@@ -497,33 +367,6 @@ class GlmerResult(ResultBase):
         rdf = self.df_resid
         return pd.Series({"chisq": chisq, "ratio": chisq / rdf, "rdf": float(rdf),
                           "p_value": float(stats.chi2.sf(chisq, rdf))}, name="overdispersion")
-
-    # ----- broom's verbs (multilevel.report.broom) --------------------------------------------
-    def tidy(self, **options):
-        """One row per parameter, broom's shape; options as :func:`multilevel.report.broom.tidy`.
-
-        Examples
-        --------
-        >>> import multilevel as ml
-        >>> ml.lm("Reaction ~ Days", ml.datasets.load("sleepstudy")).tidy()["term"].tolist()
-        ['(Intercept)', 'Days']
-        """
-        from ..report.broom import tidy
-
-        return tidy(self, **options)
-
-    def glance(self):
-        """Model statistics in one row (broom's ``glance``; see :mod:`multilevel.report.broom`)."""
-        from ..report.broom import glance
-
-        return glance(self)
-
-    def augment(self, data=None):
-        """The data with ``.fitted``, ``.resid`` (and ``.fixed`` for mixed models), as broom's
-        ``augment``; see :func:`multilevel.report.broom.augment`."""
-        from ..report.broom import augment
-
-        return augment(self, data)
 
     def summary(self, digits: int = 7):
         """lme4's ``summary(m)``; ``str()`` of it prints R's layout.

@@ -146,14 +146,6 @@ class LmResult(ResultBase):
         n = self.nobs
         return float(-0.5 * n * (np.log(2 * np.pi) + np.log(self.rss / n) + 1))
 
-    @property
-    def aic(self) -> float:
-        return -2 * self.loglik + 2 * self.n_params
-
-    @property
-    def bic(self) -> float:
-        return -2 * self.loglik + np.log(self.nobs) * self.n_params
-
     @cached_property
     def _tss(self) -> float:
         y = self.design.y
@@ -189,33 +181,6 @@ class LmResult(ResultBase):
         return pd.DataFrame({"estimate": self._beta, "std_error": se,
                              "df": float(self.df_resid), "statistic": t, "p_value": p},
                             index=self.coef_names)
-
-    # ----- broom's verbs (multilevel.report.broom) --------------------------------------------
-    def tidy(self, **options):
-        """One row per parameter, broom's shape; options as :func:`multilevel.report.broom.tidy`.
-
-        Examples
-        --------
-        >>> import multilevel as ml
-        >>> ml.lm("Reaction ~ Days", ml.datasets.load("sleepstudy")).tidy()["term"].tolist()
-        ['(Intercept)', 'Days']
-        """
-        from ..report.broom import tidy
-
-        return tidy(self, **options)
-
-    def glance(self):
-        """Model statistics in one row (broom's ``glance``; see :mod:`multilevel.report.broom`)."""
-        from ..report.broom import glance
-
-        return glance(self)
-
-    def augment(self, data=None):
-        """The data with ``.fitted``, ``.resid`` (and ``.fixed`` for mixed models), as broom's
-        ``augment``; see :func:`multilevel.report.broom.augment`."""
-        from ..report.broom import augment
-
-        return augment(self, data)
 
     def summary(self, digits: int = 7):
         """R's ``summary(lm)``; ``str()`` of it prints R's layout.

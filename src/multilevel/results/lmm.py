@@ -8,15 +8,15 @@ import pandas as pd
 
 from ..core.lmm import LmmProblem, LmmSolution, cond_var
 from ..core.optimize import OptSummary
-from ..core.theta import lower_tri_indices, theta_lower
+from ..core.theta import theta_lower
 from ..design.types import Design, ReTerm
-from .base import ResultBase
+from .mixed import MixedResultBase
 from .names import make_unique, theta_names
 
 LOG2PI = float(np.log(2.0 * np.pi))
 
 
-class LmerResult(ResultBase):
+class LmerResult(MixedResultBase):
     """A linear mixed model fitted by :func:`multilevel.lmer` (lme4's ``lmerMod``).
 
     Cheap values are properties; anything with options is a method. Outputs carry R's labels.
@@ -83,109 +83,21 @@ class LmerResult(ResultBase):
         """``sigma^2 T T'`` for each term, in lme4's term order."""
         return [self.sigma ** 2 * (T @ T.T) for T in self.problem.factor(self._sol.theta).T]
 
-    @cached_property
-    def varcorr(self) -> pd.DataFrame:
-        rows = []
-        grps = make_unique([t.group for t in self.terms])
-        for grp, term, S in zip(grps, self.terms, self._term_covariances()):
-            sd = np.sqrt(np.diag(S))
-            for a, name in enumerate(term.cnames):
-                rows.append((grp, name, None, S[a, a], sd[a]))
-            r, c = lower_tri_indices(term.p)
-            for i, j in zip(r, c):
-                if i == j:
-                    continue
-                cor = S[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else np.nan
-                rows.append((grp, term.cnames[j], term.cnames[i], S[i, j], cor))
-        rows.append(("Residual", None, None, self.sigma ** 2, self.sigma))
-        grp, var1, var2, vcov, sdcor = zip(*rows)
-        # names stay Python objects so that a missing name is None, as R's NA prints
-        return pd.DataFrame({"grp": pd.Series(grp, dtype=object),
-                             "var1": pd.Series(var1, dtype=object),
-                             "var2": pd.Series(var2, dtype=object),
-                             "vcov": np.asarray(vcov, dtype=float),
-                             "sdcor": np.asarray(sdcor, dtype=float)})
-
     # ----- random effects -----------------------------------------------------------------
-    def _groups(self) -> dict[str, list[int]]:
-        """Grouping factor name -> indices of its terms, in order of first appearance."""
-        out: dict[str, list[int]] = {}
-        for k, t in enumerate(self.terms):
-            out.setdefault(t.group, []).append(k)
-        return out
+    @property
+    def _b(self) -> list[np.ndarray]:
+        return self._sol.b
 
     @cached_property
     def _cond_var(self) -> list[np.ndarray]:
         F = self.problem.factor(self._sol.theta)
         return cond_var(self.problem.A, F, self.sigma)
 
-    def ranef(self, cond_var: bool = True) -> pd.DataFrame:
-        """Conditional modes of the random effects (``as.data.frame(ranef(m, condVar=TRUE))``).
-
-        Returns a long DataFrame with columns ``grpvar, term, grp, condval`` and, with
-        ``cond_var=True``, ``condsd`` (conditional standard deviation).
-
-        Examples
-        --------
-        >>> import multilevel as ml
-        >>> m = ml.lmer("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff"))
-        >>> m.ranef().columns.tolist()
-        ['grpvar', 'term', 'grp', 'condval', 'condsd']
-        """
-        frames = []
-        for grp, idx in self._groups().items():
-            for k in idx:
-                t = self.terms[k]
-                for a, name in enumerate(t.cnames):
-                    part = {"grpvar": grp, "term": name, "grp": list(t.levels),
-                            "condval": self._sol.b[k][:, a]}
-                    if cond_var:
-                        part["condsd"] = np.sqrt(self._cond_var[k][:, a, a])
-                    frames.append(pd.DataFrame(part))
-        out = pd.concat(frames, ignore_index=True)
-        for col in ("grpvar", "term", "grp"):
-            out[col] = out[col].astype(str)
-        return out
-
-    def ranef_wide(self) -> dict[str, pd.DataFrame]:
-        """``ranef(m)`` as R shows it: per grouping factor, levels × terms."""
-        out = {}
-        for grp, idx in self._groups().items():
-            cols = {}
-            levels = self.terms[idx[0]].levels
-            for k in idx:
-                for a, name in enumerate(self.terms[k].cnames):
-                    cols[name] = self._sol.b[k][:, a]
-            out[grp] = pd.DataFrame(cols, index=pd.Index(levels, name=grp))
-        return out
-
     def cond_cov(self) -> dict[str, np.ndarray]:
         """Per term (keyed by ``group`` with a ``.k`` suffix for repeats) the conditional
         covariance blocks, shape ``(n_levels, p, p)`` (lme4's ``postVar`` array, transposed)."""
         names = make_unique([t.group for t in self.terms])
         return dict(zip(names, self._cond_var))
-
-    def coef(self) -> dict[str, pd.DataFrame]:
-        """Per-group coefficients: fixed effects plus the group's random effects (``coef(m)``).
-
-        Examples
-        --------
-        >>> import multilevel as ml
-        >>> m = ml.lmer("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"))
-        >>> m.coef()["Subject"].columns.tolist()
-        ['(Intercept)', 'Days']
-        """
-        out = {}
-        for grp, re in self.ranef_wide().items():
-            df = pd.DataFrame(np.tile(self.fixef.to_numpy(), (len(re), 1)), index=re.index,
-                              columns=self.fixef.index)
-            for col in re.columns:
-                if col in df.columns:
-                    df[col] = df[col] + re[col]
-                else:
-                    df[col] = re[col]
-            out[grp] = df
-        return out
 
     # ----- fitted values and predictions --------------------------------------------------
     def _linear_predictor(self, X, re_parts, offset) -> np.ndarray:
@@ -267,33 +179,7 @@ class LmerResult(ResultBase):
         index = newdata.index if hasattr(newdata, "index") else None
         return pd.Series(eta, index=index, name="predicted")
 
-    def _terms_for(self, re_form) -> set[int]:
-        if isinstance(re_form, str) and re_form == "all":
-            return set(range(len(self.terms)))
-        if re_form is None or (isinstance(re_form, str)
-                               and re_form.replace(" ", "") in ("~0", "~1", "NA", "0")):
-            return set()
-        from ..formula import parse
-
-        wanted = parse(re_form if "~" in re_form else "~" + re_form).random
-        keep = set()
-        for k, t in enumerate(self.terms):
-            for rt in wanted:
-                if rt.group == t.group or rt.group.replace(" ", "") == t.group:
-                    keep.add(k)
-        return keep
-
     # ----- likelihood and information criteria --------------------------------------------
-    @property
-    def nobs(self) -> int:
-        return self.design.nobs
-
-    @cached_property
-    def ngrps(self) -> pd.Series:
-        groups = self._groups()
-        return pd.Series({g: self.terms[idx[0]].n_levels for g, idx in groups.items()},
-                         name="ngrps")
-
     @property
     def n_params(self) -> int:
         """Number of estimated parameters (``attr(logLik(m), "df")``)."""
@@ -323,38 +209,6 @@ class LmerResult(ResultBase):
     def loglik(self) -> float:
         """The log-likelihood: the REML log-likelihood for REML fits (``logLik(m)``)."""
         return -0.5 * (self.opt_summary.fmin)
-
-    @property
-    def aic(self) -> float:
-        return -2.0 * self.loglik + 2.0 * self.n_params
-
-    @property
-    def bic(self) -> float:
-        return -2.0 * self.loglik + np.log(self.nobs) * self.n_params
-
-    @property
-    def messages(self) -> list[str]:
-        return list(self.opt_summary.messages)
-
-    # ----- broom's verbs (multilevel.report.broom) --------------------------------------------
-    def tidy(self, **options):
-        """One row per parameter, broom's shape; options as :func:`multilevel.report.broom.tidy`.
-
-        Examples
-        --------
-        >>> import multilevel as ml
-        >>> ml.lm("Reaction ~ Days", ml.datasets.load("sleepstudy")).tidy()["term"].tolist()
-        ['(Intercept)', 'Days']
-        """
-        from ..report.broom import tidy
-
-        return tidy(self, **options)
-
-    def glance(self):
-        """Model statistics in one row (broom's ``glance``; see :mod:`multilevel.report.broom`)."""
-        from ..report.broom import glance
-
-        return glance(self)
 
     def augment(self, data=None, *, to=None):
         """The data with ``.fitted``, ``.resid`` (and ``.fixed`` for mixed models), as broom's
