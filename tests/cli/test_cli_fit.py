@@ -118,11 +118,22 @@ def test_empty_file(tmp_path):
     assert "empty" in assert_one_error_line(run_cli("fit", "y ~ x", "--data", str(path)), 1)
 
 
-def test_unsupported_format(tmp_path):
+def test_corrupt_file_names_file_and_format(tmp_path):
     path = tmp_path / "d.parquet"
     path.write_bytes(b"PAR1")
     line = assert_one_error_line(run_cli("fit", "y ~ x", "--data", str(path)), 1)
-    assert ".parquet" in line
+    assert "d.parquet" in line and "arquet" in line
+
+
+def test_parquet_data(tmp_path):
+    pytest.importorskip("pyarrow")
+    import multilevel as ml
+
+    path = tmp_path / "sleep.parquet"
+    ml.datasets.load("sleepstudy").to_parquet(path)
+    out = run_cli("fit", "Reaction ~ Days + (1 | Subject)", "--data", str(path))
+    assert out.returncode == 0, out.stderr
+    assert "Data: sleep" in out.stdout
 
 
 def test_unknown_column():

@@ -19,9 +19,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 _COMPRESSION = (".gz", ".bz2", ".xz", ".zip", ".zst")
-_TAB_SUFFIXES = (".tsv", ".tab")
-_NOT_YET = (".parquet", ".pq", ".feather", ".arrow", ".xlsx", ".xls", ".rds", ".rdata",
-            ".sav", ".dta", ".sas7bdat")
 
 
 def data_name(path: Path) -> str:
@@ -43,16 +40,18 @@ def data_name(path: Path) -> str:
 
 
 def read_data(spec: str) -> tuple[pd.DataFrame, str]:
-    """Read the data named on the command line: a CSV/TSV file (optionally compressed) or
-    the name of a bundled dataset.
+    """Read the data named on the command line: any file or http(s) URL that
+    :func:`multilevel.read` reads (CSV/TSV, compressed too, Parquet, Feather, Excel, RDS/RData,
+    Stata, SPSS), or the name of a bundled dataset.
 
     Returns the frame and the name to show in summaries (file stem or dataset name).
     Raises `DataError` with a one-line fix for anything that cannot be read.
     """
-    import pandas as pd
+    from multilevel.io.readers import read
 
+    is_url = spec.lower().startswith(("http://", "https://"))
     path = Path(spec).expanduser()
-    if not path.exists():
+    if not is_url and not path.exists():
         if not any(sep in spec for sep in "/\\") and "." not in spec:
             import multilevel.datasets as datasets
 
@@ -63,34 +62,13 @@ def read_data(spec: str) -> tuple[pd.DataFrame, str]:
             f"no data file {spec!r}",
             "check the path, or name a bundled dataset (see 'multilevel datasets list')",
         ))
-    if path.is_dir():
+    if not is_url and path.is_dir():
         raise DataError(two_line(f"{spec!r} is a folder, not a data file",
-                                 "give the path of a CSV or TSV file"))
-
-    base = path.name.lower()
-    for suffix in _COMPRESSION:
-        base = base.removesuffix(suffix)
-    suffix = Path(base).suffix
-    if suffix in _NOT_YET:
-        raise DataError(two_line(f"cannot read {suffix} files yet: {spec!r}",
-                                 "save the data as CSV or TSV and pass that file"))
-    if suffix in _TAB_SUFFIXES:
-        options: dict[str, Any] = {"sep": "\t"}
-    elif suffix == ".csv":
-        options = {"sep": ","}
-    else:
-        options = {"sep": None, "engine": "python"}  # sniff the delimiter
-    try:
-        frame = pd.read_csv(path, **options)
-    except pd.errors.EmptyDataError:
-        raise DataError(two_line(f"{spec!r} is empty", "give a file with a header row and data")) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
-        reason = " ".join(str(exc).split())
-        raise DataError(two_line(f"cannot read {spec!r}: {reason}",
-                                 "check that it is a CSV (comma) or TSV (tab) text file")) from None
+                                 "give the path of a data file (CSV, TSV, Parquet, RDS, ...)"))
+    frame = read(spec)
     if frame.shape[1] == 0 or frame.shape[0] == 0:
         raise DataError(two_line(f"{spec!r} has no data rows", "give a file with a header row and data"))
-    return frame, data_name(path)
+    return frame, data_name(Path(spec.split("?")[0].rstrip("/").rsplit("/", 1)[-1]) if is_url else path)
 
 
 def require_columns(frame: pd.DataFrame, columns: list[str], source: str) -> None:
