@@ -67,7 +67,11 @@ class LmmProblem:
     Parameters
     ----------
     A : CrossProducts
+        Formed with the prior weights, if any (rows scaled by ``sqrt(w)``).
     reml : bool
+    log_det_w : float
+        ``sum(log w)`` of the prior weights (0 without weights): the deviance is
+        lme4's ``ldL2 - ldW + ...``.
 
     Examples
     --------
@@ -81,8 +85,9 @@ class LmmProblem:
     True
     """
 
-    def __init__(self, A: CrossProducts, reml: bool = True):
+    def __init__(self, A: CrossProducts, reml: bool = True, log_det_w: float = 0.0):
         self.A = A
+        self.log_det_w = float(log_det_w)
         self.plan = make_plan(A)
         self.reml = bool(reml)
         self.n = A.nobs
@@ -94,7 +99,7 @@ class LmmProblem:
     def objective_from_factor(self, F: Factor) -> float:
         LXX = F.LXX
         r2 = LXX[-1, -1] ** 2
-        ld = logdet_re(F)
+        ld = logdet_re(F) - self.log_det_w
         if self.reml:
             dof = self.n - self.p
             ldx = 2.0 * np.sum(np.log(np.diag(LXX)[:-1]))
@@ -113,7 +118,8 @@ class LmmProblem:
         F = self.factor(theta)
         r2 = F.LXX[-1, -1] ** 2
         # with beta at its GLS value the ML profiled deviance is the same formula
-        return float(logdet_re(F) + self.n * (1.0 + LOG2PI + np.log(r2 / self.n)))
+        return float(logdet_re(F) - self.log_det_w
+                     + self.n * (1.0 + LOG2PI + np.log(r2 / self.n)))
 
     def solve(self, theta: np.ndarray) -> LmmSolution:
         """Fixed effects, random effects and scale at ``theta``."""

@@ -24,6 +24,7 @@ from ..core.families import Family
 from ..core.glmm import GlmmData, GlmmProblem, PirlsError, fd_hessian
 from ..core.optimize import OptSummary, bobyqa
 from ..core.theta import theta_lower, theta_start
+from .weights import prior_weights as _prior_weights
 from ..errors import ConvergenceError, ConvergenceWarning, DataError, SingularFitWarning, two_line
 from .callsite import caller_data_name
 from .lmer import order_terms, to_term_data
@@ -246,33 +247,6 @@ def _conv_messages(grad: np.ndarray, hess: np.ndarray, n_theta: int) -> list[str
                 out.append("Model is nearly unidentifiable: large eigenvalue ratio\n - Rescale "
                            "variables?")
     return list(dict.fromkeys(out))
-
-
-def _prior_weights(weights, design, data) -> np.ndarray:
-    n = design.nobs
-    if weights is None:
-        return np.ones(n)
-    if isinstance(weights, str):
-        from ..design.model_frame import as_dataframe
-
-        df = as_dataframe(data)
-        if weights not in df.columns:
-            raise DataError(two_line(f"weights column {weights!r} not found in the data",
-                                     "pass the name of a column or an array of weights"))
-        w = np.asarray(df[weights], dtype=float)
-    else:
-        w = np.asarray(weights, dtype=float).ravel()
-    if w.shape[0] == design.nobs + design.n_dropped and design.n_dropped:
-        w = w[design.rows]
-    elif w.shape[0] != n and w.shape[0] > int(np.max(design.rows, initial=-1)):
-        w = w[design.rows]
-    if w.shape[0] != n:
-        raise DataError(two_line(f"weights has {w.shape[0]} values for {n} observations",
-                                 "give one weight per row of the data"))
-    if np.any(~np.isfinite(w)) or np.any(w < 0):
-        raise DataError(two_line("weights must be finite and non-negative",
-                                 "check the weights for NA, Inf or negative values"))
-    return w
 
 
 def _offset(offset, design) -> np.ndarray:

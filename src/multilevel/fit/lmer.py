@@ -20,6 +20,7 @@ from ..results.lmm import LmerResult
 from .callsite import caller_data_name
 from .checks import check_convergence
 from .threads import blas_threads_for, largest_dense_block
+from .weights import prior_weights
 
 SINGULAR_TOL = 1e-4
 
@@ -66,15 +67,18 @@ def to_term_data(terms: list[ReTerm]) -> list[TermData]:
                      t.n_levels) for t in terms]
 
 
-def lmer_problem(design: Design, terms: list[ReTerm], *, reml: bool = True) -> LmmProblem:
+def lmer_problem(design: Design, terms: list[ReTerm], *, reml: bool = True,
+                 weights: np.ndarray | None = None) -> LmmProblem:
     """The profiled objective for an already built design (``devFunOnly``)."""
     y = design.y if design.offset is None else design.y - design.offset
-    A: CrossProducts = form_crossproducts(to_term_data(terms), design.X, y)
-    return LmmProblem(A, reml=reml)
+    A: CrossProducts = form_crossproducts(to_term_data(terms), design.X, y, weights=weights)
+    ldw = float(np.sum(np.log(weights))) if weights is not None else 0.0
+    return LmmProblem(A, reml=reml, log_det_w=ldw)
 
 
-def lmer(formula: str, data, *, reml: bool = True, control: LmerControl | None = None,
-         data_name: str | None = None, engine: str | None = None):
+def lmer(formula: str, data, *, reml: bool = True, weights=None,
+         control: LmerControl | None = None, data_name: str | None = None,
+         engine: str | None = None):
     """Fit a linear mixed-effects model, as lme4's ``lmer``.
 
     Parameters
@@ -87,6 +91,9 @@ def lmer(formula: str, data, *, reml: bool = True, control: LmerControl | None =
         computed by the engine (see :mod:`multilevel.fit.lmer_source`, docs/out_of_core.md).
     reml : bool, default True
         REML estimates (lme4's default); ``False`` for maximum likelihood.
+    weights : array or str, optional
+        Prior weights (lme4's ``weights``): the residual variance of row ``i`` is
+        ``sigma^2 / w_i``. An array, or the name of a column of ``data``.
     control : LmerControl, optional
     data_name : str, optional
         Shown in the summary's ``Data:`` line; by default the caller's variable name.
@@ -116,11 +123,17 @@ def lmer(formula: str, data, *, reml: bool = True, control: LmerControl | None =
     if is_source(data, engine):  # out of core: the engine computes the cross-products
         from .lmer_source import lmer_source
 
+        if weights is not None:
+            from ..errors import BackendError, two_line
+
+            raise BackendError(two_line("weights= is not supported for out-of-core fits yet",
+                                        "fit in memory, or fold the weights into the data"))
         return lmer_source(formula, data, reml=reml, control=control, engine=engine,
                            data_name=data_name)
     design = build_design(formula, data)  # checks the formula, the data and the groups
     terms = order_terms(design.re_terms)
-    problem = lmer_problem(design, terms, reml=reml)
+    w = prior_weights(weights, design, data, positive=True) if weights is not None else None
+    problem = lmer_problem(design, terms, reml=reml, weights=w)
     ps = [t.p for t in terms]
     lower = theta_lower(ps)
     with blas_threads_for(largest_dense_block(problem.A)):
@@ -129,7 +142,7 @@ def lmer(formula: str, data, *, reml: bool = True, control: LmerControl | None =
         singular = bool(np.any(opt.theta[lower == 0] < SINGULAR_TOL))
         messages = _post_fit_checks(problem, opt, lower, control, design.nobs, singular)
         result = LmerResult(design=design, terms=terms, problem=problem, opt=opt,
-                            data_name=data_name, singular=singular)
+                            data_name=data_name, singular=singular, weights=w)
     for msg, category in messages:
         warnings.warn(msg, category, stacklevel=2)
     return result

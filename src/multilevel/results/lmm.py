@@ -43,8 +43,10 @@ class LmerResult(MixedResultBase):
     kind = "lmer"
 
     def __init__(self, *, design: Design, terms: list[ReTerm], problem: LmmProblem,
-                 opt: OptSummary, data_name: str | None, singular: bool):
+                 opt: OptSummary, data_name: str | None, singular: bool,
+                 weights: np.ndarray | None = None):
         self.design = design
+        self.weights = weights
         self.terms = terms
         self.problem = problem
         self.opt_summary = opt
@@ -120,8 +122,9 @@ class LmerResult(MixedResultBase):
         return pd.Series(self._fitted, index=self.row_labels, name="fitted")
 
     def residuals(self, type: str = "response", scaled: bool = False) -> pd.Series:
-        """Residuals ``y - fitted`` (``type="response"``) or ``"pearson"``; ``scaled`` divides
-        by sigma (the summary's scaled residuals).
+        """Residuals ``y - fitted`` (``type="response"``), or ``"pearson"`` (times the square
+        root of the prior weight); ``scaled`` divides by sigma (lme4's ``scaled = TRUE``; the
+        summary shows ``residuals(m, "pearson", scaled=True)``).
 
         Examples
         --------
@@ -133,6 +136,8 @@ class LmerResult(MixedResultBase):
         if type not in ("response", "pearson", "working", "deviance"):
             raise ValueError(f"unknown residual type {type!r}: use 'response' or 'pearson'")
         r = self.design.y - self._fitted
+        if self.weights is not None and type == "pearson":
+            r = r * np.sqrt(self.weights)
         if scaled:
             r = r / self.sigma
         return pd.Series(r, index=self.row_labels, name="residuals")

@@ -92,7 +92,7 @@ def lmer_summary_data(m, coefficients: CoefTable | None = None,
     corr = V / np.outer(d, d) if V.size else None
     return LmerSummaryData(
         reml=m.reml, formula=_deparse(m.formula), data_name=m.data_name, aictab=aictab,
-        scaled_resid_quantiles=_quantiles(m.residuals(scaled=True).to_numpy()),
+        scaled_resid_quantiles=_quantiles(m.residuals("pearson", scaled=True).to_numpy()),
         varcorr=tuple(blocks), residual_sd=m.sigma, nobs=m.nobs,
         ngrps=tuple((str(k), int(v)) for k, v in m.ngrps.items()),
         coefficients=coefficients, corr_fixef=corr,
