@@ -66,3 +66,10 @@ def test_spark_errors_are_clear(sdf):
         ml.lmer(F, sdf, engine="duckdb")
     with pytest.raises(ml.DataError, match="not found"):
         ml.lmer("y ~ nope + (1 | g)", sdf)
+
+
+def test_spark_files_with_a_missing_column(spark, tmp_path, data_small):
+    data_small.iloc[:1000].to_parquet(tmp_path / "a.parquet", index=False)
+    data_small.iloc[1000:].drop(columns="x").to_parquet(tmp_path / "b.parquet", index=False)
+    with pytest.raises(BackendError, match="column 'x' is missing in 1 of 2 files"):
+        ml.lmer("y ~ x + (1 | g)", str(tmp_path / "*.parquet"), engine="spark")

@@ -102,8 +102,9 @@ class SparkTable(SqlTable):
     engine = "spark"
     dialect = SparkDialect()
 
-    def __init__(self, df: DataFrame, description: str):
+    def __init__(self, df: DataFrame, description: str, checker=None):
         self._df = df
+        self._checker = checker  # per-file schema checks for file sources
         self.spark: SparkSession = df.sparkSession
         self.description = description
         self._view = f"ml_src_{uuid.uuid4().hex[:10]}"
@@ -129,6 +130,14 @@ class SparkTable(SqlTable):
             from .duckdb import resolve_files
 
             files, fmt = resolve_files(data)
+            checker = None
+            if len(files) > 1 and not any("://" in f for f in files):
+                try:  # the files' own schemas: a column missing in some files is an error
+                    from .duckdb import DuckDBTable
+
+                    checker = DuckDBTable.from_source(files)
+                except ImportError:  # pragma: no cover - DuckDB is optional here
+                    checker = None
             try:
                 if fmt == "parquet":
                     df = spark.read.option("mergeSchema", "true").parquet(*files)
@@ -136,7 +145,8 @@ class SparkTable(SqlTable):
                     df = spark.read.csv(files, header=True, inferSchema=True, nullValue="NA")
             except _SPARK_ERRORS as e:
                 raise _wrap(e, f"reading {files[0]!r}") from None
-            return cls(df, files[0] if len(files) == 1 else f"{len(files)} {fmt} files")
+            return cls(df, files[0] if len(files) == 1 else f"{len(files)} {fmt} files",
+                       checker)
         try:
             import pyarrow as pa
 
@@ -148,6 +158,11 @@ class SparkTable(SqlTable):
 
     def schema(self) -> dict[str, str]:
         return {f.name: _kind(f.dataType) for f in self._df.schema.fields}
+
+    def check_columns(self, columns: list[str]) -> None:
+        """For file sources: each column in every file, with one kind."""
+        if self._checker is not None:
+            self._checker.check_columns(columns)
 
     def fetch(self, sql: str):
         try:
