@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/out_of_core.py                 # 100M rows, 100,000 groups
     .venv/bin/python benchmarks/out_of_core.py --rows 10000000 # a quicker run
     .venv/bin/python benchmarks/out_of_core.py --json out.json
+    .venv/bin/python benchmarks/out_of_core.py --engine spark --rows 10000000   # PySpark
 
 1. **Data.** Synthetic Parquet, generated chunked by DuckDB itself (``--files`` files, streamed,
    never in memory) from a seeded hash of the row number, so the data are the same on every
@@ -76,8 +77,10 @@ def generate(folder: str, rows: int, groups: int, files: int) -> float:
     return time.perf_counter() - t0
 
 
-def _child_fit(folder: str, reml: bool) -> dict:
-    """Runs in a fresh process: the fit, the pass alone, the summary; peak RSS."""
+def _child_fit(folder: str, reml: bool, engine: str = "duckdb", master: str = "local[2]"
+               ) -> dict:
+    """Runs in a fresh process: the fit, the pass alone, the summary; peak RSS (of this
+    Python process: with Spark, the JVM's memory is not included)."""
     import warnings
 
     import multilevel as ml
@@ -86,7 +89,15 @@ def _child_fit(folder: str, reml: bool) -> dict:
     from multilevel.backends.sql_frame import frame_sql
 
     src = os.path.join(folder, "*.parquet")
-    out: dict = {}
+    if engine == "spark":
+        from pyspark.sql import SparkSession
+
+        spark = (SparkSession.builder.master(master).config("spark.ui.enabled", "false")
+                 .config("spark.driver.memory", "2g")
+                 .config("spark.sql.shuffle.partitions", "8").getOrCreate())
+        spark.sparkContext.setLogLevel("ERROR")
+        src = spark.read.parquet(folder)
+    out: dict = {"engine": engine}
     t0 = time.perf_counter()
     table = open_source(src)
     sd = frame_sql(FORMULA, table)
@@ -128,7 +139,8 @@ def _child_bandwidth() -> dict:
 
 
 def _run_child(kind: str, args) -> dict:
-    cmd = [sys.executable, __file__, "--child", kind, "--dir", args.dir]
+    cmd = [sys.executable, __file__, "--child", kind, "--dir", args.dir, "--engine",
+           args.engine, "--master", args.master]
     if args.ml:
         cmd.append("--ml")
     res = subprocess.run(cmd, capture_output=True, text=True)
@@ -146,10 +158,13 @@ def main() -> None:
     ap.add_argument("--dir", default=None, help="where the Parquet files are (or go)")
     ap.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
     ap.add_argument("--json", default=None, help="write the numbers here")
+    ap.add_argument("--engine", default="duckdb", choices=["duckdb", "spark"])
+    ap.add_argument("--master", default="local[2]", help="Spark master URL (--engine spark)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        out = _child_fit(args.dir, not args.ml) if args.child == "fit" else _child_bandwidth()
+        out = (_child_fit(args.dir, not args.ml, args.engine, args.master)
+               if args.child == "fit" else _child_bandwidth())
         print(json.dumps(out))
         return
     if args.dir is None:
@@ -162,7 +177,8 @@ def main() -> None:
     n = fit["rows"]
     floor_s = n * 5 * 8 / (bw["read_gb_s"] * 1e9)
     report = {
-        "rows": n, "groups": args.groups, "formula": FORMULA, "cpus": os.cpu_count(),
+        "engine": args.engine, "rows": n, "groups": args.groups, "formula": FORMULA,
+        "cpus": os.cpu_count(),
         "fit_s": round(fit["fit_s"], 2), "pass_s": round(fit["pass_s"], 2),
         "pass_rows_per_s": round(n / fit["pass_s"]),
         "floor_s": round(floor_s, 3), "floor_rows_per_s": round(n / floor_s),

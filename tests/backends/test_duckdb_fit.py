@@ -91,7 +91,7 @@ def test_parquet_glob_crossed_factors_and_interactions(parquet_glob, data_small)
 def test_na_rows_are_omitted_with_the_same_warning(tmp_path, data_na):
     path = tmp_path / "na.parquet"
     data_na.to_parquet(path, index=False)
-    f = "y ~ x + f + (1 | g)"
+    f = "y ~ f + x + (1 | g)"
     with pytest.warns(MissingDataWarning) as w0:
         m0 = ml.lmer(f, data_na)
     with pytest.warns(MissingDataWarning) as w1:

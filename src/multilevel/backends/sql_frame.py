@@ -466,6 +466,11 @@ def frame_sql(formula: str, table: SqlTable) -> SqlDesign:
             conds.append(d.is_missing(d.as_double(c)) if schema[part] == NUMERIC
                          else f"({c} IS NULL)")
         missing[g] = "(" + " OR ".join(conds) + ")"
+    # the design layer's order of the NA report: response, numbers, offsets, factors, groups
+    groups = [deparse(b.right) for b in bars]
+    first = [k for k in missing if k not in fac_nodes and k not in groups]
+    missing = {k: missing[k] for k in first + [k for k in fac_nodes if k not in first]
+               + [g for g in dict.fromkeys(groups) if g not in first and g not in fac_nodes]}
     where = " AND ".join(f"NOT {m}" for m in missing.values())
     fixed_keys = list(fixed.variables) + [f"offset({deparse(o)})" for o in fixed.offsets]
     fixed_where = " AND ".join(f"NOT {missing[k]}" for k in fixed_keys) or "TRUE"
