@@ -211,7 +211,7 @@ def dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     --------
     >>> used, codes = dense_codes(np.array([5, 2, 5, 9]))
     >>> used.tolist(), codes.tolist()
-    [[2, 5, 9], [1, 0, 1, 2]]
+    ([2, 5, 9], [1, 0, 1, 2])
     """
     values = np.asarray(values, dtype=np.int64)
     if len(values) == 0:
