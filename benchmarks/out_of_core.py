@@ -13,12 +13,16 @@
 2. **Fit.** ``ml.lmer("y ~ 1 + x1 + x2 + (1 + x1 | g)", "<dir>/*.parquet")`` in a fresh child
    process: wall time, and peak resident memory (``ru_maxrss`` of that process, i.e. the
    interpreter, numpy, DuckDB and everything the fit held).
-3. **The pass.** The one ``GROUP BY`` that forms the cross-products is timed alone and
-   reported as rows/s, next to the in-RAM physical floor: one read of the same 100M x 5
+3. **The pass.** The one ``GROUP BY`` that forms the cross-products is timed alone (after the
+   fit, best of two) and reported as rows/s, next to the in-RAM physical floor: one read of the same 100M x 5
    float64 values (4 GB) at this machine's memory bandwidth (measured with numpy on a 512 MB
    array in another child process).
 4. **Summary.** ``m.summary()`` adds the exact scaled-residual quantiles: three more passes
    joining the per-group random effects, timed separately.
+
+Results on the 2-core development machine (shared, load average ~4), DuckDB, 100M rows:
+fit 13.0-15.7 s, peak RSS 630-690 MB; pass 11-13.5 s = 7.4-7.7 M rows/s against an in-RAM
+floor of 0.21-0.24 s (17-19 GB/s); summary() +13.6-16.9 s. See docs/out_of_core.md.
 
 Not a test: pytest never collects ``benchmarks/``.
 """
@@ -99,13 +103,6 @@ def _child_fit(folder: str, reml: bool, engine: str = "duckdb", master: str = "l
         src = spark.read.parquet(folder)
     out: dict = {"engine": engine}
     t0 = time.perf_counter()
-    table = open_source(src)
-    sd = frame_sql(FORMULA, table)
-    sums = accumulate(table, sd)
-    out["pass_s"] = time.perf_counter() - t0
-    out["rows"] = sums.nobs
-    del sums
-    t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         m = ml.lmer(FORMULA, src, reml=reml)
@@ -122,6 +119,15 @@ def _child_fit(folder: str, reml: bool, engine: str = "duckdb", master: str = "l
     out["summary_s"] = time.perf_counter() - t0
     out["summary"] = text
     out["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    passes = []
+    for _ in range(2):  # the one GROUP BY alone, best of two (files in the page cache)
+        t0 = time.perf_counter()
+        table = open_source(src)
+        sums = accumulate(table, frame_sql(FORMULA, table))
+        passes.append(time.perf_counter() - t0)
+        out["rows"] = sums.nobs
+        del sums, table
+    out["pass_s"] = min(passes)
     return out
 
 
