@@ -141,3 +141,19 @@ def test_million_rows_from_four_files(tmp_path, make, write_parts):
     m0 = fit_quietly(f, df)
     m1 = fit_quietly(f, glob_)
     assert_same_fit(m0, m1)
+
+
+def test_prior_weights_from_a_column(data_small, tmp_path):
+    df = data_small.assign(w=np.random.default_rng(2).uniform(0.5, 2.0, len(data_small)))
+    df.to_parquet(tmp_path / "w.parquet", index=False)
+    f = "y ~ x + f + (1 + x | g)"
+    m0 = fit_quietly(f, df, weights="w")
+    m1 = fit_quietly(f, str(tmp_path / "w.parquet"), weights="w")
+    assert_same_fit(m0, m1)
+    s0, s1 = str(m0.summary()).splitlines(), str(m1.summary()).splitlines()
+    assert s1[5:] == s0[5:]  # from "Scaled residuals" on (Data: differs)
+    bad = df.assign(w=np.where(df.index == 3, -1.0, df["w"]))
+    with pytest.raises(ml.DataError, match="finite and non-negative"):
+        ml.lmer(f, bad, weights="w", engine="duckdb")
+    with pytest.raises(ml.MultilevelError, match="must name a column"):
+        ml.lmer(f, df, weights=df["w"].to_numpy(), engine="duckdb")

@@ -54,13 +54,18 @@ class TermSums:
 class Sums:
     """Everything one pass returns: ``xy`` (``[X y]'[X y]`` over all columns of X before the
     rank check), per-term sums, ``cross[(i, j)] = (rows, cols, vals)`` of ``Z_i'Z_j`` for
-    formula-order ``i < j``, the number of rows used and whether all sums are finite."""
+    formula-order ``i < j``, the number of rows used and whether all sums are finite; with
+    prior weights every sum is weighted, ``log_det_w = sum(log w)``, and the rows with an
+    NA, infinite or negative weight (``bad_weights``) or a zero weight are counted."""
 
     xy: np.ndarray
     terms: list
     cross: dict
     nobs: int
     finite: bool
+    log_det_w: float = 0.0
+    bad_weights: int = 0
+    zero_weights: int = 0
 
 
 class _Columns:
@@ -80,12 +85,12 @@ def _pair(a: str, b: str) -> tuple[str, str]:
     return (a, b) if (a == "1" or (b != "1" and a <= b)) else (b, a)
 
 
-def _agg(a: str, b: str) -> str:
-    if a == "1" and b == "1":
+def _agg(a: str, b: str, w: str | None = None) -> str:
+    """``sum(w a b)``, the intercept ``1`` left out of the product."""
+    factors = [f for f in (w, a, b) if f is not None and f != "1"]
+    if not factors:
         return "CAST(count(*) AS DOUBLE)"
-    if a == "1":
-        return f"sum({b})"
-    return f"sum({a} * {b})"
+    return f"sum({' * '.join(factors)})"
 
 
 def _lookup(keys: pd.DataFrame, parts: tuple, rows: pd.DataFrame) -> np.ndarray:
@@ -153,7 +158,15 @@ def accumulate(table: SqlTable, sd: SqlDesign) -> Sums:
     inner = [f"{d.ident(p)} AS {kalias[p]}" for p in key_cols]
     inner += [f"{e} AS {a}" for e, a in col.sql.items()]
     outer = [kalias[p] for p in key_cols] + ["count(*) AS ml_n"]
-    outer += [f"{_agg(a, b)} AS {alias}" for (a, b), alias in pairs.items()]
+    w = None
+    if sd.weights is not None:
+        w = "ml_w"
+        inner.append(f"{sd.weights} AS ml_w")
+        bad = f"({d.is_missing(w)} OR {d.is_infinite(w)} OR {w} < 0)"
+        outer += [f"sum(CASE WHEN {bad} THEN 1 ELSE 0 END) AS ml_wbad",
+                  f"sum(CASE WHEN {w} = 0 THEN 1 ELSE 0 END) AS ml_wzero",
+                  f"sum(CASE WHEN {w} > 0 THEN ln({w}) ELSE 0 END) AS ml_wlog"]
+    outer += [f"{_agg(a, b, w)} AS {alias}" for (a, b), alias in pairs.items()]
     if len(sets) == 1:
         group = "GROUP BY " + ", ".join(kalias[p] for p in key_cols)
     else:
@@ -228,7 +241,15 @@ def accumulate(table: SqlTable, sd: SqlDesign) -> Sums:
             cross[(i, j)] = (np.concatenate(R), np.concatenate(C), np.concatenate(V))
     finite = bool(np.isfinite(xy).all() and all(np.isfinite(t.diag).all()
                                                 and np.isfinite(t.fixed).all() for t in terms))
-    return Sums(xy=xy, terms=terms, cross=cross, nobs=nobs, finite=finite)
+    out = Sums(xy=xy, terms=terms, cross=cross, nobs=nobs, finite=finite)
+    if w is not None:
+        def total(name):
+            return np.asarray(res.column(name).to_numpy(zero_copy_only=False), dtype=float)[first]
+
+        out.bad_weights = int(np.nansum(total("ml_wbad")))
+        out.zero_weights = int(np.nansum(total("ml_wzero")))
+        out.log_det_w = math.fsum(total("ml_wlog"))
+    return out
 
 
 def as_block(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, shape: tuple):

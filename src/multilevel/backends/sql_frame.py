@@ -106,6 +106,7 @@ class SqlDesign:
     factors : dict               -- variable key -> SqlFactor
     fixed, coding, state         -- the design layer's objects (for ``DesignSpec``)
     one : str                    -- the SQL literal of the intercept column
+    weights : str or None        -- SQL of the prior weights (a column of the source)
     """
 
     formula: str
@@ -125,6 +126,7 @@ class SqlDesign:
     state: dict = field(default_factory=dict)
     one: str = ""
     offsets: tuple = ()
+    weights: str | None = None
 
     @property
     def y_eff(self) -> str:
@@ -356,7 +358,7 @@ def _columns_sql(ft: FixedTerms, coding: tuple, vars_: dict, sqls: dict, one: st
     return cols, mine
 
 
-def frame_sql(formula: str, table: SqlTable) -> SqlDesign:
+def frame_sql(formula: str, table: SqlTable, weights=None) -> SqlDesign:
     """Translate a model formula into SQL over ``table`` (lme4's ``lFormula``, out of core).
 
     Runs small queries on the engine: statistics of ``scale()`` arguments, and the distinct
@@ -367,6 +369,8 @@ def frame_sql(formula: str, table: SqlTable) -> SqlDesign:
     formula : str
         lme4 syntax.
     table : SqlTable
+    weights : str, optional
+        The name of a numeric column of prior weights (lme4's ``weights``).
 
     Returns
     -------
@@ -404,6 +408,19 @@ def frame_sql(formula: str, table: SqlTable) -> SqlDesign:
     used = names_in(tree.lhs) + names_in(nobars(tree.rhs))
     for b in bars:
         used += names_in(b.left) + names_in(b.right)
+    w_sql = None
+    if weights is not None:
+        if not isinstance(weights, str):
+            raise BackendError(two_line("out of core, weights= must name a column of the source",
+                                        "pass weights='w' for a column w of the data"))
+        if weights not in schema:
+            raise DataError(two_line(f"weights column {weights!r} not found in the data",
+                                     "pass the name of a column or an array of weights"))
+        if schema[weights] != NUMERIC:
+            raise DataError(two_line(f"weights column {weights!r} is not numeric",
+                                     "use a numeric column of weights"))
+        used.append(weights)
+        w_sql = table.dialect.as_double(table.dialect.ident(weights))
     used = list(dict.fromkeys(u for u in used if u in schema))
     if hasattr(table, "check_columns"):
         table.check_columns(used)
@@ -501,7 +518,8 @@ def frame_sql(formula: str, table: SqlTable) -> SqlDesign:
     return SqlDesign(formula=formula, response_name=deparse(tree.lhs), y=y, offset=offset,
                      x=x, xnames=xnames, terms=terms, where=where, fixed_where=fixed_where,
                      missing=missing, numeric=numeric, factors=factors, fixed=fixed,
-                     coding=coding, state=state, one=one, offsets=tuple(fixed.offsets))
+                     coding=coding, state=state, one=one, offsets=tuple(fixed.offsets),
+                     weights=w_sql)
 
 
 def _poly_raw(tr: _Translator, node: Call) -> list[str]:

@@ -123,13 +123,8 @@ def lmer(formula: str, data, *, reml: bool = True, weights=None,
     if is_source(data, engine):  # out of core: the engine computes the cross-products
         from .lmer_source import lmer_source
 
-        if weights is not None:
-            from ..errors import BackendError, two_line
-
-            raise BackendError(two_line("weights= is not supported for out-of-core fits yet",
-                                        "fit in memory, or fold the weights into the data"))
-        return lmer_source(formula, data, reml=reml, control=control, engine=engine,
-                           data_name=data_name)
+        return lmer_source(formula, data, reml=reml, weights=weights, control=control,
+                           engine=engine, data_name=data_name)
     design = build_design(formula, data)  # checks the formula, the data and the groups
     terms = order_terms(design.re_terms)
     w = prior_weights(weights, design, data, positive=True) if weights is not None else None

@@ -120,7 +120,7 @@ def source_crossproducts(sd: SqlDesign, sums: Sums, keep: np.ndarray, order: lis
                          n_levels=[len(t.levels) for t in terms], nobs=sums.nobs)
 
 
-def lmer_source(formula: str, data, *, reml: bool = True, control=None,
+def lmer_source(formula: str, data, *, reml: bool = True, weights=None, control=None,
                 engine: str | None = None, data_name: str | None = None) -> LmerSourceResult:
     """Fit a linear mixed model to data read by an engine (lme4's ``lmer``, out of core).
 
@@ -134,6 +134,8 @@ def lmer_source(formula: str, data, *, reml: bool = True, control=None,
         ``(duckdb connection, table name)``; Spark DataFrame; or an in-memory frame
         (with ``engine``)
     reml : bool
+    weights : str, optional
+        The name of a column of prior weights (lme4's ``weights``).
     control : LmerControl, optional
     engine : {"duckdb", "spark"}, optional
         Default: Spark for Spark DataFrames, DuckDB otherwise.
@@ -163,11 +165,17 @@ def lmer_source(formula: str, data, *, reml: bool = True, control=None,
 
     control = control or LmerControl()
     table = open_source(data, engine)
-    sd = frame_sql(formula, table)
+    sd = frame_sql(formula, table, weights=weights)
     sums = accumulate(table, sd)
     nobs = sums.nobs
     if nobs == 0:
         _no_rows()
+    if sums.bad_weights:
+        raise DataError(two_line("weights must be finite and non-negative",
+                                 "check the weights for NA, Inf or negative values"))
+    if sums.zero_weights:
+        raise DataError(two_line("weights must be positive for lmer (a zero weight has no "
+                                 "likelihood)", "drop the rows with weight 0 from the data"))
     n_dropped = _warn_missing(table, sd, nobs)
     if not sums.finite:
         _check_finite(table, sd)
@@ -181,7 +189,7 @@ def lmer_source(formula: str, data, *, reml: bool = True, control=None,
                       stacklevel=3)
     order = _order([len(s.levels) for s in sums.terms])
     A = source_crossproducts(sd, sums, keep, order)
-    problem = LmmProblem(A, reml=reml)
+    problem = LmmProblem(A, reml=reml, log_det_w=sums.log_det_w)
 
     re_specs = tuple(_ReSpec(t.bar, t.lhs, t.coding, t.group, t.parts, tuple(s.levels))
                      for t, s in zip(sd.terms, sums.terms))

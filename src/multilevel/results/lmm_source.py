@@ -391,15 +391,19 @@ class LmerSourceResult(LmerResult):
 
     # ----- the summary ------------------------------------------------------------------------
     def resid_quantiles(self) -> tuple[float, ...]:
-        """Exact min, quartiles and max of the response residuals (the summary's scaled
-        residuals times sigma), from the engine (:func:`exact_quantiles`)."""
+        """Exact min, quartiles and max of the Pearson residuals (response residuals times
+        the square root of the prior weight; the summary's scaled residuals times sigma),
+        from the engine (:func:`exact_quantiles`)."""
         return self._resid_quantiles
 
     @cached_property
     def _resid_quantiles(self) -> tuple[float, ...]:
         t = self.table
         joins, fixed, re = self._eta_sql(t, set(range(len(self.terms))))
-        sel = f"SELECT ({self._sql.y} - ({fixed} + {re})) AS r FROM "
+        r = f"({self._sql.y} - ({fixed} + {re}))"
+        if self._sql.weights is not None:  # the summary shows Pearson residuals, as lme4
+            r = f"(sqrt({self._sql.weights}) * {r})"
+        sel = f"SELECT {r} AS r FROM "
         rest = f"AS ml_s {joins} WHERE {self._sql.where}"
         base = f"{sel}{t.name} {rest}"
         pct = 100.0 * min(1.0, SAMPLE_ROWS / max(self.nobs, 1))
