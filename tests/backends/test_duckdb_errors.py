@@ -112,3 +112,8 @@ def test_output_format_and_folder_are_checked(data_small, tmp_path):
 def test_unknown_engine(data_small):
     with pytest.raises(BackendError, match="unknown engine"):
         ml.lmer("y ~ x + (1 | g)", data_small, engine="polars")
+
+
+def test_glmer_on_a_source_says_it_needs_memory(parquet_glob):
+    with pytest.raises(BackendError, match="glmer needs the data in memory"):
+        ml.glmer("y ~ x + (1 | g)", parquet_glob, family="poisson")

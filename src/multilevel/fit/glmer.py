@@ -444,6 +444,9 @@ def _prepare(formula: str, data, fam: Family, n_agq: int, weights, offset,
              control: GlmerControl):
     """Design, lme4's term order, the checked response and the core's inputs."""
     from ..design.model_frame import build_design, response_matrix
+    from .lmer_source import require_in_memory
+
+    require_in_memory(data, "glmer")  # PIRLS needs a pass over the data per iteration
 
     if not 0 <= int(n_agq) <= 100:
         raise ValueError(f"n_agq must be between 0 and 100, got {n_agq}")
