@@ -286,8 +286,12 @@ class Plan:
     block_diagonal: frozenset = frozenset()
 
 
-def make_plan(A: CrossProducts) -> Plan:
+def make_plan(A: CrossProducts, *, structure_only: bool = False) -> Plan:
     """Prepare the fixed-pattern products of ``A`` (done once per fit).
+
+    ``structure_only`` keeps only what depends on the pattern of ``A`` (which diagonal blocks
+    stay block diagonal), so that the plan serves every ``A`` with that pattern (PIRLS
+    re-forms ``A`` with new weights at each iteration).
 
     Examples
     --------
@@ -299,7 +303,7 @@ def make_plan(A: CrossProducts) -> Plan:
     K = len(A.ps)
     bdiag = block_diagonal_terms(A)
     grams = {}
-    if K > 1 and A.ps[0] == 1:
+    if K > 1 and A.ps[0] == 1 and not structure_only:
         for i in range(1, K):
             for j in range(1, i + 1):
                 if i in bdiag:

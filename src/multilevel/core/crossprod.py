@@ -20,8 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-DENSE_CROSS_MAX = 4_000_000  # entries below which a term-by-term block is kept dense
-DENSE_FILL_MIN = 0.25  # fill ratio above which it is kept dense anyway
+DENSE_CROSS_MAX = 4_000_000  # entries below which a term-by-term block may be kept dense
+DENSE_FILL_MIN = 0.25  # fill ratio above which it is kept dense
+DENSE_SMALL = 250_000  # blocks this small are dense whatever their fill: sparse overhead
+                       # (index checks, format conversions) costs more than the zeros
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,14 @@ def term_cross(ti: TermData, tj: TermData):
     >>> np.asarray(term_cross(a, b)).tolist()
     [[1.0], [2.0]]
     """
+    size = ti.q * tj.q
+    if size <= DENSE_SMALL:  # small: straight into a dense array
+        out = np.zeros(size)
+        for a in range(ti.p):
+            for b in range(tj.p):
+                flat = (ti.codes * ti.p + a) * tj.q + (tj.codes * tj.p + b)
+                out += np.bincount(flat, weights=ti.Z[:, a] * tj.Z[:, b], minlength=size)
+        return out.reshape(ti.q, tj.q)
     rows, cols, vals = [], [], []
     for a in range(ti.p):
         for b in range(tj.p):
@@ -107,8 +117,7 @@ def term_cross(ti: TermData, tj: TermData):
     M = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                       shape=(ti.q, tj.q)).tocsr()
     M.sum_duplicates()
-    size = ti.q * tj.q
-    if size <= DENSE_CROSS_MAX and (size <= 10_000 or M.nnz >= DENSE_FILL_MIN * size):
+    if size <= DENSE_CROSS_MAX and M.nnz >= DENSE_FILL_MIN * size:
         return M.toarray()
     return M
 

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .cholesky import NotPositiveDefinite, logdet_re
+from .cholesky import NotPositiveDefinite, logdet_re, make_plan
 from .crossprod import TermData, form_crossproducts
 from .families import Family
 from .lmm import LmmProblem, LmmSolution, cond_var
@@ -284,7 +284,7 @@ class GlmmProblem:
             A = form_crossproducts(d.terms, X, eta - base + r, weights=w)
             with np.errstate(divide="ignore", invalid="ignore"):
                 try:
-                    sol = LmmProblem(A, reml=False).solve(theta)
+                    sol = LmmProblem(A, reml=False, plan=self._structure(A)).solve(theta)
                 except NotPositiveDefinite as exc:
                     raise PirlsError(str(exc)) from exc
             u_new = np.concatenate([x.ravel() for x in sol.u]) if sol.u else np.zeros(0)
@@ -319,11 +319,21 @@ class GlmmProblem:
                           w=w, pdev=float(pdev_old), ldL2=self.logdet(theta, w), sol=sol,
                           iterations=it, converged=converged)
 
+    def _structure(self, A):
+        """The pattern-only plan of the cross-products, made once (PIRLS re-forms ``A`` with
+        new weights, never a new pattern)."""
+        if getattr(self, "_plan", None) is None:
+            d = self.data  # unit weights: a zero working weight must not hide a nonzero
+            ones = np.ones(d.nobs)
+            self._plan = make_plan(form_crossproducts(d.terms, self._X0, ones),
+                                   structure_only=True)
+        return self._plan
+
     def factor(self, theta: np.ndarray, w: np.ndarray):
         """The blocked factor ``L`` of ``Lambda' Z' W Z Lambda + I`` for working weights ``w``."""
         d = self.data
         A = form_crossproducts(d.terms, self._X0, np.ones(d.nobs), weights=w)
-        return LmmProblem(A, reml=False).factor(theta), A
+        return LmmProblem(A, reml=False, plan=self._structure(A)).factor(theta), A
 
     def logdet(self, theta: np.ndarray, w: np.ndarray) -> float:
         """``log |L|^2`` for working weights ``w``."""
@@ -448,7 +458,7 @@ class GlmmProblem:
         mu, w, r = d.family.working(d.y, d.weights, eta)
         A = form_crossproducts(d.terms, d.X, eta - d.offset + r, weights=w)
         with np.errstate(divide="ignore", invalid="ignore"):
-            sol = LmmProblem(A, reml=False).solve(theta)
+            sol = LmmProblem(A, reml=False, plan=self._structure(A)).solve(theta)
         return sol.RX_inv @ sol.RX_inv.T
 
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 
-from .cholesky import BlockDiag, Factor, NotPositiveDefinite, logdet_re, make_plan, update_L
+from .cholesky import (BlockDiag, Factor, NotPositiveDefinite, Plan, logdet_re, make_plan,
+                       update_L)
 from .crossprod import CrossProducts
 
 LOG2PI = float(np.log(2.0 * np.pi))
@@ -72,6 +73,9 @@ class LmmProblem:
     log_det_w : float
         ``sum(log w)`` of the prior weights (0 without weights): the deviance is
         lme4's ``ldL2 - ldW + ...``.
+    plan : Plan, optional
+        From :func:`~multilevel.core.cholesky.make_plan`; a plan of another ``A`` with the
+        same pattern (``structure_only=True``) may be reused, as PIRLS does.
 
     Examples
     --------
@@ -85,10 +89,11 @@ class LmmProblem:
     True
     """
 
-    def __init__(self, A: CrossProducts, reml: bool = True, log_det_w: float = 0.0):
+    def __init__(self, A: CrossProducts, reml: bool = True, log_det_w: float = 0.0,
+                 plan: Plan | None = None):
         self.A = A
         self.log_det_w = float(log_det_w)
-        self.plan = make_plan(A)
+        self.plan = make_plan(A) if plan is None else plan
         self.reml = bool(reml)
         self.n = A.nobs
         self.p = A.p_x
