@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from multilevel.design.model_frame import build_design, lme4_term_order, new_design
+from multilevel.design.model_frame import build_design, new_design
+from multilevel.fit.lmer import order_terms
 from multilevel.formula import deparse_lme4
 
 SHARED = Path(__file__).parents[2].parent / "shared"
@@ -59,7 +60,7 @@ def test_grouping_factors_levels_and_columns(built):
         assert d.re_terms == []
         return
     assert {t.group: t.n_levels for t in d.re_terms} == case["ngrps"]
-    ordered = [d.re_terms[i].group for i in lme4_term_order(d)]
+    ordered = [t.group for t in order_terms(d.re_terms)]
     assert list(dict.fromkeys(ordered)) == list(case["ngrps"])
     for group, r in case["ranef"].items():
         terms = [t for t in d.re_terms if t.group == group]

@@ -31,7 +31,7 @@ from multilevel.formula.nodes import BinOp, Call, Name, Node, Paren, deparse
 from multilevel.formula.terms import parse_checked
 
 __all__ = ["build_design", "new_design", "new_design_matrices", "NewDesign", "DesignSpec", "as_dataframe",
-           "response_matrix", "lme4_term_order"]
+           "response_matrix"]
 
 _KINDS = ("lm", "lmer", "glmer")
 
@@ -326,7 +326,7 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
     Returns
     -------
     Design
-        ``re_terms`` are in formula order after expansion (see :func:`lme4_term_order`
+        ``re_terms`` are in formula order after expansion (see :func:`multilevel.fit.lmer.order_terms`
         for lme4's order). For ``cbind(a, b) ~ ...``, ``y`` is the first column; the
         two-column response is :func:`response_matrix`.
 
@@ -475,22 +475,6 @@ def response_matrix(design: Design) -> np.ndarray:
     array([1., 4.])
     """
     return design.spec.response
-
-
-def lme4_term_order(design: Design) -> list[int]:
-    """Indices of ``design.re_terms`` in lme4's order (decreasing number of levels, stable).
-
-    lme4's ``mkReTrms`` sorts the terms this way; ``theta``, ``ranef`` and ``VarCorr``
-    follow it.
-
-    Examples
-    --------
-    >>> df = pd.DataFrame({"y": range(8), "a": list("aabbccdd"), "b": list("xyxyxyxy")})
-    >>> lme4_term_order(build_design("y ~ 1 + (1 | b) + (1 | a)", df))
-    [1, 0]
-    """
-    nl = [t.n_levels for t in design.re_terms]
-    return sorted(range(len(nl)), key=lambda i: -nl[i])
 
 
 def _select_re(spec: DesignSpec, re_form) -> list[int]:
