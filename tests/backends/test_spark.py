@@ -73,3 +73,15 @@ def test_spark_files_with_a_missing_column(spark, tmp_path, data_small):
     data_small.iloc[1000:].drop(columns="x").to_parquet(tmp_path / "b.parquet", index=False)
     with pytest.raises(BackendError, match="column 'x' is missing in 1 of 2 files"):
         ml.lmer("y ~ x + (1 | g)", str(tmp_path / "*.parquet"), engine="spark")
+
+
+def test_spark_transforms_na_and_weights(spark, data_na):
+    df = data_na.assign(w=np.linspace(0.5, 2.0, len(data_na)), z0=data_na["z"] - 1.0)
+    f = "y ~ log(z) + I(x^2) + x / z + log1p(z0) + scale(z) + f + offset(0.1 * x) + (1 | g)"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m0 = ml.lmer(f, df, weights="w")
+        m1 = ml.lmer(f, spark.createDataFrame(df), weights="w")
+    assert m1.design.n_dropped == m0.design.n_dropped > 0
+    assert m1.loglik == pytest.approx(m0.loglik, rel=1e-8)
+    np.testing.assert_allclose(m1.fixef, m0.fixef, atol=1e-6)
