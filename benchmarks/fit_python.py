@@ -1,30 +1,41 @@
-"""Benchmark worker: fit one case with `multilevel` or statsmodels in this process.
+"""Benchmark worker: fit one workload with one Python engine in this process.
 
-Run by ``run.py`` in a child process (one per engine and case), so that peak memory is the
-fitting process's own:
+Run by ``run.py`` in a child process (one per engine and workload), so that the peak memory
+is the fitting process's own, and so that a fit that runs past its time limit can be killed:
 
-    python fit_python.py ENGINE CASE_JSON OUT_JSON
+    python fit_python.py ENGINE SPEC_JSON OUT_JSON
 
-CASE_JSON holds ``csv``, ``levels_dir``, ``formula``, ``reml``, ``repeats`` and, for
-statsmodels, ``sm`` (``fixed``, ``groups``, ``re_formula``). OUT_JSON receives ``times``
-(seconds of each fit), ``peak_mb``, ``loglik``, ``fixef_names``, ``fixef``, ``warnings``.
-Only the fits are timed; reading the data is not.
+ENGINE is ``multilevel``, ``statsmodels``, ``mixedlm`` or ``lme-python``; the peers run under
+their own interpreter (``benchmarks/.venv-peers``), so nothing here imports an engine at the
+top. SPEC_JSON holds ``csv``, ``levels_dir``, ``formula``, ``reml``, ``repeats``,
+``repeat_cap_s``, ``warmup``, ``fixed_factors`` and, for statsmodels, ``sm`` (``fixed``,
+``groups``, ``re_formula``).
+
+Protocol with ``run.py``: ``OUT_JSON + ".loaded"`` is created once the data are in memory,
+and OUT_JSON is rewritten after every fit with everything so far (``times``, ``first_s``,
+``peak_mb``, ``loglik``, ``fixef_names``, ``fixef``, ``warnings``, ``version``), so the
+fits that finished survive a kill. Only the fits are timed; reading the data is not.
 """
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import warnings
 from pathlib import Path
 
 
-def read_data(csv: str, levels_dir: str):
-    """The case's CSV with its factor columns as Categoricals (levels from ``<col>.txt``)."""
+def read_levels(levels_dir: str) -> dict[str, list[str]]:
+    return {p.stem: p.read_text().splitlines() for p in sorted(Path(levels_dir).glob("*.txt"))}
+
+
+def read_pandas(spec: dict):
+    """The workload's CSV with its factor columns as Categoricals (levels from ``<col>.txt``)."""
     import pandas as pd
 
-    levels = {p.stem: p.read_text().splitlines() for p in sorted(Path(levels_dir).glob("*.txt"))}
-    frame = pd.read_csv(csv, dtype={col: str for col in levels})
+    levels = read_levels(spec["levels_dir"])
+    frame = pd.read_csv(spec["csv"], dtype={col: str for col in levels})
     for col, lev in levels.items():
         frame[col] = pd.Categorical(frame[col], categories=lev)
     return frame
@@ -40,7 +51,7 @@ def reset_peak() -> bool:
 
 
 def peak_mb() -> float | None:
-    """Peak resident memory (VmHWM) in MiB, or None off Linux."""
+    """Peak resident memory (VmHWM) in MiB, or ru_maxrss off Linux."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -52,40 +63,106 @@ def peak_mb() -> float | None:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def fit_multilevel(case: dict, data):
+# --- engines: each is (load(spec) -> data, fit(spec, data) -> (loglik, names, fixef), version)
+
+def _multilevel_fit(spec: dict, data):
     import multilevel as ml
 
-    model = ml.lmer(case["formula"], data, reml=case["reml"])
+    model = ml.lmer(spec["formula"], data, reml=spec["reml"])
     return float(model.loglik), [str(n) for n in model.fixef.index], [float(v) for v in model.fixef]
 
 
-def fit_statsmodels(case: dict, data):
+def _statsmodels_fit(spec: dict, data):
     import statsmodels.formula.api as smf
 
-    sm = case["sm"]
+    sm = spec["sm"]
     model = smf.mixedlm(sm["fixed"], data, groups=data[sm["groups"]], re_formula=sm["re_formula"])
-    result = model.fit(reml=case["reml"])
+    result = model.fit(reml=spec["reml"])
     params = result.fe_params
     return float(result.llf), [str(n) for n in params.index], [float(v) for v in params]
 
 
-def main(engine: str, case_path: str, out_path: str) -> None:
-    case = json.loads(Path(case_path).read_text())
-    fit = {"multilevel": fit_multilevel, "statsmodels": fit_statsmodels}[engine]
-    data = read_data(case["csv"], case["levels_dir"])
+def _mixedlm_fit(spec: dict, data):
+    import mixedlm
+
+    result = mixedlm.lmer(spec["formula"], data, REML=spec["reml"])
+    fe = result.fixef()
+    if not result.converged:
+        warnings.warn("mixedlm: optimizer did not report convergence")
+    return float(result.logLik().value), [str(n) for n in fe], [float(v) for v in fe.values()]
+
+
+def _lme_python_load(spec: dict):
+    """A polars frame: grouping columns as strings, fixed-effect factors as categoricals.
+
+    lme-python takes factor levels (``FactorSpec``) only for fixed-effect columns; grouping
+    columns are read as text, which it codes itself.
+    """
+    import polars as pl
+
+    levels = read_levels(spec["levels_dir"])
+    frame = pl.read_csv(spec["csv"], schema_overrides={col: pl.String for col in levels})
+    return frame
+
+
+def _lme_python_fit(spec: dict, data):
+    import lme_python
+
+    levels = read_levels(spec["levels_dir"])
+    factors = {col: lme_python.FactorSpec(levels[col]) for col in spec["fixed_factors"]}
+    fit = lme_python.lmer(spec["formula"], data, reml=spec["reml"], factors=factors or None)
+    if not fit.converged:
+        warnings.warn(f"lme-python: not converged ({(fit.diagnostics or {}).get('termination')})")
+    return float(fit.log_likelihood), list(fit.fixed_names or []), [float(v) for v in fit.coefficients]
+
+
+def _version(module: str) -> str:
+    from importlib.metadata import version
+
+    try:
+        return f"{module} {version(module)}"
+    except Exception:  # noqa: BLE001 - a version is decoration
+        return module
+
+
+ENGINES = {
+    "multilevel": (read_pandas, _multilevel_fit, "multilevel"),
+    "statsmodels": (read_pandas, _statsmodels_fit, "statsmodels"),
+    "mixedlm": (read_pandas, _mixedlm_fit, "mixedlm"),
+    "lme-python": (_lme_python_load, _lme_python_fit, "lme-python"),
+}
+
+
+def main(engine: str, spec_path: str, out_path: str) -> None:
+    spec = json.loads(Path(spec_path).read_text())
+    load, fit, dist = ENGINES[engine]
+    out = Path(out_path)
+    data = load(spec)
     clean_peak = reset_peak()
-    times = []
+    Path(out_path + ".loaded").write_text(str(time.time()))
+
+    record = {"times": [], "first_s": None, "peak_includes_loading": not clean_peak,
+              "version": _version(dist), "pid": os.getpid()}
+    runs = spec["repeats"] + (1 if spec["warmup"] else 0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for _ in range(case["repeats"]):
+        for i in range(runs):
             start = time.perf_counter()
-            loglik, names, fixef = fit(case, data)
-            times.append(time.perf_counter() - start)
-    messages = sorted({str(w.message).splitlines()[0] for w in caught})
-    Path(out_path).write_text(json.dumps({
-        "times": times, "peak_mb": peak_mb(), "peak_includes_loading": not clean_peak,
-        "loglik": loglik, "fixef_names": names, "fixef": fixef, "warnings": messages,
-    }))
+            loglik, names, fixef = fit(spec, data)
+            elapsed = time.perf_counter() - start
+            if i == 0:
+                record["first_s"] = elapsed
+            if not (spec["warmup"] and i == 0):
+                record["times"].append(elapsed)
+            record.update(peak_mb=peak_mb(), loglik=loglik, fixef_names=names, fixef=fixef,
+                          warnings=sorted({str(w.message).splitlines()[0][:200] for w in caught}))
+            tmp = out.with_suffix(".tmp")
+            tmp.write_text(json.dumps(record))
+            tmp.replace(out)
+            if engine == "multilevel":
+                record["module_file"] = sys.modules["multilevel"].__file__
+            if elapsed > spec["repeat_cap_s"]:      # slow fits are timed once
+                break
 
 
 if __name__ == "__main__":
