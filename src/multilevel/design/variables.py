@@ -299,14 +299,24 @@ def _factor_values(node: Node, df: pd.DataFrame, state, fit):
             vals = s.fillna(False).astype(bool).to_numpy().astype(np.int64)
             return np.where(na, -1, vals), ["FALSE", "TRUE"], drop
         if _is_factor_series(s):
+            # hash the values once, then sort and label the distinct ones only
             na = s.isna().to_numpy()
-            labels = np.array([str(v) for v in s.to_numpy(dtype=object)], dtype=object)
-            labels[na] = None
-            uniq = sorted(set(labels[~na]))
+            inv, distinct = pd.factorize(s.to_numpy(dtype=object)[~na])
+            text = [str(v) for v in distinct]
+            uniq = sorted(set(text))
             index = {u: i for i, u in enumerate(uniq)}
-            codes = np.array([-1 if m else index[v] for v, m in zip(labels, na)],
-                             dtype=np.int64)
+            remap = np.array([index[t] for t in text], dtype=np.int64)
+            codes = np.full(len(s), -1, dtype=np.int64)
+            codes[~na] = remap[inv] if len(remap) else 0
             return codes, uniq, drop
+        if pd.api.types.is_integer_dtype(s.dtype) and not s.hasnans:
+            v = s.to_numpy(dtype=np.int64)
+            lo = int(v.min()) if len(v) else 0
+            if len(v) and int(v.max()) - lo < 4 * len(v) + 1_000_000:
+                present = np.bincount(v - lo) > 0  # integer codes in O(n)
+                remap = np.cumsum(present) - 1
+                uniq = np.flatnonzero(present) + lo
+                return remap[v - lo], [str(int(u)) for u in uniq], True
         x = _numeric_column(s, inner.id)
     else:
         x = eval_numeric(inner, df, state, fit)
