@@ -246,6 +246,31 @@ def batched_cholesky(D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return L, np.linalg.inv(L)
 
 
+def lambda_times_inv_t(T: np.ndarray, Linv: np.ndarray) -> np.ndarray:
+    """``T Linv_l'`` for every level (closed form for ``p <= 2``).
+
+    Examples
+    --------
+    >>> T = np.array([[1.0, 0.0], [0.5, 2.0]])
+    >>> Li = np.array([[[0.5, 0.0], [-0.25, 0.5]]])
+    >>> lambda_times_inv_t(T, Li)[0].tolist() == (T @ Li[0].T).tolist()
+    True
+    """
+    p = T.shape[0]
+    if p == 1:
+        return Linv * T[0, 0]
+    if p == 2:
+        t0, t1, t2 = T[0, 0], T[1, 0], T[1, 1]
+        i00, i10, i11 = Linv[:, 0, 0], Linv[:, 1, 0], Linv[:, 1, 1]
+        out = np.empty_like(Linv)
+        out[:, 0, 0] = t0 * i00
+        out[:, 0, 1] = t0 * i10
+        out[:, 1, 0] = t1 * i00
+        out[:, 1, 1] = t1 * i10 + t2 * i11
+        return out
+    return T @ np.swapaxes(Linv, 1, 2)
+
+
 def scaled_blocks(D: np.ndarray, T: np.ndarray) -> np.ndarray:
     """``T' D_l T + I`` for every block ``D_l`` of an ``(l, p, p)`` stack (closed form for
     ``p <= 2``: numpy's batched matmul is slow on 2 x 2 blocks).
@@ -399,7 +424,7 @@ def update_L(A: CrossProducts, theta: np.ndarray, plan: Plan | None = None) -> F
     # the first term: batched Cholesky of T' (Z'Z)_l T + I per level
     T0 = Ts[0]
     L0, L0inv = batched_cholesky(scaled_blocks(A.diag[0], T0))
-    M0 = T0 @ np.swapaxes(L0inv, 1, 2)  # Lambda_0 L0^{-T}, per level
+    M0 = lambda_times_inv_t(T0, L0inv)  # Lambda_0 L0^{-T}, per level
     w0 = M0[:, 0, 0] ** 2 if A.ps[0] == 1 else None  # weights of the scalar Gram products
     for i in range(1, K + 1):
         Ai0 = A.cross[(i, 0)] if i < K else A.fixed[0]

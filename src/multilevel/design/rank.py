@@ -128,4 +128,6 @@ def drop_collinear(X: np.ndarray, names: list[str], tol: float = 1e-7, *,
     if dropped and warn:
         warnings.warn(rank_deficiency_message(len(dropped)), RankDeficiencyWarning,
                       stacklevel=3)
+    if not dropped:
+        return X, list(names), dropped  # nothing dropped: no copy of a large X
     return X[:, mask], [nm for nm, k in zip(names, mask) if k], dropped
