@@ -242,6 +242,10 @@ class Profiler:
         pts[x] = (z, arg, fmin)
         return z
 
+    def points_frame(self, w: int, pts) -> pd.DataFrame:
+        """The profile of parameter ``w`` as lme4's rows (``.par``, ``.zeta``, values)."""
+        return _points_frame(self, w, pts)
+
     # ----- limits ----------------------------------------------------------------------
     def estimate(self, w: int) -> float:
         return float(self.sv_hat[w] if w < self.nvp else self.beta_hat[w - self.nvp])
@@ -387,12 +391,22 @@ def profile_confint(m, which=None, level: float = 0.95, readable: bool = False
     >>> profile_confint(m).round(2).loc["(Intercept)"].tolist()
     [1486.45, 1568.55]
     """
-    from .refit import blas_context
-
-    with blas_context(m):
-        pr = Profiler(m)
+    context, make = _profiler_for(m)
+    with context:
+        pr = make(m)
         idx = _which(pr, which)
         return _intervals(pr, idx, level, readable, {}, {})
+
+
+def _profiler_for(m):
+    """The BLAS context and the profiler class for a fit (a GLMM's is in profile_glmm)."""
+    if getattr(m, "kind", None) == "glmer":
+        from .profile_glmm import GlmmProfiler, glmm_blas_context
+
+        return glmm_blas_context(m), GlmmProfiler
+    from .refit import blas_context
+
+    return blas_context(m), Profiler
 
 
 def _which(pr: Profiler, which) -> list[int]:
@@ -420,8 +434,10 @@ def profile(m, which=None, *, alphamax: float = 0.01, n_points: int = 8) -> Prof
 
     Parameters
     ----------
-    m : LmerResult
-        A REML fit is refitted by ML first, as lme4 does.
+    m : LmerResult or GlmerResult
+        A REML fit is refitted by ML first, as lme4 does. A GLMM's profile is of its
+        Laplace (or AGQ) deviance over the sd/cor parameters and the fixed effects
+        (:mod:`multilevel.inference.profile_glmm`).
     which : list of str, "theta_" or "beta_", optional
         Parameters to profile (lme4's or readable names); all by default.
     alphamax : float
@@ -443,10 +459,9 @@ def profile(m, which=None, *, alphamax: float = 0.01, n_points: int = 8) -> Prof
     >>> sorted(pr.table[".par"].unique())
     ['(Intercept)', '.sig01', '.sigma']
     """
-    from .refit import blas_context
-
-    with blas_context(m):
-        pr = Profiler(m)
+    context, make = _profiler_for(m)
+    with context:
+        pr = make(m)
         idx = _which(pr, which)
         cutoff = float(np.sqrt(stats.chi2.ppf(1.0 - alphamax, len(pr.names))))
         failures, notes, frames = {}, {}, []
@@ -466,7 +481,7 @@ def profile(m, which=None, *, alphamax: float = 0.01, n_points: int = 8) -> Prof
                 warnings.warn(f"profiling {name} failed ({failures[name]}); the other "
                               "parameters are kept", ProfileWarning, stacklevel=2)
                 continue
-            frames.append(_points_frame(pr, w, sorted(set(pts), key=lambda t: t[1])))
+            frames.append(pr.points_frame(w, sorted(set(pts), key=lambda t: t[1])))
     cols = [".par", ".zeta"] + pr.names
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
     est = pd.Series([pr.estimate(w) for w in idx], index=[pr.names[w] for w in idx])

@@ -318,12 +318,29 @@ class GlmerResult(MixedResultBase):
                              "p_value": 2.0 * stats.norm.sf(np.abs(z))},
                             index=self.fixef.index)
 
-    def confint(self, method: str = "Wald", level: float = 0.95, *,
-                old_names: bool = True) -> pd.DataFrame:
-        """Confidence intervals (``confint(m, method = "Wald")``).
+    def confint(self, method: str = "Wald", level: float = 0.95, *, parm=None,
+                old_names: bool = True, readable: bool | None = None) -> pd.DataFrame:
+        """Confidence intervals (lme4's ``confint(m, method = "Wald")`` or ``"profile"``).
 
-        Rows are the variance parameters (``.sig01`` ...; NaN, as lme4 gives no Wald interval
-        for them) then the fixed effects. Only ``method="Wald"`` is available for GLMMs.
+        Rows are the variance parameters (``.sig01`` ...) then the fixed effects.
+
+        Parameters
+        ----------
+        method : {"Wald", "profile"}
+            ``"Wald"``: ``beta +- z se`` (NaN for the variance parameters, as in lme4),
+            columns ``2.5 %`` and ``97.5 %``. ``"profile"``: limits where the profiled
+            Laplace deviance rises by ``z^2`` (exact roots; lme4 interpolates splines),
+            columns ``lower`` and ``upper`` as for ``lmer`` fits; a parameter whose
+            profile fails is NaN, with a ``ProfileWarning`` giving the reason (see
+            :func:`multilevel.profile`).
+        level : float
+        parm : str or list of str, optional
+            Profile only these parameters (lme4's or readable names, or ``"theta_"`` /
+            ``"beta_"``); all by default.
+        old_names : bool
+            lme4's ``oldNames``: ``.sig01`` rather than ``sd_(Intercept)|herd``.
+        readable : bool, optional
+            ``readable=True`` is ``old_names=False`` (the spelling of ``lmer``'s confint).
 
         Examples
         --------
@@ -332,10 +349,19 @@ class GlmerResult(MixedResultBase):
         ...              ml.datasets.load("cbpp"), family="binomial")
         >>> m.confint().index.tolist()
         ['.sig01', '(Intercept)', 'period2', 'period3', 'period4']
+        >>> m.confint("profile", parm="period2").round(3)
+                 lower  upper
+        period2 -1.617 -0.408
         """
+        if readable is not None:
+            old_names = not readable
+        if method.lower() == "profile":
+            from ..inference.profile import profile_confint
+
+            return profile_confint(self, which=parm, level=level, readable=not old_names)
         if method.lower() != "wald":
-            raise NotImplementedError(
-                f"confint(method={method!r}) is not available for glmer fits; use 'Wald'")
+            raise NotImplementedError(f"confint(method={method!r}) is not available for "
+                                      "glmer fits; use 'Wald' or 'profile'")
         a = (1.0 - level) / 2.0
         labels = [f"{100 * a:.3g} %", f"{100 * (1 - a):.3g} %"]
         zq = stats.norm.ppf(1.0 - a)
@@ -346,7 +372,23 @@ class GlmerResult(MixedResultBase):
             sig.append(".sigma" if old_names else "sigma")
         lo = np.concatenate([np.full(len(sig), np.nan), est - zq * se])
         hi = np.concatenate([np.full(len(sig), np.nan), est + zq * se])
-        return pd.DataFrame({labels[0]: lo, labels[1]: hi}, index=sig + list(self.fixef.index))
+        tab = pd.DataFrame({labels[0]: lo, labels[1]: hi}, index=sig + list(self.fixef.index))
+        if parm is None:
+            return tab
+        if isinstance(parm, str) and parm in ("theta_", "beta_"):
+            return tab.iloc[:len(sig)] if parm == "theta_" else tab.iloc[len(sig):]
+        other = sig_names(self.terms, old_names=not old_names)
+        if self._family.has_scale:
+            other.append("sigma" if old_names else ".sigma")
+        other += list(self.fixef.index)
+        keys = [parm] if isinstance(parm, str) else list(parm)
+        keys = [tab.index[other.index(k)] if k not in tab.index and k in other else k
+                for k in keys]
+        missing = [k for k in keys if k not in tab.index]
+        if missing:
+            raise ValueError(f"unknown parameters {missing}; the parameters are "
+                             f"{list(tab.index)}")
+        return tab.loc[keys]
 
     def overdispersion(self) -> pd.Series:
         """Pearson overdispersion check (the GLMM FAQ's ``overdisp_fun``).
