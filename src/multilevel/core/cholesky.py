@@ -440,7 +440,8 @@ def update_L(A: CrossProducts, theta: np.ndarray, plan: Plan | None = None) -> F
             # scalar term: -theta^2 A_j0 diag(w) A_j0' + diag(theta^2 a + 1), built in place
             Djj = grams[(j, j)].apply(w0)
             Djj *= -(Ts[j][0, 0] ** 2)
-            Djj.flat[:: Djj.shape[0] + 1] += scaled_blocks(A.diag[j], Ts[j])[:, 0, 0]
+            diag = Djj.reshape(-1, order="F")[:: Djj.shape[0] + 1]  # a view: Djj is Fortran
+            diag += scaled_blocks(A.diag[j], Ts[j])[:, 0, 0]
             first = 1
         elif j < K:
             Djj = _blockdiag_dense(scaled_blocks(A.diag[j], Ts[j]))
