@@ -1,6 +1,6 @@
 """The lesson's figures on a GLMM (cbpp's binomial glmer): the caterpillar plot, the
-coefficient plot and the diagnostics draw it; ``group_lines`` (straight lines of linear
-models) refuses it with a pointer; the profile plot draws a glmer profile."""
+coefficient plot and the diagnostics draw it; ``group_lines`` draws response-scale curves;
+the profile plot draws a glmer profile."""
 from __future__ import annotations
 
 import warnings
@@ -54,9 +54,18 @@ def test_diagnostics_of_a_glmer(gm):
     assert len(_points(axes[2])[0].get_offsets()) == 15    # one point per herd
 
 
-def test_group_lines_refuses_a_glmer_with_a_pointer(gm):
-    with pytest.raises(ValueError, match=r"linear models.*ml\.plot\.ranef"):
-        ml.plot.group_lines(gm)
+def test_group_lines_of_a_glmer_are_response_scale_curves():
+    exam = ml.datasets.load("Exam")
+    exam = exam.assign(passed=(exam["normexam"] > 0).astype(float))
+    gm = ml.glmer("passed ~ standLRT + (1 | school)", exam, family="binomial")
+    ax = ml.plot.group_lines(gm, "standLRT")
+    assert len(ax.lines) == 65 + 1                          # one curve per school + population
+    for line in ax.lines:
+        y = np.asarray(line.get_ydata())
+        assert np.all((y > 0) & (y < 1))                    # probabilities, not logits
+        assert np.all(np.diff(y) > 0)                       # increasing in standLRT
+    pts = np.vstack([c.get_offsets() for c in ax.collections])
+    assert set(np.unique(pts[:, 1])) == {0.0, 1.0}          # the 0/1 responses under the curves
 
 
 def test_profile_plot_of_a_glmer(gm):

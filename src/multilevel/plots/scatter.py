@@ -188,9 +188,10 @@ def _line_data(model, x: str | None, group: str | None):
     curves (x grid, y) and the population curve.
     """
     design = model.design
-    if getattr(model, "kind", "") == "glmer":
-        raise ValueError("group_lines draws linear models (lm, lmer); for a glmer, plot "
-                         "ml.plot.ranef(m) or predictions from m.predict(type='response')")
+    # a GLMM's lines are its linear predictor mapped through the inverse link (the response
+    # scale: proportions, rates), over the response as the model sees it
+    glmm = getattr(model, "kind", "") == "glmer"
+    inv = model.problem.data.family.link.linkinv if glmm else (lambda eta: eta)
     xnames = list(design.xnames)
     X = np.asarray(design.X, dtype=float)
     beta = model.fixef.reindex(xnames).to_numpy(dtype=float)
@@ -232,7 +233,7 @@ def _line_data(model, x: str | None, group: str | None):
                          + ", ".join(xnames))
     jx = xnames.index(x)
     xs = X[:, jx]
-    ys = np.asarray(design.y, dtype=float)
+    ys = np.asarray(model.problem.data.y if glmm else design.y, dtype=float)
     others = [j for j, name in enumerate(xnames) if j != jx and j not in dummy_ix]
     # a column that is a function of x (x:z, I(x^2), poly(x)) makes the line a curve we cannot
     # rebuild from the design: then draw the fitted values joined in x order, as the lesson does
@@ -253,7 +254,7 @@ def _line_data(model, x: str | None, group: str | None):
                 k = levels.index(lv)
                 if k > 0:
                     G[:, dummy_ix[k - 1]] = 1.0
-            curves[lv] = (grid, G @ per_level[lv])
+            curves[lv] = (grid, inv(G @ per_level[lv]))
         else:
             order = np.argsort(xs[sel], kind="stable")
             curves[lv] = (xs[sel][order], fitted[sel][order])
@@ -263,7 +264,7 @@ def _line_data(model, x: str | None, group: str | None):
     G[:, jx] = grid
     if dummy_ix:
         G[:, dummy_ix] = 0.0
-    population = (grid, G @ beta)
+    population = (grid, inv(G @ beta))
     return {"x": x, "group": group, "xs": xs, "ys": ys, "keys": keys, "levels": levels,
             "curves": curves, "population": population, "exact": exact,
             "response": getattr(design, "response_name", "y"),
@@ -277,15 +278,16 @@ def group_lines(model, x: str | None = None, *, group: str | None = None, ax=Non
                 point_size: float | None = None, alpha: float | None = None):
     """Each group's fitted line over the data, with the population (fixed-effect) line bold.
 
-    Works for an ``lmer`` (lines from ``coef(m)``: fixed plus the group's random effects) and
-    for an ``lm`` with group dummies such as ``y ~ x + as.factor(school)`` (the lesson's
+    Works for an ``lmer`` (lines from ``coef(m)``: fixed plus the group's random effects), a
+    ``glmer`` (the same, on the response scale: each group's curve is the inverse link of its
+    linear predictor) and for an ``lm`` with group dummies such as ``y ~ x + as.factor(school)`` (the lesson's
     "fixed coefficients" model). Other predictors are held at each group's mean, so each line
     is straight; when the model has a function of `x` (``x:z``, ``I(x^2)``), the fitted values
     are joined in order of `x` instead, as the lesson's ``geom_line(aes(y = fitted))``.
 
     Parameters
     ----------
-    model : LmerResult or LmResult
+    model : LmerResult, GlmerResult or LmResult
     x : str, optional
         The predictor on the horizontal axis; by default the first random slope (``lmer``) or
         the first predictor that is not a group dummy.
