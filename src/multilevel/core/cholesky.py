@@ -309,6 +309,20 @@ class Plan:
 
     grams: dict = field(default_factory=dict)
     block_diagonal: frozenset = frozenset()
+    _last: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def gram(self, key: tuple, theta0: float, w: np.ndarray) -> np.ndarray:
+        """``grams[key].apply(w)``, reused while the first term's theta is unchanged (the
+        optimiser's coordinate steps and the finite-difference checks often keep it).
+
+        The result is the caller's to modify: a cached product is handed out as a copy.
+        """
+        hit = self._last.get(key)
+        if hit is not None and hit[0] == theta0:
+            return hit[1].copy(order="F")
+        out = self.grams[key].apply(w)
+        self._last[key] = (theta0, out.copy(order="F"))
+        return out
 
 
 def make_plan(A: CrossProducts, *, structure_only: bool = False) -> Plan:
@@ -438,7 +452,7 @@ def update_L(A: CrossProducts, theta: np.ndarray, plan: Plan | None = None) -> F
         first = 0
         if j < K and (j, j) in grams:
             # scalar term: -theta^2 A_j0 diag(w) A_j0' + diag(theta^2 a + 1), built in place
-            Djj = grams[(j, j)].apply(w0)
+            Djj = plan.gram((j, j), float(theta[0]), w0)
             Djj *= -(Ts[j][0, 0] ** 2)
             diag = Djj.reshape(-1, order="F")[:: Djj.shape[0] + 1]  # a view: Djj is Fortran
             diag += scaled_blocks(A.diag[j], Ts[j])[:, 0, 0]
@@ -463,7 +477,7 @@ def update_L(A: CrossProducts, theta: np.ndarray, plan: Plan | None = None) -> F
             B = np.array(_dense(B), order="F")
             for k in range(j):
                 if k == 0 and (i, j) in grams:
-                    B -= (Ts[i][0, 0] * Ts[j][0, 0]) * grams[(i, j)].apply(w0)
+                    B -= (Ts[i][0, 0] * Ts[j][0, 0]) * plan.gram((i, j), float(theta[0]), w0)
                 else:
                     B -= _outer(blocks[(i, k)], blocks[(j, k)])
             blocks[(i, j)] = blas.dtrsm(1.0, Ljj, B, side=1, lower=1, trans_a=1,
