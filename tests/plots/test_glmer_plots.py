@@ -68,6 +68,11 @@ def test_group_lines_of_a_glmer_are_response_scale_curves():
     assert set(np.unique(pts[:, 1])) == {0.0, 1.0}          # the 0/1 responses under the curves
 
 
+def test_group_lines_needs_a_numeric_predictor(gm):
+    with pytest.raises(ValueError, match="no numeric predictor"):  # cbpp: period is a factor
+        ml.plot.group_lines(gm)
+
+
 def test_profile_plot_of_a_glmer(gm):
     from multilevel.plots.profile import profile as profile_plot
 

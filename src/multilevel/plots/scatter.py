@@ -175,9 +175,13 @@ def _default_x(model, skip: set[int]) -> str:
             for name in t.cnames:
                 if name != "(Intercept)" and name in design.xnames:
                     return name
+    X = np.asarray(design.X, dtype=float)
     for j, name in enumerate(design.xnames):
-        if name != "(Intercept)" and j not in skip and ":" not in name:
-            return name
+        if name == "(Intercept)" or j in skip or ":" in name:
+            continue
+        if np.isin(X[:, j], (0.0, 1.0)).all():  # a factor's dummy: not an axis
+            continue
+        return name
     raise ValueError("the model has no numeric predictor to put on the x axis; pass x=")
 
 
