@@ -377,9 +377,12 @@ def compare(results: dict[str, dict]) -> str | None:
     ref_name = "lme4" if "lme4" in ok else max(ok, key=lambda e: ok[e]["loglik"])
     ref = ok[ref_name]
     best = max(r["loglik"] for r in ok.values())
+    lme4_cap = (results.get("lme4") or {}).get("timeout_s")   # lme4 did not finish in this
     for engine, r in ok.items():
         others = {e: o["median_s"] for e, o in ok.items() if e != engine}
         r["ratio_lme4"] = r["median_s"] / ok["lme4"]["median_s"] if "lme4" in ok else None
+        if r["ratio_lme4"] is None and lme4_cap:
+            r["ratio_lme4_below"] = r["median_s"] / lme4_cap
         if others:
             fastest = min(others, key=others.get)
             r["fastest_peer"] = fastest
@@ -450,7 +453,9 @@ def table_rows(report: dict) -> list[tuple]:
             ratio = r.get("ratio_fastest_peer")
             rows.append((
                 case["name"], engine, _num(r["median_s"]), str(len(r["times"])),
-                _num(r.get("peak_mb"), 0), _num(r.get("ratio_lme4")),
+                _num(r.get("peak_mb"), 0),
+                ("<" + _num(r["ratio_lme4_below"])) if r.get("ratio_lme4_below") is not None
+                else _num(r.get("ratio_lme4")),
                 f"{_num(ratio)} ({peer})" if ratio is not None else "-",
                 _sci(r.get("abs_diff_loglik")), _sci(r.get("max_abs_diff_fixef")),
                 "; ".join(notes)))
@@ -470,7 +475,8 @@ def format_text(rows: list[tuple]) -> str:
 
 
 def format_markdown(rows: list[tuple]) -> str:
-    out = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    out = ["| " + " | ".join(c.replace("|", "\\|") for c in COLUMNS) + " |",
+           "|" + "---|" * len(COLUMNS)]
     out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in rows]
     return "\n".join(out)
 
@@ -525,6 +531,33 @@ def multilevel_source(rev: str | None, folder: Path) -> dict:
             "uncommitted_changes_in_src": False}
 
 
+def _header(report: dict) -> str:
+    m, src = report["machine"], report.get("multilevel", {})
+    dirty = " + uncommitted src/" if src.get("uncommitted_changes_in_src") else ""
+    return (f"{m.get('cpus')} CPUs ({m.get('cpu')}), {m.get('memory_gib')} GiB, "
+            f"{m.get('numpy_blas')}; load average {report['load_avg_at_start']} at start, "
+            f"{report.get('load_avg_at_end')} at end; {report['date']}; multilevel "
+            f"{src.get('commit', '?')[:10]}{dirty}")
+
+
+def render(paths: list[Path], markdown: Path | None) -> int:
+    """Print the table of earlier runs' JSON (ratios recomputed), one header per file."""
+    headers, merged = [], {"workloads": []}
+    for path in paths:
+        report = json.loads(path.read_text())
+        headers.append(_header(report))
+        for case in report["workloads"]:
+            case["reference"] = compare(case["engines"])
+            merged["workloads"].append(case)
+    rows = table_rows(merged)
+    print("\n".join(headers))
+    print(format_text(rows))
+    if markdown:
+        markdown.write_text("\n".join(f"- {h}" for h in headers) + "\n\n"
+                            + format_markdown(rows) + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -547,9 +580,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=REPO / "out" / "benchmarks.json",
                         help="where to write the results (default out/benchmarks.json)")
     parser.add_argument("--markdown", type=Path, help="also write the table as Markdown here")
+    parser.add_argument("--render", type=Path, nargs="+", metavar="JSON",
+                        help="run nothing: print (and --markdown) the table of earlier results, "
+                             "several files merged in order")
     parser.add_argument("--multilevel-rev", metavar="REV",
                         help="time multilevel as committed at REV (e.g. HEAD), not src/ as it is")
     args = parser.parse_args(argv)
+    if args.render:
+        return render(args.render, args.markdown)
     snapshot = tempfile.TemporaryDirectory(prefix="bench-multilevel-")
     source = multilevel_source(args.multilevel_rev, Path(snapshot.name))
     repeats = args.repeats or (1 if args.quick else 3)
@@ -618,11 +656,7 @@ def main(argv: list[str] | None = None) -> int:
 
     report["load_avg_at_end"] = [round(v, 2) for v in os.getloadavg()]
     rows = table_rows(report)
-    m = report["machine"]
-    header = (f"{m.get('cpus')} CPUs ({m.get('cpu')}), {m.get('memory_gib')} GiB, "
-              f"{m.get('numpy_blas')}; load average {report['load_avg_at_start']} at start, "
-              f"{report['load_avg_at_end']} at end; {report['date']}; multilevel "
-              f"{source['commit'][:10]}{' + uncommitted src/' if source['uncommitted_changes_in_src'] else ''}")
+    header = _header(report)
     print()
     print(header)
     print(format_text(rows))
