@@ -222,25 +222,25 @@ def batched_cholesky(D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     p = D.shape[1]
     if p == 1:
         d = D[:, 0, 0]
-        if np.any(d <= 0):
+        if not d.min() > 0:
             raise NotPositiveDefinite("non-positive diagonal")
         s = np.sqrt(d)
         return s[:, None, None], (1.0 / s)[:, None, None]
     if p == 2:
         a, b, c = D[:, 0, 0], D[:, 1, 0], D[:, 1, 1]
-        if np.any(a <= 0):
+        if not a.min() > 0:  # one reduction; also false for NaN
             raise NotPositiveDefinite("non-positive diagonal")
         l11 = np.sqrt(a)
         l21 = b / l11
         r = c - l21 * l21
-        if np.any(r <= 0):
+        if not r.min() > 0:
             raise NotPositiveDefinite("non-positive pivot")
         l22 = np.sqrt(r)
-        L = np.zeros_like(D)
-        L[:, 0, 0], L[:, 1, 0], L[:, 1, 1] = l11, l21, l22
-        Linv = np.zeros_like(D)
-        Linv[:, 0, 0], Linv[:, 1, 1] = 1.0 / l11, 1.0 / l22
-        Linv[:, 1, 0] = -l21 / (l11 * l22)
+        L = np.empty_like(D)
+        L[:, 0, 0], L[:, 0, 1], L[:, 1, 0], L[:, 1, 1] = l11, 0.0, l21, l22
+        i11, i22 = 1.0 / l11, 1.0 / l22
+        Linv = np.empty_like(D)
+        Linv[:, 0, 0], Linv[:, 0, 1], Linv[:, 1, 0], Linv[:, 1, 1] = i11, 0.0, -l21 * i11 * i22, i22
         return L, Linv
     L = _chol(D)
     return L, np.linalg.inv(L)
