@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, MultilevelError, two_line
-from ._common import one_line
+from ._common import digits_arg, one_line
 
 EPILOG = """\
 examples:
@@ -60,7 +60,7 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser] | None = 
                         help="fit mixed models by maximum likelihood (default, as the lesson)")
     method.add_argument("--reml", dest="reml", action="store_true",
                         help="fit mixed models by REML instead")
-    sub.add_argument("--digits", type=_digits, default=3, metavar="N",
+    sub.add_argument("--digits", type=digits_arg, default=3, metavar="N",
                      help="significant digits in the summaries (default 3)")
     sub.add_argument("--images", choices=("png", "svg"), default="png",
                      help="figure format inside the page (default png)")
@@ -70,14 +70,6 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser] | None = 
     sub.set_defaults(func=run, _parser=sub)
 
 
-def _digits(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 1 <= value <= 22:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 22, got {value}")
-    return value
 
 
 def load(spec: str, *, obj: str | None = None):

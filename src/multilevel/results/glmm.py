@@ -9,10 +9,9 @@ from scipy import stats
 
 from ..core.glmm import GlmmProblem, PirlsState
 from ..core.optimize import OptSummary
-from ..core.theta import split_theta, theta_lower
 from ..design.types import Design, ReTerm
 from .mixed import MixedResultBase
-from .names import make_unique, sig_names, theta_names
+from .names import make_unique, sig_names
 
 RESIDUAL_TYPES = ("deviance", "pearson", "response", "working")
 
@@ -126,20 +125,11 @@ class GlmerResult(MixedResultBase):
         wrss = float(np.sum(d.weights * (d.y - mu) ** 2 / self._family.variance(mu)))
         return float(np.sqrt((wrss + self._st.u @ self._st.u) / self.nobs))
 
-    @cached_property
-    def theta(self) -> pd.Series:
-        return pd.Series(self._st.theta, index=theta_names(self.terms), name="theta")
-
-    @cached_property
-    def theta_lower(self) -> np.ndarray:
-        return theta_lower([t.p for t in self.terms])
-
-    def _term_covariances(self) -> list[np.ndarray]:
-        """``sigma^2 T T'`` for each term, in lme4's term order."""
-        Ts = split_theta(self._st.theta, [t.p for t in self.terms])
-        return [self.sigma ** 2 * (T @ T.T) for T in Ts]
-
     # ----- random effects ---------------------------------------------------------------------
+    @property
+    def _theta_hat(self) -> np.ndarray:
+        return self._st.theta
+
     @property
     def _has_residual(self) -> bool:
         return self._family.has_scale

@@ -8,10 +8,9 @@ import pandas as pd
 
 from ..core.lmm import LmmProblem, LmmSolution, cond_var
 from ..core.optimize import OptSummary
-from ..core.theta import theta_lower
 from ..design.types import Design, ReTerm
 from .mixed import MixedResultBase
-from .names import make_unique, theta_names
+from .names import make_unique
 
 LOG2PI = float(np.log(2.0 * np.pi))
 
@@ -73,17 +72,10 @@ class LmerResult(MixedResultBase):
     def sigma(self) -> float:
         return self._sol.sigma
 
-    @cached_property
-    def theta(self) -> pd.Series:
-        return pd.Series(self._sol.theta, index=theta_names(self.terms), name="theta")
+    @property
+    def _theta_hat(self) -> np.ndarray:
+        return self._sol.theta
 
-    @cached_property
-    def theta_lower(self) -> np.ndarray:
-        return theta_lower([t.p for t in self.terms])
-
-    def _term_covariances(self) -> list[np.ndarray]:
-        """``sigma^2 T T'`` for each term, in lme4's term order."""
-        return [self.sigma ** 2 * (T @ T.T) for T in self.problem.factor(self._sol.theta).T]
 
     # ----- random effects -----------------------------------------------------------------
     @property

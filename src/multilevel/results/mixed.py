@@ -7,21 +7,35 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from ..core.theta import lower_tri_indices
+from ..core.theta import lower_tri_indices, split_theta, theta_lower
 from .base import ResultBase
-from .names import make_unique
+from .names import make_unique, theta_names
 
 
 class MixedResultBase(ResultBase):
     """Accessors common to :class:`LmerResult` and :class:`GlmerResult`.
 
-    Subclasses provide ``terms`` (lme4's order), ``fixef``, ``sigma``, ``_b`` (random effects
-    per term, ``(l, p)`` arrays), ``_cond_var`` (``(l, p, p)`` per term),
-    ``_term_covariances()`` and ``_has_residual`` (whether VarCorr has a Residual row).
+    Subclasses provide ``terms`` (lme4's order), ``fixef``, ``sigma``, ``_theta_hat`` (the
+    estimated theta), ``_b`` (random effects per term, ``(l, p)`` arrays), ``_cond_var``
+    (``(l, p, p)`` per term) and ``_has_residual`` (whether VarCorr has a Residual row).
     """
 
     terms: list = []
     _has_residual = True
+
+    @cached_property
+    def theta(self) -> pd.Series:
+        """Relative covariance parameters with lme4's names (``getME(m, "theta")``)."""
+        return pd.Series(self._theta_hat, index=theta_names(self.terms), name="theta")
+
+    @cached_property
+    def theta_lower(self) -> np.ndarray:
+        return theta_lower([t.p for t in self.terms])
+
+    def _term_covariances(self) -> list[np.ndarray]:
+        """``sigma^2 T T'`` for each term, in lme4's term order."""
+        Ts = split_theta(np.asarray(self._theta_hat, dtype=float), [t.p for t in self.terms])
+        return [self.sigma ** 2 * (T @ T.T) for T in Ts]
 
     @cached_property
     def varcorr(self) -> pd.DataFrame:
