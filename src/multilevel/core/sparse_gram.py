@@ -3,8 +3,9 @@
 For scalar first terms (``p_0 = 1``) the update of a later diagonal block needs
 ``L_i0 L_j0' = theta_i theta_j A_i0 diag(w) A_j0'`` where only the weights ``w`` (one per level
 of the first term) change with theta. The pattern of the product is fixed, so the triples
-``(row, col, level, a_ri a_cl)`` are enumerated once; each evaluation is then one gather, one
-multiply and one ``bincount`` — no sparse matrix product, no allocation of a sparse result.
+``(row, col, level, a_ri a_cl)`` are enumerated once, sorted by output entry; each evaluation
+is then one gather, one multiply and one segmented sum (``np.add.reduceat``) — no sparse matrix
+product, no allocation of a sparse result.
 """
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ class GramPlan:
     level: np.ndarray
     prod: np.ndarray
     shape: tuple
+    starts: np.ndarray  # first triple of each distinct output entry (triples sorted by flat)
+    targets: np.ndarray  # the distinct output entries
 
     def apply(self, w: np.ndarray) -> np.ndarray:
         """``A_i diag(w) A_j'`` as a dense Fortran-ordered array (lower triangle only for a
@@ -43,8 +46,10 @@ class GramPlan:
         >>> gram_plan(A, A, lower=False).apply(np.array([1.0, 2.0])).tolist()
         [[9.0, 12.0], [12.0, 18.0]]
         """
-        out = np.bincount(self.flat, weights=self.prod * w[self.level],
-                          minlength=self.shape[0] * self.shape[1])
+        out = np.zeros(self.shape[0] * self.shape[1])
+        if len(self.prod):
+            terms = np.multiply(self.prod, np.take(w, self.level))
+            out[self.targets] = np.add.reduceat(terms, self.starts)  # triples sorted by entry
         return out.reshape(self.shape, order="F")
 
 
@@ -78,6 +83,8 @@ def gram_plan(Ai, Aj, *, lower: bool) -> GramPlan | None:
         keep = r >= c
         r, c, level, prod = r[keep], c[keep], level[keep], prod[keep]
     flat = (c.astype(np.int64) * Ai.shape[0] + r).astype(idx)
-    order = np.argsort(flat, kind="stable")  # sequential writes in bincount: cache friendly
-    return GramPlan(flat=flat[order], level=level[order], prod=prod[order],
-                    shape=(Ai.shape[0], Aj.shape[0]))
+    order = np.argsort(flat, kind="stable")  # each output entry's triples side by side
+    flat = flat[order]
+    targets, starts = np.unique(flat, return_index=True)
+    return GramPlan(flat=flat, level=level[order], prod=prod[order],
+                    shape=(Ai.shape[0], Aj.shape[0]), starts=starts, targets=targets)
