@@ -54,6 +54,28 @@ def theta_start(ps: list[int]) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0)
 
 
+def variance_ratio_start(group_var: np.ndarray, total_var: float) -> np.ndarray | None:
+    """lme4's start for models whose random effects are all scalar intercepts.
+
+    lme4 (``mkLmerDevfun``) starts such fits at ``theta_k = sqrt(v_k / v_e)``, where ``v_k``
+    is the variance of the response's group means of factor ``k`` (``var(ave(y, f_k))``) and
+    ``v_e = var(y) - sum(v_k)``; when ``v_e`` is not positive it keeps the identity start.
+    Returns None in that case.
+
+    Examples
+    --------
+    >>> variance_ratio_start(np.array([1.0, 0.25]), 2.25).tolist()
+    [1.0, 0.5]
+    >>> variance_ratio_start(np.array([2.0]), 1.5) is None
+    True
+    """
+    v = np.asarray(group_var, dtype=float)
+    v_e = float(total_var) - float(v.sum())
+    if not np.isfinite(v_e) or v_e <= 0 or not np.all(np.isfinite(v)) or np.any(v < 0):
+        return None
+    return np.sqrt(v / v_e)
+
+
 def theta_lower(ps: list[int]) -> np.ndarray:
     """Lower bounds: 0 for diagonal elements, -inf for off-diagonal ones.
 

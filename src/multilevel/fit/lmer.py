@@ -13,12 +13,13 @@ import numpy as np
 from ..core.crossprod import CrossProducts, TermData, form_crossproducts
 from ..core.lmm import LmmProblem
 from ..core.optimize import bobyqa
-from ..core.theta import theta_lower, theta_start
+from ..core.theta import theta_lower
 from ..design.types import Design, ReTerm
 from ..errors import ConvergenceWarning, SingularFitWarning
 from ..results.lmm import LmerResult
 from .callsite import caller_data_name
 from .checks import check_convergence
+from .start import lmer_start
 from .threads import blas_threads_for, largest_dense_block
 from .weights import prior_weights
 
@@ -132,7 +133,8 @@ def lmer(formula: str, data, *, reml: bool = True, weights=None,
     ps = [t.p for t in terms]
     lower = theta_lower(ps)
     with blas_threads_for(largest_dense_block(problem.A)):
-        opt = bobyqa(problem.objective, theta_start(ps), lower, xtol_abs=control.xtol_abs,
+        opt = bobyqa(problem.objective, lmer_start(terms, design.y), lower,
+                     xtol_abs=control.xtol_abs,
                      ftol_abs=control.ftol_abs, maxeval=control.maxeval)
         singular = bool(np.any(opt.theta[lower == 0] < SINGULAR_TOL))
         messages = _post_fit_checks(problem, opt, lower, control, design.nobs, singular)

@@ -34,6 +34,7 @@ from ..design.types import ReTerm
 from ..errors import (BackendError, DataError, MissingDataWarning, RankDeficiencyWarning,
                       two_line)
 from ..results.lmm_source import LmerSourceResult, SourceDesign
+from .start import crossproduct_start
 from .threads import blas_threads_for, largest_dense_block
 
 __all__ = ["lmer_source", "require_in_memory", "source_crossproducts"]
@@ -206,7 +207,9 @@ def lmer_source(formula: str, data, *, reml: bool = True, weights=None, control=
     ps = [t.p for t in terms]
     lower = theta_lower(ps)
     with blas_threads_for(largest_dense_block(A)):
-        opt = bobyqa(problem.objective, theta_start(ps), lower, xtol_abs=control.xtol_abs,
+        start = (crossproduct_start(A, terms) if weights is None and not sd.offsets
+                 else theta_start(ps))
+        opt = bobyqa(problem.objective, start, lower, xtol_abs=control.xtol_abs,
                      ftol_abs=control.ftol_abs, maxeval=control.maxeval)
         singular = bool(np.any(opt.theta[lower == 0] < SINGULAR_TOL))
         messages = _post_fit_checks(problem, opt, lower, control, nobs, singular)

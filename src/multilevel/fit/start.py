@@ -1,0 +1,82 @@
+"""Where the optimiser starts an lmer fit (lme4's ``mkLmerDevfun`` heuristic).
+
+lme4 starts at identity factors (``theta = 1`` on diagonals), except when every random-effects
+term is a scalar intercept on its own grouping factor: then it starts at the ratio of the
+variance of the response's group means to what is left of the response's variance
+(:func:`multilevel.core.theta.variance_ratio_start`). Starting where lme4 starts makes the
+optimiser follow lme4's path, so both stop at the same point of a flat optimum, in fewer
+evaluations (InstEval: 68 instead of 108).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.crossprod import CrossProducts
+from ..core.theta import theta_start, variance_ratio_start
+
+
+def _intercepts_only(terms) -> bool:
+    """All terms ``(1 | g)`` with distinct grouping factors (lme4's condition)."""
+    return (len(terms) > 0 and all(list(t.cnames) == ["(Intercept)"] for t in terms)
+            and len({t.group for t in terms}) == len(terms))
+
+
+def lmer_start(terms, y: np.ndarray) -> np.ndarray:
+    """lme4's starting theta for ``terms`` (in fitting order) and the raw response ``y``.
+
+    Weights and offsets are ignored, as lme4 ignores them here.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> from multilevel.design.model_frame import build_design
+    >>> d = build_design("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff"))
+    >>> lmer_start(d.re_terms, d.y).round(6).tolist()
+    [0.978761]
+    """
+    ps = [t.p for t in terms]
+    y = np.asarray(y, dtype=float)
+    if not _intercepts_only(terms) or y.size < 2:
+        return theta_start(ps)
+    group_var = []
+    for t in terms:
+        codes = np.asarray(t.codes, dtype=np.int64)
+        means = np.bincount(codes, y, t.n_levels) / np.maximum(np.bincount(codes, None,
+                                                                             t.n_levels), 1)
+        group_var.append(np.var(means[codes], ddof=1))
+    start = variance_ratio_start(np.array(group_var), float(np.var(y, ddof=1)))
+    return theta_start(ps) if start is None else start
+
+
+def crossproduct_start(A: CrossProducts, terms) -> np.ndarray:
+    """:func:`lmer_start` from the cross-products alone (out-of-core fits).
+
+    Exact when ``A`` holds the unweighted response without offset; the caller passes identity
+    factors otherwise. Per level, ``Z'Z`` holds the counts and ``Z'y`` the sums, so
+    ``var(ave(y, f)) = (sum_g S_g^2 / n_g - S^2 / n) / (n - 1)``.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> from multilevel.design.model_frame import build_design
+    >>> from multilevel.fit.lmer import lmer_problem
+    >>> d = build_design("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff"))
+    >>> crossproduct_start(lmer_problem(d, d.re_terms).A, d.re_terms).round(6).tolist()
+    [0.978761]
+    """
+    ps = [t.p for t in terms]
+    n = A.nobs
+    if not _intercepts_only(terms) or n < 2:
+        return theta_start(ps)
+    p = A.p_x
+    group_var, total = [], None
+    for D, F in zip(A.diag, A.fixed):
+        counts = np.asarray(D, dtype=float).reshape(-1)
+        sums = np.asarray(F, dtype=float)[p].reshape(-1)
+        s = float(sums.sum())
+        total = s
+        group_var.append((float(np.sum(sums ** 2 / np.maximum(counts, 1))) - s * s / n)
+                         / (n - 1))
+    y_var = (float(A.xy[p, p]) - total * total / n) / (n - 1)
+    start = variance_ratio_start(np.array(group_var), y_var)
+    return theta_start(ps) if start is None else start

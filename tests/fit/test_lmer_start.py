@@ -1,0 +1,91 @@
+"""Where lmer starts the optimiser: lme4's variance-ratio heuristic for scalar intercepts.
+
+The expected starts were printed by R 4.2.2 / lme4 1.1-31 (a ``lmerControl(optimizer=)`` wrapper
+that prints ``par`` with ``%.15g`` before calling ``nloptwrap``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import multilevel as ml
+from multilevel.design.model_frame import build_design
+from multilevel.fit.lmer import lmer_problem, order_terms
+from multilevel.fit.start import crossproduct_start, lmer_start
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+
+CASES = [  # (dataset, formula, lme4's start)
+    ("Dyestuff", "Yield ~ 1 + (1 | Batch)", [0.97876050342587]),
+    ("Penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)",
+     [1.74491502214429, 3.59401348179836]),
+    # nested: the group-mean variances exceed var(y), so lme4 keeps the identity start
+    ("Pastes", "strength ~ 1 + (1 | cask:batch) + (1 | batch)", [1.0, 1.0]),
+    # not all intercepts: identity start
+    ("sleepstudy", "Reaction ~ Days + (1 | Subject) + (0 + Days | Subject)", [1.0, 1.0]),
+    ("sleepstudy", "Reaction ~ Days + (Days | Subject)", [1.0, 0.0, 1.0]),
+]
+
+
+def _start(dataset, formula):
+    d = build_design(formula, ml.datasets.load(dataset))
+    terms = order_terms(d.re_terms)
+    return d, terms, lmer_start(terms, d.y)
+
+
+@pytest.mark.parametrize("dataset, formula, want", CASES)
+def test_start_is_lme4s(dataset, formula, want):
+    _, _, got = _start(dataset, formula)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dataset, formula, want", CASES)
+def test_start_from_crossproducts_agrees(dataset, formula, want):
+    d, terms, got = _start(dataset, formula)
+    A = lmer_problem(d, terms).A
+    np.testing.assert_allclose(crossproduct_start(A, terms), got, rtol=1e-10)
+
+
+def test_fit_starts_there_and_weights_do_not_change_the_start():
+    pen = ml.datasets.load("Penicillin")
+    f = "diameter ~ 1 + (1 | plate) + (1 | sample)"
+    m = ml.lmer(f, pen)
+    np.testing.assert_allclose(m.opt_summary.theta0, CASES[1][2], rtol=1e-12)
+    w = np.linspace(0.5, 2.0, len(pen))
+    mw = ml.lmer(f, pen, weights=w)
+    np.testing.assert_allclose(mw.opt_summary.theta0, CASES[1][2], rtol=1e-12)
+
+
+def test_same_factor_twice_keeps_identity_start():
+    # lme4 needs one grouping factor per term (length(flist) == length(theta))
+    d = build_design("Yield ~ 1 + (1 | Batch) + (1 | Batch)", ml.datasets.load("Dyestuff"))
+    assert lmer_start(d.re_terms, d.y).tolist() == [1.0, 1.0]
+
+
+def test_constant_response_keeps_identity_start():
+    df = pd.DataFrame({"y": np.ones(12), "g": np.repeat(list("abcd"), 3)})
+    d = build_design("y ~ 1 + (1 | g)", df)
+    assert lmer_start(d.re_terms, d.y).tolist() == [1.0]
+
+
+def test_insteval_start_is_lme4s():
+    path = SHARED / "data" / "InstEval.csv"
+    if not path.exists():
+        pytest.skip(f"{path} not available (../shared is absent)")
+    df = pd.read_csv(path)
+    for c in ["s", "d", "dept", "service"]:
+        df[c] = df[c].astype(str)
+    d = build_design("y ~ 1 + service + (1|s) + (1|d) + (1|dept:service)", df)
+    got = lmer_start(order_terms(d.re_terms), d.y)
+    np.testing.assert_allclose(got, [0.364143899231701, 0.490018915295868, 0.139938424261326],
+                               rtol=1e-12)
+
+
+def test_out_of_core_fit_starts_where_in_memory_does():
+    pytest.importorskip("duckdb", reason="duckdb is not installed")
+    pen = ml.datasets.load("Penicillin")
+    m = ml.lmer("diameter ~ 1 + (1 | plate) + (1 | sample)", pen, engine="duckdb")
+    np.testing.assert_allclose(m.opt_summary.theta0, CASES[1][2], rtol=1e-10)
