@@ -3,9 +3,10 @@
 For scalar first terms (``p_0 = 1``) the update of a later diagonal block needs
 ``L_i0 L_j0' = theta_i theta_j A_i0 diag(w) A_j0'`` where only the weights ``w`` (one per level
 of the first term) change with theta. The pattern of the product is fixed, so the triples
-``(row, col, level, a_ri a_cl)`` are enumerated once, sorted by output entry; each evaluation
-is then one gather, one multiply and one segmented sum (``np.add.reduceat``) — no sparse matrix
-product, no allocation of a sparse result.
+``(entry, level, a_ri a_cl)`` are enumerated once, as the columns (one per level) of a sparse
+matrix ``P`` whose rows are the entries of the column-major output; each evaluation is then a
+single sparse matrix-vector product ``P w`` — no sparse matrix product, no sorting, no sparse
+result to convert.
 """
 from __future__ import annotations
 
@@ -15,26 +16,26 @@ import numpy as np
 import scipy.sparse as sp
 
 MAX_TRIPLES = 60_000_000  # beyond this the enumeration costs more memory than it saves
+CHUNK = 4_000_000  # triples enumerated at a time (bounds the temporary index arrays)
 
 
 @dataclass(frozen=True)
 class GramPlan:
-    """Precomputed triples of ``A_i diag(w) A_j'`` (lower triangle only when ``i == j``).
+    """``A_i diag(w) A_j'`` as ``P w`` (lower triangle only when ``i == j``).
 
     Attributes
     ----------
-    flat : (t,) int array  -- index into the column-major (Fortran) ``(q_i, q_j)`` output
-    level : (t,) int array -- the level (column of ``A_i`` / ``A_j``) each product belongs to
-    prod : (t,) float array -- ``A_i[r, level] * A_j[c, level]``
+    P : scipy.sparse.csc_matrix, shape (q_i * q_j, n_levels)
+        Column ``l`` holds ``A_i[r, l] * A_j[c, l]`` at row ``c * q_i + r`` (column-major).
     shape : (q_i, q_j)
     """
 
-    flat: np.ndarray
-    level: np.ndarray
-    prod: np.ndarray
+    P: sp.csc_matrix
     shape: tuple
-    starts: np.ndarray  # first triple of each distinct output entry (triples sorted by flat)
-    targets: np.ndarray  # the distinct output entries
+
+    @property
+    def n_triples(self) -> int:
+        return int(self.P.nnz)
 
     def apply(self, w: np.ndarray) -> np.ndarray:
         """``A_i diag(w) A_j'`` as a dense Fortran-ordered array (lower triangle only for a
@@ -46,11 +47,7 @@ class GramPlan:
         >>> gram_plan(A, A, lower=False).apply(np.array([1.0, 2.0])).tolist()
         [[9.0, 12.0], [12.0, 18.0]]
         """
-        out = np.zeros(self.shape[0] * self.shape[1])
-        if len(self.prod):
-            terms = np.multiply(self.prod, np.take(w, self.level))
-            out[self.targets] = np.add.reduceat(terms, self.starts)  # triples sorted by entry
-        return out.reshape(self.shape, order="F")
+        return np.asarray(self.P @ np.asarray(w, dtype=float)).reshape(self.shape, order="F")
 
 
 def gram_plan(Ai, Aj, *, lower: bool) -> GramPlan | None:
@@ -67,14 +64,32 @@ def gram_plan(Ai, Aj, *, lower: bool) -> GramPlan | None:
     Cj.sum_duplicates()
     ni, nj = np.diff(Ci.indptr), np.diff(Cj.indptr)
     cnt = ni * nj
-    total = int(cnt.sum())
-    if total > MAX_TRIPLES:
+    if int(cnt.sum()) > MAX_TRIPLES:
         return None
-    idx = np.int32 if max(Ai.shape[0] * Aj.shape[0], Ai.shape[1], total) < 2**31 else np.int64
-    level = np.repeat(np.arange(Ai.shape[1], dtype=idx), cnt)
-    start = np.repeat(np.cumsum(cnt) - cnt, cnt)
-    t = np.arange(total, dtype=np.int64) - start
-    njl = nj[level]
+    n_rows = Ai.shape[0] * Aj.shape[0]
+    idx = np.int32 if n_rows < 2**31 else np.int64
+    # levels in chunks of about CHUNK triples: triples come out grouped by level (CSC order)
+    bounds = np.searchsorted(np.cumsum(cnt), np.arange(CHUNK, int(cnt.sum()), CHUNK))
+    flats, prods, counts = [], [], []
+    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(cnt)]):
+        f, p, level = _triples(Ci, Cj, np.arange(lo, hi), lower)
+        flats.append(f.astype(idx))
+        prods.append(p)
+        counts.append(np.bincount(level - lo, minlength=hi - lo))
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(idx)
+    P = sp.csc_matrix((np.concatenate(prods), np.concatenate(flats), indptr),
+                      shape=(n_rows, Ai.shape[1]))
+    return GramPlan(P=P, shape=(Ai.shape[0], Aj.shape[0]))
+
+
+def _triples(Ci, Cj, levels: np.ndarray, lower: bool):
+    """Output entry (column-major), product and level of every triple of ``levels``."""
+    ni, nj = np.diff(Ci.indptr)[levels], np.diff(Cj.indptr)[levels]
+    cnt = ni * nj
+    total = int(cnt.sum())
+    level = np.repeat(levels, cnt)
+    t = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    njl = np.repeat(nj, cnt)
     pi = Ci.indptr[level] + t // njl
     pj = Cj.indptr[level] + t % njl
     r, c = Ci.indices[pi], Cj.indices[pj]
@@ -82,9 +97,5 @@ def gram_plan(Ai, Aj, *, lower: bool) -> GramPlan | None:
     if lower:
         keep = r >= c
         r, c, level, prod = r[keep], c[keep], level[keep], prod[keep]
-    flat = (c.astype(np.int64) * Ai.shape[0] + r).astype(idx)
-    order = np.argsort(flat, kind="stable")  # each output entry's triples side by side
-    flat = flat[order]
-    targets, starts = np.unique(flat, return_index=True)
-    return GramPlan(flat=flat, level=level[order], prod=prod[order],
-                    shape=(Ai.shape[0], Aj.shape[0]), starts=starts, targets=targets)
+    flat = c.astype(np.int64) * Ci.shape[0] + r
+    return flat, prod, level
