@@ -302,7 +302,8 @@ class Plan:
     ----------
     grams : dict[(i, j)] -> GramPlan
         For scalar terms ``i >= j >= 1`` whose blocks against a scalar first term are sparse:
-        the triples of ``A_i0 diag(w) A_j0'`` (see :mod:`multilevel.core.sparse_gram`).
+        ``A_i0 diag(w) A_j0'`` as a fixed sparse matrix times ``w``
+        (see :mod:`multilevel.core.sparse_gram`).
     block_diagonal : set of int
         Terms ``j >= 1`` whose diagonal block of ``L`` stays block diagonal (no fill).
     """
@@ -315,13 +316,17 @@ class Plan:
         """``grams[key].apply(w)``, reused while the first term's theta is unchanged (the
         optimiser's coordinate steps and the finite-difference checks often keep it).
 
-        The result is the caller's to modify: a cached product is handed out as a copy.
+        The result is the caller's to modify: a cached product is handed out as a copy. Only
+        products that cost more than twice their copy are cached (a 10,000-square block takes
+        longer to copy than its product with few triples per entry takes to form).
         """
+        g = self.grams[key]
         hit = self._last.get(key)
         if hit is not None and hit[0] == theta0:
             return hit[1].copy(order="F")
-        out = self.grams[key].apply(w)
-        self._last[key] = (theta0, out.copy(order="F"))
+        out = g.apply(w)
+        if g.n_triples > 2 * out.size:
+            self._last[key] = (theta0, out.copy(order="F"))
         return out
 
 

@@ -64,7 +64,7 @@ def gram_plan(Ai, Aj, *, lower: bool) -> GramPlan | None:
     Cj.sum_duplicates()
     ni, nj = np.diff(Ci.indptr), np.diff(Cj.indptr)
     cnt = ni * nj
-    if int(cnt.sum()) > MAX_TRIPLES:
+    if (int((ni * (ni + 1) // 2).sum()) if lower and Ai is Aj else int(cnt.sum())) > MAX_TRIPLES:
         return None
     n_rows = Ai.shape[0] * Aj.shape[0]
     idx = np.int32 if n_rows < 2**31 else np.int64
