@@ -43,7 +43,9 @@ def assert_same_fit(m0, m1, *, ranef_atol=1e-5):
     np.testing.assert_allclose(r1["condval"], r0["condval"], atol=ranef_atol)
     np.testing.assert_allclose(r1["condsd"], r0["condsd"], atol=ranef_atol)
     assert m1.aic == pytest.approx(m0.aic, rel=1e-8)
-    assert m1.deviance == pytest.approx(m0.deviance, rel=1e-8)
+    # a REML fit's deviance() is the ML deviance at the REML estimates: not stationary there,
+    # it moves linearly with the two optimiser runs' theta differences (~1e-6)
+    assert m1.deviance == pytest.approx(m0.deviance, rel=1e-8 if not m0.reml else 1e-7)
     assert m1.reml_crit == pytest.approx(m0.reml_crit, rel=1e-8)
 
 

@@ -89,3 +89,24 @@ def test_out_of_core_fit_starts_where_in_memory_does():
     pen = ml.datasets.load("Penicillin")
     m = ml.lmer("diameter ~ 1 + (1 | plate) + (1 | sample)", pen, engine="duckdb")
     np.testing.assert_allclose(m.opt_summary.theta0, CASES[1][2], rtol=1e-10)
+
+
+@pytest.mark.parametrize("dataset, formula", [(c[0], c[1]) for c in CASES[:2]])
+def test_narrow_trust_region_reaches_lme4s_path_optimum(dataset, formula):
+    from multilevel.fit.lmer import LmerControl
+
+    df = ml.datasets.load(dataset)
+    lme4_path = ml.lmer(formula, df, control=LmerControl(step_fraction=None))
+    narrow = ml.lmer(formula, df)
+    assert narrow.opt_summary.theta0.tolist() == lme4_path.opt_summary.theta0.tolist()
+    assert narrow.reml_crit == pytest.approx(lme4_path.reml_crit, abs=1e-7)
+    np.testing.assert_allclose(narrow.theta, lme4_path.theta, rtol=1e-4)
+
+
+def test_lme4_path_takes_lme4s_evaluations():
+    # R: lmer(Yield ~ 1 + (1|Batch), Dyestuff)@optinfo$feval == 17
+    from multilevel.fit.lmer import LmerControl
+
+    m = ml.lmer("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff"),
+                control=LmerControl(step_fraction=None))
+    assert m.opt_summary.feval == 17

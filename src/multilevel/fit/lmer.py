@@ -19,7 +19,7 @@ from ..errors import ConvergenceWarning, SingularFitWarning
 from ..results.lmm import LmerResult
 from .callsite import caller_data_name
 from .checks import check_convergence
-from .start import lmer_start
+from .start import STEP_FRACTION, initial_step, lmer_start
 from .threads import blas_threads_for, largest_dense_block
 from .weights import prior_weights
 
@@ -35,12 +35,18 @@ class LmerControl:
     xtol_abs, ftol_abs : float   -- NLopt BOBYQA stopping tolerances (lme4's defaults)
     maxeval : int
     check_conv : bool            -- run lme4's gradient / Hessian convergence checks
+    step_fraction : float or None
+        BOBYQA's initial trust region as a fraction of lme4's variance-ratio start (models
+        whose random effects are all ``(1 | g)``); ``None`` uses NLopt's default, which
+        follows lme4's optimiser path step by step (see
+        :func:`multilevel.fit.start.initial_step`).
     """
 
     xtol_abs: float = 1e-8
     ftol_abs: float = 1e-8
     maxeval: int = 100_000
     check_conv: bool = True
+    step_fraction: float | None = STEP_FRACTION
 
 
 def order_terms(terms: list[ReTerm]) -> list[ReTerm]:
@@ -133,9 +139,10 @@ def lmer(formula: str, data, *, reml: bool = True, weights=None,
     ps = [t.p for t in terms]
     lower = theta_lower(ps)
     with blas_threads_for(largest_dense_block(problem.A)):
-        opt = bobyqa(problem.objective, lmer_start(terms, design.y), lower,
-                     xtol_abs=control.xtol_abs,
-                     ftol_abs=control.ftol_abs, maxeval=control.maxeval)
+        start = lmer_start(terms, design.y)
+        opt = bobyqa(problem.objective, start, lower, xtol_abs=control.xtol_abs,
+                     ftol_abs=control.ftol_abs, maxeval=control.maxeval,
+                     initial_step=initial_step(start, ps, control.step_fraction))
         singular = bool(np.any(opt.theta[lower == 0] < SINGULAR_TOL))
         messages = _post_fit_checks(problem, opt, lower, control, design.nobs, singular)
         result = LmerResult(design=design, terms=terms, problem=problem, opt=opt,

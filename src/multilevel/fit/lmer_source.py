@@ -34,7 +34,7 @@ from ..design.types import ReTerm
 from ..errors import (BackendError, DataError, MissingDataWarning, RankDeficiencyWarning,
                       two_line)
 from ..results.lmm_source import LmerSourceResult, SourceDesign
-from .start import crossproduct_start
+from .start import crossproduct_start, initial_step
 from .threads import blas_threads_for, largest_dense_block
 
 __all__ = ["lmer_source", "require_in_memory", "source_crossproducts"]
@@ -210,7 +210,8 @@ def lmer_source(formula: str, data, *, reml: bool = True, weights=None, control=
         start = (crossproduct_start(A, terms) if weights is None and not sd.offsets
                  else theta_start(ps))
         opt = bobyqa(problem.objective, start, lower, xtol_abs=control.xtol_abs,
-                     ftol_abs=control.ftol_abs, maxeval=control.maxeval)
+                     ftol_abs=control.ftol_abs, maxeval=control.maxeval,
+                     initial_step=initial_step(start, ps, control.step_fraction))
         singular = bool(np.any(opt.theta[lower == 0] < SINGULAR_TOL))
         messages = _post_fit_checks(problem, opt, lower, control, nobs, singular)
         result = LmerSourceResult(design=design, terms=terms, problem=problem, opt=opt,

@@ -21,6 +21,31 @@ def _intercepts_only(terms) -> bool:
             and len({t.group for t in terms}) == len(terms))
 
 
+STEP_FRACTION = 0.1  # BOBYQA's initial trust region, as a fraction of a variance-ratio start
+
+
+def initial_step(start: np.ndarray, ps: list[int],
+                 fraction: float | None = STEP_FRACTION) -> np.ndarray | None:
+    """BOBYQA's initial trust region for ``start`` (None: NLopt's default, lme4's path).
+
+    A variance-ratio start is a moment estimate of theta, usually within a few tens of per
+    cent of the optimum; NLopt's default first steps (75% of the start) then explore far
+    from it. A trust region of ``fraction`` of the start reaches the same optimum (same
+    deviance to 1e-7) in fewer evaluations: InstEval 69 -> 48, a 500,000-row crossed model
+    40 -> 26. The identity start carries no such information and keeps NLopt's default.
+
+    Examples
+    --------
+    >>> initial_step(np.array([0.5, 2.0]), [1, 1]).tolist()
+    [0.05, 0.2]
+    >>> initial_step(np.array([1.0, 0.0, 1.0]), [2]) is None
+    True
+    """
+    if fraction is None or np.array_equal(start, theta_start(ps)):
+        return None
+    return np.maximum(fraction * np.asarray(start, dtype=float), 1e-3)
+
+
 def lmer_start(terms, y: np.ndarray) -> np.ndarray:
     """lme4's starting theta for ``terms`` (in fitting order) and the raw response ``y``.
 
