@@ -24,6 +24,7 @@ import scipy.linalg as sla
 from .cholesky import (BlockDiag, Factor, NotPositiveDefinite, Plan, logdet_re, make_plan,
                        update_L)
 from .crossprod import CrossProducts
+from .dense_small import DENSE_OBJECTIVE_MAX, DenseObjective
 
 LOG2PI = float(np.log(2.0 * np.pi))
 BAD_OBJECTIVE = 1e300
@@ -97,14 +98,18 @@ class LmmProblem:
         self.reml = bool(reml)
         self.n = A.nobs
         self.p = A.p_x
+        order = sum(l * p for l, p in zip(A.n_levels, A.ps)) + A.p_x + 1
+        self._dense = DenseObjective(A) if order <= DENSE_OBJECTIVE_MAX else None
 
     def factor(self, theta: np.ndarray) -> Factor:
         return update_L(self.A, np.asarray(theta, dtype=float), self.plan)
 
     def objective_from_factor(self, F: Factor) -> float:
-        LXX = F.LXX
+        return self._criterion(logdet_re(F), F.LXX)
+
+    def _criterion(self, logdet_z: float, LXX: np.ndarray) -> float:
         r2 = LXX[-1, -1] ** 2
-        ld = logdet_re(F) - self.log_det_w
+        ld = logdet_z - self.log_det_w
         if self.reml:
             dof = self.n - self.p
             ldx = 2.0 * np.sum(np.log(np.diag(LXX)[:-1]))
@@ -114,6 +119,8 @@ class LmmProblem:
     def objective(self, theta: np.ndarray) -> float:
         """The profiled deviance (ML) or REML criterion at ``theta``."""
         try:
+            if self._dense is not None:  # small model: one dense factorisation
+                return self._criterion(*self._dense(theta))
             return self.objective_from_factor(self.factor(theta))
         except NotPositiveDefinite:
             return BAD_OBJECTIVE

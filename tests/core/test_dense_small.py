@@ -1,0 +1,59 @@
+"""Small models' dense objective equals the blocked one (same factor, same criterion)."""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+from multilevel.core.crossprod import TermData, form_crossproducts
+from multilevel.core.dense_small import DenseObjective, dense_crossproducts
+from multilevel.core.lmm import LmmProblem
+from multilevel.core.theta import n_theta, theta_lower
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), ps=st.lists(st.integers(1, 3), min_size=1, max_size=3),
+       reml=st.booleans())
+def test_dense_objective_equals_blocked(seed, ps, reml):
+    rng = np.random.default_rng(seed)
+    n = 60
+    terms = []
+    for p in ps:
+        l = int(rng.integers(2, 6))
+        codes = np.concatenate([np.arange(l), rng.integers(0, l, n - l)])
+        Z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(p - 1)])
+        terms.append(TermData(codes, Z, l))
+    X = np.column_stack([np.ones(n), rng.normal(size=n)])
+    A = form_crossproducts(terms, X, rng.normal(size=n))
+    blocked, dense = LmmProblem(A, reml=reml), LmmProblem(A, reml=reml)
+    blocked._dense = None
+    dense._dense = DenseObjective(A)
+    m = sum(n_theta(p) for p in ps)
+    lower = theta_lower(ps)
+    theta = np.where(np.isfinite(lower), rng.uniform(0.0, 2.0, m), rng.normal(size=m))
+    np.testing.assert_allclose(dense.objective(theta), blocked.objective(theta), rtol=1e-11)
+
+
+def test_small_models_use_the_dense_objective_and_large_ones_do_not():
+    g = np.repeat(np.arange(40), 3)
+    A = form_crossproducts([TermData(g, np.ones((120, 1)), 40)], np.ones((120, 1)),
+                           np.arange(120.0))
+    assert LmmProblem(A)._dense is not None
+    g = np.repeat(np.arange(80), 3)
+    A = form_crossproducts([TermData(g, np.ones((240, 1)), 80)], np.ones((240, 1)),
+                           np.arange(240.0))
+    assert LmmProblem(A)._dense is None
+
+
+def test_dense_crossproducts_is_the_full_gram():
+    rng = np.random.default_rng(3)
+    g1, g2 = rng.integers(0, 3, 30), rng.integers(0, 4, 30)
+    Z1 = np.column_stack([np.ones(30), rng.normal(size=30)])
+    X = np.ones((30, 1))
+    y = rng.normal(size=30)
+    A = form_crossproducts([TermData(g1, Z1, 3), TermData(g2, np.ones((30, 1)), 4)], X, y)
+    Zfull = np.zeros((30, 10))
+    Zfull[np.arange(30), 2 * g1] = Z1[:, 0]
+    Zfull[np.arange(30), 2 * g1 + 1] = Z1[:, 1]
+    Zfull[np.arange(30), 6 + g2] = 1.0
+    W = np.column_stack([Zfull, X, y])
+    np.testing.assert_allclose(dense_crossproducts(A), W.T @ W, atol=1e-12)
