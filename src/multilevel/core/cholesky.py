@@ -312,22 +312,23 @@ class Plan:
     block_diagonal: frozenset = frozenset()
     _last: dict = field(default_factory=dict, repr=False, compare=False)
 
-    def gram(self, key: tuple, theta0: float, w: np.ndarray) -> np.ndarray:
-        """``grams[key].apply(w)``, reused while the first term's theta is unchanged (the
-        optimiser's coordinate steps and the finite-difference checks often keep it).
+    def gram(self, key: tuple, theta0: float, w: np.ndarray, scale: float = 1.0) -> np.ndarray:
+        """``scale * grams[key].apply(w)``, reused while the first term's theta is unchanged
+        (the optimiser's coordinate steps and the finite-difference checks often keep it).
 
-        The result is the caller's to modify: a cached product is handed out as a copy. Only
-        products that cost more than twice their copy are cached (a 10,000-square block takes
-        longer to copy than its product with few triples per entry takes to form).
+        The result is the caller's to modify: a cached product is handed out as a (scaled)
+        copy. Only products that cost more than twice their copy are cached (a 10,000-square
+        block takes longer to copy than its product with few triples per entry takes to
+        form); the others are formed with the scale folded into the weights.
         """
         g = self.grams[key]
+        if g.n_triples <= 2 * g.shape[0] * g.shape[1]:
+            return g.apply(w * scale)
         hit = self._last.get(key)
-        if hit is not None and hit[0] == theta0:
-            return hit[1].copy(order="F")
-        out = g.apply(w)
-        if g.n_triples > 2 * out.size:
-            self._last[key] = (theta0, out.copy(order="F"))
-        return out
+        if hit is None or hit[0] != theta0:
+            hit = (theta0, g.apply(w))
+            self._last[key] = hit
+        return np.multiply(hit[1], scale, order="F")
 
 
 def make_plan(A: CrossProducts, *, structure_only: bool = False) -> Plan:
@@ -457,8 +458,7 @@ def update_L(A: CrossProducts, theta: np.ndarray, plan: Plan | None = None) -> F
         first = 0
         if j < K and (j, j) in grams:
             # scalar term: -theta^2 A_j0 diag(w) A_j0' + diag(theta^2 a + 1), built in place
-            Djj = plan.gram((j, j), float(theta[0]), w0)
-            Djj *= -(Ts[j][0, 0] ** 2)
+            Djj = plan.gram((j, j), float(theta[0]), w0, -(Ts[j][0, 0] ** 2))
             diag = Djj.reshape(-1, order="F")[:: Djj.shape[0] + 1]  # a view: Djj is Fortran
             diag += scaled_blocks(A.diag[j], Ts[j])[:, 0, 0]
             first = 1
@@ -482,7 +482,7 @@ def update_L(A: CrossProducts, theta: np.ndarray, plan: Plan | None = None) -> F
             B = np.array(_dense(B), order="F")
             for k in range(j):
                 if k == 0 and (i, j) in grams:
-                    B -= (Ts[i][0, 0] * Ts[j][0, 0]) * plan.gram((i, j), float(theta[0]), w0)
+                    B += plan.gram((i, j), float(theta[0]), w0, -(Ts[i][0, 0] * Ts[j][0, 0]))
                 else:
                     B -= _outer(blocks[(i, k)], blocks[(j, k)])
             blocks[(i, j)] = blas.dtrsm(1.0, Ljj, B, side=1, lower=1, trans_a=1,
