@@ -53,49 +53,49 @@ class GramPlan:
 def gram_plan(Ai, Aj, *, lower: bool) -> GramPlan | None:
     """Enumerate the triples of ``Ai diag(w) Aj'``; None when there would be too many.
 
+    ``lower=True`` (for ``Ai is Aj``) keeps the lower triangle only.
+
     Examples
     --------
     >>> A = sp.csr_matrix(np.array([[1.0, 2.0], [0.0, 3.0]]))
     >>> gram_plan(A, A, lower=True).apply(np.ones(2)).tolist()
     [[5.0, 0.0], [6.0, 9.0]]
     """
-    Ci, Cj = sp.csc_matrix(Ai), sp.csc_matrix(Aj)
-    Ci.sum_duplicates()
+    same = Ai is Aj
+    if lower and not same:
+        raise ValueError("lower=True is for the Gram product of one matrix (Ai is Aj)")
+    Ci = sp.csc_matrix(Ai)
+    Ci.sum_duplicates()  # canonical: sorted row indices, so position order is row order
+    Cj = Ci if same else sp.csc_matrix(Aj)
     Cj.sum_duplicates()
     ni, nj = np.diff(Ci.indptr), np.diff(Cj.indptr)
-    cnt = ni * nj
-    if (int((ni * (ni + 1) // 2).sum()) if lower and Ai is Aj else int(cnt.sum())) > MAX_TRIPLES:
+    cnt = ni * (ni + 1) // 2 if lower else ni * nj
+    total = int(cnt.sum())
+    if total > MAX_TRIPLES:
         return None
     n_rows = Ai.shape[0] * Aj.shape[0]
-    idx = np.int32 if n_rows < 2**31 else np.int64
-    # levels in chunks of about CHUNK triples: triples come out grouped by level (CSC order)
-    bounds = np.searchsorted(np.cumsum(cnt), np.arange(CHUNK, int(cnt.sum()), CHUNK))
-    flats, prods, counts = [], [], []
-    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(cnt)]):
-        f, p, level = _triples(Ci, Cj, np.arange(lo, hi), lower)
-        flats.append(f.astype(idx))
-        prods.append(p)
-        counts.append(np.bincount(level - lo, minlength=hi - lo))
-    indptr = np.concatenate([[0], np.cumsum(np.concatenate(counts))]).astype(idx)
-    P = sp.csc_matrix((np.concatenate(prods), np.concatenate(flats), indptr),
-                      shape=(n_rows, Ai.shape[1]))
+    idx = np.int32 if max(n_rows, total) < 2**31 else np.int64
+    start = np.cumsum(cnt) - cnt
+    flat = np.empty(total, dtype=idx)
+    prod = np.empty(total)
+    # levels with the same entry counts share one pattern of position pairs: enumerate it once
+    # and gather all those levels at a time (no per-triple division or repeat)
+    key = ni.astype(np.int64) * (int(nj.max(initial=0)) + 1) + nj
+    order = np.argsort(key, kind="stable")
+    cuts = np.flatnonzero(np.diff(key[order])) + 1
+    for group in np.split(order, cuts):
+        if group.size == 0 or cnt[group[0]] == 0:
+            continue
+        a, b = (np.tril_indices(int(ni[group[0]])) if lower
+                else np.indices((int(ni[group[0]]), int(nj[group[0]]))).reshape(2, -1))
+        step = max(1, CHUNK // a.size)
+        for k in range(0, group.size, step):
+            levels = group[k:k + step]
+            pi = Ci.indptr[levels][:, None] + a
+            pj = Cj.indptr[levels][:, None] + b
+            pos = start[levels][:, None] + np.arange(a.size)
+            flat[pos] = Cj.indices[pj].astype(np.int64) * Ai.shape[0] + Ci.indices[pi]
+            prod[pos] = Ci.data[pi] * Cj.data[pj]
+    indptr = np.concatenate([[0], np.cumsum(cnt)]).astype(idx)
+    P = sp.csc_matrix((prod, flat, indptr), shape=(n_rows, Ai.shape[1]))
     return GramPlan(P=P, shape=(Ai.shape[0], Aj.shape[0]))
-
-
-def _triples(Ci, Cj, levels: np.ndarray, lower: bool):
-    """Output entry (column-major), product and level of every triple of ``levels``."""
-    ni, nj = np.diff(Ci.indptr)[levels], np.diff(Cj.indptr)[levels]
-    cnt = ni * nj
-    total = int(cnt.sum())
-    level = np.repeat(levels, cnt)
-    t = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    njl = np.repeat(nj, cnt)
-    pi = Ci.indptr[level] + t // njl
-    pj = Cj.indptr[level] + t % njl
-    r, c = Ci.indices[pi], Cj.indices[pj]
-    prod = Ci.data[pi] * Cj.data[pj]
-    if lower:
-        keep = r >= c
-        r, c, level, prod = r[keep], c[keep], level[keep], prod[keep]
-    flat = c.astype(np.int64) * Ci.shape[0] + r
-    return flat, prod, level
