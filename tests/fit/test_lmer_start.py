@@ -5,11 +5,13 @@ that prints ``par`` with ``%.15g`` before calling ``nloptwrap``).
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import multilevel as ml
 from multilevel.design.model_frame import build_design
@@ -110,3 +112,26 @@ def test_lme4_path_takes_lme4s_evaluations():
     m = ml.lmer("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff"),
                 control=LmerControl(step_fraction=None))
     assert m.opt_summary.feval == 17
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), formula=st.sampled_from(
+    ["y ~ x + (1|a) + (1|b)", "y ~ 1 + (1|a)", "y ~ x + (1|a) + (1|a:b)"]),
+    reml=st.booleans())
+def test_narrow_trust_region_never_stops_worse(seed, formula, reml):
+    """On random data (singular fits included) the 10% first trust region reaches the
+    optimum that lme4's path reaches: the criterion is never worse by more than rounding."""
+    from multilevel.fit.lmer import LmerControl
+
+    rng = np.random.default_rng(seed)
+    n, la, lb = int(rng.integers(40, 300)), int(rng.integers(3, 25)), int(rng.integers(2, 10))
+    a, b = rng.integers(0, la, n), rng.integers(0, lb, n)
+    sa, sb = rng.choice([0.0, 0.05, 0.5, 2.0]), rng.choice([0.0, 0.1, 1.0])
+    y = rng.normal(size=n) + sa * rng.normal(size=la)[a] + sb * rng.normal(size=lb)[b]
+    df = pd.DataFrame({"y": y * 10 ** rng.uniform(-2, 3), "x": rng.normal(size=n),
+                       "a": a.astype(str), "b": b.astype(str)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lme4_path = ml.lmer(formula, df, reml=reml, control=LmerControl(step_fraction=None))
+        narrow = ml.lmer(formula, df, reml=reml)
+    assert narrow.opt_summary.fmin <= lme4_path.opt_summary.fmin + 1e-6
