@@ -196,7 +196,7 @@ def output_format(to: str) -> str:
 
 
 @contextlib.contextmanager
-def atomic_output(to: str):
+def atomic_output(to: str, inputs=()):
     """Yield a temporary path beside ``to``; on success rename it to ``to``, on any failure
     (an error, an interrupt) remove it, so that nothing is written half-way.
 
@@ -209,11 +209,14 @@ def atomic_output(to: str):
     >>> os.listdir(d)
     ['a.txt']
     """
+    from .._validate import output_path
+
     to = os.fspath(to)
     folder = os.path.dirname(os.path.abspath(to))
     if not os.path.isdir(folder):
         raise BackendError(two_line(f"the output folder {folder!r} does not exist",
                                     "create it first or write somewhere else"))
+    to = output_path(to, inputs=inputs, what="output", folder_ok=True)
     base = os.path.basename(to)
     tmp = os.path.join(folder, f".{base}.tmp-{uuid.uuid4().hex[:12]}")
     try:

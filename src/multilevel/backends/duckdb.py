@@ -292,7 +292,7 @@ class DuckDBTable(SqlTable):
     def write(self, sql: str, to: str) -> str:
         fmt = output_format(to)
         try:
-            with atomic_output(to) as tmp:
+            with atomic_output(to, inputs=self.files or ()) as tmp:
                 rel = self._query(sql)
                 if fmt == "csv":
                     rel.write_csv(tmp, header=True)

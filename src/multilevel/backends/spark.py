@@ -202,7 +202,7 @@ class SparkTable(SqlTable):
                 writer = df.write.mode("overwrite")
                 (writer.option("header", True).csv(to) if fmt == "csv" else writer.parquet(to))
                 return to
-            with atomic_output(to) as tmp:
+            with atomic_output(to, inputs=getattr(self, "files", None) or ()) as tmp:
                 writer = df.write.mode("errorifexists")
                 (writer.option("header", True).csv(tmp) if fmt == "csv" else writer.parquet(tmp))
         except _SPARK_ERRORS as e:

@@ -97,8 +97,14 @@ def run_export(args: argparse.Namespace) -> int:
     for suffix in (".gz", ".bz2", ".xz"):
         plain = plain.removesuffix(suffix)
     sep = "\t" if plain.endswith((".tsv", ".tab")) else ","
+    from .._validate import atomic_path, output_path
+
+    path = Path(output_path(path, what="export"))
     try:
-        frame.to_csv(path, index=False, sep=sep)
+        with atomic_path(path) as tmp:
+            compression = {"gz": "gzip", "bz2": "bz2", "xz": "xz"}.get(
+                path.name.lower().rsplit(".", 1)[-1])
+            frame.to_csv(tmp, index=False, sep=sep, compression=compression)
     except OSError as exc:
         raise DataError(two_line(f"cannot write {str(path)!r}: {exc.strerror or exc}",
                                  "check that the folder exists and is writable")) from None

@@ -153,6 +153,9 @@ def write(frame, formulas: list[str], output: str | Path, *, names=None, title=N
 
 def run(args: argparse.Namespace) -> int:
     """Read the data, fit the formulas, write the report; print where it is."""
+    from .._validate import output_path
+
+    output_path(args.output, inputs=[args.data], what="report")  # before reading or fitting
     frame = load(args.data, obj=args.object)
     failed, n_figures = write(frame, args.formulas, args.output, names=args.names,
                               title=args.title, group=args.group, x=args.x, reml=args.reml,

@@ -464,6 +464,10 @@ def report(models, data=None, *, path: str | os.PathLike | None = None,
     from ..plots.coefs import coefficients
     from .tables import compare
 
+    if path is not None:  # before any fitting: a missing folder, or the data file itself
+        from .._validate import output_path
+
+        path = output_path(path, inputs=[data, models], what="report")
     say = progress or (lambda message: None)
     say("fitting models")
     if data_name is None and data is not None:
@@ -601,6 +605,7 @@ all inline; this page loads nothing from the network.</footer>
 </html>
 """
     if path is not None:
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(page)
+        from .._validate import atomic_write_text
+
+        atomic_write_text(path, page)
     return page

@@ -216,7 +216,7 @@ class LmerResult(MixedResultBase):
         if to is not None:
             from .lmm_source import write_frame
 
-            return write_frame(augment(self, data), to)
+            return write_frame(augment(self, data), to, inputs=[data])
         return augment(self, data)
 
     def summary(self, digits: int = 7, ddf=None):

@@ -140,7 +140,7 @@ def exact_quantiles(table, base_sql: str, sample_sql: str | None = None,
     return (float(rmin), *[float(v) for v in out], float(rmax))
 
 
-def write_frame(frame: pd.DataFrame, to: str) -> str:
+def write_frame(frame: pd.DataFrame, to: str, inputs=()) -> str:
     """Write an in-memory frame to Parquet or CSV atomically (temp file, then rename).
 
     Examples
@@ -153,7 +153,7 @@ def write_frame(frame: pd.DataFrame, to: str) -> str:
     from ..backends.base import atomic_output, output_format
 
     fmt = output_format(to)
-    with atomic_output(to) as tmp:
+    with atomic_output(to, inputs=[frame, *inputs]) as tmp:
         if fmt == "csv":
             frame.to_csv(tmp, index=False)
         else:
