@@ -38,7 +38,7 @@ def test_use_u_keeps_the_conditional_modes(m):
 def test_icc_and_r2_match_performance(m):
     # performance::icc(m): Adjusted ICC 0.722, Unadjusted ICC 0.521;
     # performance::r2_nakagawa(m): Conditional R2 0.799, Marginal R2 0.279
-    assert m.icc().round(3).to_dict() == {"ICC_adjusted": 0.722, "ICC_conditional": 0.521}
+    assert m.icc().round(3).to_dict() == {"ICC_adjusted": 0.722, "ICC_unadjusted": 0.521}
     assert m.r2().round(3).to_dict() == {"R2_conditional": 0.799, "R2_marginal": 0.279}
 
 

@@ -8,8 +8,8 @@ The variance components are insight's ``get_variance``:
   term's columns (Johnson 2014's extension to random slopes); summed over terms;
 * ``var_residual``: ``sigma^2``.
 
-``ICC_adjusted = var_random / (var_random + var_residual)``; ``ICC_conditional`` (performance's
-"unadjusted" ICC) also has ``var_fixed`` in the denominator. ``R2_marginal = var_fixed /
+``ICC_adjusted = var_random / (var_random + var_residual)``; ``ICC_unadjusted`` (performance's
+name; ``ICC_conditional`` is kept as an alias) also has ``var_fixed`` in the denominator. ``R2_marginal = var_fixed /
 total``, ``R2_conditional = (var_fixed + var_random) / total``.
 """
 from __future__ import annotations
@@ -46,20 +46,44 @@ def variance_components(m) -> pd.Series:
                       "var_residual": float(m.sigma ** 2)})
 
 
+class IccSeries(pd.Series):
+    """A Series whose old key ``ICC_conditional`` still reads ``ICC_unadjusted``.
+
+    Examples
+    --------
+    >>> s = IccSeries({"ICC_adjusted": 0.5, "ICC_unadjusted": 0.25})
+    >>> float(s["ICC_conditional"]), float(s.get("ICC_conditional"))
+    (0.25, 0.25)
+    """
+
+    _aliases = {"ICC_conditional": "ICC_unadjusted"}
+
+    @property
+    def _constructor(self):
+        return pd.Series  # derived objects are plain Series
+
+    def __getitem__(self, key):
+        if isinstance(key, str) and key not in self.index:
+            key = self._aliases.get(key, key)
+        return super().__getitem__(key)
+
+
 def icc(m) -> pd.Series:
-    """Adjusted and conditional (unadjusted) ICC, as ``performance::icc(m)``.
+    """Adjusted and unadjusted ICC, named as ``performance::icc(m)`` prints them.
+
+    ``ICC_conditional`` (the earlier name of ``ICC_unadjusted``) still works as a key.
 
     Examples
     --------
     >>> import multilevel as ml
     >>> m = ml.lmer("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"))
     >>> icc(m).round(3).to_dict()
-    {'ICC_adjusted': 0.722, 'ICC_conditional': 0.521}
+    {'ICC_adjusted': 0.722, 'ICC_unadjusted': 0.521}
     """
     v = variance_components(m)
     rr = v["var_random"] + v["var_residual"]
-    return pd.Series({"ICC_adjusted": v["var_random"] / rr,
-                      "ICC_conditional": v["var_random"] / (rr + v["var_fixed"])})
+    return IccSeries({"ICC_adjusted": v["var_random"] / rr,
+                      "ICC_unadjusted": v["var_random"] / (rr + v["var_fixed"])})
 
 
 def r2(m) -> pd.Series:

@@ -301,14 +301,14 @@ class LmerResult(MixedResultBase):
         return simulate(self, nsim=nsim, seed=seed, use_u=use_u)
 
     def icc(self) -> pd.Series:
-        """Adjusted and conditional intraclass correlation (``performance::icc``).
+        """Adjusted and unadjusted intraclass correlation (``performance::icc``).
 
         Examples
         --------
         >>> import multilevel as ml
         >>> m = ml.lmer("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff"))
         >>> m.icc().index.tolist()
-        ['ICC_adjusted', 'ICC_conditional']
+        ['ICC_adjusted', 'ICC_unadjusted']
         """
         from ..inference.icc import icc
 
