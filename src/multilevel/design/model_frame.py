@@ -26,7 +26,7 @@ from multilevel.design.types import Design, ReTerm
 from multilevel.design.variables import (FacVar, NumVar, _factor_values, column, eval_numeric,
                                          eval_variable, names_in)
 from multilevel.errors import DataError, FormulaError, MissingDataWarning, two_line
-from multilevel.formula.expand import FixedTerms, expand_terms, findbars, nobars
+from multilevel.formula.expand import FixedTerms, bar_cov, expand_terms, findbars, nobars
 from multilevel.formula.nodes import BinOp, Call, Name, Node, Paren, deparse
 from multilevel.formula.terms import parse_checked
 
@@ -427,7 +427,7 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
         levels = _labels_of(used, part_levels)
         group = deparse(b.right)
         _check_levels(group, len(levels), n, Z.shape[1], kind, deparse(b))
-        re_terms.append(ReTerm(group, codes.astype(np.int64), levels, Z, cnames))
+        re_terms.append(ReTerm(group, codes.astype(np.int64), levels, Z, cnames, bar_cov(b)))
         re_specs.append(_ReSpec(deparse(b), ft, c, group, tuple(_group_parts(b.right)),
                                 tuple(levels)))
 

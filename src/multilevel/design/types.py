@@ -30,6 +30,9 @@ class ReTerm:
         The raw model matrix of the bar's left side (one column per random-effect term).
     cnames : list of str
         Column names of `Z` as lme4 prints them: ``["(Intercept)", "homework"]``.
+    cov : CovSpec or None
+        A covariance structure written around the bar (``cs(0 + f | g)``, see
+        :mod:`multilevel.core.covstruct`); None for lme4's unstructured ``(x | g)``.
     """
 
     group: str
@@ -37,6 +40,7 @@ class ReTerm:
     levels: list[str]
     Z: np.ndarray
     cnames: list[str]
+    cov: Any = None
 
     @property
     def n_levels(self) -> int:

@@ -436,6 +436,18 @@ def theta_ml(y: np.ndarray, mu: np.ndarray, weights: np.ndarray | None = None,
     return float(max(t0, 1e-8))
 
 
+def _no_structures(terms) -> None:
+    """Structured covariances (``cs()``, ``ar1()``, ``diag()``) are fitted by lmer only."""
+    from ..core.covstruct import ThetaMap
+    from ..errors import FormulaError
+
+    if not ThetaMap.for_terms(terms).identity:
+        written = [t.cov.text for t in terms if t.cov is not None and t.cov.name != "us"]
+        raise FormulaError(two_line(
+            f"glmer() does not fit structured covariances yet: {written[0]}",
+            "use lmer() for a Gaussian response, or write (x | g) / (x || g) in glmer()"))
+
+
 def _dense_order(gdata: GlmmData) -> int:
     return max([t.p * t.n_levels for t in gdata.terms[1:]] + [gdata.p + 1])
 
@@ -452,6 +464,7 @@ def _prepare(formula: str, data, fam: Family, n_agq: int, weights, offset,
         raise ValueError(f"n_agq must be between 0 and 100, got {n_agq}")
     design = build_design(formula, data, kind="glmer")
     terms = order_terms(design.re_terms)
+    _no_structures(terms)
     if n_agq > 1 and (len(terms) != 1 or terms[0].p != 1):
         raise ValueError("n_agq > 1 is only available for models with a single, scalar "
                          "random-effects term, such as (1 | group)")

@@ -13,7 +13,7 @@ import numpy as np
 from ..core.crossprod import CrossProducts, TermData, form_crossproducts
 from ..core.lmm import LmmProblem
 from ..core.optimize import bobyqa
-from ..core.theta import theta_lower
+from ..core.covstruct import ThetaMap
 from ..design.types import Design, ReTerm
 from ..errors import ConvergenceWarning, SingularFitWarning
 from ..results.lmm import LmerResult
@@ -130,6 +130,7 @@ def lmer(formula: str, data, *, reml: bool = True, weights=None,
     if is_source(data, engine):  # out of core: the engine computes the cross-products
         from .lmer_source import lmer_source
 
+        _unstructured_only(formula, "out of core (DuckDB, Spark)")
         return lmer_source(formula, data, reml=reml, weights=weights, control=control,
                            engine=engine, data_name=data_name)
     design = build_design(formula, data)  # checks the formula, the data and the groups
@@ -137,14 +138,17 @@ def lmer(formula: str, data, *, reml: bool = True, weights=None,
     w = prior_weights(weights, design, data, positive=True) if weights is not None else None
     problem = lmer_problem(design, terms, reml=reml, weights=w)
     ps = [t.p for t in terms]
-    lower = theta_lower(ps)
+    tm = ThetaMap.for_terms(terms)  # covariance structures; the identity for (x | g) terms
+    lower = tm.lower
+    objective = tm.wrap(problem.objective)  # problem.objective itself for the identity
     with blas_threads_for(largest_dense_block(problem.A)):
-        start = lmer_start(terms, design.y)
-        opt = bobyqa(problem.objective, start, lower, xtol_abs=control.xtol_abs,
-                     ftol_abs=control.ftol_abs, maxeval=control.maxeval,
-                     initial_step=initial_step(start, ps, control.step_fraction))
-        singular = bool(np.any(opt.theta[lower == 0] < SINGULAR_TOL))
-        messages = _post_fit_checks(problem, opt, lower, control, design.nobs, singular)
+        start = tm.phi(lmer_start(terms, design.y))
+        step = initial_step(start, ps, control.step_fraction) if tm.identity else None
+        opt = bobyqa(objective, start, lower, xtol_abs=control.xtol_abs,
+                     ftol_abs=control.ftol_abs, maxeval=control.maxeval, initial_step=step)
+        singular = tm.is_singular(opt.theta, SINGULAR_TOL)
+        messages = _post_fit_checks(problem, opt, lower, control, design.nobs, singular,
+                                    objective=objective)
         result = LmerResult(design=design, terms=terms, problem=problem, opt=opt,
                             data_name=data_name, singular=singular, weights=w)
     for msg, category in messages:
@@ -152,8 +156,22 @@ def lmer(formula: str, data, *, reml: bool = True, weights=None,
     return result
 
 
-def _post_fit_checks(problem, opt, lower, control, nobs, singular) -> list:
-    """lme4's checks after the optimiser: convergence code, singularity, gradient."""
+def _unstructured_only(formula: str, where: str) -> None:
+    """Refuse covariance structures (``cs()``, ``ar1()``, ...) where they are not fitted."""
+    from ..errors import FormulaError, two_line
+    from ..formula import parse
+
+    written = [r.cov for r in parse(formula).random
+               if r.cov is not None and not r.cov.startswith("us(")]
+    if written:
+        raise FormulaError(two_line(f"structured covariances are not fitted {where} yet: "
+                                    f"{written[0]}", "fit in memory (a pandas DataFrame), "
+                                    "or write the term as (x | g) or (x || g)"))
+
+
+def _post_fit_checks(problem, opt, lower, control, nobs, singular, objective=None) -> list:
+    """lme4's checks after the optimiser: convergence code, singularity, gradient (of
+    ``objective``, the function the optimiser saw; ``problem.objective`` by default)."""
     out: list = []
     if not opt.converged:
         out.append((f"optimizer (bobyqa) stopped with code {opt.return_code} after "
@@ -162,6 +180,7 @@ def _post_fit_checks(problem, opt, lower, control, nobs, singular) -> list:
         out.append(("boundary (singular) fit: see help('isSingular')", SingularFitWarning))
     elif control.check_conv and nobs < 100_000:
         out.extend((m, ConvergenceWarning)
-                   for m in check_convergence(problem.objective, opt.theta, lower))
+                   for m in check_convergence(objective or problem.objective, opt.theta,
+                                              lower))
     opt.messages.extend(m for m, _ in out)
     return out

@@ -8,6 +8,7 @@ lists the allowed functions. Nothing in a formula is ever handed to Python's ``e
 """
 from __future__ import annotations
 
+from multilevel.formula.expand import COV_STRUCTURES
 from multilevel.formula.nodes import BinOp, Call, Name, Node, Num, Paren, Str, Tilde, Unary
 from multilevel.formula.tokenize import Token, caret_error
 
@@ -15,7 +16,7 @@ __all__ = ["ALLOWED_FUNCTIONS", "FACTOR_FUNCTIONS", "NUMERIC_FUNCTIONS", "check_
            "validate"]
 
 #: Functions that turn a variable into a factor (R: ``factor``, ``as.factor``, ``C``).
-FACTOR_FUNCTIONS = frozenset({"factor", "as.factor", "C"})
+FACTOR_FUNCTIONS = frozenset({"factor", "as.factor", "ordered", "as.ordered", "C"})
 #: Elementwise numeric functions, allowed anywhere (also inside ``I()`` and other calls).
 NUMERIC_FUNCTIONS = frozenset({"log", "log2", "log10", "log1p", "exp", "sqrt", "abs",
                                "as.numeric", "scale", "center", "I"})
@@ -28,7 +29,8 @@ ALLOWED_FUNCTIONS = tuple(sorted(NUMERIC_FUNCTIONS | TERM_FUNCTIONS | {"cbind"})
 _SIGNATURES = {
     "log": (1, 2, {"base"}), "poly": (1, 2, {"degree", "raw"}), "cbind": (2, 2, set()),
 }
-_FIX_FUNCS = "use only these functions: " + ", ".join(ALLOWED_FUNCTIONS)
+_FIX_FUNCS = ("use only these functions: " + ", ".join(ALLOWED_FUNCTIONS)
+              + "; around a random-effects term: " + ", ".join(COV_STRUCTURES))
 
 
 class _Checker:
@@ -101,6 +103,8 @@ class _Checker:
             self.terms(node.expr, bars_ok, parent_paren=True)
         elif isinstance(node, Unary):
             self.terms(node.operand, False)
+        elif isinstance(node, Call) and node.func in COV_STRUCTURES:
+            self.cov_call(node, bars_ok)
         elif isinstance(node, Call):
             self.call(node, TERM_FUNCTIONS | NUMERIC_FUNCTIONS, "here")
         elif isinstance(node, BinOp):
@@ -131,6 +135,38 @@ class _Checker:
             self.terms(node.right, bars_ok and node.op == "+")
         else:
             raise self.err(node, "unexpected expression")
+
+    def cov_call(self, node: Call, bars_ok: bool) -> None:
+        """A covariance structure around one bar: ``cs(0 + f | g)``, ``ar1(...)``, ..."""
+        takes_hom = COV_STRUCTURES[node.func][2]
+        example = f"{node.func}(0 + f | g)"
+        if not bars_ok:
+            raise self.err(node, f"{node.func}() random-effects term in an unexpected place",
+                           f"add it as a separate term with '+', e.g. y ~ x + {example}")
+        pos = [a for a in node.args if a.name is None]
+        inner = pos[0].value if len(pos) == 1 else None
+        while isinstance(inner, Paren):
+            inner = inner.expr
+        if not (isinstance(inner, BinOp) and inner.op == "|"):
+            raise self.err(node, f"{node.func}() takes one random-effects term 'expr | group'",
+                           f"write e.g. {example}; '||' is diag(), not needed inside it")
+        for a in node.args:
+            if a.name is None:
+                continue
+            if a.name != "hom" or not takes_hom:
+                allowed = ("its only keyword is hom = TRUE / FALSE" if takes_hom else
+                           "it takes no keywords" + (" (every variance is free in us(); "
+                                                      "use cs(..., hom = TRUE) or "
+                                                      "diag(..., hom = TRUE))"
+                                                      if a.name == "hom" else ""))
+                raise self.err(node, f"{node.func}() has no argument {a.name!r}",
+                               f"{allowed}; write e.g. {example}")
+            if not (isinstance(a.value, Name) and a.value.id in ("TRUE", "FALSE", "True",
+                                                                "False", "T", "F")):
+                raise self.err(a.value, "hom must be TRUE or FALSE",
+                               f"write e.g. {node.func}(0 + f | g, hom = TRUE)")
+        self.terms(inner.left, False)
+        self.group(inner.right)
 
     def group(self, node: Node) -> None:
         if isinstance(node, Name):
@@ -171,7 +207,8 @@ def check_tokens(tokens: list[Token], formula: str) -> None:
     for t, nxt in zip(tokens, tokens[1:]):
         if t.kind == "NAME":
             c.name(Name(t.text, t.pos))
-            if nxt.kind == "OP" and nxt.text == "(" and t.text not in ALLOWED_FUNCTIONS:
+            if (nxt.kind == "OP" and nxt.text == "(" and t.text not in ALLOWED_FUNCTIONS
+                    and t.text not in COV_STRUCTURES):
                 raise c.err(Call(t.text, (), t.pos),
                             f"function {t.text!r} is not allowed in a formula")
         elif t.kind == "STRING":

@@ -12,12 +12,13 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from multilevel.formula.nodes import BinOp, Call, Name, Node, Num, Paren, Tilde, Unary, deparse
 
 __all__ = ["FixedTerms", "expand_terms", "expand_double_verts", "findbars", "nobars",
-           "is_bar", "variable_order"]
+           "is_bar", "variable_order", "COV_STRUCTURES", "CovSpec", "StructuredBar",
+           "is_cov_call", "cov_spec", "bar_cov"]
 
 
 def is_bar(node: Node) -> bool:
@@ -25,8 +26,66 @@ def is_bar(node: Node) -> bool:
     return isinstance(node, BinOp) and node.op in ("|", "||")
 
 
+# --- covariance structures around a bar (lme4 >= 2.0, glmmTMB, MixedModels.jl) -----------
+
+#: Wrapper name -> (structure, hom forced by the name or None, accepts ``hom =``).
+COV_STRUCTURES = {"us": ("us", None, False), "diag": ("diag", None, True),
+                  "zerocorr": ("diag", None, False), "cs": ("cs", None, True),
+                  "homcs": ("cs", True, False), "homdiag": ("diag", True, False),
+                  "ar1": ("ar1", None, True)}
+
+
+@dataclass(frozen=True)
+class CovSpec:
+    """A covariance structure written around a bar: ``cs(0 + f | g, hom = TRUE)``.
+
+    Attributes
+    ----------
+    name : str          -- ``"us"``, ``"diag"``, ``"cs"`` or ``"ar1"``
+    hom : bool or None  -- one common variance; None: the structure's default
+    text : str          -- the term as written (for messages)
+    """
+
+    name: str
+    hom: bool | None
+    text: str
+
+
+@dataclass(frozen=True)
+class StructuredBar(BinOp):
+    """A bar found inside a structure wrapper; ``cov`` says which structure."""
+
+    cov: CovSpec | None = field(default=None, compare=False)
+
+
+def is_cov_call(node: Node) -> bool:
+    """True for a structure wrapper call such as ``cs(0 + f | g)``."""
+    return isinstance(node, Call) and node.func in COV_STRUCTURES
+
+
+def cov_spec(call: Call) -> CovSpec:
+    """The :class:`CovSpec` of a checked wrapper call (see ``formula.check``)."""
+    name, hom, _ = COV_STRUCTURES[call.func]
+    for a in call.args:
+        if a.name == "hom":
+            hom = deparse(a.value) in ("TRUE", "True", "T", "1")
+    return CovSpec(name, hom, deparse(call))
+
+
+def bar_cov(bar: Node) -> CovSpec | None:
+    """The structure of a bar from :func:`findbars` (None: unstructured, lme4's ``|``)."""
+    return bar.cov if isinstance(bar, StructuredBar) else None
+
+
+def _cov_inner(call: Call) -> Node:
+    inner = call.args[0].value
+    while isinstance(inner, Paren):
+        inner = inner.expr
+    return inner
+
+
 def _has_bar(node: Node) -> bool:
-    if is_bar(node):
+    if is_bar(node) or is_cov_call(node):
         return True
     if isinstance(node, Paren):
         return _has_bar(node.expr)
@@ -242,6 +301,10 @@ def findbars(rhs: Node) -> list[BinOp]:
     def walk(n: Node) -> None:
         if isinstance(n, BinOp) and n.op == "|":
             out.extend(BinOp("|", n.left, g) for g in _slash_groups(n.right))
+        elif is_cov_call(n):
+            bar, spec = _cov_inner(n), cov_spec(n)
+            out.extend(StructuredBar("|", bar.left, g, cov=spec)
+                       for g in _slash_groups(bar.right))
         elif isinstance(n, BinOp):
             walk(n.left)
             walk(n.right)
@@ -265,7 +328,7 @@ def nobars(rhs: Node) -> Node | None:
     >>> nobars(parse_tree("y ~ (1 | g)").rhs) is None
     True
     """
-    if is_bar(rhs):
+    if is_bar(rhs) or is_cov_call(rhs):
         return None
     if isinstance(rhs, Paren):
         inner = nobars(rhs.expr)

@@ -145,8 +145,8 @@ def deparse(node: Node | None) -> str:
     """
     if node is None:
         return ""
-    if isinstance(node, Name):
-        return _name(node.id)
+    if isinstance(node, Name):  # TRUE / FALSE are R's constants, never backquoted
+        return node.id if node.id in ("TRUE", "FALSE") else _name(node.id)
     if isinstance(node, Num):
         return format_number(node.text)
     if isinstance(node, Str):

@@ -6,10 +6,11 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from multilevel.formula.check import check_tokens, validate
-from multilevel.formula.expand import findbars, nobars, expand_double_verts, _has_bar
+from multilevel.formula.expand import (_has_bar, bar_cov, expand_double_verts, findbars,
+                                       is_cov_call, nobars)
 from multilevel.formula.nodes import BinOp, Node, Paren, Tilde, Unary, deparse
 from multilevel.formula.parser import parse_tree
 from multilevel.formula.tokenize import tokenize
@@ -29,6 +30,9 @@ class RandomTerm:
         Grouping factor: ``"schnum"``, ``"replicate:recipe"``, ``"batch/cask"``.
     correlated : bool
         False for ``||`` (independent terms).
+    cov : str or None
+        A covariance structure around the bar as written (``"cs(0 + f | g)"``); None for a
+        plain bar.
 
     Examples
     --------
@@ -39,8 +43,11 @@ class RandomTerm:
     expr: str
     group: str
     correlated: bool = True
+    cov: str | None = field(default=None, repr=False)
 
     def __str__(self) -> str:
+        if self.cov is not None:  # a covariance structure as written: cs(0 + f | g)
+            return self.cov
         return f"({self.expr} {'|' if self.correlated else '||'} {self.group})"
 
 
@@ -86,7 +93,8 @@ class Formula:
         ['(1 | g)', '(0 + x | g)', '(1 | b:a)', '(1 | a)']
         """
         tree = parse_checked(str(self))
-        return tuple(RandomTerm(deparse(b.left), deparse(b.right), True)
+        return tuple(RandomTerm(deparse(b.left), deparse(b.right), True,
+                                None if bar_cov(b) is None else bar_cov(b).text)
                      for b in findbars(tree.rhs))
 
 
@@ -107,6 +115,11 @@ def parse_checked(formula: str) -> Tilde:
 def _written_bars(node: Node, out: list[RandomTerm]) -> None:
     if isinstance(node, BinOp) and node.op in ("|", "||"):
         out.append(RandomTerm(deparse(node.left), deparse(node.right), node.op == "|"))
+    elif is_cov_call(node):  # cs(0 + f | g): the bar inside, and the wrapper as written
+        bar = node.args[0].value
+        while isinstance(bar, Paren):
+            bar = bar.expr
+        out.append(RandomTerm(deparse(bar.left), deparse(bar.right), True, deparse(node)))
     elif isinstance(node, BinOp):
         _written_bars(node.left, out)
         _written_bars(node.right, out)

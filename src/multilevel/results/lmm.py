@@ -52,7 +52,7 @@ class LmerResult(MixedResultBase):
         self.data_name = data_name
         self.reml = problem.reml
         self.is_singular = singular
-        self._sol: LmmSolution = problem.solve(opt.theta)
+        self._sol: LmmSolution = problem.solve(self.theta_map.theta(opt.theta))
 
     # ----- parameters -------------------------------------------------------------------
     @property
@@ -180,7 +180,7 @@ class LmerResult(MixedResultBase):
     @property
     def n_params(self) -> int:
         """Number of estimated parameters (``attr(logLik(m), "df")``)."""
-        return len(self.design.xnames) + self._sol.theta.size + 1
+        return len(self.design.xnames) + self.theta_map.n_phi + 1
 
     @property
     def df_resid(self) -> int:

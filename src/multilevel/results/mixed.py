@@ -32,6 +32,40 @@ class MixedResultBase(ResultBase):
     def theta_lower(self) -> np.ndarray:
         return theta_lower([t.p for t in self.terms])
 
+    @cached_property
+    def theta_map(self):
+        """The covariance structure of each term (:class:`~multilevel.core.covstruct.ThetaMap`):
+        the optimiser's parameters ``covpar`` -> ``theta``; the identity for lme4's terms."""
+        from ..core.covstruct import ThetaMap
+
+        return ThetaMap.for_terms(self.terms)
+
+    @cached_property
+    def covpar(self) -> pd.Series:
+        """The covariance parameters the optimiser works on: ``theta`` for lme4's
+        unstructured terms; relative standard deviations and a transformed correlation for a
+        structured term (``cs()``, ``ar1()``, ``diag()``).
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.lmer("Reaction ~ Days + diag(1 + Days | Subject)", ml.datasets.load("sleepstudy"))
+        >>> m.covpar.index.tolist()
+        ['Subject.(Intercept)', 'Subject.Days']
+        """
+        tm = self.theta_map
+        phi = tm.phi(np.asarray(self._theta_hat, dtype=float))
+        if tm.identity:
+            return pd.Series(phi, index=theta_names(self.terms), name="covpar")
+        names = []
+        for t, s in zip(self.terms, tm.structures):
+            if s.identity:
+                names += theta_names([t])
+                continue
+            sds = [f"{t.group}.{t.cnames[i]}" for kind, i, _ in s.sdcor_index() if kind == "sd"]
+            names += sds + [f"{t.group}.{s.name}"] * (s.n_par - len(sds))
+        return pd.Series(phi, index=names, name="covpar")
+
     def _term_covariances(self) -> list[np.ndarray]:
         """``sigma^2 T T'`` for each term, in lme4's term order."""
         Ts = split_theta(np.asarray(self._theta_hat, dtype=float), [t.p for t in self.terms])

@@ -1,0 +1,151 @@
+"""The interface of a random-effects covariance structure (one term, one block of Lambda).
+
+A term with ``p`` columns has relative covariance factor ``T`` (lower triangular,
+``Sigma_term = sigma^2 T T'``); lme4 fills ``T`` with ``theta``, its lower triangle in
+column-major order. A structure is a parameterisation of ``T`` by fewer parameters ``phi``:
+the optimiser works on ``phi``, the core keeps working on ``theta = theta(phi)``.
+
+Structured terms (everything except ``us``) write ``Sigma_term = D R D`` with ``D`` the
+diagonal of relative standard deviations ``s_j = sd_j / sigma`` (bounded below by 0) and ``R``
+a correlation matrix, so that ``T = D chol(R)``. A correlation ``rho`` is optimised through an
+unbounded transform (no upper bounds are needed by the optimiser).
+
+The *natural* parameters (``sdcor``) are the standard deviations and correlations on the
+response scale; profiles and bootstrap intervals are on that scale (lme4's ``.sig01``, ...).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..theta import lower_tri_indices, n_theta
+
+
+def psd_cholesky(S: np.ndarray, strict: bool = False) -> np.ndarray | None:
+    """Lower Cholesky factor of a positive semi-definite matrix; a vanishing pivot gives a
+    zero column (a correlation at its bound, as lme4's ``safe_chol``). A negative pivot is
+    clipped to zero, or gives None with ``strict=True`` (``S`` not semi-definite).
+
+    Examples
+    --------
+    >>> psd_cholesky(np.array([[1.0, 1.0], [1.0, 1.0]])).tolist()
+    [[1.0, 0.0], [1.0, 0.0]]
+    >>> psd_cholesky(np.array([[1.0, 2.0], [2.0, 1.0]]), strict=True) is None
+    True
+    """
+    try:
+        return np.linalg.cholesky(S)
+    except np.linalg.LinAlgError:
+        pass
+    p = S.shape[0]
+    L = np.zeros((p, p))
+    scale = max(float(np.max(np.abs(np.diag(S)))), 1e-300)
+    for j in range(p):
+        d = S[j, j] - L[j, :j] @ L[j, :j]
+        if strict and d < -1e-10 * scale:
+            return None
+        if d <= 1e-14 * scale:
+            continue
+        L[j, j] = np.sqrt(d)
+        L[j + 1:, j] = (S[j + 1:, j] - L[j + 1:, :j] @ L[j, :j]) / L[j, j]
+    return L
+
+
+class CovStructure:
+    """One term's covariance structure: ``phi -> T`` and the natural parameters.
+
+    Subclasses set :attr:`name` and implement :meth:`factor`, :meth:`lower`, :meth:`start`,
+    :meth:`phi_from_factor`, :meth:`sdcor_index`, :meth:`sdcor_from_cov` and
+    :meth:`cov_from_sdcor`.
+
+    Attributes
+    ----------
+    name : str      -- ``"us"``, ``"diag"``, ``"cs"``, ``"ar1"`` (as lme4 2.0 writes it)
+    p : int         -- number of columns of the term
+    hom : bool      -- one common variance for all columns
+
+    Examples
+    --------
+    >>> from multilevel.core.covstruct import make_structure
+    >>> s = make_structure("cs", 3)
+    >>> s.n_par, s.lower().tolist()
+    (4, [0.0, 0.0, 0.0, -inf])
+    """
+
+    name = "us"
+    identity = False  # True only for the unstructured map (phi == theta)
+
+    def __init__(self, p: int, hom: bool = False):
+        self.p = int(p)
+        self.hom = bool(hom)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(p={self.p}{', hom=True' if self.hom else ''})"
+
+    # ----- parameters -------------------------------------------------------------------
+    @property
+    def n_par(self) -> int:
+        return int(self.lower().size)
+
+    def lower(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def start(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def factor(self, phi: np.ndarray) -> np.ndarray:
+        """The ``p x p`` lower-triangular relative covariance factor ``T``."""
+        raise NotImplementedError
+
+    def theta(self, phi: np.ndarray) -> np.ndarray:
+        """lme4's theta of this term: the lower triangle of ``T``, column-major."""
+        rows, cols = lower_tri_indices(self.p)
+        return self.factor(np.asarray(phi, dtype=float))[rows, cols]
+
+    def phi_from_factor(self, T: np.ndarray) -> np.ndarray:
+        """The inverse map (exact on the structure; a projection of any other ``T``)."""
+        raise NotImplementedError
+
+    def phi_from_theta(self, theta: np.ndarray) -> np.ndarray:
+        T = np.zeros((self.p, self.p))
+        rows, cols = lower_tri_indices(self.p)
+        T[rows, cols] = np.asarray(theta, dtype=float)[:n_theta(self.p)]
+        return self.phi_from_factor(T)
+
+    def is_singular(self, phi: np.ndarray, tol: float) -> bool:
+        """lme4's ``isSingular``: a diagonal element of ``T`` below ``tol``."""
+        return bool(np.any(np.diag(self.factor(np.asarray(phi, dtype=float))) < tol))
+
+    # ----- natural parameters (standard deviations and correlations) ---------------------
+    def sdcor_index(self) -> list[tuple[str, int, int]]:
+        """``(kind, i, j)`` per natural parameter: ``("sd", i, i)`` or ``("cor", i, j)``,
+        the columns whose names label it."""
+        raise NotImplementedError
+
+    def sdcor_from_cov(self, S: np.ndarray) -> np.ndarray:
+        """Natural parameters of the term's covariance matrix ``S``."""
+        raise NotImplementedError
+
+    def cov_from_sdcor(self, v: np.ndarray) -> np.ndarray | None:
+        """The term's covariance matrix from its natural parameters; None if not valid."""
+        raise NotImplementedError
+
+    def sdcor_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of the natural parameters (sd >= 0, a correlation in its
+        valid range)."""
+        kinds = [k for k, _, _ in self.sdcor_index()]
+        lo = np.array([self.cor_range()[0] if k == "cor" else 0.0 for k in kinds])
+        hi = np.array([self.cor_range()[1] if k == "cor" else np.inf for k in kinds])
+        return lo, hi
+
+    def cor_range(self) -> tuple[float, float]:
+        return -1.0, 1.0
+
+    # ----- presentation -----------------------------------------------------------------
+    @property
+    def label(self) -> str | None:
+        """What the summary prints after the correlation (``"ar1"``), None for ``us``."""
+        return None
+
+    @property
+    def shows_correlations(self) -> bool:
+        return True
