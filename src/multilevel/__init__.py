@@ -26,6 +26,7 @@ _LAZY = {
     "LmerControl": (".fit.lmer", "LmerControl"),
     "glmer": (".fit.glmer", "glmer"),
     "glmer_nb": (".fit.glmer", "glmer_nb"),
+    "nlmer": (".fit.nlmer", "nlmer"),
     "family": (".family", None),
     "datasets": (".datasets", None),
     "anova": (".inference", "anova"),
@@ -38,7 +39,7 @@ _LAZY = {
 }
 
 __all__ = [
-    "lm", "lmer", "LmerControl", "glmer", "glmer_nb", "family", "datasets",
+    "lm", "lmer", "LmerControl", "glmer", "glmer_nb", "nlmer", "family", "datasets",
     "anova", "profile", "bootstrap",
     "group_summary", "compare", "report", "read", "plot",
     "MultilevelError", "FormulaError", "DataError", "ConvergenceWarning", "SingularFitWarning",
