@@ -36,11 +36,12 @@ _LAZY = {
     "read": (".io.readers", "read"),
     "compare": (".report.tables", "compare"),
     "group_summary": (".report.tables", "group_summary"),
+    "emmeans": (".inference.emmeans", "emmeans"),
 }
 
 __all__ = [
     "lm", "lmer", "LmerControl", "glmer", "glmer_nb", "nlmer", "family", "datasets",
-    "anova", "profile", "bootstrap",
+    "anova", "profile", "bootstrap", "emmeans",
     "group_summary", "compare", "report", "read", "plot",
     "MultilevelError", "FormulaError", "DataError", "ConvergenceWarning", "SingularFitWarning",
 ]
