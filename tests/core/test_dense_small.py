@@ -25,8 +25,8 @@ def test_dense_objective_equals_blocked(seed, ps, reml):
     X = np.column_stack([np.ones(n), rng.normal(size=n)])
     A = form_crossproducts(terms, X, rng.normal(size=n))
     blocked, dense = LmmProblem(A, reml=reml), LmmProblem(A, reml=reml)
-    blocked._dense = None
-    dense._dense = DenseObjective(A)
+    blocked._fast_objective = False  # the blocked update
+    dense._fast_objective = DenseObjective(A)
     m = sum(n_theta(p) for p in ps)
     lower = theta_lower(ps)
     theta = np.where(np.isfinite(lower), rng.uniform(0.0, 2.0, m), rng.normal(size=m))
@@ -37,11 +37,11 @@ def test_small_models_use_the_dense_objective_and_large_ones_do_not():
     g = np.repeat(np.arange(40), 3)
     A = form_crossproducts([TermData(g, np.ones((120, 1)), 40)], np.ones((120, 1)),
                            np.arange(120.0))
-    assert LmmProblem(A)._dense is not None
+    assert isinstance(LmmProblem(A)._fast(), DenseObjective)
     g = np.repeat(np.arange(80), 3)
     A = form_crossproducts([TermData(g, np.ones((240, 1)), 80)], np.ones((240, 1)),
                            np.arange(240.0))
-    assert LmmProblem(A)._dense is None
+    assert not isinstance(LmmProblem(A)._fast(), DenseObjective)
 
 
 def test_dense_crossproducts_is_the_full_gram():

@@ -51,11 +51,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.linalg as sla
 
 from .cholesky import NotPositiveDefinite, logdet_re, make_plan
 from .crossprod import TermData, form_crossproducts
 from .families import Family
-from .lmm import LmmProblem, LmmSolution, cond_var
+from .lmm import LOG2PI, LmmProblem, LmmSolution, cond_var
+from .nested import NestedSystem, _GroupSum, nested_factor, nested_solve, nested_structure
 from .theta import split_theta
 
 BAD_OBJECTIVE = 1e300
@@ -281,10 +283,9 @@ class GlmmProblem:
             mu, w, r = wk
             if not (np.all(np.isfinite(w)) and np.all(np.isfinite(r))):
                 raise PirlsError("non-finite working weights or residuals in PIRLS")
-            A = form_crossproducts(d.terms, X, eta - base + r, weights=w)
             with np.errstate(divide="ignore", invalid="ignore"):
                 try:
-                    sol = LmmProblem(A, reml=False, plan=self._structure(A)).solve(theta)
+                    sol = self._pls(theta, X, eta - base + r, w)
                 except NotPositiveDefinite as exc:
                     raise PirlsError(str(exc)) from exc
             u_new = np.concatenate([x.ravel() for x in sol.u]) if sol.u else np.zeros(0)
@@ -319,6 +320,44 @@ class GlmmProblem:
                           w=w, pdev=float(pdev_old), ldL2=self.logdet(theta, w), sol=sol,
                           iterations=it, converged=converged)
 
+    def _pls(self, theta: np.ndarray, X: np.ndarray, z: np.ndarray, w: np.ndarray
+             ) -> LmmSolution:
+        """One penalised weighted least-squares solve for working response ``z``."""
+        nested = self._nested()
+        if not nested:
+            A = form_crossproducts(self.data.terms, X, z, weights=w)
+            return LmmProblem(A, reml=False, plan=self._structure(A)).solve(theta)
+        parents, sums = nested
+        terms = self.data.terms
+        S = NestedSystem.from_rows(terms, parents, np.column_stack([X, z]), w, sums)
+        Ts = split_theta(theta, self.data.ps)
+        F = nested_factor(S, Ts)
+        beta, us = nested_solve(F, S)
+        p = X.shape[1]
+        Lxx = F.LXX[:p, :p]
+        r2 = float(F.LXX[p, p] ** 2)
+        n = self.data.nobs
+        RX_inv = sla.solve_triangular(Lxx.T, np.eye(p), lower=False) if p else np.zeros((0, 0))
+        ldx = float(2.0 * np.sum(np.log(np.diag(Lxx)))) if p else 0.0
+        return LmmSolution(theta=theta, beta=beta, b=[uk @ T.T for uk, T in zip(us, Ts)],
+                           u=us, pwrss=r2, sigma=float(np.sqrt(r2 / n)), RX_inv=RX_inv,
+                           logdet_re=F.logdet, logdet_x=ldx,
+                           objective=float(F.logdet + n * (1.0 + LOG2PI + np.log(r2 / n))))
+
+    def _nested(self):
+        """``(parents, level sums)`` when the terms are nested (one grouping factor
+        included), so that PIRLS solves with batched level blocks; else False."""
+        if getattr(self, "_nested_plan", None) is None:
+            d = self.data
+            A = form_crossproducts(d.terms, self._X0, np.ones(d.nobs))
+            parents = nested_structure(A)
+            ok = parents is not None and all(  # the rows agree with the level pattern
+                np.array_equal(d.terms[j].codes, par[d.terms[k].codes])
+                for (j, k), par in parents.items())
+            self._nested_plan = (parents, {(j, k): _GroupSum(par, d.terms[j].n_levels)
+                                           for (j, k), par in parents.items()}) if ok else False
+        return self._nested_plan
+
     def _structure(self, A):
         """The pattern-only plan of the cross-products, made once (PIRLS re-forms ``A`` with
         new weights, never a new pattern)."""
@@ -342,6 +381,13 @@ class GlmmProblem:
             t = terms[0]
             zz = np.bincount(t.codes, weights=w * t.Z[:, 0] ** 2, minlength=t.n_levels)
             return float(np.sum(np.log1p(float(theta[0]) ** 2 * zz)))
+        nested = self._nested()
+        if nested:
+            S = NestedSystem.from_rows(terms, nested[0], self._X0, w, nested[1])
+            try:
+                return nested_factor(S, split_theta(theta, self.data.ps)).logdet
+            except NotPositiveDefinite as exc:
+                raise PirlsError(str(exc)) from exc
         try:
             return logdet_re(self.factor(theta, w)[0])
         except NotPositiveDefinite as exc:

@@ -25,6 +25,7 @@ from .cholesky import (BlockDiag, Factor, NotPositiveDefinite, Plan, logdet_re, 
                        update_L)
 from .crossprod import CrossProducts
 from .dense_small import DENSE_OBJECTIVE_MAX, DenseObjective
+from .nested import NestedObjective, nested_structure
 
 LOG2PI = float(np.log(2.0 * np.pi))
 BAD_OBJECTIVE = 1e300
@@ -98,8 +99,19 @@ class LmmProblem:
         self.reml = bool(reml)
         self.n = A.nobs
         self.p = A.p_x
-        order = sum(l * p for l, p in zip(A.n_levels, A.ps)) + A.p_x + 1
-        self._dense = DenseObjective(A) if order <= DENSE_OBJECTIVE_MAX else None
+        self._fast_objective = None  # made on the first objective() call (PIRLS never calls it)
+
+    def _fast(self):
+        """The objective without the blocked update, when one applies: one dense factor for
+        small models, batched level blocks for one or nested grouping factors; else None."""
+        if self._fast_objective is None:
+            A = self.A
+            order = sum(l * p for l, p in zip(A.n_levels, A.ps)) + A.p_x + 1
+            parents = None if order <= DENSE_OBJECTIVE_MAX else nested_structure(A)
+            self._fast_objective = (DenseObjective(A) if order <= DENSE_OBJECTIVE_MAX
+                                    else NestedObjective(A, parents) if parents is not None
+                                    else False)
+        return self._fast_objective or None
 
     def factor(self, theta: np.ndarray) -> Factor:
         return update_L(self.A, np.asarray(theta, dtype=float), self.plan)
@@ -119,8 +131,9 @@ class LmmProblem:
     def objective(self, theta: np.ndarray) -> float:
         """The profiled deviance (ML) or REML criterion at ``theta``."""
         try:
-            if self._dense is not None:  # small model: one dense factorisation
-                return self._criterion(*self._dense(theta))
+            fast = self._fast()
+            if fast is not None:  # small or nested model: no blocked update
+                return self._criterion(*fast(theta))
             return self.objective_from_factor(self.factor(theta))
         except NotPositiveDefinite:
             return BAD_OBJECTIVE
