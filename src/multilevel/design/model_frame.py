@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from multilevel.design.contrasts import (Contrast, contrast_matrix, default_contrast,
+                                         resolve_contrasts)
 from multilevel.design.rank import drop_collinear, rank_mask
 from multilevel.design.types import Design, ReTerm
 from multilevel.design.variables import (FacVar, NumVar, _factor_values, column, eval_numeric,
@@ -30,7 +32,7 @@ from multilevel.formula.expand import FixedTerms, bar_cov, expand_terms, findbar
 from multilevel.formula.nodes import BinOp, Call, Name, Node, Paren, deparse
 from multilevel.formula.terms import parse_checked
 
-__all__ = ["build_design", "new_design", "new_design_matrices", "NewDesign", "DesignSpec", "as_dataframe",
+__all__ = ["build_design", "with_offset", "new_design", "new_design_matrices", "NewDesign", "DesignSpec", "as_dataframe",
            "response_matrix"]
 
 _KINDS = ("lm", "lmer", "glmer")
@@ -62,6 +64,8 @@ class DesignSpec:
     re: tuple[_ReSpec, ...]
     offsets: tuple[Node, ...]
     response: np.ndarray = field(repr=False)
+    contrasts: dict = field(default_factory=dict)     # fixed part: variable -> Contrast
+    re_contrasts: dict = field(default_factory=dict)  # left sides of the bars
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,14 @@ def _coding(ft: FixedTerms, vars_: dict) -> tuple:
     return tuple(tuple(r) for r in out)
 
 
-def _model_matrix(ft: FixedTerms, coding: tuple, vars_: dict, n: int):
+def _contrast_of(v: str, var: FacVar, contr: dict | None) -> Contrast:
+    c = (contr or {}).get(v)
+    return c if c is not None else default_contrast(var.levels, var.ordered, v)
+
+
+def _model_matrix(ft: FixedTerms, coding: tuple, vars_: dict, n: int,
+                  contr: dict | None = None):
+    """R's ``model.matrix``: columns and names; `contr` maps factors to their contrasts."""
     cols, names = [], []
     if ft.intercept:
         cols.append(np.ones(n))
@@ -148,15 +159,19 @@ def _model_matrix(ft: FixedTerms, coding: tuple, vars_: dict, n: int):
             if isinstance(var, NumVar):
                 per_var.append([(v + s, var.values[:, j]) for j, s in enumerate(var.suffixes)])
                 continue
-            levels = var.levels if code == 2 else var.levels[1:]
             if code == 1 and len(var.levels) < 2:
                 raise DataError(two_line(
                     f"factor {v!r} has {len(var.levels)} level(s) in the rows used; contrasts "
                     "can be applied only to factors with 2 or more levels",
                     f"remove {v} from the formula or check the data"))
-            start = 0 if code == 2 else 1
-            per_var.append([(v + lev, (var.codes == i + start).astype(float))
-                            for i, lev in enumerate(levels)])
+            if code == 2:
+                per_var.append([(v + lev, (var.codes == i).astype(float))
+                                for i, lev in enumerate(var.levels)])
+                continue
+            cm = _contrast_of(v, var, contr)
+            C = np.vstack([cm.matrix, np.full((1, cm.matrix.shape[1]), np.nan)])
+            rows_ = C[np.where(var.codes >= 0, var.codes, len(var.levels))]
+            per_var.append([(v + s, rows_[:, j]) for j, s in enumerate(cm.suffixes)])
         for combo in itertools.product(*reversed(per_var)):
             combo = combo[::-1]  # first variable varies fastest, as in R
             names.append(":".join(c[0] for c in combo))
@@ -255,7 +270,8 @@ def _drop_unused(var: FacVar, key: str, state: dict) -> FacVar:
     remap[used] = np.arange(len(used))
     levels = [var.levels[i] for i in used]
     state[key] = ("factor", levels)
-    return FacVar(np.where(var.codes >= 0, remap[np.maximum(var.codes, 0)], -1), levels)
+    return FacVar(np.where(var.codes >= 0, remap[np.maximum(var.codes, 0)], -1), levels,
+                  var.ordered)
 
 
 def _response(lhs: Node, df: pd.DataFrame, state: dict, kind: str) -> np.ndarray:
@@ -306,7 +322,21 @@ def _check_finite(named: dict, rows: np.ndarray) -> None:
                                  "remove or recode those rows (log(0) is -Inf, x/0 is Inf)"))
 
 
-def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lmer") -> Design:
+def _contrasts_used(fts: list, codings: list, vars_: dict, user: dict) -> dict:
+    """Variable -> Contrast for each factor coded by contrasts in these terms."""
+    out: dict = {}
+    for ft, coding in zip(fts, codings):
+        for term, codes in zip(ft.terms, coding):
+            for v, code in zip(term, codes):
+                var = vars_[v]
+                if code == 1 and v not in out and len(var.levels) >= 2:
+                    out[v] = (contrast_matrix(user[v], var.levels, v) if v in user
+                              else default_contrast(var.levels, var.ordered, v))
+    return out
+
+
+def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lmer",
+                 contrasts: dict | None = None) -> Design:
     """Build the response, fixed-effects matrix and random-effects terms of a model.
 
     Parameters
@@ -322,6 +352,11 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
         response may be a factor (first level = failure). ``"lm"``: no bars allowed,
         unused factor levels kept and aliased columns kept in ``X`` (listed in
         ``dropped_columns``, no warning) so that ``lm`` can report them as NA.
+    contrasts : dict, optional
+        Factor name -> R contrast name (``"contr.sum"``, ``"contr.helmert"``,
+        ``"contr.poly"``, ``"contr.SAS"``, ``"contr.sdif"``, ``"contr.treatment"``) or a
+        numeric matrix, for the fixed effects (lme4's ``contrasts=``). Unlisted factors get
+        R's defaults: ``contr.treatment``, or ``contr.poly`` when ordered.
 
     Returns
     -------
@@ -398,7 +433,7 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
     vars_ = {}
     for k, v in variables.items():
         if isinstance(v, FacVar):
-            v = FacVar(v.codes[rows], v.levels)
+            v = FacVar(v.codes[rows], v.levels, v.ordered)
             if kind != "lm":
                 v = _drop_unused(v, k, state)
         else:
@@ -406,7 +441,9 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
         vars_[k] = v
     n = len(rows)
     coding = _coding(fixed, vars_)
-    X_all, names = _model_matrix(fixed, coding, vars_, n)
+    factors = [k for k in fixed.variables if isinstance(vars_[k], FacVar)]
+    contr = _contrasts_used([fixed], [coding], vars_, resolve_contrasts(contrasts, factors))
+    X_all, names = _model_matrix(fixed, coding, vars_, n, contr)
     if kind == "lm":  # lm keeps aliased columns in X and reports them (keep_aliased)
         aliased = ~rank_mask(X_all, rank_tol) if X_all.shape[1] else np.zeros(0, bool)
         X, xnames = X_all, names
@@ -417,9 +454,10 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
         kept = np.array([nm not in dropped for nm in names], dtype=bool)
 
     re_terms, re_specs = [], []
-    for b, ft, (combined, _, part_levels) in zip(bars, lhs_terms, groups):
-        c = _coding(ft, vars_)
-        Z, cnames = _model_matrix(ft, c, vars_, n)
+    re_codings = [_coding(ft, vars_) for ft in lhs_terms]
+    re_contr = _contrasts_used(lhs_terms, re_codings, vars_, {})
+    for b, ft, c, (combined, _, part_levels) in zip(bars, lhs_terms, re_codings, groups):
+        Z, cnames = _model_matrix(ft, c, vars_, n, re_contr)
         if Z.shape[1] == 0:
             raise FormulaError(two_line(f"random-effects term ({deparse(b)}) has no columns",
                                         "write (1 | g) for a random intercept"))
@@ -433,12 +471,47 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
 
     y_mat = y_all[rows]
     spec = DesignSpec(kind, fixed, coding, tuple(names), kept, state, tuple(re_specs),
-                      fixed.offsets, y_mat)
+                      fixed.offsets, y_mat, contr, re_contr)
     offset = np.sum([o[rows] for o in offsets], axis=0) if offsets else None
     return Design(y=np.ascontiguousarray(y_mat[:, 0]), X=np.ascontiguousarray(X),
                   xnames=list(xnames), re_terms=re_terms, offset=offset, rows=rows,
                   n_dropped=n_dropped, dropped_columns=dropped,
                   response_name=deparse(tree.lhs), formula=formula, spec=spec)
+
+
+def with_offset(design: Design, offset, data) -> Design:
+    """The design with an ``offset=`` argument added to its offset (lme4's ``offset=``).
+
+    `offset` is one value per row of `data` (or per row used), or the name of a column.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"y": [1., 2, 3, 4, 5, 7], "o": [1., 0, 0, 0, 0, 1],
+    ...                    "g": list("aabbcc")})
+    >>> with_offset(build_design("y ~ 1 + (1 | g)", df), "o", df).offset.tolist()
+    [1.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    """
+    import dataclasses
+
+    if isinstance(offset, str):
+        o = column(as_dataframe(data), offset, "offset ").to_numpy(dtype=float, na_value=np.nan)
+    else:
+        try:
+            o = np.asarray(offset, dtype=float).ravel()
+        except (TypeError, ValueError):
+            raise DataError(two_line(f"offset must be numbers or a column name, got "
+                                     f"{type(offset).__name__}",
+                                     "pass one number per row, e.g. offset=np.log(df['n'])"))
+    if o.shape[0] == len(as_dataframe(data)):
+        o = o[design.rows]
+    if o.shape[0] != design.nobs:
+        raise DataError(two_line(f"offset has {o.shape[0]} values; the data has "
+                                 f"{len(as_dataframe(data))} rows", "pass one value per row"))
+    if not np.isfinite(o).all():
+        raise DataError(two_line("offset has missing or infinite values in the rows used",
+                                 "remove those rows or fill the offset"))
+    total = o if design.offset is None else design.offset + o
+    return dataclasses.replace(design, offset=total)
 
 
 def _check_levels(group: str, nlev: int, n: int, p: int, kind: str, bar: str) -> None:
@@ -480,6 +553,8 @@ def response_matrix(design: Design) -> np.ndarray:
 def _select_re(spec: DesignSpec, re_form) -> list[int]:
     if re_form is None:
         return list(range(len(spec.re)))
+    if isinstance(re_form, (list, tuple)):  # positions in Design.re_terms (from results)
+        return [int(i) for i in re_form]
     if re_form is False or (isinstance(re_form, float) and np.isnan(re_form)):
         return []
     if not isinstance(re_form, str):
@@ -510,9 +585,11 @@ def new_design(design: Design, newdata, *, re_form=None,
     design : Design
         From :func:`build_design`.
     newdata : DataFrame-like
-    re_form : None, NA/False, or str
+    re_form : None, NA/False, str or list of int
         None: all random-effects terms; ``"~0"``, ``"NA"`` or False: none
-        (population level); a formula such as ``"~(1 | g)"``: those terms.
+        (population level); a formula such as ``"~(1 | g)"``: those terms; a list:
+        the terms at these positions of ``design.re_terms``. Only the columns of the
+        terms selected are needed in `newdata`.
     allow_new_levels : bool
         If False, a grouping level not seen in the fit is an error; if True it gets code
         ``-1`` (random effect 0).
@@ -555,13 +632,13 @@ def new_design(design: Design, newdata, *, re_form=None,
         offs = [eval_numeric(o, df, state, False) for o in spec.offsets]
         offset = np.sum(offs, axis=0)
         missing |= np.isnan(offset)
-    X_all, _ = _model_matrix(spec.fixed, spec.coding, vars_, n)
+    X_all, _ = _model_matrix(spec.fixed, spec.coding, vars_, n, spec.contrasts)
     X = X_all[:, spec.kept]
     X[missing] = np.nan
     re_terms = []
     for i in sel:
         r = spec.re[i]
-        Z, cnames = _model_matrix(r.lhs, r.coding, vars_, n)
+        Z, cnames = _model_matrix(r.lhs, r.coding, vars_, n, spec.re_contrasts)
         for nm in r.components:
             column(df, nm, f"grouping factor in ({r.bar}): ")
         combined, gna, part_levels = _group_codes(df, list(r.components))

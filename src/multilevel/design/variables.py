@@ -26,7 +26,7 @@ from multilevel.formula.check import FACTOR_FUNCTIONS
 from multilevel.formula.nodes import BinOp, Call, Name, Node, Num, Paren, Unary, deparse
 
 __all__ = ["NumVar", "FacVar", "column", "eval_numeric", "eval_factor", "eval_variable",
-           "is_factor_node", "r_label", "names_in"]
+           "is_factor_node", "is_ordered", "r_label", "names_in"]
 
 
 @dataclass
@@ -43,10 +43,15 @@ class NumVar:
 
 @dataclass
 class FacVar:
-    """A factor: ``codes`` (n,), -1 for NA, into ``levels`` (list of str)."""
+    """A factor: ``codes`` (n,), -1 for NA, into ``levels`` (list of str).
+
+    ``ordered`` is True for an ordered factor (a pandas Categorical with ``ordered=True``
+    or ``ordered(x)``), which R codes with ``contr.poly``.
+    """
 
     codes: np.ndarray
     levels: list[str]
+    ordered: bool = False
 
     @property
     def na(self) -> np.ndarray:
@@ -287,7 +292,7 @@ def _factor_values(node: Node, df: pd.DataFrame, state, fit):
     drop = False
     inner = node
     if isinstance(node, Call):
-        drop = node.func == "factor"
+        drop = node.func in ("factor", "ordered")
         inner = node.args[0].value
     if isinstance(inner, Name):
         s = column(df, inner.id)
@@ -332,6 +337,27 @@ def _factor_values(node: Node, df: pd.DataFrame, state, fit):
     return codes, labels, True
 
 
+def is_ordered(node: Node, df: pd.DataFrame) -> bool:
+    """Whether a factor variable is ordered (R's ``is.ordered``).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"t": pd.Categorical(["lo", "hi"], ["lo", "hi"], ordered=True)})
+    >>> is_ordered(Name("t"), df), is_ordered(Call("ordered", ()), df)
+    (True, True)
+    """
+    if isinstance(node, Call):
+        if node.func in ("ordered", "as.ordered"):
+            return True
+        if node.func not in ("factor", "as.factor") or not node.args:
+            return False
+        node = node.args[0].value
+    if isinstance(node, Name) and node.id in df.columns:
+        dt = df[node.id].dtype
+        return isinstance(dt, pd.CategoricalDtype) and bool(dt.ordered)
+    return False
+
+
 def eval_factor(node: Node, df: pd.DataFrame, state: dict, fit: bool) -> FacVar:
     """Evaluate a factor variable; at predict time map onto the fitted levels.
 
@@ -354,7 +380,7 @@ def eval_factor(node: Node, df: pd.DataFrame, state: dict, fit: bool) -> FacVar:
             codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
             labels = [labels[i] for i in used]
         state[key] = ("factor", labels)
-        return FacVar(codes, list(labels))
+        return FacVar(codes, list(labels), is_ordered(node, df))
     fitted = state[key][1]
     index = {lab: i for i, lab in enumerate(fitted)}
     table = np.array([index.get(lab, -2) for lab in labels] + [-1], dtype=np.int64)

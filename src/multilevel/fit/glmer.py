@@ -268,7 +268,7 @@ def _stage_summary(opt1: OptSummary, opt2: OptSummary | None) -> OptSummary:
 
 def glmer(formula: str, data, family="binomial", *, n_agq: int = 1, weights=None,
           offset=None, fast: bool = False, control: GlmerControl | None = None,
-          data_name: str | None = None):
+          data_name: str | None = None, contrasts: dict | None = None):
     """Fit a generalized linear mixed-effects model, as lme4's ``glmer``.
 
     Parameters
@@ -295,6 +295,8 @@ def glmer(formula: str, data, family="binomial", *, n_agq: int = 1, weights=None
     control : GlmerControl, optional
     data_name : str, optional
         Shown in the summary's ``Data:`` line; by default the caller's variable name.
+    contrasts : dict, optional
+        Factor name -> R contrast (``"contr.sum"``, ...) or matrix, as in :func:`lmer`.
 
     Returns
     -------
@@ -333,7 +335,8 @@ def glmer(formula: str, data, family="binomial", *, n_agq: int = 1, weights=None
     n_agq = int(n_agq)
     if data_name is None:
         data_name = caller_data_name(data)
-    design, terms, resp, gdata = _prepare(formula, data, fam, n_agq, weights, offset, control)
+    design, terms, resp, gdata = _prepare(formula, data, fam, n_agq, weights, offset, control,
+                                          contrasts)
     with blas_threads_for(_dense_order(gdata)):
         return _fit(gdata, design, terms, resp, n_agq, fast, control, data_name, t_start)
 
@@ -453,7 +456,7 @@ def _dense_order(gdata: GlmmData) -> int:
 
 
 def _prepare(formula: str, data, fam: Family, n_agq: int, weights, offset,
-             control: GlmerControl):
+             control: GlmerControl, contrasts: dict | None = None):
     """Design, lme4's term order, the checked response and the core's inputs."""
     from ..design.model_frame import build_design, response_matrix
     from .lmer_source import require_in_memory
@@ -462,7 +465,7 @@ def _prepare(formula: str, data, fam: Family, n_agq: int, weights, offset,
 
     if not 0 <= int(n_agq) <= 100:
         raise ValueError(f"n_agq must be between 0 and 100, got {n_agq}")
-    design = build_design(formula, data, kind="glmer")
+    design = build_design(formula, data, kind="glmer", contrasts=contrasts)
     terms = order_terms(design.re_terms)
     _no_structures(terms)
     if n_agq > 1 and (len(terms) != 1 or terms[0].p != 1):

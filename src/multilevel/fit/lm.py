@@ -5,7 +5,7 @@ from ..errors import DataError, two_line
 from .callsite import caller_data_name
 
 
-def lm(formula: str, data, *, data_name: str | None = None):
+def lm(formula: str, data, *, contrasts: dict | None = None, data_name: str | None = None):
     """Fit a linear model by least squares, as R's ``lm``.
 
     Parameters
@@ -13,6 +13,10 @@ def lm(formula: str, data, *, data_name: str | None = None):
     formula : str
         R syntax without random-effects terms, e.g. ``"math ~ homework + as.factor(schnum)"``.
     data : pandas.DataFrame (or polars DataFrame / dict of columns)
+    contrasts : dict, optional
+        Factor name -> ``"contr.sum"``, ``"contr.helmert"``, ``"contr.poly"``,
+        ``"contr.SAS"``, ``"contr.sdif"``, ``"contr.treatment"`` or a numeric matrix
+        (R's ``contrasts=``); ordered factors default to ``contr.poly``.
     data_name : str, optional
         Shown in the summary's ``Call:`` line; by default the caller's variable name.
 
@@ -33,7 +37,7 @@ def lm(formula: str, data, *, data_name: str | None = None):
     if data_name is None:
         data_name = caller_data_name(data)
     # R's lm keeps aliased coefficients (as NA, said in its summary) and unused levels
-    design = build_design(formula, data, kind="lm")
+    design = build_design(formula, data, kind="lm", contrasts=contrasts)
     if design.nobs <= design.X.shape[1] - len(design.dropped_columns):
         raise DataError(two_line(
             f"{design.nobs} observations for {design.X.shape[1]} coefficients: no residual "

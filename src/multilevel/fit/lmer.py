@@ -85,7 +85,7 @@ def lmer_problem(design: Design, terms: list[ReTerm], *, reml: bool = True,
 
 def lmer(formula: str, data, *, reml: bool = True, weights=None,
          control: LmerControl | None = None, data_name: str | None = None,
-         engine: str | None = None):
+         engine: str | None = None, offset=None, contrasts: dict | None = None):
     """Fit a linear mixed-effects model, as lme4's ``lmer``.
 
     Parameters
@@ -107,6 +107,13 @@ def lmer(formula: str, data, *, reml: bool = True, weights=None,
     engine : {"duckdb", "spark"}, optional
         Fit out of core with this engine (default for sources: DuckDB, Spark for Spark
         DataFrames).
+    offset : array-like or str, optional
+        A known term added to the linear predictor (lme4's ``offset=``), one value per data
+        row or the name of a column; on top of any ``offset(...)`` in the formula.
+    contrasts : dict, optional
+        Factor name -> ``"contr.treatment"``, ``"contr.sum"``, ``"contr.helmert"``,
+        ``"contr.poly"``, ``"contr.SAS"``, ``"contr.sdif"`` or a numeric matrix (lme4's
+        ``contrasts=``, fixed effects only); ordered factors default to ``contr.poly``.
 
     Returns
     -------
@@ -131,9 +138,18 @@ def lmer(formula: str, data, *, reml: bool = True, weights=None,
         from .lmer_source import lmer_source
 
         _unstructured_only(formula, "out of core (DuckDB, Spark)")
+        if offset is not None or contrasts:
+            from ..errors import DataError, two_line
+
+            raise DataError(two_line("offset= and contrasts= are not available out of core",
+                                     "write offset(x) in the formula, or fit a DataFrame"))
         return lmer_source(formula, data, reml=reml, weights=weights, control=control,
                            engine=engine, data_name=data_name)
-    design = build_design(formula, data)  # checks the formula, the data and the groups
+    design = build_design(formula, data, contrasts=contrasts)  # checks formula, data, groups
+    if offset is not None:
+        from ..design.model_frame import with_offset
+
+        design = with_offset(design, offset, data)
     terms = order_terms(design.re_terms)
     w = prior_weights(weights, design, data, positive=True) if weights is not None else None
     problem = lmer_problem(design, terms, reml=reml, weights=w)

@@ -134,20 +134,26 @@ class LmerResult(MixedResultBase):
             r = r / self.sigma
         return pd.Series(r, index=self.row_labels, name="residuals")
 
-    def predict(self, newdata=None, *, re_form="all", allow_new_levels: bool = False
-                ) -> pd.Series:
-        """Predictions (lme4's ``predict.merMod``).
+    def predict(self, newdata=None, *, re_form="all", allow_new_levels: bool = False,
+                interval: str | None = None, level: float = 0.95) -> pd.Series:
+        """Predictions (lme4's ``predict.merMod``); with ``interval="confidence"`` or
+        ``"prediction"`` a DataFrame ``fit, lower, upper, se_fit`` at ``level``
+        (see :mod:`multilevel.inference.predict_interval` for the method).
 
         Parameters
         ----------
         newdata : DataFrame, optional
             Rows to predict for; the fitted rows when omitted.
         re_form : "all" (default), None, "~0", or a formula of random terms
-            ``"all"`` includes every random effect (R's ``re.form = NULL``); ``None`` or
-            ``"~0"`` gives population-level predictions (R's ``re.form = NA``); a formula such
-            as ``"~(1 | schnum)"`` includes only those terms.
+            ``"all"`` includes every random effect (R's ``re.form = NULL``); ``None``,
+            ``"~0"`` or ``"NA"`` gives population-level predictions (R's ``re.form = NA``:
+            no grouping columns needed, any level allowed); a formula such as
+            ``"~ (1 | Subject)"`` (or ``"~ 1 | Subject"``) includes those terms, by grouping
+            factor and column as lme4 does: the intercept of ``(Days | Subject)`` but not
+            its slope. `newdata` needs only the columns of the terms kept.
         allow_new_levels : bool
-            Levels not seen in the fit get random effect 0 instead of an error.
+            Levels not seen in the fit get random effect 0 (a population-level prediction
+            for those rows) instead of an error.
 
         Examples
         --------
@@ -159,19 +165,18 @@ class LmerResult(MixedResultBase):
         """
         from ..design.model_frame import new_design
 
-        keep = self._terms_for(re_form)
+        keep = self._re_columns(re_form)  # term -> columns kept (lme4's re.form)
         if newdata is None:
-            parts = [(k, (np.asarray(t.codes), np.asarray(t.Z)))
+            parts = [(k, (np.asarray(t.codes), np.asarray(t.Z) * keep[k]))
                      for k, t in enumerate(self.terms) if k in keep]
             eta = self._linear_predictor(self.design.X, parts, self.design.offset)
             return pd.Series(eta, index=self.row_labels, name="predicted")
-        nd = new_design(self.design, newdata, allow_new_levels=allow_new_levels)
         position = {id(t): i for i, t in enumerate(self.design.re_terms)}
-        parts = []
-        for k, t in enumerate(self.terms):
-            if k in keep:
-                r = nd.re_terms[position[id(t)]]
-                parts.append((k, (np.asarray(r.codes), np.asarray(r.Z))))
+        chosen = [k for k in range(len(self.terms)) if k in keep]
+        nd = new_design(self.design, newdata, re_form=[position[id(self.terms[k])] for k in chosen],
+                        allow_new_levels=allow_new_levels)
+        parts = [(k, (np.asarray(r.codes), np.asarray(r.Z) * keep[k]))
+                 for k, r in zip(chosen, nd.re_terms)]
         eta = self._linear_predictor(nd.X, parts, nd.offset)
         index = newdata.index if hasattr(newdata, "index") else None
         return pd.Series(eta, index=index, name="predicted")

@@ -172,20 +172,20 @@ class MixedResultBase(ResultBase):
 
     def _terms_for(self, re_form) -> set[int]:
         """Indices of the terms a prediction includes (``re.form``)."""
-        if isinstance(re_form, str) and re_form == "all":
-            return set(range(len(self.terms)))
-        if re_form is None or re_form is False or (
-                isinstance(re_form, str) and re_form.replace(" ", "") in ("~0", "~1", "NA", "0")):
-            return set()
-        from ..formula import parse
+        return set(self._re_columns(re_form))
 
-        wanted = parse(re_form if "~" in re_form else "~" + re_form).random
-        keep = set()
-        for k, t in enumerate(self.terms):
-            for rt in wanted:
-                if rt.group == t.group or rt.group.replace(" ", "") == t.group:
-                    keep.add(k)
-        return keep
+    def _re_columns(self, re_form) -> dict[int, np.ndarray]:
+        """Term index -> mask of its columns that a prediction includes (lme4's ``re.form``).
+
+        ``"all"``: every column; None, False, NaN, ``"NA"``, ``"~0"``: none; a formula of
+        random terms, e.g. ``"~ (1 | Subject)"`` or ``"~ 1 | Subject"``: the columns of the
+        model's terms on the same grouping factor whose names it has, as lme4 does (so
+        ``(1 | Subject)`` keeps the intercept of ``(Days | Subject)`` and drops its slope,
+        and drops ``(0 + Days | Subject)`` whole).
+        """
+        from ..design.prediction import re_columns
+
+        return re_columns(self.terms, re_form)
 
     @property
     def nobs(self) -> int:
