@@ -38,7 +38,9 @@ def default_statistic(fit) -> pd.Series:
     from ..results.names import sig_names
     from .profile import theta_to_sdcor
 
-    sv = theta_to_sdcor(np.asarray(fit.theta, dtype=float), fit.sigma, [t.p for t in fit.terms])
+    theta, tm = np.asarray(fit.theta, dtype=float), getattr(fit, "theta_map", None)
+    sv = (theta_to_sdcor(theta, fit.sigma, [t.p for t in fit.terms])
+          if tm is None or tm.identity else tm.sdcor(theta, fit.sigma))  # cs(), ar1(), ...
     names = sig_names(fit.terms) + [".sigma"] + list(fit.fixef.index)
     return pd.Series(np.r_[sv, np.asarray(fit.fixef, dtype=float)], index=names)
 

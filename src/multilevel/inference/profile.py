@@ -151,26 +151,26 @@ class Profiler:
         self.ps = list(self.A.ps)
         self.n = self.A.nobs
         self.problem = LmmProblem(self.A, reml=False)
-        lower = np.asarray(ml_fit.theta_lower, dtype=float)
+        # covariance structures: the optimiser's parameters phi (theta itself for lme4's terms)
+        self.tm = tm = ml_fit.theta_map
+        lower = tm.lower
         self.theta_lower = lower
         # polish the optimum so that no profile point falls below it
-        opt = bobyqa(self.problem.objective, np.asarray(ml_fit.theta, dtype=float), lower,
+        phi0 = tm.phi(np.asarray(ml_fit.theta, dtype=float))
+        opt = bobyqa(tm.wrap(self.problem.objective), phi0, lower,
                      xtol_abs=1e-10, ftol_abs=1e-13)
-        theta = opt.theta if opt.fmin <= ml_fit.opt_summary.fmin else np.asarray(ml_fit.theta)
+        phi = opt.theta if opt.fmin <= ml_fit.opt_summary.fmin else phi0
+        theta = tm.theta(phi)
         self.base = min(opt.fmin, ml_fit.opt_summary.fmin)
         sol = self.problem.solve(theta)
         self.theta_hat = theta
+        self.phi_hat = phi
         self.beta_hat = sol.beta
         self.sigma_hat = sol.sigma
         self.se_beta = np.sqrt(np.diag(sol.vcov_beta)) if sol.beta.size else np.zeros(0)
-        self.sv_hat = theta_to_sdcor(theta, sol.sigma, self.ps)
-        kinds = []
-        for p in self.ps:
-            rows, cols = lower_tri_indices(p)
-            kinds.extend("sd" if i == j else "cor" for i, j in zip(rows, cols))
-        self.kinds = kinds + ["sigma"]
-        self.lo = np.array([-1.0 if k == "cor" else 0.0 for k in self.kinds])
-        self.hi = np.array([1.0 if k == "cor" else np.inf for k in self.kinds])
+        self.sv_hat = self.sdcor(theta, sol.sigma)
+        self.kinds = [kind for _, kind, _, _ in tm.sdcor_index()] + ["sigma"]
+        self.lo, self.hi = tm.sdcor_bounds()
         self.names = sig_names(ml_fit.terms) + [".sigma"] + list(ml_fit.fixef.index)
         self.readable = (sig_names(ml_fit.terms, old_names=False) + ["sigma"]
                          + list(ml_fit.fixef.index))
@@ -178,9 +178,21 @@ class Profiler:
         self.memo: dict = {}
 
     # ----- deviances -------------------------------------------------------------------
+    def sdcor(self, theta: np.ndarray, sigma: float) -> np.ndarray:
+        """Standard deviations and correlations (each term's structure's), then sigma."""
+        if self.tm.identity:
+            return theta_to_sdcor(theta, sigma, self.ps)
+        return self.tm.sdcor(theta, sigma)
+
+    def theta_of(self, sv: np.ndarray) -> np.ndarray | None:
+        """The inverse of :meth:`sdcor` (None outside the parameter space)."""
+        if self.tm.identity:
+            return sdcor_to_theta(sv, self.ps)
+        return self.tm.theta_from_sdcor(sv)
+
     def dev_sv(self, sv: np.ndarray) -> float:
         """lme4's ``devfun2``: ML deviance at standard deviations/correlations and sigma."""
-        theta = sdcor_to_theta(sv, self.ps)
+        theta = self.theta_of(sv)
         if theta is None:
             return BAD
         try:
@@ -234,8 +246,8 @@ class Profiler:
         else:
             j = w - self.nvp
             prob = self._fixed_problem(j, x)
-            x0 = self.theta_hat if start is None else start
-            fmin, arg = _minimise(prob.objective, x0, self.theta_lower,
+            x0 = self.phi_hat if start is None else start
+            fmin, arg = _minimise(self.tm.wrap(prob.objective), x0, self.theta_lower,
                                   np.full(x0.size, np.inf))
             est = self.beta_hat[j]
         z = float(np.sign(x - est) * np.sqrt(max(fmin - self.base, 0.0)))
@@ -499,14 +511,14 @@ def _points_frame(pr: Profiler, w: int, pts) -> pd.DataFrame:
                 free = [i for i in range(pr.nvp) if i != w]
                 sv[free] = pr.memo[w][x][1]
             sv[w] = x
-            theta = sdcor_to_theta(sv, pr.ps)
+            theta = pr.theta_of(sv)
             beta = pr.problem.solve(theta).beta if theta is not None else pr.beta_hat
             vals[:pr.nvp], vals[pr.nvp:] = sv, beta
         else:
             j = w - pr.nvp
-            theta = pr.theta_hat if x == pr.estimate(w) else pr.memo[w][x][1]
+            theta = pr.theta_hat if x == pr.estimate(w) else pr.tm.theta(pr.memo[w][x][1])
             sol = pr._fixed_problem(j, x).solve(theta)
-            vals[:pr.nvp] = theta_to_sdcor(theta, sol.sigma, pr.ps)
+            vals[:pr.nvp] = pr.sdcor(theta, sol.sigma)
             vals[pr.nvp:] = np.insert(sol.beta, j, x)
         rows.append([pr.names[w], z, *vals])
     return pd.DataFrame(rows, columns=[".par", ".zeta"] + pr.names)

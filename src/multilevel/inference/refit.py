@@ -40,8 +40,7 @@ def blas_context(m):
 def _result(m, problem, opt, design=None):
     from ..results.lmm import LmerResult
 
-    lower = np.asarray(m.theta_lower, dtype=float)
-    singular = bool(np.any(opt.theta[lower == 0] < SINGULAR_TOL))
+    singular = m.theta_map.is_singular(opt.theta, SINGULAR_TOL)
     return LmerResult(design=design if design is not None else m.design, terms=m.terms,
                       problem=problem, opt=opt, data_name=m.data_name, singular=singular)
 
@@ -64,9 +63,10 @@ def refit_ml(m):
     if hit is not None:
         return hit
     problem = LmmProblem(m.problem.A, reml=False)
+    tm = m.theta_map  # covariance structures: optimise their parameters (theta for lme4's)
     with blas_context(m):
-        opt = bobyqa(problem.objective, np.asarray(m.theta, dtype=float),
-                     np.asarray(m.theta_lower, dtype=float))
+        opt = bobyqa(tm.wrap(problem.objective), tm.phi(np.asarray(m.theta, dtype=float)),
+                     tm.lower)
         out = _result(m, problem, opt)
     _ML_CACHE[m] = out
     return out
@@ -122,6 +122,7 @@ def refit_response(m, y: np.ndarray, *, start: np.ndarray | None = None):
     off = m.design.offset
     A = with_response(m.problem.A, m.terms, m.design.X, y if off is None else y - off)
     problem = LmmProblem(A, reml=m.reml)
+    tm = m.theta_map
     theta0 = np.asarray(m.theta if start is None else start, dtype=float)
-    opt = bobyqa(problem.objective, theta0, np.asarray(m.theta_lower, dtype=float))
+    opt = bobyqa(tm.wrap(problem.objective), tm.phi(theta0), tm.lower)
     return _result(m, problem, opt, design=dataclasses.replace(m.design, y=y))

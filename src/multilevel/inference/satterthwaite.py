@@ -40,17 +40,22 @@ _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 class _AtTheta:
-    """``(logdet_re, pwrss, logdet_x, (X'V^{-1}X)^{-1} sigma^{-2})`` per theta, memoised."""
+    """``(logdet_re, pwrss, logdet_x, (X'V^{-1}X)^{-1} sigma^{-2})`` per theta, memoised.
 
-    def __init__(self, problem):
+    With a ``theta_map`` (covariance structures) the argument is the structure's parameters
+    ``phi`` and the factor is updated at ``theta(phi)``."""
+
+    def __init__(self, problem, theta_map=None):
         self.problem = problem
+        self.to_theta = None if theta_map is None or theta_map.identity else theta_map.theta
         self.memo: dict = {}
 
     def __call__(self, theta: np.ndarray):
         key = tuple(np.asarray(theta, dtype=float).tolist())
         hit = self.memo.get(key)
         if hit is None:
-            F = self.problem.factor(np.asarray(key))
+            th = np.asarray(key)
+            F = self.problem.factor(th if self.to_theta is None else self.to_theta(th))
             LXX = F.LXX
             p = self.problem.p
             Lxx = LXX[:p, :p]
@@ -67,7 +72,8 @@ class VarparCovariance:
 
     Attributes
     ----------
-    varpar : (k,) array        -- ``(theta, sigma)`` at the estimates
+    varpar : (k,) array        -- ``(theta, sigma)`` at the estimates (a structured term
+                                  contributes its own parameters, ``m.covpar``)
     hessian : (k, k) array     -- of the (REML) deviance with respect to ``varpar``
     vcov_varpar : (k, k) array -- ``2 H^+``
     jac : (k, p, p) array      -- derivative of ``vcov(beta)`` with respect to each ``varpar``
@@ -157,8 +163,9 @@ def varpar_covariance(m) -> VarparCovariance:
     hit = _CACHE.get(m)
     if hit is not None:
         return hit
-    at = _AtTheta(m.problem)
-    varpar = np.r_[np.asarray(m.theta, dtype=float), m.sigma]
+    tm = m.theta_map  # structured terms: their own parameters (lmerTest: theta)
+    at = _AtTheta(m.problem, tm)
+    varpar = np.r_[tm.phi(np.asarray(m.theta, dtype=float)), m.sigma]
     H = numderiv.hessian(deviance_varpar(at, m.reml), varpar)
     evals, evecs = np.linalg.eigh(H)
     messages = []

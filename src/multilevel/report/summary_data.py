@@ -103,6 +103,10 @@ class VarCorrBlock:
         exactly as lme4's ``formatVC`` does.
     corr : ndarray of shape (k, k) or None
         Correlation matrix of the block; None (or ignored) when ``k == 1``.
+    structure : str or None
+        A covariance structure (lme4 2.0 / glmmTMB): ``"cs"`` and ``"ar1"`` print their one
+        correlation parameter as ``0.67 (ar1)``, ``"diag"`` prints no correlations; None
+        (unstructured) prints the lower triangle.
 
     Examples
     --------
@@ -116,6 +120,7 @@ class VarCorrBlock:
     terms: tuple[str, ...]
     stddev: tuple[float, ...]
     corr: np.ndarray | None = None
+    structure: str | None = None
 
     @property
     def variance(self) -> tuple[float, ...]:

@@ -242,17 +242,25 @@ def _format_vc(
     nr = len(sds)
     cols = [groups, names, format_r([s * s for s in sds], digits), format_r(sds, digits)]
     headers = ["Groups", "Name", "Variance", "Std.Dev."]
-    if lens and max(lens) > 1:
-        maxlen = max(lens)
+    # correlation columns a block needs: k - 1 (unstructured), 1 (cs, ar1: one parameter,
+    # printed "0.67 (ar1)" on the block's first row, as glmmTMB), 0 (diag)
+    need = [0 if k < 2 or b.structure == "diag" else 1 if b.structure in ("cs", "ar1")
+            else k - 1 for b, k in zip(blocks, lens)]
+    if need and max(need) > 0:
+        maxlen = max(need) + 1
         dig = max(2, digits - 2)
         rows: list[list[str]] = []
         for b, k in zip(blocks, lens):
-            if k > 1 and b.corr is not None:
+            if k > 1 and b.corr is not None and b.structure != "diag":
                 cc = _corr_cells(b.corr, dig, opt_digits)
             else:
-                cc = [["1"] * k for _ in range(k)]
+                cc = [[""] * k for _ in range(k)]
             for i in range(k):
-                row = [cc[i][j] if j < i else "" for j in range(k)] + [""] * (maxlen - k)
+                if b.structure in ("cs", "ar1", "diag"):
+                    first = f"{cc[1][0]} ({b.structure})" if i == 0 and cc[1][0] else ""
+                    row = [first] + [""] * (maxlen - 1)
+                else:
+                    row = [cc[i][j] if j < i else "" for j in range(k)] + [""] * (maxlen - k)
                 rows.append(row[: maxlen - 1])
         while len(rows) < nr:
             rows.append([""] * (maxlen - 1))

@@ -65,13 +65,14 @@ def sig_names(terms, *, old_names: bool = True) -> list[str]:
     >>> sig_names([t]), sig_names([t], old_names=False)[1]
     (['.sig01', '.sig02', '.sig03'], 'cor_Days.(Intercept)|Subject')
     """
+    from ..core.covstruct import structure_of_term
+
     out = []
-    for t in terms:
-        rows, cols = lower_tri_indices(t.p)
-        for i, j in zip(rows, cols):
+    for t in terms:  # a structured term (cs(), ar1(), diag()) has its own sd/cor parameters
+        for kind, i, j in structure_of_term(t).sdcor_index():
             if old_names:
                 out.append(f".sig{len(out) + 1:02d}")
-            elif i == j:
+            elif kind == "sd":
                 out.append(f"sd_{t.cnames[i]}|{t.group}")
             else:
                 out.append(f"cor_{t.cnames[i]}.{t.cnames[j]}|{t.group}")

@@ -73,11 +73,13 @@ def lmer_summary_data(m, coefficients: CoefTable | None = None,
     """Everything lme4's ``print(summary(m))`` shows, from an :class:`LmerResult`."""
     blocks = []
     grps = make_unique([t.group for t in m.terms])
-    for grp, t, S in zip(grps, m.terms, m._term_covariances()):
+    structures = m.theta_map.structures
+    for grp, t, S, st in zip(grps, m.terms, m._term_covariances(), structures):
         sd = np.sqrt(np.diag(S))
         with np.errstate(invalid="ignore", divide="ignore"):
             corr = S / np.outer(sd, sd) if t.p > 1 else None
-        blocks.append(VarCorrBlock(grp, tuple(t.cnames), tuple(float(s) for s in sd), corr))
+        blocks.append(VarCorrBlock(grp, tuple(t.cnames), tuple(float(s) for s in sd), corr,
+                                   st.label))
     if m.reml:
         aictab = AicTab.reml_criterion(m.reml_crit)
     else:
