@@ -189,8 +189,11 @@ class GlmerResult(MixedResultBase):
         return pd.Series(r, index=self.row_labels, name="residuals")
 
     def predict(self, newdata=None, *, type: str = "link", re_form="all",
-                allow_new_levels: bool = False) -> pd.Series:
-        """Predictions (lme4's ``predict.merMod``).
+                allow_new_levels: bool = False, interval: str | None = None,
+                level: float = 0.95) -> pd.Series:
+        """Predictions (lme4's ``predict.merMod``); ``interval="confidence"`` gives a
+        DataFrame ``fit, lower, upper, se_fit`` (Wald on the link scale, transformed for
+        ``type="response"``; see :mod:`multilevel.inference.predict_interval`).
 
         Parameters
         ----------
@@ -216,6 +219,11 @@ class GlmerResult(MixedResultBase):
         """
         if type not in ("link", "response"):
             raise ValueError(f"type must be 'link' or 'response', got {type!r}")
+        if interval is not None:
+            from ..inference.predict_interval import predict_interval
+
+            return predict_interval(self, newdata, interval=interval, level=level, type=type,
+                                    re_form=re_form, allow_new_levels=allow_new_levels)
         from ..design.model_frame import new_design
 
         keep = self._terms_for(re_form)
@@ -289,6 +297,22 @@ class GlmerResult(MixedResultBase):
         conditional modes (not ``-2 logLik``)."""
         d = self.problem.data
         return float(np.sum(self._family.dev_resid(d.y, self._st.mu, d.weights)))
+
+    def drop1(self, test: str = "Chisq", **kw) -> pd.DataFrame:
+        """Single term deletions (lme4's ``drop1``): ML refits without each droppable term;
+        ``test="Chisq"`` or ``"none"`` (see :func:`multilevel.inference.drop1.drop1`).
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              ml.datasets.load("cbpp"), family="binomial")
+        >>> m.drop1().index.tolist()
+        ['<none>', 'period']
+        """
+        from ..inference.drop1 import drop1
+
+        return drop1(self, test=test, **kw)
 
     def coef_table(self) -> pd.DataFrame:
         """``coef(summary(m))``: Estimate, Std. Error, z value, Pr(>|z|).

@@ -163,6 +163,11 @@ class LmerResult(MixedResultBase):
         >>> float(m.predict(sleep.head(1), re_form=None).round(3).iloc[0])
         251.405
         """
+        if interval is not None:
+            from ..inference.predict_interval import predict_interval
+
+            return predict_interval(self, newdata, interval=interval, level=level,
+                                    re_form=re_form, allow_new_levels=allow_new_levels)
         from ..design.model_frame import new_design
 
         keep = self._re_columns(re_form)  # term -> columns kept (lme4's re.form)
@@ -245,6 +250,21 @@ class LmerResult(MixedResultBase):
         return lmer_summary(self, digits=digits)
 
     # ----- inference (multilevel.inference) ------------------------------------------------
+    def drop1(self, test: str = "Chisq", **kw) -> pd.DataFrame:
+        """Single term deletions (lme4's ``drop1``): ML refits without each droppable term;
+        ``test="Chisq"``, ``"none"`` or ``"F"`` (see :func:`multilevel.inference.drop1.drop1`).
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.lmer("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"))
+        >>> m.drop1().columns.tolist()
+        ['npar', 'AIC', 'LRT', 'Pr(Chi)']
+        """
+        from ..inference.drop1 import drop1
+
+        return drop1(self, test=test, **kw)
+
     def coef_table(self, ddf="satterthwaite") -> pd.DataFrame:
         """Fixed effects with t tests: ``estimate, std_error, df, statistic, p_value``
         (lmerTest's table; ``ddf="kenward-roger"`` or ``None`` for lme4's, without p).
