@@ -1,6 +1,8 @@
 # Benchmark worker: fit one workload with lme4 in this R process (run by run.py).
 #
-#   Rscript fit_lme4.R CSV LEVELS_DIR FORMULA REML REPEATS REPEAT_CAP_S WARMUP OUT_JSON
+#   Rscript fit_lme4.R CSV LEVELS_DIR FORMULA REML REPEATS REPEAT_CAP_S WARMUP OUT_JSON [FAMILY]
+#
+# FAMILY other than "gaussian" (the default) fits glmer(..., family = FAMILY) instead.
 #
 # Factor columns get the levels listed in LEVELS_DIR/<column>.txt (one per line), so R sees
 # the same factors as the Python engines. Only lmer() is timed (system.time, elapsed).
@@ -12,6 +14,7 @@ args <- commandArgs(trailingOnly = TRUE)
 csv <- args[1]; levels_dir <- args[2]; form <- as.formula(args[3])
 reml <- as.logical(args[4]); repeats <- as.integer(args[5]); repeat_cap <- as.numeric(args[6])
 warmup <- as.logical(args[7]); out <- args[8]
+family <- if (length(args) >= 9) args[9] else "gaussian"
 
 factor_files <- list.files(levels_dir, pattern = "\\.txt$")
 factor_cols <- sub("\\.txt$", "", factor_files)
@@ -47,7 +50,7 @@ runs <- repeats + if (warmup) 1L else 0L
 for (i in seq_len(runs)) {
   elapsed <- system.time(
     fit <- withCallingHandlers(
-      lmer(form, data = d, REML = reml),
+      if (family == "gaussian") lmer(form, data = d, REML = reml) else glmer(form, data = d, family = family),
       warning = function(w) { msgs <<- c(msgs, conditionMessage(w)); invokeRestart("muffleWarning") },
       message = function(m) { msgs <<- c(msgs, trimws(conditionMessage(m))); invokeRestart("muffleMessage") }
     )

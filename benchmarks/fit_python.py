@@ -68,7 +68,10 @@ def peak_mb() -> float | None:
 def _multilevel_fit(spec: dict, data):
     import multilevel as ml
 
-    model = ml.lmer(spec["formula"], data, reml=spec["reml"])
+    if spec.get("family"):
+        model = ml.glmer(spec["formula"], data, family=spec["family"])
+    else:
+        model = ml.lmer(spec["formula"], data, reml=spec["reml"])
     return float(model.loglik), [str(n) for n in model.fixef.index], [float(v) for v in model.fixef]
 
 
@@ -85,7 +88,11 @@ def _statsmodels_fit(spec: dict, data):
 def _mixedlm_fit(spec: dict, data):
     import mixedlm
 
-    result = mixedlm.lmer(spec["formula"], data, REML=spec["reml"])
+    if spec.get("family"):
+        family = {"binomial": mixedlm.families.Binomial, "poisson": mixedlm.families.Poisson}
+        result = mixedlm.glmer(spec["formula"], data, family=family[spec["family"]]())
+    else:
+        result = mixedlm.lmer(spec["formula"], data, REML=spec["reml"])
     fe = result.fixef()
     if not result.converged:
         warnings.warn("mixedlm: optimizer did not report convergence")
@@ -108,9 +115,12 @@ def _lme_python_load(spec: dict):
 def _lme_python_fit(spec: dict, data):
     import lme_python
 
-    levels = read_levels(spec["levels_dir"])
-    factors = {col: lme_python.FactorSpec(levels[col]) for col in spec["fixed_factors"]}
-    fit = lme_python.lmer(spec["formula"], data, reml=spec["reml"], factors=factors or None)
+    if spec.get("family"):  # glmer takes no factor levels: text columns, coded in sorted order
+        fit = lme_python.glmer(spec["formula"], data, spec["family"])
+    else:
+        levels = read_levels(spec["levels_dir"])
+        factors = {col: lme_python.FactorSpec(levels[col]) for col in spec["fixed_factors"]}
+        fit = lme_python.lmer(spec["formula"], data, reml=spec["reml"], factors=factors or None)
     if not fit.converged:
         warnings.warn(f"lme-python: not converged ({(fit.diagnostics or {}).get('termination')})")
     return float(fit.log_likelihood), list(fit.fixed_names or []), [float(v) for v in fit.coefficients]

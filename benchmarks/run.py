@@ -154,6 +154,7 @@ class Workload:
     tiny: bool = False               # a warm-up fit first, and more repeats
     quick_description: str = ""
     notes: dict = field(default_factory=dict)
+    family: str | None = None        # a GLMM (glmer) with this family; None: lmer
 
 
 SM_CROSSED = "crossed/nested terms: MixedLM has one grouping factor (dense variance components)"
@@ -198,6 +199,24 @@ WORKLOADS = {w.name: w for w in [
              sm_skip=SM_THREE,
              quick_description="synthetic, 50,000 rows, 50 regions, 500 schools"),
 ]}
+
+
+SHOWCASE = list(WORKLOADS)
+
+
+def _corpus() -> list[str]:
+    """Add the corpus workloads (benchmarks/corpus.py) to WORKLOADS; their names in order."""
+    sys.path.insert(0, str(HERE))
+    import corpus
+
+    names = []
+    for w in corpus.workloads(Workload, _csv):
+        WORKLOADS.setdefault(w.name, w)   # imm10 and sleepstudy: the same models
+        names.append(w.name)
+    return names
+
+
+GROUPS = {"showcase": SHOWCASE, "corpus": _corpus()}
 
 
 def fixed_factors(formula: str, frame) -> list[str]:
@@ -318,7 +337,8 @@ def run_engine(engine: str, cmd: str, workload: Workload, spec: dict, folder: Pa
     if engine == "lme4":
         argv = [cmd, str(HERE / "fit_lme4.R"), spec["csv"], spec["levels_dir"], spec["formula"],
                 "TRUE" if spec["reml"] else "FALSE", str(spec["repeats"]),
-                str(spec["repeat_cap_s"]), "TRUE" if spec["warmup"] else "FALSE", str(out)]
+                str(spec["repeat_cap_s"]), "TRUE" if spec["warmup"] else "FALSE", str(out),
+                spec.get("family") or "gaussian"]
     else:
         spec_path = folder / f"{engine}-spec.json"
         spec_path.write_text(json.dumps({**spec, "sm": workload.sm}))
@@ -481,6 +501,78 @@ def format_markdown(rows: list[tuple]) -> str:
     return "\n".join(out)
 
 
+def speedup_summary(report: dict) -> tuple[tuple, list[tuple]] | None:
+    """One row per workload: rows, multilevel's time, lme4 / multilevel and
+    lme-python / multilevel (above 1: multilevel is faster), |dlogLik| against lme4; then
+    the cold-start times when measured."""
+    cols = ("workload", "rows", "multilevel s", "lme4 s", "lme4 / multilevel",
+            "lme-python s", "lme-python / multilevel", "|dlogLik| vs lme4")
+    rows = []
+    for case in report["workloads"]:
+        eng = case.get("engines", {})
+        ml_ = eng.get("multilevel", {})
+        if "median_s" not in ml_:
+            continue
+        t = ml_["median_s"]
+        lme4 = eng.get("lme4", {}).get("median_s")
+        lp = eng.get("lme-python", {}).get("median_s")
+        rows.append((case["name"], str(case.get("nobs", "")), _num(t), _num(lme4),
+                     _num(lme4 / t) if lme4 else "-", _num(lp), _num(lp / t) if lp else "-",
+                     _sci(ml_.get("abs_diff_loglik"))))
+    if not rows:
+        return None
+    cold = report.get("cold_start")
+    if cold:
+        for key, label in (("lmer_over_pandas_s", "cold: import + lmer(imm10) - import pandas"),
+                           ("cli_fit_s", "cold: multilevel fit imm10 (CLI)")):
+            rows.append((label, "", _num(cold.get(key)), "", "", "", "", ""))
+    return cols, rows
+
+
+def format_text_generic(cols: tuple, rows: list[tuple]) -> str:
+    widths = [max(len(c), *(len(str(r[i])) for r in rows)) for i, c in enumerate(cols)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731
+    return "\n".join([line(cols), "-" * (sum(widths) + 2 * len(widths))]
+                     + [line(r) for r in rows])
+
+
+def format_markdown_generic(cols: tuple, rows: list[tuple]) -> str:
+    out = ["| " + " | ".join(c.replace("|", "\\|") for c in cols) + " |",
+           "|" + "---|" * len(cols)]
+    return "\n".join(out + ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |"
+                            for r in rows])
+
+
+def cold_start(shared: Path, repeats: int = 5) -> dict:
+    """Fresh-process wall times (median of ``repeats``): ``import pandas``; ``import
+    multilevel`` + read imm10 + ``ml.lmer`` (ML); ``multilevel fit`` on imm10 (the CLI)."""
+    csv = shared / "data" / "imm10.csv"
+    formula = "math ~ homework + (homework | schnum)"
+    py = sys.executable
+    script = (f"import pandas as pd; import multilevel as ml; d = pd.read_csv({str(csv)!r}); "
+              f"ml.lmer({formula!r}, d, reml=False)")
+    cli = [py, "-c", "import sys; from multilevel.cli.main import main; sys.exit(main())",
+           "fit", formula, "--data", str(csv), "--ml"]
+
+    def wall(argv):
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            subprocess.run(argv, capture_output=True, env=_env(py), check=True)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    pandas_s = wall([py, "-c", "import pandas"])
+    lmer_s = wall([py, "-c", script])
+    out = {"import_pandas_s": pandas_s, "import_and_lmer_s": lmer_s,
+           "lmer_over_pandas_s": lmer_s - pandas_s}
+    try:
+        out["cli_fit_s"] = wall(cli)
+    except subprocess.CalledProcessError as exc:
+        out["cli_error"] = str(exc)
+    return out
+
+
 # --------------------------------------------------------------------------- main
 
 def machine() -> dict:
@@ -565,6 +657,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="synthetic workloads ~10x smaller, 1 fit per engine, 120 s cap")
     parser.add_argument("--only", action="append", choices=list(WORKLOADS), metavar="NAME",
                         help=f"run only this workload (repeatable): {', '.join(WORKLOADS)}")
+    parser.add_argument("--group", choices=list(GROUPS), default="showcase",
+                        help="the workloads run without --only: showcase (large models, "
+                             "default) or corpus (the everyday models of benchmarks/corpus.py, "
+                             "with a speed-up summary and cold-start times)")
     parser.add_argument("--engines", default=",".join(ENGINES),
                         help="comma-separated engines to run (default: all available)")
     parser.add_argument("--repeats", type=int,
@@ -608,14 +704,15 @@ def main(argv: list[str] | None = None) -> int:
         "workloads": [],
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    for name in args.only or list(WORKLOADS):
+    for name in args.only or GROUPS[args.group]:
         w = WORKLOADS[name]
         reml = w.reml and not args.ml
         desc = (w.quick_description or w.description) if args.quick else w.description
         print(f"[{name}] {w.formula}  ({desc}, {'REML' if reml else 'ML'})  "
               f"load {os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)
         entry = {"name": name, "formula": w.formula, "description": desc,
-                 "method": "REML" if reml else "ML", "engines": {}}
+                 "method": (f"ML, {w.family}" if w.family else "REML" if reml else "ML"),
+                 "engines": {}}
         try:
             frame = w.load(args.shared, args.quick)
         except FileNotFoundError as exc:
@@ -631,7 +728,7 @@ def main(argv: list[str] | None = None) -> int:
             spec = {"csv": str(csv), "levels_dir": str(levels), "formula": w.formula,
                     "reml": reml, "repeats": tiny_repeats if w.tiny else repeats,
                     "repeat_cap_s": args.repeat_cap, "warmup": w.tiny,
-                    "fixed_factors": fixed_factors(w.formula, frame)}
+                    "fixed_factors": fixed_factors(w.formula, frame), "family": w.family}
             del frame
             for engine in ENGINES:
                 if engine not in wanted:
@@ -640,7 +737,9 @@ def main(argv: list[str] | None = None) -> int:
                     entry["engines"][engine] = {"skipped": status[engine]["skipped"]}
                     continue
                 if engine == "statsmodels" and w.sm is None:
-                    entry["engines"][engine] = {"skipped": w.sm_skip}
+                    entry["engines"][engine] = {
+                        "skipped": w.sm_skip or "not expressible in MixedLM (one grouping "
+                        "factor, Gaussian)"}
                     continue
                 print(f"  {engine} ... ", end="", file=sys.stderr, flush=True)
                 res = run_engine(engine, status[engine]["cmd"], w, spec, folder, timeout,
@@ -654,19 +753,26 @@ def main(argv: list[str] | None = None) -> int:
         report["workloads"].append(entry)
         args.json.write_text(json.dumps(report, indent=2))
 
+    if args.group == "corpus" and not args.only and "multilevel" in wanted:
+        report["cold_start"] = cold_start(args.shared)
     report["load_avg_at_end"] = [round(v, 2) for v in os.getloadavg()]
     rows = table_rows(report)
     header = _header(report)
     print()
     print(header)
     print(format_text(rows))
+    summary = speedup_summary(report)
+    if summary:
+        print()
+        print(format_text_generic(*summary))
     print("reference: lme4, or where it did not finish the engine with the highest logLik; "
           "x fastest peer: time over the fastest other engine (named)")
     args.json.write_text(json.dumps(report, indent=2))
     print(f"\nwrote {args.json}")
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(header + "\n\n" + format_markdown(rows) + "\n")
+        extra = ("\n\n" + format_markdown_generic(*summary)) if summary else ""
+        args.markdown.write_text(header + "\n\n" + format_markdown(rows) + extra + "\n")
         print(f"wrote {args.markdown}")
     snapshot.cleanup()
     return 0

@@ -39,7 +39,9 @@ def check_bool(value, name: str) -> bool:
     """
     if isinstance(value, bool):
         return value
-    if type(value).__name__ == "bool_":  # numpy.bool_
+    import numpy as np
+
+    if isinstance(value, np.bool_):
         return bool(value)
     shown = value if not isinstance(value, str) else value.strip().capitalize()
     raise DataError(two_line(
@@ -333,3 +335,192 @@ def atomic_write_text(path, text: str, encoding: str = "utf-8") -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+
+
+def check_control(control, expected: type, name: str = "control"):
+    """``control`` when it is an ``expected`` (None: the defaults), else a DataError.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class C:
+    ...     maxeval: int = 5
+    >>> check_control(None, C).maxeval
+    5
+    """
+    if control is None:
+        return expected()
+    if not isinstance(control, expected):
+        raise DataError(two_line(
+            f"{name} must be a {expected.__name__}, not the {type(control).__name__} "
+            f"{control!r}"[:300], f"pass {name}={expected.__name__}(...)"))
+    return control
+
+
+def check_fields(obj) -> None:
+    """Check a settings dataclass field by field from its defaults' types: bools must be bools,
+    counts whole numbers >= 1, tolerances finite numbers >= 0 (fields defaulting to None may
+    be None, else a finite number > 0). Called from ``__post_init__``.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class C:
+    ...     maxeval: int = 5
+    ...     def __post_init__(self):
+    ...         check_fields(self)
+    >>> C(maxeval=-1)
+    Traceback (most recent call last):
+    ...
+    multilevel.errors.DataError: C(maxeval=...) must be at least 1, got -1
+      How to fix: pass a whole number >= 1
+    """
+    import dataclasses
+
+    cls = type(obj).__name__
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        default = f.default
+        label = f"{cls}({f.name}=...)"
+        if isinstance(default, bool):
+            check_bool(value, label)
+        elif isinstance(default, int):
+            check_int(value, label, minimum=1)
+        elif isinstance(default, float):
+            check_number(value, label, minimum=0)
+        elif default is None and value is not None:
+            check_number(value, label, minimum=0, strict_min=True)
+
+
+def check_data_name(value) -> str | None:
+    """A data name for summaries: None or text, shown on one line (see :func:`printable`).
+
+    Examples
+    --------
+    >>> check_data_name("sleep\\r\\nREML criterion at convergence: 0")
+    'sleep\\\\r\\\\nREML criterion at convergence: 0'
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise DataError(two_line(
+            f"data_name must be text, not the {type(value).__name__} {value!r}"[:300],
+            "pass data_name='my_data'"))
+    return printable(value)
+
+
+# ----- the model's columns ----------------------------------------------------------------------
+def _factor_wrapped(node, out: set, inside: bool = False) -> None:
+    from .formula.check import FACTOR_FUNCTIONS
+    from .formula.nodes import BinOp, Call, Name, Paren, Unary
+
+    stack = [(node, inside)]
+    while stack:
+        n, ins = stack.pop()
+        if isinstance(n, Name):
+            if ins:
+                out.add(n.id)
+        elif isinstance(n, Call):
+            for a in n.args:
+                stack.append((a.value, ins or n.func in FACTOR_FUNCTIONS))
+        elif isinstance(n, Paren):
+            stack.append((n.expr, ins))
+        elif isinstance(n, Unary):
+            stack.append((n.operand, ins))
+        elif isinstance(n, BinOp):
+            stack.extend([(n.left, ins), (n.right, ins)])
+
+
+def _stray_text(s) -> tuple[list, list, int] | None:
+    """For a text column that mostly holds numbers: (offending values, their rows)."""
+    import numpy as np
+    import pandas as pd
+
+    values = s.dropna()
+    if len(values) == 0:
+        return None
+    uniq = pd.unique(values.to_numpy(dtype=object))
+    if len(uniq) < 2:
+        return None
+    as_text = pd.Series([v.strip() if isinstance(v, str) else v for v in uniq], dtype=object)
+    num = pd.to_numeric(as_text, errors="coerce")
+    bad_mask = num.isna().to_numpy()
+    if not bad_mask.any() or bad_mask.all():
+        return None
+    bad = set(uniq[bad_mask].tolist())
+    row_bad = values.isin(bad).to_numpy()
+    if row_bad.mean() > 0.5:  # mostly text: a real text column
+        return None
+    rows = values.index[np.flatnonzero(row_bad)[:5]].tolist()
+    return list(uniq[bad_mask][:5]), rows, int(row_bad.sum())
+
+
+def check_model_data(df, tree, bars):
+    """Check the columns a formula uses before the design is built; returns the frame
+    (column labels made text, as R's names always are).
+
+    Refused with a DataError naming the column: a duplicated column name, complex numbers, and
+    a column of numbers holding a few text values (``"n/a"``, ``"12,5"``) used as a number
+    (pandas keeps such a column as text, which would make a factor of every distinct value).
+    Write ``factor(x)`` when the column is really a category.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from multilevel.formula.parser import parse_tree
+    >>> df = pd.DataFrame({"y": [1.0, 2, 3, 4], "x": [1, 2, "n/a", 4]})
+    >>> check_model_data(df, parse_tree("y ~ x"), [])
+    Traceback (most recent call last):
+    ...
+    multilevel.errors.DataError: column 'x' holds numbers and 1 text value(s) ('n/a' in row 2)
+      How to fix: make them numbers or missing, e.g. df['x'] = pd.to_numeric(df['x'], errors='coerce'); write factor(x) if the column is a category
+    """
+    import pandas as pd
+
+    from .design.variables import names_in
+    from .formula.expand import nobars
+
+    if any(not isinstance(c, str) for c in df.columns):
+        df = df.set_axis([str(c) for c in df.columns], axis=1, copy=False)
+    lhs_names = names_in(tree.lhs)
+    fixed_names = names_in(nobars(tree.rhs)) + [n for b in bars for n in names_in(b.left)]
+    group_names = [n for b in bars for n in names_in(b.right)]
+    used = list(dict.fromkeys(lhs_names + fixed_names + group_names))
+    columns = pd.Index(df.columns)
+    dup = [n for n in used if (columns == n).sum() > 1]
+    if dup:
+        raise DataError(two_line(
+            f"the data has {int((columns == dup[0]).sum())} columns named {dup[0]!r}",
+            "give every column a distinct name (df.columns = [...]) before fitting"))
+    wrapped: set = set()
+    _factor_wrapped(tree.rhs, wrapped)
+    for name in used:
+        if name not in columns:
+            continue  # the design names the missing column
+        s = df[name]
+        if pd.api.types.is_complex_dtype(s.dtype) or (
+                s.dtype == object and s.head(1000).map(lambda v: isinstance(v, complex)).any()):
+            raise DataError(two_line(
+                f"column {name!r} holds complex numbers",
+                f"use real numbers, e.g. df[{name!r}].real or abs(df[{name!r}])"))
+        if name in group_names and name not in lhs_names + fixed_names:
+            continue  # group ids may be any text
+        if name in wrapped and name not in lhs_names:
+            continue
+        if s.dtype == object or (pd.api.types.is_string_dtype(s.dtype)
+                                 and not isinstance(s.dtype, pd.CategoricalDtype)):
+            found = _stray_text(s)
+            if found:
+                values, rows, n_bad = found
+                shown = ", ".join(f"{v!r}" for v in values)
+                where = ", ".join(map(str, rows)) + (", ..." if n_bad > len(rows) else "")
+                count = f"{n_bad} text value(s)"
+                raise DataError(two_line(
+                    f"column {name!r} holds numbers and {count} ({shown} in row"
+                    f"{'s' if len(rows) > 1 else ''} {where})",
+                    f"make them numbers or missing, e.g. df[{name!r}] = "
+                    f"pd.to_numeric(df[{name!r}], errors='coerce'); write factor({name}) if "
+                    "the column is a category"))
+    return df

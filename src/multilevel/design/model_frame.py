@@ -276,6 +276,12 @@ def _drop_unused(var: FacVar, key: str, state: dict) -> FacVar:
 
 def _response(lhs: Node, df: pd.DataFrame, state: dict, kind: str) -> np.ndarray:
     if isinstance(lhs, Call) and lhs.func == "cbind":
+        if kind != "glmer":  # lme4 refuses it in lmer; R's lm would fit one model per column
+            fit = "lmer" if kind == "lmer" else "lm"
+            raise FormulaError(two_line(
+                f"{fit}() fits one response, not {deparse(lhs)}",
+                "fit one model per response column; cbind(successes, failures) is for "
+                "glmer(..., family='binomial')"))
         return np.column_stack([eval_numeric(a.value, df, state, True) for a in lhs.args])
     if isinstance(lhs, Name):
         s = column(df, lhs.id, "response ")
@@ -404,6 +410,9 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
                                     "add a term such as (1 | group), or use lm()"))
     if len(df) == 0:
         raise DataError(two_line("the data has no rows", "pass a table with observations"))
+    from .._validate import check_model_data
+
+    df = check_model_data(df, tree, bars)  # duplicated names, complex numbers, stray text
     _check_columns(df, tree, bars)
     fixed = expand_terms(nobars(tree.rhs), tree.lhs)
     lhs_terms = [expand_terms(b.left) for b in bars]

@@ -303,6 +303,10 @@ def _factor_values(node: Node, df: pd.DataFrame, state, fit):
             na = s.isna().to_numpy()
             vals = s.fillna(False).astype(bool).to_numpy().astype(np.int64)
             return np.where(na, -1, vals), ["FALSE", "TRUE"], drop
+        if (pd.api.types.is_datetime64_any_dtype(s.dtype)
+                or pd.api.types.is_timedelta64_dtype(s.dtype)
+                or isinstance(s.dtype, pd.PeriodDtype)):  # dates as levels ("2020-01-31")
+            s = s.astype(str).where(s.notna())
         if _is_factor_series(s):
             # hash the values once, then sort and label the distinct ones only
             na = s.isna().to_numpy()

@@ -69,6 +69,11 @@ class GlmerControl:
     calc_derivs: bool = True
     check_separation: bool = True
 
+    def __post_init__(self):
+        from .._validate import check_fields
+
+        check_fields(self)
+
 
 @dataclass(frozen=True)
 class GlmResponse:
@@ -330,9 +335,13 @@ def glmer(formula: str, data, family="binomial", *, n_agq: int = 1, weights=None
     from ..family import resolve
 
     t_start = time.perf_counter()
-    control = control or GlmerControl()
+    from .._validate import check_bool, check_control, check_data_name, check_int
+
+    control = check_control(control, GlmerControl)
+    fast = check_bool(fast, "fast")
+    n_agq = check_int(n_agq, "n_agq", minimum=0, maximum=100)
+    data_name = check_data_name(data_name)
     fam = resolve(family)
-    n_agq = int(n_agq)
     if data_name is None:
         data_name = caller_data_name(data)
     design, terms, resp, gdata = _prepare(formula, data, fam, n_agq, weights, offset, control,
@@ -381,8 +390,12 @@ def glmer_nb(formula: str, data, *, link: str = "log", n_agq: int = 1, weights=N
     from ..family import Poisson
 
     t_start = time.perf_counter()
-    control = control or GlmerControl()
-    n_agq = int(n_agq)
+    from .._validate import check_control, check_data_name, check_int, check_number
+
+    control = check_control(control, GlmerControl)
+    n_agq = check_int(n_agq, "n_agq", minimum=0, maximum=100)
+    tol = check_number(tol, "tol", minimum=0, strict_min=True)
+    data_name = check_data_name(data_name)
     if data_name is None:
         data_name = caller_data_name(data)
     pois = Poisson(link=link).to_core()

@@ -34,6 +34,9 @@ def lm(formula: str, data, *, contrasts: dict | None = None, data_name: str | No
     from ..design.model_frame import build_design
     from ..results.lm import LmResult
 
+    from .._validate import check_data_name
+
+    data_name = check_data_name(data_name)
     if data_name is None:
         data_name = caller_data_name(data)
     # R's lm keeps aliased coefficients (as NA, said in its summary) and unused levels

@@ -48,6 +48,11 @@ class LmerControl:
     check_conv: bool = True
     step_fraction: float | None = STEP_FRACTION
 
+    def __post_init__(self):
+        from .._validate import check_fields
+
+        check_fields(self)
+
 
 def order_terms(terms: list[ReTerm]) -> list[ReTerm]:
     """lme4's term order: by number of levels, largest first (``rev(order(nl))``).
@@ -129,7 +134,11 @@ def lmer(formula: str, data, *, reml: bool = True, weights=None,
     """
     from ..design.model_frame import build_design
 
-    control = control or LmerControl()
+    from .._validate import check_bool, check_control, check_data_name
+
+    reml = check_bool(reml, "reml")
+    control = check_control(control, LmerControl)
+    data_name = check_data_name(data_name)
     if data_name is None:
         data_name = caller_data_name(data)
     from ..backends.registry import is_source
