@@ -72,3 +72,18 @@ class ResultBase:
         from ..report.broom import augment
 
         return augment(self, data)
+
+    def test(self, *hypotheses, **options):
+        """Linear hypotheses about the fixed effects (car's ``linearHypothesis`` and
+        multcomp's ``glht``); options as :func:`multilevel.inference.hypothesis.linear_hypothesis`.
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.lm("Reaction ~ Days", ml.datasets.load("sleepstudy"))
+        >>> round(float(m.test("Days = 10").joint["p_value"]), 3)
+        0.706
+        """
+        from ..inference.hypothesis import linear_hypothesis
+
+        return linear_hypothesis(self, *hypotheses, **options)
