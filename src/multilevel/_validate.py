@@ -389,7 +389,7 @@ def check_fields(obj) -> None:
         elif isinstance(default, int):
             check_int(value, label, minimum=1)
         elif isinstance(default, float):
-            check_number(value, label, minimum=0)
+            check_number(value, label, minimum=0, strict_min=f.name.endswith("fraction"))
         elif default is None and value is not None:
             check_number(value, label, minimum=0, strict_min=True)
 
