@@ -28,7 +28,8 @@ from multilevel.design.types import Design, ReTerm
 from multilevel.design.variables import (FacVar, NumVar, _factor_values, column, eval_numeric,
                                          eval_variable, names_in)
 from multilevel.errors import DataError, FormulaError, MissingDataWarning, two_line
-from multilevel.formula.expand import FixedTerms, bar_cov, expand_terms, findbars, nobars
+from multilevel.formula.expand import (FixedTerms, bar_cov, expand_dot, expand_terms, findbars,
+                                       nobars)
 from multilevel.formula.nodes import BinOp, Call, Name, Node, Paren, deparse
 from multilevel.formula.terms import parse_checked
 
@@ -397,7 +398,7 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
     df = as_dataframe(data)
-    tree = parse_checked(formula)
+    tree = expand_dot(parse_checked(formula), list(df.columns))  # R's `.`: other columns
     if tree.lhs is None:
         raise FormulaError(two_line(f"formula {formula!r} has no response",
                                     "put the response left of '~', e.g. \"y ~ x\""))

@@ -243,4 +243,5 @@ def validate(tree: Tilde, formula: str) -> None:
     c = _Checker(formula)
     if tree.lhs is not None:
         c.lhs(tree.lhs)
-    c.terms(tree.rhs, bars_ok=True)
+    c.terms(tree.rhs, bars_ok=True, parent_paren=True)  # a bare bar: R reads `y ~ x | g` as
+    # `y ~ (x | g)` (`|` binds loosest), as lme4 does

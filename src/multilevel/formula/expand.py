@@ -18,7 +18,7 @@ from multilevel.formula.nodes import BinOp, Call, Name, Node, Num, Paren, Tilde,
 
 __all__ = ["FixedTerms", "expand_terms", "expand_double_verts", "findbars", "nobars",
            "is_bar", "variable_order", "COV_STRUCTURES", "CovSpec", "StructuredBar",
-           "is_cov_call", "cov_spec", "bar_cov"]
+           "is_cov_call", "cov_spec", "bar_cov", "has_dot", "expand_dot"]
 
 
 def is_bar(node: Node) -> bool:
@@ -315,6 +315,77 @@ def findbars(rhs: Node) -> list[BinOp]:
 
     walk(expand_double_verts(rhs))
     return out
+
+
+def has_dot(node: Node | None) -> bool:
+    """True when the fixed part of a right-hand side uses R's ``.`` (all other columns)."""
+    if isinstance(node, Name):
+        return node.id == "."
+    if isinstance(node, Paren):
+        return has_dot(node.expr)
+    if isinstance(node, Unary):
+        return has_dot(node.operand)
+    if isinstance(node, BinOp) and not is_bar(node):
+        return has_dot(node.left) or has_dot(node.right)
+    return False
+
+
+def expand_dot(tree: Tilde, columns: list[str]) -> Tilde:
+    """Replace ``.`` by the sum of the data's columns not on the left-hand side.
+
+    R's ``terms.formula(data = )``: ``y ~ .`` means every other column, in the data's
+    order, ``y ~ . - x`` all but ``x``; in ``lmer`` the grouping columns are included
+    (write ``. - g + (1 | g)`` to leave one out), as lme4 does.
+
+    Examples
+    --------
+    >>> from multilevel.formula.parser import parse_tree
+    >>> deparse(expand_dot(parse_tree("y ~ . - b + (1 | g)"), ["y", "a", "b", "g"]))
+    'y ~ (a + b + g) - b + (1 | g)'
+    """
+    if not has_dot(tree.rhs):
+        return tree
+    on_left: set[str] = set()
+
+    def names(n) -> None:
+        if isinstance(n, Name):
+            on_left.add(n.id)
+        elif isinstance(n, Call):
+            for a in n.args:
+                names(a.value)
+        elif isinstance(n, Paren):
+            names(n.expr)
+        elif isinstance(n, Unary):
+            names(n.operand)
+        elif isinstance(n, BinOp):
+            names(n.left)
+            names(n.right)
+
+    names(tree.lhs)
+    others = [Name(str(c)) for c in columns if str(c) not in on_left]
+    if not others:
+        from multilevel.errors import FormulaError, two_line
+
+        raise FormulaError(two_line("'.' in the formula stands for no column: the data has "
+                                    "no columns besides the response",
+                                    "name the predictors instead of '.'"))
+    total: Node = others[0]
+    for o in others[1:]:
+        total = BinOp("+", total, o)
+    dot = Paren(total) if len(others) > 1 else total
+
+    def sub(n: Node) -> Node:
+        if isinstance(n, Name) and n.id == ".":
+            return dot
+        if isinstance(n, Paren):
+            return Paren(sub(n.expr), n.pos)
+        if isinstance(n, Unary):
+            return Unary(n.op, sub(n.operand), n.pos)
+        if isinstance(n, BinOp) and not is_bar(n) and type(n) is BinOp:
+            return BinOp(n.op, sub(n.left), sub(n.right), n.pos)
+        return n
+
+    return Tilde(tree.lhs, sub(tree.rhs))
 
 
 def nobars(rhs: Node) -> Node | None:
