@@ -37,11 +37,15 @@ _LAZY = {
     "compare": (".report.tables", "compare"),
     "group_summary": (".report.tables", "group_summary"),
     "emmeans": (".inference.emmeans", "emmeans"),
+    "model_table": (".inference.model_table", "model_table"),
+    "all_fit": (".inference.all_fit", "all_fit"),
+    "cross_validate": (".inference.cross_validate", "cross_validate"),
 }
 
 __all__ = [
     "lm", "lmer", "LmerControl", "glmer", "glmer_nb", "nlmer", "family", "datasets",
     "anova", "profile", "bootstrap", "emmeans",
+    "model_table", "all_fit", "cross_validate",
     "group_summary", "compare", "report", "read", "plot",
     "MultilevelError", "FormulaError", "DataError", "ConvergenceWarning", "SingularFitWarning",
 ]
