@@ -27,7 +27,8 @@ from multilevel.design.rank import drop_collinear, rank_mask
 from multilevel.design.types import Design, ReTerm
 from multilevel.design.variables import (FacVar, NumVar, _factor_values, column, eval_numeric,
                                          eval_variable, names_in)
-from multilevel.errors import DataError, FormulaError, MissingDataWarning, two_line
+from multilevel.errors import (DataError, FormulaError, MissingDataWarning, MultilevelWarning,
+                               two_line)
 from multilevel.formula.expand import (FixedTerms, bar_cov, expand_dot, expand_terms, findbars,
                                        nobars)
 from multilevel.formula.nodes import BinOp, Call, Name, Node, Paren, deparse
@@ -343,7 +344,7 @@ def _contrasts_used(fts: list, codings: list, vars_: dict, user: dict) -> dict:
 
 
 def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lmer",
-                 contrasts: dict | None = None) -> Design:
+                 contrasts: dict | None = None, checks: dict | None = None) -> Design:
     """Build the response, fixed-effects matrix and random-effects terms of a model.
 
     Parameters
@@ -364,6 +365,10 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
         ``"contr.poly"``, ``"contr.SAS"``, ``"contr.sdif"``, ``"contr.treatment"``) or a
         numeric matrix, for the fixed effects (lme4's ``contrasts=``). Unlisted factors get
         R's defaults: ``contr.treatment``, or ``contr.poly`` when ordered.
+    checks : dict, optional
+        lme4's design checks -> ``"ignore"``, ``"warning"`` or ``"stop"`` (the default):
+        ``check_nlev_gtr_1``, ``check_nobs_vs_nlev``, ``check_nobs_vs_nre`` (see
+        :func:`multilevel.fit.checks.design_checks`).
 
     Returns
     -------
@@ -474,7 +479,7 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
         used, codes = dense_codes(combined[rows])
         levels = _labels_of(used, part_levels)
         group = deparse(b.right)
-        _check_levels(group, len(levels), n, Z.shape[1], kind, deparse(b))
+        _check_levels(group, len(levels), n, Z.shape[1], kind, deparse(b), checks)
         re_terms.append(ReTerm(group, codes.astype(np.int64), levels, Z, cnames, bar_cov(b)))
         re_specs.append(_ReSpec(deparse(b), ft, c, group, tuple(_group_parts(b.right)),
                                 tuple(levels)))
@@ -524,25 +529,38 @@ def with_offset(design: Design, offset, data) -> Design:
     return dataclasses.replace(design, offset=total)
 
 
-def _check_levels(group: str, nlev: int, n: int, p: int, kind: str, bar: str) -> None:
+def _act(action: str, message: str) -> None:
+    """lme4's check actions: raise for "stop", warn for "warning", nothing for "ignore"."""
+    if action == "stop":
+        raise DataError(message)
+    if action == "warning":
+        warnings.warn(message.split("\n")[0], MultilevelWarning, stacklevel=4)
+
+
+def _check_levels(group: str, nlev: int, n: int, p: int, kind: str, bar: str,
+                  checks: dict | None = None) -> None:
+    checks = checks or {}
     if nlev < 2:
-        raise DataError(two_line(
+        _act(checks.get("check_nlev_gtr_1", "stop"), two_line(
             f"grouping factor {group!r} has only {nlev} level in the rows used; grouping "
             "factors must have > 1 sampled level",
-            f"remove the term ({bar}) or check the data"))
+            f"remove the term ({bar}), check the data, or pass "
+            "control=...(check_nlev_gtr_1=\"ignore\")"))
     if kind == "lmer" and nlev >= n:
-        raise DataError(two_line(
+        _act(checks.get("check_nobs_vs_nlev", "stop"), two_line(
             f"number of levels of each grouping factor must be < number of observations "
             f"(problems: {group}): {nlev} levels, {n} observations",
             "a grouping factor with one level per observation is confounded with the "
-            "residual; remove the term, or use glmer() for observation-level effects"))
+            "residual; remove the term, or to fit it as lme4 does pass control="
+            "LmerControl(check_nobs_vs_nlev=\"ignore\", check_nobs_vs_nre=\"ignore\")"))
     if (p * nlev >= n) if kind == "lmer" else (p * nlev > n):  # lme4 checkZdims
         resid = " and the residual variance (or scale parameter)" if kind == "lmer" else ""
-        raise DataError(two_line(
+        _act(checks.get("check_nobs_vs_nre", "stop"), two_line(
             f"number of observations (={n}) {'<=' if kind == 'lmer' else '<'} number of "
             f"random effects (={p * nlev}) for term ({bar}); the random-effects parameters"
             f"{resid} are probably unidentifiable",
-            "simplify the random-effects term or use more data"))
+            "simplify the random-effects term, use more data, or pass "
+            "control=...(check_nobs_vs_nre=\"ignore\")"))
 
 
 def response_matrix(design: Design) -> np.ndarray:

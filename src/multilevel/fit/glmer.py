@@ -54,6 +54,8 @@ class GlmerControl:
     calc_derivs : bool     -- compute the finite-difference Hessian (the standard errors
                               then come from the penalised least-squares factor instead)
     check_separation : bool -- binomial: refuse complete separation, warn on quasi-complete
+    check_nobs_vs_nlev, check_nlev_gtr_1, check_nobs_vs_nre : "stop" | "warning" | "ignore"
+                            -- lme4's design checks (default "stop", as in glmerControl)
 
     Examples
     --------
@@ -68,6 +70,9 @@ class GlmerControl:
     check_conv: bool = True
     calc_derivs: bool = True
     check_separation: bool = True
+    check_nobs_vs_nlev: str = "stop"
+    check_nlev_gtr_1: str = "stop"
+    check_nobs_vs_nre: str = "stop"
 
     def __post_init__(self):
         from .._validate import check_fields
@@ -478,7 +483,10 @@ def _prepare(formula: str, data, fam: Family, n_agq: int, weights, offset,
 
     if not 0 <= int(n_agq) <= 100:
         raise ValueError(f"n_agq must be between 0 and 100, got {n_agq}")
-    design = build_design(formula, data, kind="glmer", contrasts=contrasts)
+    from .checks import design_checks
+
+    design = build_design(formula, data, kind="glmer", contrasts=contrasts,
+                          checks=design_checks(control))
     terms = order_terms(design.re_terms)
     _no_structures(terms)
     if n_agq > 1 and (len(terms) != 1 or terms[0].p != 1):

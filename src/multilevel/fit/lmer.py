@@ -40,6 +40,10 @@ class LmerControl:
         whose random effects are all ``(1 | g)``); ``None`` uses NLopt's default, which
         follows lme4's optimiser path step by step (see
         :func:`multilevel.fit.start.initial_step`).
+    check_nobs_vs_nlev, check_nlev_gtr_1, check_nobs_vs_nre : {"stop", "warning", "ignore"}
+        lme4's checks of the random-effects design (``check.nobs.vs.nlev``, ...), "stop" by
+        default as in lme4; ``check_nobs_vs_nlev="ignore", check_nobs_vs_nre="ignore"``
+        fits observation-level effects ``(1 | obs)``.
     """
 
     xtol_abs: float = 1e-8
@@ -47,6 +51,9 @@ class LmerControl:
     maxeval: int = 100_000
     check_conv: bool = True
     step_fraction: float | None = STEP_FRACTION
+    check_nobs_vs_nlev: str = "stop"
+    check_nlev_gtr_1: str = "stop"
+    check_nobs_vs_nre: str = "stop"
 
     def __post_init__(self):
         from .._validate import check_fields
@@ -154,7 +161,10 @@ def lmer(formula: str, data, *, reml: bool = True, weights=None,
                                      "write offset(x) in the formula, or fit a DataFrame"))
         return lmer_source(formula, data, reml=reml, weights=weights, control=control,
                            engine=engine, data_name=data_name)
-    design = build_design(formula, data, contrasts=contrasts)  # checks formula, data, groups
+    from .checks import design_checks
+
+    design = build_design(formula, data, contrasts=contrasts,  # checks formula, data, groups
+                          checks=design_checks(control))
     if offset is not None:
         from ..design.model_frame import with_offset
 
