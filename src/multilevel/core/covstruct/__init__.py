@@ -77,7 +77,7 @@ def structure_of_term(term) -> CovStructure:
     if spec is None:
         return Unstructured(term.p)
     s = make_structure(spec.name, term.p, spec.hom)
-    if s.name == "ar1" and term.p > 1:
+    if s.name == "ar1":
         Z = np.asarray(getattr(term, "Z", np.zeros((0, term.p))))
         indicator = (Z.size == 0 or (np.all((Z == 0) | (Z == 1))
                                      and np.all(Z.sum(axis=1) == 1)))
