@@ -46,7 +46,7 @@ __all__ = [
     "lm", "lmer", "LmerControl", "glmer", "glmer_nb", "nlmer", "family", "datasets",
     "anova", "profile", "bootstrap", "emmeans",
     "model_table", "all_fit", "cross_validate",
-    "group_summary", "compare", "report", "read", "plot",
+    "group_summary", "compare", "report", "read", "plot", "options",
     "MultilevelError", "FormulaError", "DataError", "ConvergenceWarning", "SingularFitWarning",
 ]
 
@@ -54,6 +54,9 @@ __all__ = [
 # The subpackage ``multilevel.report`` shares its name with the function ``ml.report``:
 # load the (empty) package first so that importing its modules later never rebinds the name.
 from . import report as _report_package  # noqa: E402,F401
+
+# Same for ``multilevel.options`` and ``ml.options`` (a tiny module without dependencies).
+from .options import options  # noqa: E402
 
 
 def report(*args, **kwargs):

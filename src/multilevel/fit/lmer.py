@@ -95,9 +95,10 @@ def lmer_problem(design: Design, terms: list[ReTerm], *, reml: bool = True,
     return LmmProblem(A, reml=reml, log_det_w=ldw)
 
 
-def lmer(formula: str, data, *, reml: bool = True, weights=None,
+def lmer(formula: str, data, *, reml: bool | None = None, weights=None,
          control: LmerControl | None = None, data_name: str | None = None,
-         engine: str | None = None, offset=None, contrasts: dict | None = None):
+         engine: str | None = None, offset=None, contrasts: dict | None = None,
+         REML: bool | None = None):  # noqa: N803 - R's spelling, an alias of reml
     """Fit a linear mixed-effects model, as lme4's ``lmer``.
 
     Parameters
@@ -109,7 +110,9 @@ def lmer(formula: str, data, *, reml: bool = True, weights=None,
         ``(duckdb connection, table name)`` or a Spark DataFrame; the cross-products are
         computed by the engine (see :mod:`multilevel.fit.lmer_source`, docs/out_of_core.md).
     reml : bool, default True
-        REML estimates (lme4's default); ``False`` for maximum likelihood.
+        REML estimates (lme4's default); ``False`` for maximum likelihood. ``REML=``, R's
+        spelling, is accepted as an alias (``ml.lmer(f, data, REML=False)``); giving both
+        with different values is an error.
     weights : array or str, optional
         Prior weights (lme4's ``weights``): the residual variance of row ``i`` is
         ``sigma^2 / w_i``. An array, or the name of a column of ``data``.
@@ -140,6 +143,9 @@ def lmer(formula: str, data, *, reml: bool = True, weights=None,
     -871.814
     """
     from ..design.model_frame import build_design
+    from .._rhabits import reml_alias
+
+    reml = reml_alias(reml, REML)  # R's REML= spelling
 
     from .._validate import check_bool, check_control, check_data_name
 

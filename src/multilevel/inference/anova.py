@@ -229,17 +229,19 @@ def anova(*models, refit: bool = True, model_names=None, check_nested: bool = Tr
     >>> tab.index.tolist(), round(float(tab["Chisq"].iloc[1]), 4)
     (['m0', 'm1'], 0.0639)
     """
+    from ..report.rprint import as_anova_table  # prints as R's print.anova
+
     if not models:
         raise TypeError("anova() needs at least one fitted model")
     if len(models) == 1:
         m = models[0]
         if _is_lm(m):
-            return lm_anova(m)
+            return as_anova_table(lm_anova(m))
         from .ftests import anova_table
 
-        return anova_table(m, type=type, ddf=ddf)
+        return as_anova_table(anova_table(m, type=type, ddf=ddf))
     names = _model_names(models, model_names)
     _check_same_data(models)
     if all(_is_lm(m) for m in models):
-        return _f_table(list(models), check_nested)
-    return _lrt_table(list(models), names, refit, check_nested)
+        return as_anova_table(_f_table(list(models), check_nested))
+    return as_anova_table(_lrt_table(list(models), names, refit, check_nested))

@@ -75,7 +75,7 @@ def coef_table(m, ddf="satterthwaite") -> pd.DataFrame:
                          "p_value": p}, index=pd.Index(names), columns=COLUMNS)
 
 
-def summary(m, digits: int = 7, ddf="satterthwaite"):
+def summary(m, digits: int | None = None, ddf="satterthwaite"):
     """lme4's summary with lmerTest's df and ``Pr(>|t|)`` columns (``ddf=None``: lme4's).
 
     Examples

@@ -1,7 +1,7 @@
 """R's number formatting rules, reimplemented for printing summaries.
 
-This module reproduces, digit for digit, what R (4.2, ``scipen = 0``,
-``OutDec = "."``) prints for numeric vectors:
+This module reproduces, digit for digit, what R (4.2, ``OutDec = "."``) prints for numeric
+vectors, under ``options(scipen =, width =)`` as set by :func:`multilevel.options`:
 
 * :func:`format_r` -- ``format(x, digits=, nsmall=)`` (C ``formatReal``:
   common number of significant digits, fixed vs scientific notation chosen
@@ -33,6 +33,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..options import get_option
+
 __all__ = [
     "DBL_EPS",
     "format_r",
@@ -57,7 +59,7 @@ DBL_EPS = float(np.finfo(float).eps)
 SIGNIF_LEGEND = "0 \u2018***\u2019 0.001 \u2018**\u2019 0.01 \u2018*\u2019 0.05 \u2018.\u2019 0.1 \u2018 \u2019 1"
 """R's significance legend in a UTF-8 locale (typographic quotes)."""
 
-_WIDTH = 80  # options(width = 80)
+_WIDTH = 80  # R's default options(width = 80); the current value is get_option("width")
 _KP_MAX = 27
 _LD_TEN = np.longdouble(10)
 _LD_TBL = [_LD_TEN**k for k in range(_KP_MAX + 1)]
@@ -273,7 +275,7 @@ def _format_info(xs: Sequence[float], digits: int, nsmall: int = 0) -> tuple[int
         e = 2 if (mxl > 100 or mnl <= -99) else 1
         d = mxns - 1
         w = neg + (d > 0) + d + 4 + e
-        if wf <= w:  # scipen = 0
+        if wf <= w + get_option("scipen"):  # R_print.scipen
             e = 0
             if nsmall > rgt:
                 rgt = nsmall
@@ -311,7 +313,8 @@ def format_r(x, digits: int = 7, nsmall: int = 0, width: int = 0) -> list[str]:
     Every element gets the same number of decimals (or the same scientific
     layout), chosen so that the element needing the most significant digits
     shows at least ``digits`` of them; fixed notation is used unless it is
-    wider than scientific (``scipen = 0``). All strings share one width.
+    more than ``options(scipen)`` characters wider than scientific (``scipen = 0``
+    by default: unless it is wider). All strings share one width.
 
     Parameters
     ----------
@@ -336,6 +339,10 @@ def format_r(x, digits: int = 7, nsmall: int = 0, width: int = 0) -> list[str]:
     ['1e-20', '1e+00']
     >>> format_r([float('nan'), 2.5], digits=3)
     [' NA', '2.5']
+    >>> import multilevel as ml
+    >>> with ml.options(scipen=8):
+    ...     format_r([1.47e-09], digits=3)
+    ['0.00000000147']
     """
     xs = _as_floats(x)
     w, d, e = _format_info(xs, digits, nsmall)
@@ -399,9 +406,10 @@ def format_pval(pv, digits: int = 5, eps: float = DBL_EPS, na_form: str = "NA") 
     rr: list[str] = []
     if not all(is0):
         keep = [v for v, z in zip(vals, is0) if not z]
-        # two groups, each formatted with a common layout: values from 1e-4
-        # up (fixed notation in R's output) and smaller ones (scientific)
-        fixp = [v == 0 or math.floor(math.log10(v)) >= -4 for v in keep]
+        # two groups, each formatted with a common layout: values from 1e-3 up (1e-4 up
+        # when digits > 1; fixed notation in R's output) and smaller ones (scientific)
+        fixp = [v == 0 or math.floor(math.log10(v)) >= -3
+                or (math.floor(math.log10(v)) == -4 and digits > 1) for v in keep]
         rr = [""] * len(keep)
         for flag in (True, False):
             grp = [i for i, f in enumerate(fixp) if f == flag]
@@ -460,7 +468,7 @@ def signif_stars(pv) -> list[str]:
 
 
 def print_named_vector(
-    names: Sequence[str], values: Sequence[str], right: bool = True, width: int = _WIDTH
+    names: Sequence[str], values: Sequence[str], right: bool = True, width: int | None = None
 ) -> list[str]:
     """Lines of R's print of a named vector whose entries are already formatted.
 
@@ -473,6 +481,7 @@ def print_named_vector(
     >>> print_named_vector(["Min", "Max"], ["-1.5", "2.25"])
     [' Min  Max ', '-1.5 2.25 ']
     """
+    width = get_option("width") if width is None else width
     w = max([len(s) for s in names] + [len(s) for s in values] + [0])
     per_line = max(1, width // (w + 1))
     lines = []
@@ -489,7 +498,7 @@ def print_char_matrix(
     colnames: Sequence[str],
     columns: Sequence[Sequence[str]],
     right: bool = False,
-    width: int = _WIDTH,
+    width: int | None = None,
 ) -> list[str]:
     """Lines of R's ``print(m, quote = FALSE, right = right)`` for a character matrix.
 
@@ -502,6 +511,7 @@ def print_char_matrix(
     >>> print_char_matrix(["a", "bb"], ["x", "yy"], [["1", "22"], ["-3", "4"]])
     ['   x  yy', 'a  1  -3', 'bb 22 4 ']
     """
+    width = get_option("width") if width is None else width
     nr = len(rownames)
     rlabw = max([len(s) for s in rownames] + [0])
     widths = [max([len(h)] + [len(s) for s in col]) for h, col in zip(colnames, columns)]
@@ -650,7 +660,7 @@ def strwrap(text: str, width: int, indent: int = 0, exdent: int = 0) -> list[str
     return lines
 
 
-def cat_fill(items: Sequence[str], sep: str = " ", width: int = _WIDTH) -> list[str]:
+def cat_fill(items: Sequence[str], sep: str = " ", width: int | None = None) -> list[str]:
     """Lines of R's ``cat(..., sep = sep, fill = TRUE)``.
 
     Items are joined by ``sep``; a new line starts before an item that
@@ -661,6 +671,7 @@ def cat_fill(items: Sequence[str], sep: str = " ", width: int = _WIDTH) -> list[
     >>> cat_fill(["Number of obs: 30, groups: ", "Batch, 6"])
     ['Number of obs: 30, groups:  Batch, 6']
     """
+    width = get_option("width") if width is None else width
     lines: list[str] = []
     cur = ""
     started = False

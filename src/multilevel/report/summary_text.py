@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..options import get_option
 from .rformat import (
     DBL_EPS,
     SIGNIF_LEGEND,
@@ -47,7 +48,6 @@ __all__ = ["render_lmer_summary", "render_lm_summary", "print_coefmat", "COR_MAX
 COR_MAX = 12
 """``getOption("lme4.summary.cor.max")``: largest p whose correlation is shown."""
 
-_WIDTH = 80
 _QUANTILE_NAMES = ["Min", "1Q", "Median", "3Q", "Max"]
 
 
@@ -189,8 +189,9 @@ def _method_title(d: LmerSummaryData) -> str:
 
 def _prt_meth_title(title: str, cls: str) -> list[str]:
     """lme4's ``.prt.methTit``: wrap long titles at the console width."""
-    if len(title) + 5 + len(cls) > _WIDTH:
-        pieces = strwrap(title, _WIDTH - 2, exdent=2) + [" [", cls, "]"]
+    width = get_option("width")
+    if len(title) + 5 + len(cls) > width:
+        pieces = strwrap(title, width - 2, exdent=2) + [" [", cls, "]"]
         return cat_fill(pieces, sep="")
     return [f"{title} ['{cls}']"]
 

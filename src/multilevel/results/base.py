@@ -57,14 +57,16 @@ class ResultBase:
         ['(Intercept)', 'Days']
         """
         from ..report.broom import tidy
+        from ..report.rprint import as_r_data_frame  # printed whole, as R prints it
 
-        return tidy(self, **options)
+        return as_r_data_frame(tidy(self, **options))
 
     def glance(self):
         """Model statistics in one row (broom's ``glance``; see :mod:`multilevel.report.broom`)."""
         from ..report.broom import glance
+        from ..report.rprint import as_r_data_frame
 
-        return glance(self)
+        return as_r_data_frame(glance(self))
 
     def augment(self, data=None):
         """The data with ``.fitted``, ``.resid`` (and ``.fixed`` for mixed models), as broom's

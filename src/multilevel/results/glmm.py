@@ -145,8 +145,11 @@ class GlmerResult(MixedResultBase):
     # ----- fitted values, residuals, predictions ----------------------------------------------
     @property
     def fitted(self) -> pd.Series:
-        """Fitted means ``mu`` (response scale, random effects included; ``fitted(m)``)."""
-        return pd.Series(self._st.mu, index=self.row_labels, name="fitted")
+        """Fitted means ``mu`` (response scale, random effects included; ``fitted(m)``); a
+        Series that can also be called, ``m.fitted()`` (:class:`multilevel._rhabits.FittedValues`)."""
+        from .._rhabits import FittedValues
+
+        return FittedValues(self._st.mu, index=self.row_labels, name="fitted")
 
     @property
     def linear_predictor(self) -> pd.Series:
@@ -424,7 +427,7 @@ class GlmerResult(MixedResultBase):
         return pd.Series({"chisq": chisq, "ratio": chisq / rdf, "rdf": float(rdf),
                           "p_value": float(stats.chi2.sf(chisq, rdf))}, name="overdispersion")
 
-    def summary(self, digits: int = 7):
+    def summary(self, digits: int | None = None):
         """lme4's ``summary(m)``; ``str()`` of it prints R's layout.
 
         Examples

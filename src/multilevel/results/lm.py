@@ -99,7 +99,22 @@ class LmResult(ResultBase):
 
     @property
     def fitted(self) -> pd.Series:
-        return pd.Series(self._fitted, index=self.row_labels, name="fitted")
+        """Fitted values (R's ``fitted(m)``): a Series; ``m.fitted()`` works too (see
+        :class:`multilevel._rhabits.FittedValues` for why)."""
+        from .._rhabits import FittedValues
+
+        return FittedValues(self._fitted, index=self.row_labels, name="fitted")
+
+    def coef(self) -> pd.Series:
+        """R's ``coef(lm)``: the coefficients by name, aliased ones as NaN (R's NA).
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> ml.lm("Reaction ~ Days", ml.datasets.load("sleepstudy")).coef().round(3).tolist()
+        [251.405, 10.467]
+        """
+        return self.fixef.reindex(list(self.design.xnames)).rename("coef")
 
     def residuals(self, type: str = "response") -> pd.Series:
         """Residuals ``y - fitted``.
@@ -182,7 +197,7 @@ class LmResult(ResultBase):
                              "df": float(self.df_resid), "statistic": t, "p_value": p},
                             index=self.coef_names)
 
-    def summary(self, digits: int = 7):
+    def summary(self, digits: int | None = None):
         """R's ``summary(lm)``; ``str()`` of it prints R's layout.
 
         Examples
@@ -205,8 +220,9 @@ class LmResult(ResultBase):
         ['Days', 'Residuals']
         """
         from ..inference.anova import lm_anova
+        from ..report.rprint import as_anova_table
 
-        return lm_anova(self)
+        return as_anova_table(lm_anova(self))
 
     def confint(self, parm=None, level: float = 0.95) -> pd.DataFrame:
         """R's ``confint(lm)``: ``estimate +- t_{df} se``.

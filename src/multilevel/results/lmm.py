@@ -110,8 +110,12 @@ class LmerResult(MixedResultBase):
 
     @property
     def fitted(self) -> pd.Series:
-        """Fitted values ``X beta + Z b`` for the rows used in the fit (``fitted(m)``)."""
-        return pd.Series(self._fitted, index=self.row_labels, name="fitted")
+        """Fitted values ``X beta + Z b`` for the rows used in the fit (``fitted(m)``); a
+        Series that can also be called, ``m.fitted()`` (see
+        :class:`multilevel._rhabits.FittedValues` for why)."""
+        from .._rhabits import FittedValues
+
+        return FittedValues(self._fitted, index=self.row_labels, name="fitted")
 
     def residuals(self, type: str = "response", scaled: bool = False) -> pd.Series:
         """Residuals ``y - fitted`` (``type="response"``), or ``"pearson"`` (times the square
@@ -229,7 +233,7 @@ class LmerResult(MixedResultBase):
             return write_frame(augment(self, data), to, inputs=[data])
         return augment(self, data)
 
-    def summary(self, digits: int = 7, ddf=None):
+    def summary(self, digits: int | None = None, ddf=None):
         """lme4's ``summary(m)``; ``str()`` of it prints R's layout (``digits`` as
         ``options(digits=)``). ``ddf="satterthwaite"`` or ``"kenward-roger"`` adds lmerTest's
         df and ``Pr(>|t|)`` columns.
@@ -291,8 +295,9 @@ class LmerResult(MixedResultBase):
         ['Sum Sq', 'Mean Sq', 'NumDF', 'DenDF', 'F value', 'Pr(>F)']
         """
         from ..inference.ftests import anova_table
+        from ..report.rprint import as_anova_table
 
-        return anova_table(self, type=type, ddf=ddf)
+        return as_anova_table(anova_table(self, type=type, ddf=ddf))
 
     def confint(self, parm=None, level: float = 0.95, method: str = "profile", **kw
                 ) -> pd.DataFrame:

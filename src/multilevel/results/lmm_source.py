@@ -410,7 +410,7 @@ class LmerSourceResult(LmerResult):
         sample = f"{sel}{t.dialect.sample(t.name, pct)} {rest}" if pct < 50 else None
         return exact_quantiles(t, base, sample)
 
-    def summary(self, digits: int = 7, **kw):
+    def summary(self, digits: int | None = None, **kw):
         """lme4's ``summary(m)``; the scaled-residual quantiles are computed exactly by the
         engine (a sampled pass and a full one, once per fit)."""
         from .summary import lmer_summary

@@ -73,7 +73,11 @@ class MixedResultBase(ResultBase):
 
     @cached_property
     def varcorr(self) -> pd.DataFrame:
-        """``as.data.frame(VarCorr(m))``: columns ``grp, var1, var2, vcov, sdcor``."""
+        """``as.data.frame(VarCorr(m))``: columns ``grp, var1, var2, vcov, sdcor``; it prints
+        as lme4's ``print(VarCorr(m))`` (``.frame`` is the plain DataFrame; see
+        :class:`~multilevel.report.rprint.VarCorrTable`)."""
+        from ..report.rprint import VarCorrTable
+
         rows = []
         grps = make_unique([t.group for t in self.terms])
         for grp, term, S in zip(grps, self.terms, self._term_covariances()):
@@ -90,7 +94,7 @@ class MixedResultBase(ResultBase):
             rows.append(("Residual", None, None, self.sigma ** 2, self.sigma))
         grp, var1, var2, vcov, sdcor = zip(*rows)
         # names stay Python objects so that a missing name is None, as R's NA prints
-        return pd.DataFrame({"grp": pd.Series(grp, dtype=object),
+        return VarCorrTable({"grp": pd.Series(grp, dtype=object),
                              "var1": pd.Series(var1, dtype=object),
                              "var2": pd.Series(var2, dtype=object),
                              "vcov": np.asarray(vcov, dtype=float),

@@ -17,7 +17,8 @@ class Summary:
     Attributes
     ----------
     data : LmerSummaryData or LmSummaryData
-    digits : int   -- R's ``options(digits=)`` the text is printed under
+    digits : int or None -- R's ``options(digits=)`` the text is printed under (None: the
+        current ``ml.options(digits=)``, read when the text is made)
     notes : tuple of str -- lines appended after R's layout (rows removed for NA, ...)
 
     Examples
@@ -29,16 +30,18 @@ class Summary:
     """
 
     data: object
-    digits: int = 7
+    digits: int | None = None
     notes: tuple = ()
 
     def __str__(self) -> str:
+        from ..options import resolve_digits
         from ..report.summary_text import render_lm_summary, render_lmer_summary
 
+        digits = resolve_digits(self.digits)
         if isinstance(self.data, LmSummaryData):
-            text = render_lm_summary(self.data, digits=self.digits)
+            text = render_lm_summary(self.data, digits=digits)
         else:
-            text = render_lmer_summary(self.data, digits=self.digits)
+            text = render_lmer_summary(self.data, digits=digits)
         if self.notes:
             text = text.rstrip("\n") + "\n" + "\n".join(self.notes) + "\n"
         return text
@@ -102,7 +105,7 @@ def lmer_summary_data(m, coefficients: CoefTable | None = None,
         conv_messages=tuple(m.messages))
 
 
-def lmer_summary(m, digits: int = 7, **kw) -> Summary:
+def lmer_summary(m, digits: int | None = None, **kw) -> Summary:
     notes = list(_na_note(m.design.n_dropped))
     if m.design.dropped_columns:
         k = len(m.design.dropped_columns)
@@ -111,7 +114,7 @@ def lmer_summary(m, digits: int = 7, **kw) -> Summary:
     return Summary(lmer_summary_data(m, **kw), digits=digits, notes=tuple(notes))
 
 
-def lm_summary(m, digits: int = 7) -> Summary:
+def lm_summary(m, digits: int | None = None) -> Summary:
     """R's ``print(summary(lm))`` for an :class:`LmResult`."""
     tab = m.coef_table()
     names = list(tab.index)
