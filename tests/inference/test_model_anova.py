@@ -88,3 +88,72 @@ def test_single_model_anova(sleep):
     pd.testing.assert_frame_equal(ml.anova(m), m.anova())
     lm_tab = ml.anova(ml.lm("Reaction ~ Days", sleep))
     assert list(lm_tab.index) == ["Days", "Residuals"]
+
+
+# --- type II / III with Satterthwaite and Kenward-Roger, contrasts, nesting by structure ---
+# values from make_anova_types.R (R 4.2, lmerTest 3.1): cake with 11 rows removed (unbalanced)
+
+def _types_ref():
+    import json
+    from pathlib import Path
+
+    return json.loads((Path(__file__).parent / "anova_types.json").read_text())
+
+
+def _cake_unbalanced():
+    ref = _types_ref()
+    d = ml.datasets.load("cake").copy()
+    d["temperature"] = d["temp"].astype(float) if "temp" in d else d["temperature"].astype(float)
+    d = d.iloc[[i - 1 for i in ref["rows"]]].reset_index(drop=True)
+    d["ftemp"] = pd.Categorical(d["temperature"].astype(int).astype(str),
+                                [str(t) for t in sorted(d["temperature"].astype(int).unique())])
+    return d
+
+
+def _check_table(got, want, df_rtol):
+    assert list(got.index) == [r["term"] for r in want]
+    for i, r in enumerate(want):
+        assert got["NumDF"].iloc[i] == r["NumDF"]
+        assert got["F value"].iloc[i] == pytest.approx(r["F value"], rel=1e-4, abs=1e-8)
+        assert got["DenDF"].iloc[i] == pytest.approx(r["DenDF"], rel=df_rtol)
+        assert got["Pr(>F)"].iloc[i] == pytest.approx(r["Pr(>F)"], abs=1e-4)
+
+
+@pytest.mark.parametrize("k", [0, 1])
+def test_anova_types_satterthwaite_and_kr(k):
+    import warnings
+
+    case = _types_ref()["cases"][k]
+    d = _cake_unbalanced()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = ml.lmer(case["formula"], d)
+        for t, want in zip((1, 2, 3), case["satterthwaite"]):
+            _check_table(m.anova(type=t, ddf="satterthwaite"), want, 1e-3)
+        for t, want in zip((2, 3), case["kenward_roger"]):
+            _check_table(m.anova(type=t, ddf="kenward-roger"), want, 1e-3)
+        s = ml.lmer(case["formula"], d, contrasts={"recipe": "contr.sum"})
+        _check_table(s.anova(type=3, ddf="satterthwaite"), case["sum_type3"], 1e-3)
+
+
+def test_type2_differs_from_type3_for_main_effects():
+    d = _cake_unbalanced()
+    m = ml.lmer("angle ~ recipe * ftemp + (1 | recipe:replicate)", d)
+    a2, a3 = m.anova(type=2), m.anova(type="III")
+    assert abs(a2["F value"].iloc[0] - a3["F value"].iloc[0]) > 1e-3
+    assert a2["F value"].iloc[2] == pytest.approx(a3["F value"].iloc[2], rel=1e-8)
+
+
+def test_nesting_compares_expanded_structure():
+    ref = _types_ref()["pastes"]
+    p = ml.datasets.load("Pastes")
+    m1 = ml.lmer("strength ~ 1 + (1 | batch:cask)", p, reml=False)
+    m2 = ml.lmer("strength ~ 1 + (1 | batch/cask)", p, reml=False)
+    tab = ml.anova(m1, m2)
+    assert tab["Chisq"].iloc[1] == pytest.approx(ref["Chisq"], abs=1e-5)
+    assert tab["Pr(>Chisq)"].iloc[1] == pytest.approx(ref["p"], abs=1e-6)
+    np.testing.assert_allclose(tab["logLik"], ref["logLik"], atol=1e-5)
+    m3 = ml.lmer("strength ~ 1 + (1 | sample)", p, reml=False)  # the same factor, by rows
+    assert ml.anova(m3, m2)["Chisq"].iloc[1] == pytest.approx(ref["Chisq"], abs=1e-5)
+    with pytest.raises(DataError, match="not nested"):
+        ml.anova(ml.lmer("strength ~ 1 + (1 | cask)", p, reml=False), m2)

@@ -70,22 +70,47 @@ def _check_same_data(models) -> None:
                 "compare models of the same response fitted to the same data frame"))
 
 
-def _random_columns(m) -> dict[str, set]:
+def _random_columns(m) -> list[tuple[frozenset, np.ndarray, set]]:
+    """Per grouping factor after expansion: (its parts, its row codes, its columns).
+
+    ``(1 | batch/cask)`` expands to ``cask:batch`` and ``batch``; ``batch:cask`` has the
+    same parts as ``cask:batch``, so the two are one grouping factor."""
     out: dict = {}
     for t in getattr(m, "terms", None) or []:
-        out.setdefault(t.group, set()).update(t.cnames)
-    return out
+        key = frozenset(p.strip() for p in t.group.split(":"))
+        if key not in out:
+            out[key] = (np.asarray(t.codes), set())
+        out[key][1].update(t.cnames)
+    return [(k, codes, cols) for k, (codes, cols) in out.items()]
+
+
+def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two grouping factors group the rows alike (level labels aside)."""
+    if len(a) != len(b):
+        return False
+    pairs = len(np.unique(np.stack([a, b]), axis=1).T) if len(a) else 0
+    return pairs == len(np.unique(a)) == len(np.unique(b))
 
 
 def _nested(small, big) -> bool:
+    """Whether `small` is a special case of `big`: its fixed-effect columns lie in the span of
+    big's, and each of its random terms is among big's random terms (same grouping factor,
+    by parts or by how it groups the rows, and a subset of the columns)."""
     Xs, Xb = small.design.X, big.design.X
     if Xs.shape[1]:
         coef = np.linalg.lstsq(Xb, Xs, rcond=None)[0] if Xb.shape[1] else np.zeros((0, Xs.shape[1]))
         resid = Xs - Xb @ coef
         if np.max(np.abs(resid)) > 1e-7 * max(1.0, np.max(np.abs(Xs))):
             return False
-    rs, rb = _random_columns(small), _random_columns(big)
-    return all(g in rb and cols <= rb[g] for g, cols in rs.items())
+    rb = _random_columns(big)
+    for key, codes, cols in _random_columns(small):
+        have = set()
+        for kb, cb, colsb in rb:
+            if kb == key or _same_partition(codes, cb):
+                have |= colsb
+        if not cols <= have:
+            return False
+    return True
 
 
 def _check_nested(models, names, npar) -> None:

@@ -88,14 +88,25 @@ def _variables(spec) -> dict:
     return out
 
 
-def _term_names(term, codes, info, full: bool) -> list[str]:
+def _coded(spec, v: str, levels: list[str]) -> tuple[list[str], np.ndarray]:
+    """Column suffixes and contrast matrix of a factor coded by contrasts (treatment unless
+    the fit chose others: ``contrasts=`` or an ordered factor's ``contr.poly``)."""
+    c = (getattr(spec, "contrasts", None) or {}).get(v)
+    if c is not None:
+        return list(c.suffixes), np.asarray(c.matrix, dtype=float)
+    return list(levels[1:]), np.eye(len(levels))[:, 1:]
+
+
+def _term_names(term, codes, info, full: bool, spec=None) -> list[str]:
     parts = []
     for v, code in zip(term, codes):
         kind, vals = info[v]
         if kind == "numeric":
             parts.append([v + s for s in vals])
+        elif full or code == 2:
+            parts.append([v + lev for lev in vals])
         else:
-            parts.append([v + lev for lev in (vals if (full or code == 2) else vals[1:])])
+            parts.append([v + s for s in _coded(spec, v, vals)[0]])
     return [":".join(c[::-1]) for c in itertools.product(*reversed(parts))]
 
 
@@ -116,7 +127,7 @@ def term_columns(design) -> dict[str, list[int]]:
     names = ["(Intercept)"] if spec.fixed.intercept else []
     out = {}
     for term, codes in zip(spec.fixed.terms, spec.coding):
-        cols = _term_names(term, codes, info, full=False)
+        cols = _term_names(term, codes, info, full=False, spec=spec)
         names.extend(cols)
         out[":".join(term)] = [pos[c] for c in cols if c in pos]
     if names != list(spec.all_xnames):
@@ -144,10 +155,11 @@ def _read_variables(design, spec, info) -> dict:
         hit = [c for t, c in zip(terms, coding) if t == (v,)]
         if hit:
             full = hit[0][0] == 2
-            D = np.column_stack([_column(design, v + lev)
-                                 for lev in (levels if full else levels[1:])])
-            vals[v] = (D.argmax(axis=1) if full
-                       else np.where(D.sum(axis=1) > 0.5, D.argmax(axis=1) + 1, 0))
+            sfx, C = (levels, np.eye(len(levels))) if full else _coded(spec, v, levels)
+            D = np.column_stack([_column(design, v + s) for s in sfx])
+            # each row's level: the row of the contrast matrix it equals
+            dist = ((D[:, None, :] - C[None, :, :]) ** 2).sum(axis=2)
+            vals[v] = dist.argmin(axis=1)
         else:
             vals[v] = _factor_from_interactions(design, terms, coding, info, v)
     for v, (kind, suffixes) in info.items():
@@ -275,6 +287,31 @@ def type1_contrasts(design) -> dict[str, np.ndarray]:
     return {t: L[c] for t, c in cols.items()}
 
 
+def _treatment_design(design, spec):
+    """The design recoded with treatment contrasts (lmerTest's ``get_model_matrix(type =
+    "remake", contrasts = "contr.treatment")``), or None when it already is."""
+    if not getattr(spec, "contrasts", None) or all(
+            getattr(c, "name", "") == "contr.treatment" for c in spec.contrasts.values()):
+        return None
+    import dataclasses
+
+    from ..design.model_frame import _model_matrix
+    from ..design.rank import drop_collinear
+    from ..design.variables import FacVar, NumVar
+
+    info = _variables(spec)
+    vals = _read_variables(design, spec, info)
+    vars_ = {v: (FacVar(np.asarray(vals[v]), list(info[v][1])) if info[v][0] == "factor"
+                 else NumVar(np.asarray(vals[v], dtype=float), list(info[v][1])))
+             for v in info}
+    X_all, names = _model_matrix(spec.fixed, spec.coding, vars_, design.X.shape[0])
+    X, xnames, dropped = drop_collinear(X_all, names, 1e-7)
+    kept = np.array([n not in dropped for n in names], dtype=bool)
+    new_spec = dataclasses.replace(spec, contrasts={}, all_xnames=tuple(names), kept=kept)
+    return dataclasses.replace(design, X=X, xnames=list(xnames), dropped_columns=list(dropped),
+                               spec=new_spec)
+
+
 def type3_contrasts(design) -> dict[str, np.ndarray]:
     """Type III contrasts, one matrix per term (lmerTest's ``get_contrasts_type3``).
 
@@ -291,6 +328,10 @@ def type3_contrasts(design) -> dict[str, np.ndarray]:
     X = design.X
     if X.shape[1] <= 1 or len(cols) <= 1:
         return type1_contrasts(design)
+    treat = _treatment_design(design, spec)
+    if treat is not None:  # lmerTest: contrasts of the treatment coding, mapped onto X's
+        mapping = zapsmall(np.linalg.lstsq(treat.X, X, rcond=None)[0])
+        return {t: zapsmall(L @ mapping) for t, L in type3_contrasts(treat).items()}
     info = _variables(spec)
     vals = _read_variables(design, spec, info)
     rdX, names = _rdX(design, spec, info, vals)
@@ -317,4 +358,40 @@ def type3_contrasts(design) -> dict[str, np.ndarray]:
     for t, c in cols.items():
         Lt = L[:, c].T
         out[t] = Lt[np.abs(Lt).sum(axis=1) > 1e-8]
+    return out
+
+
+def type2_contrasts(design) -> dict[str, np.ndarray]:
+    """Type II contrasts, one matrix per term (lmerTest's ``get_contrasts_type2_unfolded``).
+
+    A term contained in no other term gets its marginal contrast (the unit rows of its
+    columns); any other term the sequential (type I) contrast of ``X`` with its columns and
+    those of the terms containing it moved last, so that it is adjusted for every term
+    except those containing it.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.lmer("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"))
+    >>> type2_contrasts(m.design)["Days"].tolist()
+    [[0.0, 1.0]]
+    """
+    cols = term_columns(design)
+    X = design.X
+    p = X.shape[1]
+    if p <= 1 or len(cols) <= 1:
+        return type1_contrasts(design)
+    is_contained = containment(design)
+    out = {}
+    for term, c in cols.items():
+        if not is_contained[term]:
+            out[term] = np.eye(p)[c]
+            continue
+        moved = list(c) + [j for t in is_contained[term] for j in cols[t]]
+        order = [j for j in range(p) if j not in moved] + moved
+        Lc = doolittle(X[:, order].T @ X[:, order])[0].T  # rows in `order`, columns too
+        rows = [i for i, j in enumerate(order) if j in c]
+        L = np.zeros((len(rows), p))
+        L[:, order] = Lc[rows]
+        out[term] = L
     return out

@@ -11,14 +11,16 @@ COLUMNS = ["Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"]
 
 
 def _contrasts(m, type):
-    from .contrasts import type1_contrasts, type3_contrasts
+    from .contrasts import type1_contrasts, type2_contrasts, type3_contrasts
 
     t = str(type).upper()
     if t in ("3", "III"):
         return type3_contrasts(m.design), "III"
+    if t in ("2", "II"):
+        return type2_contrasts(m.design), "II"
     if t in ("1", "I"):
         return type1_contrasts(m.design), "I"
-    raise ValueError(f"type must be 3 ('III') or 1 ('I'), got {type!r}")
+    raise ValueError(f"type must be 3 ('III'), 2 ('II') or 1 ('I'), got {type!r}")
 
 
 def _lme4_table(m) -> pd.DataFrame:
@@ -41,13 +43,14 @@ def _lme4_table(m) -> pd.DataFrame:
 
 
 def anova_table(m, type=3, ddf="satterthwaite") -> pd.DataFrame:
-    """Type III (or I) F tests of each fixed-effect term, as lmerTest's ``anova(m)``.
+    """Type III, II or I F tests of each fixed-effect term, as lmerTest's ``anova(m)``.
 
     Parameters
     ----------
     m : LmerResult
-    type : {3, 1}
-        Type III (lmerTest's default: SAS's definition) or type I (sequential) hypotheses.
+    type : {3, 2, 1}
+        Type III (lmerTest's default: SAS's definition), type II (each term adjusted for
+        every term not containing it) or type I (sequential) hypotheses.
     ddf : {"satterthwaite", "kenward-roger", None}
         Denominator df; ``None`` gives lme4's table (sums of squares and F, no df or p).
 
