@@ -199,3 +199,26 @@ def test_theta_map_joins_terms():
     phi = np.array([2.0, 0.5, 0.7])
     assert np.allclose(tm.phi(tm.theta(phi)), phi)
     assert tm.is_singular(np.array([0.0, 0.5, 0.7]), 1e-4)
+
+
+# ----- Kenward-Roger -----------------------------------------------------------------------
+@pytest.mark.parametrize("structured, lme4", [
+    ("Reaction ~ Days + diag(1 + Days | Subject)", "Reaction ~ Days + (1 + Days || Subject)"),
+    ("Reaction ~ Days + cs(1 + Days | Subject)", "Reaction ~ Days + (1 + Days | Subject)"),
+])
+def test_kenward_roger_of_equivalent_structures(sleep, structured, lme4):
+    """Kenward-Roger's first-order terms transform with the structure's Jacobian: a structure
+    equivalent to lme4's terms gives pbkrtest's df and adjusted standard errors."""
+    a = fit(structured, sleep).coef_table(ddf="kenward-roger")
+    b = fit(lme4, sleep).coef_table(ddf="kenward-roger")
+    assert np.allclose(a["df"], b["df"], rtol=1e-4)
+    assert np.allclose(a["std_error"], b["std_error"], rtol=1e-4)
+
+
+def test_kenward_roger_for_ar1(ar1_fit):
+    kr = ar1_fit.coef_table(ddf="kenward-roger")
+    se = np.sqrt(np.diag(ar1_fit.vcov))
+    assert np.all(kr["std_error"].to_numpy() >= se * (1 - 1e-9))  # never smaller
+    assert np.all(kr["std_error"].to_numpy() <= se * 1.1)
+    sat = ar1_fit.coef_table()
+    assert np.allclose(kr["df"], sat["df"], rtol=0.2)  # close to Satterthwaite's here

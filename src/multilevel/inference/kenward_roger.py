@@ -105,6 +105,62 @@ def _trace_E(C: np.ndarray, par) -> float:
     return float(v.sum() * (2.0 if i != j else 1.0))
 
 
+def structure_jacobian(m, h: float = 1e-6) -> np.ndarray | None:
+    """``d gamma_e / d psi_r`` for a model with covariance structures; None without.
+
+    pbkrtest's parameters ``gamma`` are the variances and covariances of each term (lme4's
+    unstructured terms). A structured term (``cs()``, ``ar1()``, ``diag()``) has fewer: its
+    variances and correlation ``psi``; its ``G_r = sum_e J[e, r] G_e``. Kenward-Roger's first-order
+    terms transform with ``J`` (pbkrtest omits the second-derivative term, as here), so a
+    structure equivalent to an unstructured term gives the same result.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.lmer("Reaction ~ Days + diag(1 + Days | Subject)", ml.datasets.load("sleepstudy"))
+    >>> np.round(structure_jacobian(m), 6).tolist()
+    [[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]]
+    """
+    tm = m.theta_map
+    if tm.identity:
+        return None
+    sv = tm.sdcor(np.asarray(m.theta, dtype=float), m.sigma)[:-1]
+    blocks, pos = [], 0
+    for st in tm.structures:
+        kinds = [kind for kind, _, _ in st.sdcor_index()]
+        part = sv[pos:pos + len(kinds)]
+        pos += len(kinds)
+        rows, cols = lower_tri_indices(st.p)
+        if st.identity:  # lme4's term: its own gamma
+            blocks.append(np.eye(rows.size))
+            continue
+        psi = np.array([v * v if kd == "sd" else v for v, kd in zip(part, kinds)])
+
+        def gamma(x, st=st, kinds=kinds, rows=rows, cols=cols):
+            nat = np.array([np.sqrt(max(v, 0.0)) if kd == "sd" else v for v, kd in zip(x, kinds)])
+            return st.cov_from_sdcor(nat)[rows, cols]
+
+        Jk = np.empty((rows.size, psi.size))
+        for r in range(psi.size):
+            step = h * max(abs(psi[r]), 1e-2)
+            e = np.zeros(psi.size)
+            e[r] = step
+            Jk[:, r] = (gamma(psi + e) - gamma(psi - e)) / (2.0 * step)
+        blocks.append(Jk)
+    return sla.block_diag(*blocks)
+
+
+def _combine(mats: list, J: np.ndarray) -> list:
+    """``sum_e J[e, r] mats[e]`` for each column ``r`` of ``J``."""
+    out = []
+    for r in range(J.shape[1]):
+        acc = np.zeros_like(mats[0])
+        for e in np.flatnonzero(J[:, r]):
+            acc += J[e, r] * mats[e]
+        out.append(acc)
+    return out
+
+
 def vcov_adjusted(m) -> KRAdjusted:
     """pbkrtest's ``vcovAdj(m)``: the Kenward-Roger adjusted covariance of ``beta``.
 
@@ -165,10 +221,15 @@ def vcov_adjusted(m) -> KRAdjusted:
     XS3X = XtX - XB @ N3 @ XB.T
     trS2 = A.nobs - q + float(np.sum(N1 * N1))
     pars = _params(A, off)
-    k = len(pars) + 1
     Phi = np.asarray(m.vcov, dtype=float)
     XSZE = [_times_E(XSZ, par) for par in pars]
     CE = [_times_E(ZSZ, par) for par in pars]
+    trE = [_trace_E(ZS2Z, par) for par in pars]
+    J = structure_jacobian(m)
+    if J is not None:  # structured terms: G_r = sum_e (d gamma_e / d psi_r) G_e
+        XSZE, CE = _combine(XSZE, J), _combine(CE, J)
+        trE = list(J.T @ np.asarray(trE))
+    k = len(XSZE) + 1
     P = [-(Y @ XSZ.T) / s2 ** 2 for Y in XSZE] + [-XS2X / s2 ** 2]
     Q: dict = {}
     K = np.empty((k, k))
@@ -179,7 +240,7 @@ def vcov_adjusted(m) -> KRAdjusted:
                 K[r, s] = np.sum(CE[r].T * CE[s]) / s2 ** 2
             elif r < k - 1:
                 Q[r, s] = XSZE[r] @ XS2Z.T / s2 ** 3
-                K[r, s] = _trace_E(ZS2Z, pars[r]) / s2 ** 2
+                K[r, s] = trE[r] / s2 ** 2
             else:
                 Q[r, s] = XS3X / s2 ** 3
                 K[r, s] = trS2 / s2 ** 2
