@@ -229,31 +229,25 @@ class GlmerResult(MixedResultBase):
                                     re_form=re_form, allow_new_levels=allow_new_levels)
         from ..design.model_frame import new_design
 
-        keep = self._terms_for(re_form)
+        keep = self._re_columns(re_form)  # term -> columns kept (lme4's re.form)
         beta = self._st.beta
         if newdata is None:
             eta = self.design.X @ beta
             if self.problem.data.offset is not None:
                 eta = eta + self.problem.data.offset
-            for k in keep:
+            for k, cols in keep.items():
                 t = self.terms[k]
-                eta = eta + np.einsum("np,np->n", np.asarray(t.Z), self._b[k][t.codes])
+                eta = eta + np.einsum("np,np->n", np.asarray(t.Z) * cols, self._b[k][t.codes])
             index = self.row_labels
         else:
-            if len(keep) == len(self.terms):
-                sel = None
-            elif not keep:
-                sel = "~0"
-            else:
-                sel = re_form
-            nd = new_design(self.design, newdata, re_form=sel,
+            chosen = [k for k in range(len(self.terms)) if k in keep]
+            nd = new_design(self.design, newdata, re_form=self._design_positions(chosen),
                             allow_new_levels=allow_new_levels)
             eta = nd.X @ beta
             if nd.offset is not None:
                 eta = eta + nd.offset
-            for k, (codes, Z) in self._match_new_terms(nd.re_terms if keep else []).items():
-                if k not in keep:
-                    continue
+            for k, r in zip(chosen, nd.re_terms):
+                codes, Z = np.asarray(r.codes), np.asarray(r.Z, dtype=float) * keep[k]
                 ok = codes >= 0
                 contrib = np.zeros(len(codes))
                 contrib[ok] = np.einsum("np,np->n", Z[ok], self._b[k][codes[ok]])

@@ -180,9 +180,8 @@ class LmerResult(MixedResultBase):
                      for k, t in enumerate(self.terms) if k in keep]
             eta = self._linear_predictor(self.design.X, parts, self.design.offset)
             return pd.Series(eta, index=self.row_labels, name="predicted")
-        position = {id(t): i for i, t in enumerate(self.design.re_terms)}
         chosen = [k for k in range(len(self.terms)) if k in keep]
-        nd = new_design(self.design, newdata, re_form=[position[id(self.terms[k])] for k in chosen],
+        nd = new_design(self.design, newdata, re_form=self._design_positions(chosen),
                         allow_new_levels=allow_new_levels)
         parts = [(k, (np.asarray(r.codes), np.asarray(r.Z) * keep[k]))
                  for k, r in zip(chosen, nd.re_terms)]

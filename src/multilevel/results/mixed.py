@@ -191,6 +191,20 @@ class MixedResultBase(ResultBase):
 
         return re_columns(self.terms, re_form)
 
+    def _design_positions(self, chosen: list[int]) -> list[int]:
+        """Positions in ``design.re_terms`` (formula order) of ``self.terms[k]`` (lme4 order)."""
+        pos = {id(t): i for i, t in enumerate(self.design.re_terms)}
+        out, used = [], set()
+        for k in chosen:
+            t = self.terms[k]
+            i = pos.get(id(t))
+            if i is None:  # terms rebuilt after the design: match by group and columns
+                i = next(j for j, r in enumerate(self.design.re_terms) if j not in used
+                         and r.group == t.group and list(r.cnames) == list(t.cnames))
+            used.add(i)
+            out.append(i)
+        return out
+
     @property
     def nobs(self) -> int:
         return self.design.nobs
