@@ -21,6 +21,64 @@ T = TypeVar("T")
 _COMPRESSION = (".gz", ".bz2", ".xz", ".zip", ".zst")
 
 
+def data_help(default: str = "") -> str:
+    """Help text of ``--data``: every format :func:`multilevel.read` reads, from its table.
+
+    Examples
+    --------
+    >>> "Parquet (.parquet .pq)" in data_help() and "SPSS (.sav .zsav)" in data_help()
+    True
+    """
+    from ..io.readers import FORMATS
+
+    label = {"csv": "CSV", "tsv": "TSV", "text": "text", "parquet": "Parquet",
+             "feather": "Feather/Arrow", "excel": "Excel", "rds": "R's RDS",
+             "rdata": "R's RData", "stata": "Stata", "spss": "SPSS"}
+    kinds = ", ".join(f"{label.get(fmt, fmt)} ({' '.join(sfx)})" for fmt, sfx in FORMATS.items())
+    return (f"data file: {kinds}; each also compressed (.gz .bz2 .xz .zip); an http(s) URL; "
+            "or a dataset name (see 'multilevel datasets list')" + (f" {default}" if default else ""))
+
+
+def split_formula_hint(argv: list[str], extras: list[str]) -> str | None:
+    """Why a command line has stray words, when the shell split an unquoted formula.
+
+    ``multilevel fit math ~ homework --data x.csv`` reaches Python as ``math``, the home
+    folder (the shell expands a lone ``~``) and ``homework``. Returns the message saying to
+    quote the formula, or None when the stray words do not look like a split formula.
+
+    Examples
+    --------
+    >>> print(split_formula_hint(["fit", "math", "~", "homework", "--data", "x.csv"],
+    ...                          ["~", "homework"]))
+    the shell split the formula into words (got 'math' '~' 'homework')
+      How to fix: quote the formula: "math ~ homework"
+    """
+    import os
+
+    if not extras or any(e.startswith("-") for e in extras):
+        return None
+    homes = {h for h in (os.path.expanduser("~"), os.environ.get("HOME")) if h and h != "~"}
+    words = list(argv)
+    try:
+        first = words.index(extras[0])
+    except ValueError:
+        return None
+    start = first - 1 if first > 0 and not words[first - 1].startswith("-") else first
+    parts = []
+    for w in words[start:]:
+        if w.startswith("-"):
+            break
+        parts.append("~" if (w in homes or w == "~") else w)
+    tilde = any(w in homes for w in words[start:start + len(parts)])
+    if not (tilde or "~" in parts or any(c in "".join(parts) for c in "+*:|")):
+        return None
+    formula = " ".join(parts)
+    why = ("the shell split the formula into words"
+           + (" and turned its '~' into your home folder" if tilde else ""))
+    return two_line(f"{why} (got {' '.join(repr(w) for w in words[start:start + len(parts)])})",
+                    f'quote the formula: "{formula}"')
+
+
 def data_name(path: Path) -> str:
     """The name a file gives its data in summaries (``Data:`` line): the file stem.
 

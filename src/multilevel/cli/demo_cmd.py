@@ -30,6 +30,7 @@ from typing import Any
 from ..errors import MultilevelError
 from ._common import (
     capture_warnings,
+    data_help,
     digits_arg,
     fit_model,
     one_line,
@@ -204,7 +205,8 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub.add_argument("--data", metavar="FILE",
-                     help="CSV/TSV file or bundled dataset name (default: the bundled Exam data)")
+                     help=data_help("(default: the lesson's imm10 when available, else the "
+                                    "bundled Exam data)"))
     roles = sub.add_argument_group("column roles (required with --data; Exam's by default)")
     roles.add_argument("--y", metavar="COL", help="response (Exam: normexam)")
     roles.add_argument("--x", metavar="COL", help="level-1 predictor with a random slope "

@@ -8,6 +8,7 @@ from typing import Any
 
 from ._common import (
     capture_warnings,
+    data_help,
     digits_arg,
     fit_model,
     fmt,
@@ -25,8 +26,10 @@ examples:
   multilevel fit "math ~ homework" --data imm10.csv          (no bar: ordinary least squares)
 
 A formula with a random-effects term (x | g) is fitted like lme4's lmer(); one without is
-fitted like R's lm(). --data takes a CSV or TSV file (gzip/bz2/xz compressed too) or the
-name of a bundled dataset (see 'multilevel datasets list').
+fitted like R's lm(). --data takes any file ml.read reads (CSV, TSV, text, Parquet, Feather,
+Excel, RDS/RData, Stata, SPSS; compressed too), an http(s) URL, or a dataset name (see
+'multilevel datasets list'). Quote the formula: unquoted, the shell splits it into words and
+turns a lone ~ into your home folder.
 """
 
 
@@ -43,7 +46,7 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     sub.add_argument("formula", metavar="FORMULA",
                      help="model formula in lme4 syntax, e.g. 'y ~ x + (x | g)' (quote it)")
     sub.add_argument("--data", required=True, metavar="FILE",
-                     help="CSV/TSV file (optionally compressed) or bundled dataset name")
+                     help=data_help())
     method = sub.add_mutually_exclusive_group()
     method.add_argument("--reml", dest="reml", action="store_true", default=True,
                         help="fit by restricted maximum likelihood (default, as lme4)")

@@ -14,7 +14,7 @@ from typing import NoReturn
 
 from ..errors import MultilevelError
 from . import datasets_cmd, demo_cmd, fit_cmd, report_cmd
-from ._common import one_line
+from ._common import one_line, split_formula_hint
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -91,7 +91,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     cake ...
     0
     """
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        hint = split_formula_hint(argv, extras)
+        if hint:  # an unquoted formula, split by the shell: say to quote it
+            print(f"error: {one_line(hint)}", file=sys.stderr)
+            return EXIT_USAGE
+        parser.parse_args(argv)  # argparse's own message for other stray arguments
     try:
         return args.func(args)
     except MultilevelError as exc:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, MultilevelError, two_line
-from ._common import digits_arg, one_line
+from ._common import data_help, digits_arg, one_line
 
 EPILOG = """\
 examples:
@@ -42,7 +42,7 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser] | None = 
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub.add_argument("--data", required=True, metavar="FILE",
-                     help="data file, http(s) URL or bundled dataset name")
+                     help=data_help())
     sub.add_argument("--formula", "-f", action="append", required=True, metavar="F",
                      dest="formulas",
                      help="a model formula in lme4 syntax; repeat for several models")
