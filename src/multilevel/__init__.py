@@ -37,6 +37,7 @@ _LAZY = {
     "compare": (".report.tables", "compare"),
     "group_summary": (".report.tables", "group_summary"),
     "emmeans": (".inference.emmeans", "emmeans"),
+    "vif": (".inference.vif", "vif"),
     "model_table": (".inference.model_table", "model_table"),
     "all_fit": (".inference.all_fit", "all_fit"),
     "cross_validate": (".inference.cross_validate", "cross_validate"),
@@ -44,7 +45,7 @@ _LAZY = {
 
 __all__ = [
     "lm", "lmer", "LmerControl", "glmer", "glmer_nb", "nlmer", "family", "datasets",
-    "anova", "profile", "bootstrap", "emmeans",
+    "anova", "profile", "bootstrap", "emmeans", "vif",
     "model_table", "all_fit", "cross_validate",
     "group_summary", "compare", "report", "read", "plot", "options",
     "MultilevelError", "FormulaError", "DataError", "ConvergenceWarning", "SingularFitWarning",

@@ -8,6 +8,7 @@ function           what it draws                                                
 ``coefficients``   estimates with 95% CIs, one or several models                ``dwplot``
 ``ranef``          conditional modes +- 1.96 conditional SD, sorted             ``dotplot(ranef)``
 ``diagnostics``    residuals vs fitted, normal QQ of residuals and of ranef     ``plot``, ``qqmath``
+``influence``      Cook's distance per group or observation (index plot)        influence.ME
 =================  ===========================================================  ==============
 
 Every function takes ``ax=`` (where to draw; a new figure when omitted) and returns the Axes
@@ -27,6 +28,7 @@ from __future__ import annotations
 from .caterpillar import ranef
 from .coefs import coefficients
 from .diagnostics import diagnostics
+from .influence import influence
 from .scatter import group_lines, scatter_fit
 
-__all__ = ["scatter_fit", "group_lines", "coefficients", "ranef", "diagnostics"]
+__all__ = ["scatter_fit", "group_lines", "coefficients", "ranef", "diagnostics", "influence"]

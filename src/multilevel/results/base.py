@@ -89,3 +89,58 @@ class ResultBase:
         from ..inference.hypothesis import linear_hypothesis
 
         return linear_hypothesis(self, *hypotheses, **options)
+
+    def hatvalues(self) -> pd.Series:
+        """Leverages, the diagonal of the hat matrix (lme4's ``hatvalues(m)``).
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.lmer("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"))
+        >>> round(float(m.hatvalues().iloc[0]), 4)
+        0.2293
+        """
+        from ..inference.influence import hatvalues
+
+        return pd.Series(hatvalues(self), index=self.row_labels, name="hatvalues")
+
+    def cooks_distance(self, method: str = "refit", group: str | None = None) -> pd.Series:
+        """Cook's distance per observation (or per level of ``group``): by deletion refits,
+        lme4's ``cooks.distance(influence(m))``, or ``method="closed"``, lme4's
+        ``cooks.distance(m)``; see :mod:`multilevel.inference.influence`.
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.lmer("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff"))
+        >>> m.cooks_distance(group="Batch").index.tolist()
+        ['A', 'B', 'C', 'D', 'E', 'F']
+        """
+        from ..inference.influence import cooks_distance_closed, influence
+
+        if method == "closed" or getattr(self, "kind", None) == "lm":
+            return pd.Series(cooks_distance_closed(self), index=self.row_labels,
+                             name="cooks_distance")
+        if method != "refit":
+            from ..errors import MultilevelError, two_line
+
+            raise MultilevelError(two_line(f"unknown method {method!r}",
+                                           'use "refit" or "closed"'))
+        cd = influence(self, group).cooks_distance
+        return cd.set_axis(self.row_labels) if group is None else cd
+
+    def influence(self, group: str | None = None, *, data=None):
+        """Refit without each observation or each level of ``group`` (lme4's
+        ``influence.merMod``, influence.ME's group deletion): changes in the fixed effects and
+        variance components, Cook's distance; see :func:`multilevel.inference.influence.influence`.
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.lmer("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff"))
+        >>> m.influence(group="Batch").var_cov_comps.columns.tolist()
+        ['sigma^2', 'v[(Intercept)]']
+        """
+        from ..inference.influence import influence
+
+        return influence(self, group, data=data)

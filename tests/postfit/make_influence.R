@@ -1,0 +1,57 @@
+# Reference values for tests/postfit/test_influence.py: lme4 1.1-31 hatvalues,
+# cooks.distance (closed form and by deletion, influence.merMod with groups=) and car's vif.
+# Run from the repository root:
+#   Rscript tests/postfit/make_influence.R > tests/postfit/influence_ref.json
+suppressMessages({library(lme4); library(car); library(jsonlite)})
+ss <- read.csv("../shared/data/sleepstudy.csv"); ss$Subject <- factor(ss$Subject)
+cake <- read.csv("../shared/data/cake.csv")
+cake$replicate <- factor(cake$replicate); cake$recipe <- factor(cake$recipe)
+cake$temperature <- factor(cake$temperature)
+exam <- read.csv("../shared/data/Exam.csv")
+exam$school <- factor(exam$school)
+exam$schgend <- factor(exam$schgend, levels = c("mixed", "boys", "girls"))
+exam$vr <- factor(exam$vr, levels = c("bottom 25%", "mid 50%", "top 25%"))
+exam$sex <- factor(exam$sex)
+
+infl <- function(m, groups) {
+  inf <- influence(m, groups = groups)
+  data <- eval(getCall(m)$data)
+  crit <- sapply(as.character(inf$deleted), function(u) {
+    keep <- as.character(data[[groups]]) != u
+    REMLcrit(suppressWarnings(update(m, data = data[keep, ], start = list(theta = getME(m, "theta")),
+                                     control = lmerControl(optCtrl = list(maxfun = 1000)))))
+  })
+  list(groups = groups, units = as.character(inf$deleted),
+       fixef = unname(inf[[paste0("fixed.effects[-", groups, "]")]]),
+       var_cov_comps = unname(inf[[paste0("var.cov.comps[-", groups, "]")]]),
+       var_cov_names = names(inf$var.cov.comps),
+       cooks_distance = unname(cooks.distance(inf)), reml_crit = unname(crit))
+}
+vif_tab <- function(m) {
+  v <- vif(m)
+  if (is.matrix(v)) list(terms = rownames(v), gvif = unname(v[, 1]), df = unname(v[, 2]),
+                         gvif_adj = unname(v[, 3]))
+  else list(terms = names(v), gvif = unname(v))
+}
+res <- list()
+m1 <- lmer(Reaction ~ Days + (Days | Subject), ss)
+res$sleep <- list(formula = "Reaction ~ Days + (Days | Subject)", data = "sleepstudy",
+  hatvalues = unname(hatvalues(m1)), cooks_closed = unname(cooks.distance(m1)),
+  group = infl(m1, "Subject"))
+m2 <- lmer(angle ~ recipe + temperature + (1 | recipe:replicate), cake)
+res$cake <- list(formula = "angle ~ recipe + temperature + (1 | recipe:replicate)", data = "cake",
+  hatvalues = unname(hatvalues(m2)), cooks_closed = unname(cooks.distance(m2)),
+  group = infl(m2, "replicate"), vif = vif_tab(m2))
+m3 <- lm(angle ~ recipe + temperature, cake)
+res$cake_lm <- list(formula = "angle ~ recipe + temperature", data = "cake",
+  hatvalues = unname(hatvalues(m3)), cooks_closed = unname(cooks.distance(m3)),
+  vif = vif_tab(m3))
+m4 <- lmer(normexam ~ standLRT + schavg + sex + vr + schgend + (1 | school), exam)
+res$exam <- list(formula = "normexam ~ standLRT + schavg + sex + vr + schgend + (1 | school)",
+  data = "Exam", vif = vif_tab(m4))
+m5 <- lmer(normexam ~ standLRT + schavg + sex + (1 | school), exam)
+res$exam_1df <- list(formula = "normexam ~ standLRT + schavg + sex + (1 | school)",
+  data = "Exam", vif = vif_tab(m5))
+res$generated_with <- sprintf("R %s; lme4 %s; car %s", getRversion(), packageVersion("lme4"),
+                              packageVersion("car"))
+cat(toJSON(res, auto_unbox = TRUE, digits = NA, null = "null", na = "null", pretty = TRUE))
