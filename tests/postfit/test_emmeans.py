@@ -177,3 +177,15 @@ def test_large_models_fall_back_to_asymptotic_df():
     e = ml.emmeans(m, "recipe", limit=100)
     assert np.isinf(e.frame["df"]).all()
     assert "D.f. calculations have been disabled" in repr(e)
+
+
+@pytest.mark.parametrize("contrasts", [{"recipe": "contr.sum"}, {"recipe": "contr.helmert",
+                                                                 "temperature": "contr.poly"}])
+def test_means_do_not_depend_on_the_contrasts(contrasts):
+    """Invariance: marginal means, SE and df are the same whatever the coding of the factors."""
+    cake = ml.datasets.load("cake")
+    f = "angle ~ recipe * temperature + (1 | recipe:replicate)"
+    a = ml.emmeans(ml.lmer(f, cake), "recipe", by="temperature").frame
+    b = ml.emmeans(ml.lmer(f, cake, contrasts=contrasts), "recipe", by="temperature").frame
+    for c in ("emmean", "std_error", "df"):
+        np.testing.assert_allclose(a[c], b[c], rtol=1e-6)

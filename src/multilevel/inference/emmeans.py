@@ -160,7 +160,8 @@ def _full_matrix(design, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | Non
 
     spec = design.spec
     vars_ = {k: eval_variable(node, df, spec.state, False) for k, node in spec.fixed.variables.items()}
-    X_all, _ = _model_matrix(spec.fixed, spec.coding, vars_, len(df))
+    contr = getattr(spec, "contrasts", None)  # contrasts= and ordered factors (contr.poly)
+    X_all, _ = _model_matrix(spec.fixed, spec.coding, vars_, len(df), contr)
     off = None
     if spec.offsets:
         off = np.sum([eval_numeric(o, df, spec.state, False) for o in spec.offsets], axis=0)
