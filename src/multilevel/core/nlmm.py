@@ -17,10 +17,13 @@ the penalised residual sum of squares falls below ``tol``. The Laplace deviance 
 ``nlsResp::Laplace``: ``log|L|^2 + n (1 + log(2 pi pwrss / n))``.
 
 lme4 optimises in two stages: theta alone with beta updated inside PNLS (``uOnly = FALSE``), then
-``(theta, beta)`` jointly with only ``u`` inside PNLS (nAGQ = 1); both are done here with BOBYQA.
+``(theta, beta)`` jointly with only ``u`` inside PNLS (nAGQ = 1). Both stages use lme4's own
+Nelder-Mead (:func:`nelder_mead`, a port of lme4's ``optimizer.cpp``) by default, so that fits
+stop where lme4's stop; BOBYQA is the alternative.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,6 +73,17 @@ class PnlsState:
     ldL2: float
     RX: np.ndarray
     iterations: int
+    du: np.ndarray | None = None
+
+    @property
+    def pwrss_lme4(self) -> float:
+        """lme4's ``wrss + sqrL(1)``: the residuals at ``u``, the penalty at ``u + du`` (the last
+        Gauss-Newton increment, not installed). It differs from ``pwrss`` by ``O(du)``; lme4
+        reports the deviance and sigma from it."""
+        if self.du is None:
+            return self.pwrss
+        v = self.u + self.du
+        return self.wrss + float(v @ v)
 
 
 class NlmmCore:
@@ -166,10 +180,10 @@ class NlmmCore:
             if not np.isfinite(prss0) or not np.all(np.isfinite(grad)):
                 raise FloatingPointError("model not finite")
             L, c = self._system(theta, grad, resid, u, u_only)
-            if float(c @ c) / prss0 < tol:
-                break
             delta = solve_triangular(L.T, c, lower=False, check_finite=False)
             du, db = delta[:self.q], delta[self.q:]
+            if float(c @ c) / prss0 < tol:
+                break
             fac, moved = 1.0, False
             while fac > 1e-3:
                 u1 = u + fac * du
@@ -192,56 +206,168 @@ class NlmmCore:
         L, _ = self._system(theta, grad, resid, u, False)
         ldL2 = 2.0 * float(np.sum(np.log(np.diag(L)[:self.q])))
         return PnlsState(u=u, beta=beta, mu=mu, phi=ph, wrss=wrss, pwrss=wrss + float(u @ u),
-                         ldL2=ldL2, RX=L[self.q:, self.q:].copy(), iterations=it)
+                         ldL2=ldL2, RX=L[self.q:, self.q:].copy(), iterations=it, du=du)
 
-    def laplace(self, st: PnlsState) -> float:
-        """lme4's ``nlsResp::Laplace``: ``ldL2 + n (1 + log(2 pi pwrss / n))``."""
-        return st.ldL2 + self.n * (1.0 + np.log(2.0 * np.pi * st.pwrss / self.n))
+    def laplace(self, st: PnlsState, *, lme4: bool = False) -> float:
+        """lme4's ``nlsResp::Laplace``: ``ldL2 + n (1 + log(2 pi pwrss / n))``; with ``lme4``
+        the penalised sum of squares as lme4 evaluates it (:attr:`PnlsState.pwrss_lme4`)."""
+        pw = st.pwrss_lme4 if lme4 else st.pwrss
+        return st.ldL2 + self.n * (1.0 + np.log(2.0 * np.pi * pw / self.n))
 
     # ----- lme4's two optimisation stages ------------------------------------------------------
-    def fit(self, beta_start, *, tol: float = 1e-10, xtol_abs: float = 1e-10,
-            ftol_abs: float = 1e-10, maxeval: int = 100_000):
-        """Stage 1 (theta; beta inside PNLS), then stage 2 (theta and beta jointly).
+    def fit(self, beta_start, *, optimizer: str = "Nelder_Mead", tol: float = 1e-10,
+            maxeval: int = 10_000):
+        """lme4's two stages: theta with beta inside PNLS, then theta and beta jointly.
 
-        Returns ``(theta, beta, state, opt_summary)``.
+        ``optimizer="Nelder_Mead"`` follows lme4 (``nlmerControl()``) step for step: its
+        Nelder-Mead simplex (steps 0.02 for theta in stage 1; 0.02 for theta and
+        ``0.2 min(sd, 10)`` for beta in stage 2), its stopping rule, its deviance evaluation
+        (:attr:`PnlsState.pwrss_lme4`), and its warm starts: lme4's PNLS starts each evaluation
+        where the previous one ended (its ``u0`` and ``beta0`` share memory with the model
+        object), including the evaluations of its finite-difference derivatives after each
+        stage. The fit thus stops where lme4's does. ``"bobyqa"`` minimises the exact Laplace
+        deviance with NLopt's BOBYQA from fixed starts, to tight tolerances: at least as good
+        an optimum, sometimes better.
+
+        Returns ``(theta, beta, state, opt_summary)``; ``opt_summary.fmin`` is the deviance at
+        the optimum as the optimiser saw it (lme4 reports this value as ``-2 logLik``).
         """
-        from .optimize import bobyqa
+        from .optimize import OptSummary, bobyqa
 
-        first = self.pnls(self.theta0, beta_start, np.zeros(self.q), u_only=False, tol=1e-3)
-        u0, b0 = first.u, first.beta
+        if optimizer not in ("Nelder_Mead", "bobyqa"):
+            raise ValueError(f"unknown optimizer {optimizer!r}: use 'Nelder_Mead' or 'bobyqa'")
+        lme4 = optimizer == "Nelder_Mead"
+        t0 = time.perf_counter()
+        nth = self.theta0.size
+        warm = {"u": np.zeros(self.q), "beta": np.asarray(beta_start, dtype=float).copy()}
+
+        def solve(theta, beta, u_only):
+            st = self.pnls(theta, warm["beta"] if beta is None else beta, warm["u"],
+                           u_only=u_only, tol=tol)
+            if lme4:  # lme4's PNLS continues from where the last evaluation ended
+                warm["u"] = st.u
+                if not u_only:
+                    warm["beta"] = st.beta
+            return st
 
         def dev1(theta):
             try:
-                return self.laplace(self.pnls(theta, b0, u0, u_only=False, tol=tol))
+                return self.laplace(solve(theta, None, False), lme4=lme4)
             except (FloatingPointError, np.linalg.LinAlgError, ConvergenceError):
                 return _BAD
-
-        nth = self.theta0.size
-        step1 = np.maximum(0.75 * np.abs(self.theta0), 0.1)
-        opt1 = bobyqa(dev1, self.theta0, self.lower, xtol_abs=xtol_abs, ftol_abs=ftol_abs,
-                      maxeval=maxeval, initial_step=step1)
-        st1 = self.pnls(opt1.theta, b0, u0, u_only=False, tol=tol)
-        u1 = st1.u
 
         def dev2(par):
             try:
-                st = self.pnls(par[:nth], par[nth:], u1, u_only=True, tol=tol)
-                return self.laplace(st)
+                return self.laplace(solve(par[:nth], par[nth:], True), lme4=lme4)
             except (FloatingPointError, np.linalg.LinAlgError, ConvergenceError):
                 return _BAD
 
-        sigma2 = st1.pwrss / self.n
-        se = np.sqrt(sigma2 * np.diag(_unscaled(st1.RX)))
-        step2 = np.concatenate([np.full(nth, 0.1), 0.2 * np.where(np.isfinite(se) & (se > 0), se,
-                                                                  0.1 * np.abs(st1.beta) + 0.1)])
-        par0 = np.concatenate([opt1.theta, st1.beta])
+        first = self.pnls(self.theta0, warm["beta"], warm["u"], u_only=False, tol=tol)
+        warm["u"], warm["beta"] = first.u, first.beta
+        fixed = dict(warm)  # bobyqa: every evaluation starts here
         lower2 = np.concatenate([self.lower, np.full(self.p, -np.inf)])
-        opt2 = bobyqa(dev2, par0, lower2, xtol_abs=xtol_abs, ftol_abs=ftol_abs,
-                      maxeval=maxeval, initial_step=step2)
-        opt2.feval += opt1.feval
-        theta, beta = opt2.theta[:nth], opt2.theta[nth:]
-        st = self.pnls(theta, beta, u1, u_only=True, tol=tol)
-        return theta, beta, st, opt2
+        messages: list[str] = []
+        hess = None
+        if lme4:
+            th1, f1, nev1, code1 = nelder_mead(dev1, self.theta0, self.lower, maxfun=maxeval)
+            if code1 == "MAXEVAL_REACHED":  # lme4 warns; its summary shows stage 2 only
+                import warnings
+
+                from ..errors import ConvergenceWarning
+
+                warnings.warn(f"convergence code 4 from Nelder_Mead: failure to converge in "
+                              f"{maxeval} evaluations (first stage, theta only)",
+                              ConvergenceWarning, stacklevel=3)
+            nev1 += _deriv12_points(dev1, th1)[2]
+        else:
+            o1 = bobyqa(dev1, self.theta0, self.lower, xtol_abs=1e-10, ftol_abs=1e-10,
+                        initial_step=np.maximum(0.75 * np.abs(self.theta0), 0.1))
+            th1, nev1 = o1.theta, o1.feval
+        if not lme4:
+            warm.update(fixed)
+        st1 = solve(th1, None, False)
+        warm["u"] = st1.u
+        beta_sd = np.sqrt(np.diag(_unscaled(st1.RX)))
+        par0 = np.concatenate([th1, st1.beta])
+        if lme4:
+            xst = 0.2 * np.concatenate([np.full(nth, 0.1), np.minimum(beta_sd, 10.0)])
+            par, fmin, nev2, code = nelder_mead(dev2, par0, lower2, xst=xst, maxfun=maxeval)
+            if code == "MAXEVAL_REACHED":
+                messages.append(f"convergence code 4 from Nelder_Mead: failure to converge in "
+                                f"{maxeval} evaluations")
+            _, hess, extra = _deriv12_points(dev2, par)
+            nev2 += extra
+        else:
+            sigma = np.sqrt(st1.pwrss / self.n)
+            step = 0.2 * np.concatenate([np.full(nth, 0.5), np.where(
+                np.isfinite(beta_sd) & (beta_sd > 0), sigma * beta_sd, 0.1 * abs(st1.beta) + 0.1)])
+            o2 = bobyqa(dev2, par0, lower2, xtol_abs=1e-10, ftol_abs=1e-10, initial_step=step)
+            par, fmin, nev2, code = o2.theta, o2.fmin, o2.feval, o2.return_code
+            messages += o2.messages
+        theta, beta = par[:nth], par[nth:]
+        st = solve(theta, beta, True)
+        opt = OptSummary(optimizer=optimizer, theta0=par0, lower=lower2, theta=par,
+                         fmin=float(fmin), feval=int(nev1 + nev2), return_code=code,
+                         maxeval=maxeval, seconds=time.perf_counter() - t0, messages=messages)
+        opt.hessian = hess  # lme4's finite-difference Hessian of stage 2 (Nelder_Mead only)
+        return theta, beta, st, opt
+
+
+def _deriv12_points(fn, x, delta: float = 1e-4):
+    """lme4's ``deriv12``: central finite-difference gradient and Hessian of ``fn`` at ``x``,
+    evaluated at lme4's points in lme4's order (``optwrap`` calls it after each optimisation;
+    the order matters because lme4's PNLS is warm-started from the previous call). As in
+    lme4, ``fn(x)`` is evaluated first (``optwrap`` passes ``opt$value``, which Nelder-Mead's
+    result does not have).
+
+    Returns ``(gradient, hessian, number_of_evaluations)``.
+    """
+    x = np.asarray(x, dtype=float)
+    nx = x.size
+    H = np.full((nx, nx), np.nan)
+    g = np.zeros(nx)
+    fx = float(fn(x))
+    count = 1
+
+    def at(changes):
+        nonlocal count
+        v = x.copy()
+        for i, s in changes:
+            v[i] += s
+        count += 1
+        return float(fn(v))
+
+    for j in range(nx):
+        fadd, fsub = at([(j, delta)]), at([(j, -delta)])
+        H[j, j] = fadd / delta ** 2 - 2 * fx / delta ** 2 + fsub / delta ** 2
+        g[j] = (fadd - fsub) / (2 * delta)
+        for i in range(j):
+            d2 = (2 * delta) ** 2
+            H[i, j] = H[j, i] = (at([(i, delta), (j, delta)]) / d2
+                                 - at([(i, delta), (j, -delta)]) / d2
+                                 - at([(i, -delta), (j, delta)]) / d2
+                                 + at([(i, -delta), (j, -delta)]) / d2)
+    return g, H, count
+
+
+def hessian_vcov(H: np.ndarray, n_theta: int) -> np.ndarray | None:
+    """lme4's ``calc.vcov.hess``: the fixed-effects block of ``2 H^{-1}`` (deviance Hessian),
+    or None where it is not positive definite (lme4 then falls back to RX).
+
+    Examples
+    --------
+    >>> hessian_vcov(np.diag([4.0, 2.0]), 1).tolist()
+    [[1.0]]
+    """
+    try:
+        inv = np.linalg.inv(H)
+    except np.linalg.LinAlgError:
+        return None
+    V = inv[n_theta:, n_theta:]
+    V = V + V.T
+    if not np.all(np.isfinite(V)) or np.min(np.linalg.eigvalsh(V)) <= 0:
+        return None
+    return V
 
 
 def _unscaled(RX: np.ndarray) -> np.ndarray:
@@ -259,3 +385,140 @@ def unscaled_vcov(RX: np.ndarray) -> np.ndarray:
     [[0.25]]
     """
     return _unscaled(RX)
+
+
+# ----- lme4's Nelder-Mead (src/optimizer.cpp, after NLopt's nldrmd) ------------------------------
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-13 * (abs(a) + abs(b))
+
+
+def nelder_mead(fn, x0, lower, upper=None, *, xst=None, xt=None, maxfun: int = 10_000):
+    """lme4's ``Nelder_Mead`` step for step: its simplex, bound pinning and stopping rule.
+
+    The simplex starts at ``x0`` plus ``xst[i]`` along each axis; it stops when every
+    coordinate of the simplex lies within ``xt`` of the centroid (lme4's ``xtol_abs``) or after
+    ``maxfun`` evaluations. Returns ``(x_best, f_best, n_evaluations, status)`` with status
+    ``"XTOL_REACHED"`` or ``"MAXEVAL_REACHED"``.
+
+    Examples
+    --------
+    >>> x, f, n, status = nelder_mead(lambda v: float((v[0] - 1) ** 2 + (v[1] - 2) ** 2),
+    ...                               np.array([0.0, 0.0]), np.array([-np.inf, -np.inf]))
+    >>> np.round(x, 3).tolist(), status
+    ([1.0, 2.0], 'XTOL_REACHED')
+    """
+    x0 = np.asarray(x0, dtype=float)
+    n = x0.size
+    lb = np.asarray(lower, dtype=float)
+    ub = np.full(n, np.inf) if upper is None else np.asarray(upper, dtype=float)
+    xst = np.full(n, 0.02) if xst is None else np.asarray(xst, dtype=float)
+    xt = xst * 5e-4 if xt is None else np.asarray(xt, dtype=float)
+    alpha, beta, gamm, delta = 1.0, 0.5, 2.0, 0.5
+    pts = np.tile(x0[:, None], (1, n + 1))
+    for i in range(n):
+        j = i + 1
+        pts[i, j] += xst[i]
+        if pts[i, j] > ub[i]:
+            pts[i, j] = ub[i] if ub[i] - x0[i] > abs(xst[i]) * 0.1 else x0[i] - abs(xst[i])
+        if pts[i, j] < lb[i]:
+            if x0[i] - lb[i] > abs(xst[i]) * 0.1:
+                pts[i, j] = lb[i]
+            else:
+                pts[i, j] = x0[i] + abs(xst[i])
+                if pts[i, j] > ub[i]:
+                    pts[i, j] = 0.5 * ((ub[i] if ub[i] - x0[i] > x0[i] - lb[i] else lb[i]) + x0[i])
+        if _close(pts[i, j], x0[i]):
+            raise ValueError("cannot generate feasible simplex")
+    vals = np.zeros(n + 1)
+    st = {"c": np.zeros(n)}
+
+    def reflect(c, scale, xold):
+        xnew = np.minimum(np.maximum(c + scale * (c - xold), lb), ub)
+        equalc = all(_close(xnew[i], c[i]) for i in range(n))
+        equalold = all(_close(xnew[i], xold[i]) for i in range(n))
+        return xnew, not (equalc or equalold)
+
+    best_x, best_f, nev = x0.copy(), np.inf, 0
+    init_pos = 0
+    stage = "restart"
+    xeval = x0.copy()
+    xcur = np.zeros(n)
+    f_old = fl = fh = 0.0
+    il = ih = 0
+
+    def restart():
+        nonlocal fl, fh, il, ih, xeval, xcur, stage
+        il, ih = int(np.argmin(vals)), int(np.argmax(vals))
+        fl, fh = vals[il], vals[ih]
+        st["c"] = (pts.sum(axis=1) - pts[:, ih]) / n
+        c = st["c"]
+        if np.all(np.max(np.abs(pts - c[:, None]), axis=1) < xt):
+            return "XTOL_REACHED"
+        xcur, ok = reflect(c, alpha, pts[:, ih])
+        if not ok:
+            return "XTOL_REACHED"
+        xeval = xcur.copy()
+        stage = "postreflect"
+        return None
+
+    while True:
+        f = float(fn(xeval.copy()))
+        nev += 1
+        if f < best_f:
+            best_f, best_x = f, xeval.copy()
+        if nev >= maxfun:
+            return best_x, best_f, nev, "MAXEVAL_REACHED"
+        if init_pos <= n:
+            vals[init_pos] = f
+            init_pos += 1
+            if init_pos > n:
+                status = restart()
+            else:
+                xeval = pts[:, init_pos].copy()
+                status = None
+        elif stage == "postreflect":
+            if f < fl:
+                xeval, ok = reflect(st["c"], gamm, pts[:, ih])
+                if not ok:
+                    status = "XTOL_REACHED"
+                else:
+                    stage, f_old, status = "postexpand", f, None
+            elif f < fh:
+                vals[ih] = f
+                pts[:, ih] = xeval
+                status = restart()
+            else:
+                xcur, ok = reflect(st["c"], -beta if fh <= f else beta, pts[:, ih])
+                if not ok:
+                    status = "XTOL_REACHED"
+                else:
+                    f_old, xeval, stage, status = f, xcur.copy(), "postcontract", None
+        elif stage == "postexpand":
+            if f < vals[ih]:
+                pts[:, ih] = xeval
+                vals[ih] = f
+            else:
+                pts[:, ih] = xcur
+                vals[ih] = f_old
+            status = restart()
+        elif stage == "postcontract":
+            if f < f_old and f < fh:
+                pts[:, ih] = xeval
+                vals[ih] = f
+                status = restart()
+            else:
+                status = None
+                for i in range(n + 1):
+                    if i != il:
+                        xnew, ok = reflect(pts[:, il], -delta, pts[:, i])
+                        if not ok:
+                            status = "XTOL_REACHED"
+                            break
+                        pts[:, i] = xnew
+                if status is None:
+                    init_pos = 0
+                    xeval = pts[:, 0].copy()
+        else:  # "restart" stage after the initial simplex (not reached: init calls restart)
+            status = restart()
+        if status is not None:
+            return best_x, best_f, nev, status

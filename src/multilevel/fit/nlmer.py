@@ -294,7 +294,8 @@ def _starts(f: NlFormula, start, x: np.ndarray, y: np.ndarray) -> tuple[list[str
     return order, np.array([vals[n] for n in order], dtype=float)
 
 
-def nlmer(formula: str, data, start=None, *, data_name: str | None = None):
+def nlmer(formula: str, data, start=None, *, optimizer: str = "Nelder_Mead",
+          data_name: str | None = None):
     """Fit a nonlinear mixed model by maximum likelihood (Laplace), as lme4's ``nlmer``.
 
     Parameters
@@ -309,6 +310,10 @@ def nlmer(formula: str, data, start=None, *, data_name: str | None = None):
         Starting values of the fixed effects (lme4's ``start = c(Asym = 200, ...)``; also
         ``{"nlpars": {...}}``). Omitted: R's ``getInitial`` values of the self-starting model
         (least squares on the response averaged over distinct inputs).
+    optimizer : "Nelder_Mead" (default) or "bobyqa"
+        ``"Nelder_Mead"`` is lme4's default optimiser, reproduced step for step, so the fit
+        stops where lme4's does (lme4 stops early on flat likelihoods); ``"bobyqa"`` minimises
+        the exact Laplace deviance to tight tolerances (at least as high a likelihood).
     data_name : str, optional
         Name shown after ``Data:`` in the summary.
 
@@ -385,7 +390,7 @@ def nlmer(formula: str, data, start=None, *, data_name: str | None = None):
     core = NlmmCore(y, model_fn, [NlTerm(t.codes, t.n_levels, t.cols) for t in infos],
                     len(names))
     try:
-        theta, beta, state, opt = core.fit(beta0)
+        theta, beta, state, opt = core.fit(beta0, optimizer=optimizer)
     except (FloatingPointError, np.linalg.LinAlgError) as e:
         raise MultilevelError(two_line(
             f"the model cannot be evaluated at the starting values ({e})",

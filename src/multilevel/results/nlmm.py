@@ -119,16 +119,33 @@ class NlmerResult(MixedResultBase):
 
     @cached_property
     def vcov(self) -> pd.DataFrame:
-        """Covariance of the fixed effects, ``sigma^2 (RX'RX)^{-1}`` (lme4's ``vcov`` from RX).
+        """Covariance of the fixed effects as lme4's ``vcov(m)`` gives it.
 
-        lme4 tries a finite-difference Hessian first; for nlmer its deviance is evaluated to
-        PNLS tolerance only, the Hessian is typically not positive definite and lme4 falls back
-        to this matrix.
+        lme4 uses the finite-difference Hessian of the stage-2 deviance (``2 H^{-1}``, its
+        fixed-effects block) where that is positive definite, and ``sigma^2 (RX'RX)^{-1}``
+        otherwise. nlmer's deviance is evaluated to PNLS tolerance only, so that Hessian is
+        often noise; :meth:`vcov_rx` always gives the RX-based matrix.
 
         Examples
         --------
         >>> float(np.sqrt(_example().vcov.iloc[0, 0])).__round__(2)
         15.58
+        """
+        from ..core.nlmm import hessian_vcov
+
+        H = getattr(self.opt_summary, "hessian", None)
+        V = None if H is None else hessian_vcov(H, len(self._theta_hat))
+        if V is None:
+            return self.vcov_rx()
+        return pd.DataFrame(V, index=self._xnames, columns=self._xnames)
+
+    def vcov_rx(self) -> pd.DataFrame:
+        """``sigma^2 (RX'RX)^{-1}``: lme4's ``vcov(m, use.hessian = FALSE)``.
+
+        Examples
+        --------
+        >>> _example().vcov_rx().shape
+        (3, 3)
         """
         V = self.sigma ** 2 * unscaled_vcov(self._state.RX)
         return pd.DataFrame(V, index=self._xnames, columns=self._xnames)
@@ -253,8 +270,9 @@ class NlmerResult(MixedResultBase):
     # ----- likelihood ---------------------------------------------------------------------
     @property
     def deviance(self) -> float:
-        """The Laplace deviance at the estimates (-2 logLik)."""
-        return float(self.core.laplace(self._state))
+        """The Laplace deviance at the estimates (-2 logLik): the optimiser's best value, as
+        lme4 reports it (``opt$fval``)."""
+        return float(self.opt_summary.fmin)
 
     @property
     def loglik(self) -> float:
@@ -312,7 +330,9 @@ class NlmerResult(MixedResultBase):
             ngrps=tuple((str(k), int(v)) for k, v in self.ngrps.items()),
             coefficients=CoefTable(tuple(self._xnames), est, se, est / se),
             corr_fixef=V / np.outer(se, se), class_name="nlmerMod",
-            optimizer="bobyqa", conv_messages=tuple(self.messages))
+            optimizer=self.opt_summary.optimizer,
+            conv_code=0 if self.opt_summary.return_code != "MAXEVAL_REACHED" else 4,
+            conv_messages=tuple(self.messages))
         return _NlSummary(data, digits=digits, notes=_na_note(self.design.n_dropped))
 
 
