@@ -47,7 +47,7 @@ __all__ = [
     "lm", "lmer", "LmerControl", "glmer", "glmer_nb", "nlmer", "family", "datasets",
     "anova", "profile", "bootstrap", "emmeans", "vif",
     "model_table", "all_fit", "cross_validate",
-    "group_summary", "compare", "report", "read", "plot", "options",
+    "group_summary", "compare", "report", "read", "plot", "options", "help",
     "MultilevelError", "FormulaError", "DataError", "ConvergenceWarning", "SingularFitWarning",
 ]
 
@@ -58,6 +58,7 @@ from . import report as _report_package  # noqa: E402,F401
 
 # Same for ``multilevel.options`` and ``ml.options`` (a tiny module without dependencies).
 from .options import options  # noqa: E402
+from .help import help  # noqa: E402,A004 - ml.help("isSingular"), the pages warnings name
 
 
 def report(*args, **kwargs):

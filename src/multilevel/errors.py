@@ -26,8 +26,27 @@ class BackendError(MultilevelError):
     """A data engine (DuckDB, Spark) failed or a data source cannot be read."""
 
 
+def our_help(message: str) -> str:
+    """Point a message that names R's help (``see help('isSingular')``) to ours.
+
+    Examples
+    --------
+    >>> our_help("boundary (singular) fit: see help('isSingular')")
+    "boundary (singular) fit: see ml.help('isSingular')"
+    """
+    import re
+
+    return re.sub(r"(?<![\w.])help\((['\"])", r"ml.help(\1", message)
+
+
 class MultilevelWarning(UserWarning):
-    """Base class of warnings from `multilevel`."""
+    """Base class of warnings from `multilevel`; a message naming R's ``help('topic')``
+    names ``ml.help('topic')`` (:mod:`multilevel.help`) instead."""
+
+    def __init__(self, *args):
+        if args and isinstance(args[0], str):
+            args = (our_help(args[0]), *args[1:])
+        super().__init__(*args)
 
 
 class ConvergenceWarning(MultilevelWarning):
