@@ -41,12 +41,13 @@ _LAZY = {
     "model_table": (".inference.model_table", "model_table"),
     "all_fit": (".inference.all_fit", "all_fit"),
     "cross_validate": (".inference.cross_validate", "cross_validate"),
+    "power": (".inference.power", "power"),
 }
 
 __all__ = [
     "lm", "lmer", "LmerControl", "glmer", "glmer_nb", "nlmer", "family", "datasets",
     "anova", "profile", "bootstrap", "emmeans", "vif",
-    "model_table", "all_fit", "cross_validate",
+    "model_table", "all_fit", "cross_validate", "power",
     "group_summary", "compare", "report", "read", "plot", "options", "help",
     "MultilevelError", "FormulaError", "DataError", "ConvergenceWarning", "SingularFitWarning",
 ]

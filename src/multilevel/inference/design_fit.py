@@ -60,12 +60,13 @@ def subset_rows(design: Design, rows) -> Design:
                                rows=np.asarray(design.rows)[rows])
 
 
-def replicate_groups(design: Design, along: str, n: int) -> Design:
+def replicate_groups(design: Design, along: str, n: int, *, return_rows: bool = False):
     """The design with ``n`` levels of the grouping factor ``along`` (simr's ``extend``).
 
     ``n`` at most the number of levels keeps the first ``n`` levels (simr's
     ``powerCurve`` subsets); more adds copies of existing groups, level ``k`` being a copy of
-    level ``k mod L`` with a new label (``"<level>.copy<j>"``). Other grouping factors keep
+    level ``k mod L`` with a new label (``"<level>.copy<j>"``). ``return_rows=True`` also
+    returns the positions (in ``design``'s rows) each new row copies. Other grouping factors keep
     their levels, except those that contain ``along`` (``class:school``), whose copies get
     new levels too. The response of the copies is the original one (simulate afterwards).
 
@@ -92,7 +93,9 @@ def replicate_groups(design: Design, along: str, n: int) -> Design:
                                  "give numbers of groups >= 2"))
     codes = np.asarray(base.codes)
     if n <= L:
-        return subset_rows(design, codes < n)
+        keep = np.flatnonzero(codes < n)
+        out = subset_rows(design, keep)
+        return (out, keep) if return_rows else out
     rows_of = [np.flatnonzero(codes == g) for g in range(L)]
     pieces, copy_no = [], []
     for k in range(n):
@@ -114,8 +117,9 @@ def replicate_groups(design: Design, along: str, n: int) -> Design:
         else:
             terms.append(_term_rows(t, rows))
     off = None if design.offset is None else np.asarray(design.offset)[rows]
-    return dataclasses.replace(design, y=np.asarray(design.y)[rows], X=design.X[rows],
-                               re_terms=terms, offset=off, rows=np.arange(rows.size))
+    out = dataclasses.replace(design, y=np.asarray(design.y)[rows], X=design.X[rows],
+                              re_terms=terms, offset=off, rows=np.arange(rows.size))
+    return (out, rows) if return_rows else out
 
 
 def _quietly(fn):
@@ -207,8 +211,9 @@ def glmer_response(m, rows=None, y=None):
     return out
 
 
-def fit_glmer_design(m, design: Design, resp=None, *, quiet: bool = True):
-    """Fit ``m``'s GLMM (family, ``n_agq``) to a prepared design and response.
+def fit_glmer_design(m, design: Design, resp=None, *, quiet: bool = True, control=None):
+    """Fit ``m``'s GLMM (family, ``n_agq``) to a prepared design and response
+    (``control``: a :class:`~multilevel.fit.glmer.GlmerControl`, lme4's defaults if None).
 
     Examples
     --------
@@ -229,13 +234,9 @@ def fit_glmer_design(m, design: Design, resp=None, *, quiet: bool = True):
                      resp.weights, resp.n_trials, _offset(None, design), fam)
     n_agq = max(int(m.n_agq), 1)
     fast = int(m.n_agq) == 0
-
-    def run():
-        return _fit(gdata, design, terms, resp, n_agq, fast, GlmerControl(), m.data_name,
-                    time.perf_counter(), quiet=True)
-
-    return run() if quiet else _fit(gdata, design, terms, resp, n_agq, fast, GlmerControl(),
-                                    m.data_name, time.perf_counter())
+    control = GlmerControl() if control is None else control
+    return _fit(gdata, design, terms, resp, n_agq, fast, control, m.data_name,
+                time.perf_counter(), quiet=quiet)
 
 
 def refit_design(m, design: Design, rows=None, *, reml=None):
