@@ -21,12 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.linalg import blas, lapack
 
 from .crossprod import CrossProducts
-from .sparse_gram import gram_plan
 from .theta import split_theta
+
+# scipy (sparse, BLAS/LAPACK wrappers) is imported where it is used: importing it costs a
+# tenth of a second, and small or nested models fit without it
 
 
 class NotPositiveDefinite(ArithmeticError):
@@ -120,11 +120,13 @@ class Factor:
 
 
 def _is_sparse(M) -> bool:
-    return sp.issparse(M)
+    return type(M).__module__.startswith("scipy.sparse")
 
 
 def _scaled_csr(B, *, scalar: float = 1.0, col_scale: np.ndarray | None = None):
     """A CSR matrix with the pattern of ``B`` and values scaled (no sparse product)."""
+    import scipy.sparse as sp
+
     B = B if isinstance(B, sp.csr_matrix) else sp.csr_matrix(B)
     data = B.data * scalar
     if col_scale is not None:
@@ -140,6 +142,8 @@ def lambda_right(B, T: np.ndarray, n_levels: int):
     if p == 1:
         return _scaled_csr(B, scalar=T[0, 0]) if _is_sparse(B) else B * T[0, 0]
     if _is_sparse(B):
+        import scipy.sparse as sp
+
         return (B @ sp.kron(sp.identity(n_levels, format="csr"), sp.csr_matrix(T))).tocsr()
     m = B.shape[0]
     return (B.reshape(m, n_levels, p) @ T).reshape(m, n_levels * p)
@@ -151,6 +155,8 @@ def lambda_left_t(T: np.ndarray, B, n_levels: int):
     if p == 1:
         return _scaled_csr(B, scalar=T[0, 0]) if _is_sparse(B) else B * T[0, 0]
     if _is_sparse(B):
+        import scipy.sparse as sp
+
         return (sp.kron(sp.identity(n_levels, format="csr"), sp.csr_matrix(T.T)) @ B).tocsr()
     n = B.shape[1]
     return np.einsum("qp,lqn->lpn", T, B.reshape(n_levels, p, n)).reshape(n_levels * p, n)
@@ -164,6 +170,8 @@ def blockdiag_right(B, M: np.ndarray):
             return _scaled_csr(B, col_scale=M[:, 0, 0])
         return B * M[:, 0, 0]
     if _is_sparse(B):
+        import scipy.sparse as sp
+
         bd = sp.bsr_matrix((M, np.arange(l), np.arange(l + 1)), shape=(l * p, l * p))
         return (B @ bd).tocsr()
     m = B.shape[0]
@@ -349,6 +357,8 @@ def make_plan(A: CrossProducts, *, structure_only: bool = False) -> Plan:
     bdiag = block_diagonal_terms(A)
     grams = {}
     if K > 1 and A.ps[0] == 1 and not structure_only:
+        from .sparse_gram import gram_plan
+
         for i in range(1, K):
             for j in range(1, i + 1):
                 if i in bdiag:
@@ -363,6 +373,8 @@ def make_plan(A: CrossProducts, *, structure_only: bool = False) -> Plan:
 
 def _level_pattern(M, p_rows: int, p_cols: int) -> sp.csr_matrix:
     """Boolean level-by-level pattern of a term-by-term block."""
+    import scipy.sparse as sp
+
     C = sp.coo_matrix(M)
     nz = C.data != 0
     rows, cols = C.row[nz] // p_rows, C.col[nz] // p_cols
@@ -388,6 +400,10 @@ def block_diagonal_terms(A: CrossProducts) -> set[int]:
     {1}
     """
     K = len(A.ps)
+    if K < 2:
+        return set()
+    import scipy.sparse as sp
+
     P: dict = {}
     out: set[int] = set()
     dense_diag: set[int] = set()
@@ -415,8 +431,25 @@ def block_diagonal_terms(A: CrossProducts) -> set[int]:
     return out
 
 
+SMALL_BLOCK = 64  # dense blocks up to this order use numpy (no scipy import, less overhead)
+
+
+def _syrk_sub(C: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``C - B B'`` (at least its lower triangle), in place with BLAS for large blocks."""
+    if C.shape[0] <= SMALL_BLOCK:
+        C -= B @ B.T
+        return C
+    from scipy.linalg import blas
+
+    return blas.dsyrk(-1.0, B, beta=1.0, c=C, lower=1, overwrite_c=1)
+
+
 def _potrf(D: np.ndarray) -> np.ndarray:
     """Lower Cholesky factor (reads the lower triangle only), LAPACK in place."""
+    if D.shape[0] <= SMALL_BLOCK:
+        return _chol(D)
+    from scipy.linalg import lapack
+
     L, info = lapack.dpotrf(D, lower=1, clean=1, overwrite_a=1)
     if info != 0:
         raise NotPositiveDefinite(f"leading minor {info} not positive definite")
@@ -470,8 +503,7 @@ def update_L(A: CrossProducts, theta: np.ndarray, plan: Plan | None = None) -> F
             if _is_sparse(blocks[(j, k)]):
                 Djj -= _outer(blocks[(j, k)], blocks[(j, k)])
             else:
-                Djj = blas.dsyrk(-1.0, blocks[(j, k)], beta=1.0, c=Djj, lower=1,
-                                 overwrite_c=1)
+                Djj = _syrk_sub(Djj, blocks[(j, k)])
         Ljj = _potrf(Djj)
         blocks[(j, j)] = Ljj
         for i in range(j + 1, K + 1):
@@ -485,6 +517,8 @@ def update_L(A: CrossProducts, theta: np.ndarray, plan: Plan | None = None) -> F
                     B += plan.gram((i, j), float(theta[0]), w0, -(Ts[i][0, 0] * Ts[j][0, 0]))
                 else:
                     B -= _outer(blocks[(i, k)], blocks[(j, k)])
+            from scipy.linalg import blas
+
             blocks[(i, j)] = blas.dtrsm(1.0, Ljj, B, side=1, lower=1, trans_a=1,
                                         overwrite_b=1)
     blocks[(0, 0)] = BlockDiag(L0, L0inv)

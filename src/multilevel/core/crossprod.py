@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
 DENSE_CROSS_MAX = 4_000_000  # entries below which a term-by-term block may be kept dense
 DENSE_FILL_MIN = 0.25  # fill ratio above which it is kept dense
@@ -108,6 +107,8 @@ def term_cross(ti: TermData, tj: TermData):
                 flat = (ti.codes * ti.p + a) * tj.q + (tj.codes * tj.p + b)
                 out += np.bincount(flat, weights=ti.Z[:, a] * tj.Z[:, b], minlength=size)
         return out.reshape(ti.q, tj.q)
+    import scipy.sparse as sp  # only for large blocks: small fits never import scipy.sparse
+
     rows, cols, vals = [], [], []
     for a in range(ti.p):
         for b in range(tj.p):

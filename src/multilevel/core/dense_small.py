@@ -10,7 +10,6 @@ everything other than the objective (solutions, conditional variances) keeps the
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import lapack
 
 from .cholesky import NotPositiveDefinite
 from .crossprod import CrossProducts
@@ -94,9 +93,10 @@ class DenseObjective:
         lam[self._rows, self._cols] = np.asarray(theta, dtype=float)[self._tidx]
         S = lam.T @ self.full @ lam
         S[self._diag_z, self._diag_z] += 1.0
-        L, info = lapack.dpotrf(S, lower=1, clean=0, overwrite_a=1)
-        if info != 0:
-            raise NotPositiveDefinite(f"leading minor {info} not positive definite")
+        try:
+            L = np.linalg.cholesky(S)
+        except np.linalg.LinAlgError as exc:
+            raise NotPositiveDefinite(str(exc)) from exc
         d = np.diag(L)
         q = self.q
         return 2.0 * float(np.sum(np.log(d[:q]))), np.tril(L[q:, q:])

@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg as sla
 
 from .cholesky import (BlockDiag, Factor, NotPositiveDefinite, Plan, logdet_re, make_plan,
                        update_L)
@@ -153,7 +152,8 @@ class LmmProblem:
         A, K, p = self.A, F.K, self.p
         LXX = F.LXX
         Lxx, c_beta = LXX[:p, :p], LXX[p, :p]
-        beta = sla.solve_triangular(Lxx, c_beta, trans="T", lower=True) if p else np.zeros(0)
+        # numpy's solve for the small p x p systems: small fits never import scipy.linalg
+        beta = np.linalg.solve(Lxx.T, c_beta) if p else np.zeros(0)
         u: list = [None] * K
         for j in range(K - 1, -1, -1):
             LKj = F.blocks[(K, j)]
@@ -164,13 +164,15 @@ class LmmProblem:
             if isinstance(D, BlockDiag):
                 u[j] = D.solve_t(rhs)
             else:
+                import scipy.linalg as sla
+
                 u[j] = sla.solve_triangular(D, rhs, trans="T", lower=True)
         us = [u[k].reshape(A.n_levels[k], A.ps[k]) for k in range(K)]
         bs = [uk @ F.T[k].T for k, uk in enumerate(us)]
         r2 = float(LXX[-1, -1] ** 2)
         dof = self.n - p if self.reml else self.n
         sigma = float(np.sqrt(r2 / dof))
-        RX_inv = sla.solve_triangular(Lxx.T, np.eye(p), lower=False) if p else np.zeros((0, 0))
+        RX_inv = np.linalg.solve(Lxx.T, np.eye(p)) if p else np.zeros((0, 0))
         ld = logdet_re(F)
         ldx = float(2.0 * np.sum(np.log(np.diag(Lxx)))) if p else 0.0
         return LmmSolution(theta=theta, beta=beta, b=bs, u=us, pwrss=r2, sigma=sigma,
@@ -190,6 +192,8 @@ def cond_var(A: CrossProducts, F: Factor, sigma: float, chunk_entries: int = 4_0
     -------
     list of (l_k, p_k, p_k) arrays
     """
+    import scipy.linalg as sla
+
     K = F.K
     out = []
     for j in range(K):

@@ -25,8 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg as sla
-import scipy.sparse as sp
 
 from .cholesky import NotPositiveDefinite, batched_cholesky
 from .crossprod import CrossProducts
@@ -35,6 +33,8 @@ from .theta import split_theta
 
 def _parents(M, l_rows: int, p_rows: int, l_cols: int, p_cols: int) -> np.ndarray | None:
     """The one row level each column level of ``M`` touches, or None when some touch 0 or 2+."""
+    import scipy.sparse as sp
+
     C = sp.coo_matrix(M)
     nz = C.data != 0
     rows, cols = C.row[nz] // p_rows, C.col[nz] // p_cols
@@ -47,6 +47,8 @@ def _parents(M, l_rows: int, p_rows: int, l_cols: int, p_cols: int) -> np.ndarra
 
 def _blocks(M, parent: np.ndarray, p_rows: int, p_cols: int) -> np.ndarray:
     """The ``(p_rows, p_cols, l_cols)`` blocks of ``M`` at (parent row level, column level)."""
+    import scipy.sparse as sp
+
     l = parent.size
     rows = np.arange(p_rows)[:, None, None] + parent[None, None, :] * p_rows
     cols = np.arange(p_cols)[None, :, None] + np.arange(l)[None, None, :] * p_cols
@@ -270,7 +272,7 @@ def nested_solve(F: NestedFactor, S: NestedSystem) -> tuple[np.ndarray, list]:
     K = len(F.Ts)
     p = F.LXX.shape[0] - 1
     Lxx, c_beta = F.LXX[:p, :p], F.LXX[p, :p]
-    beta = sla.solve_triangular(Lxx, c_beta, trans="T", lower=True) if p else np.zeros(0)
+    beta = np.linalg.solve(Lxx.T, c_beta) if p else np.zeros(0)
     u: list = [None] * K  # (p_k, l_k)
     for j in range(K - 1, -1, -1):
         LKj = F.rows[(K, j)]
