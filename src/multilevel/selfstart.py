@@ -24,7 +24,7 @@ Examples
 >>> import numpy as np
 >>> m = MODELS["SSlogis"]
 >>> float(m.value(np.array([500.0]), 200.0, 725.0, 350.0)[0]).__round__(4)
-68.6245
+68.9202
 """
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ class SelfStart:
                 f"starting values; the data have {xs.size}",
                 f"give starting values: start={{{', '.join(repr(p) + ': ...' for p in self.params)}}}"))
         start = np.asarray(self._initial(xs, ys), dtype=float)
-        return dict(zip(self.params, _refine(self, xs, ys, start)))
+        return {k: float(v) for k, v in zip(self.params, _refine(self, xs, ys, start))}
 
 
 def sorted_xy(x, y) -> tuple[np.ndarray, np.ndarray]:

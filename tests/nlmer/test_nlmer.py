@@ -16,7 +16,10 @@ from multilevel.results.nlmm import orange
 
 HERE = Path(__file__).resolve().parent
 REF = json.loads((HERE / "nlmer_reference.json").read_text())
-CASES = sorted(k for k in REF if k != "generated_with")
+# lme4's first stage runs into its 10,000-evaluation limit here (as in R): a slow fit
+SLOW = {"dnase_gompertz"}
+CASES = [pytest.param(k, marks=pytest.mark.slow) if k in SLOW else k
+         for k in sorted(k for k in REF if k != "generated_with")]
 
 def _data(case: dict) -> pd.DataFrame:
     d = pd.read_csv(HERE / case["data"])
@@ -106,7 +109,7 @@ def test_bobyqa_lands_at_least_as_high():
         assert m.loglik >= -0.5 * c["devfun_at_estimates"] - 1e-6
 
 
-def test_self_start_values_match_getinitial_and_fit():
+def test_self_start_values_match_getinitial():
     for cid in ("loblolly_asymp", "dnase_fpl", "dnase_gompertz", "indometh_biexp",
                 "puromycin_micmen", "chick_logis"):
         c = REF[cid]

@@ -217,7 +217,7 @@ class NlmerResult(MixedResultBase):
         >>> m = _example()
         >>> new = pd.DataFrame({"age": [500.0], "Tree": ["4"]})
         >>> round(float(m.predict(new, re_form=None).iloc[0]), 2)
-        69.81
+        65.67
         """
         from ..fit.nlmer import eval_column
 
