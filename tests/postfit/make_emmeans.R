@@ -57,6 +57,9 @@ add("cake_int_temperature_methods", m1, f1, "cake", "temperature", mode = "kenwa
 m2 <- lmer(angle ~ recipe * temp + (1 | recipe:replicate), cake)
 add("cake_covariate_recipe", m2, "angle ~ recipe * temp + (1 | recipe:replicate)", "cake",
     "recipe", mode = "kenward-roger")
+m2p <- lmer(angle ~ recipe + poly(temp, 2) + (1 | recipe:replicate), cake)
+add("cake_poly_recipe", m2p, "angle ~ recipe + poly(temp, 2) + (1 | recipe:replicate)", "cake",
+    "recipe", mode = "satterthwaite")
 m3 <- lm(angle ~ recipe * temperature, cake)
 add("cake_lm_recipe", m3, "angle ~ recipe * temperature", "cake", "recipe")
 add("cake_lm_recipe_by", m3, "angle ~ recipe * temperature", "cake", "temperature",

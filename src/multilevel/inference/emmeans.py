@@ -148,9 +148,37 @@ def _covariate_mean(design, data, name: str) -> float:
     if name in design.xnames:
         col = design.X[:, design.xnames.index(name)]
         return math.fsum(col) / len(col)
+    remembered = _remembered_mean(design.spec, name)
+    if remembered is not None:
+        return remembered
     raise DataError(two_line(
         f"emmeans needs the mean of the covariate {name!r}, which is not a column of X",
         f"pass the data of the fit, ml.emmeans(m, ..., data=df), or at={{'{name}': value}}"))
+
+
+def _remembered_mean(spec, name: str) -> float | None:
+    """The mean of ``name`` kept by a stateful transform of the fit: ``poly(name, d)``
+    (its first recurrence coefficient) or ``scale(name)`` / ``center(name)``."""
+    from ..formula.nodes import Call, Name, deparse
+
+    stack = list(spec.fixed.variables.values())
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Call):
+            first = node.args[0].value if node.args else None
+            st = spec.state.get(deparse(node))
+            if isinstance(first, Name) and first.id == name and st is not None:
+                raw = any(a.name == "raw" and getattr(a.value, "id", "") in ("TRUE", "T")
+                          for a in node.args)
+                if node.func == "poly" and st[0] == "poly" and not raw:
+                    return float(st[1][0])
+                if node.func in ("scale", "center") and st[0] in ("scale", "center") \
+                        and np.isfinite(st[1]) and len(node.args) == 1:
+                    return float(st[1])
+            stack.extend(a.value for a in node.args)
+        else:
+            stack.extend(v for v in vars(node).values() if hasattr(v, "__dataclass_fields__"))
+    return None
 
 
 def _full_matrix(design, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
