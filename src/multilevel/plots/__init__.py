@@ -9,6 +9,8 @@ function           what it draws                                                
 ``ranef``          conditional modes +- 1.96 conditional SD, sorted             ``dotplot(ranef)``
 ``diagnostics``    residuals vs fitted, normal QQ of residuals and of ranef     ``plot``, ``qqmath``
 ``influence``      Cook's distance per group or observation (index plot)        influence.ME
+``predictions``    population prediction with its CI band, per-group lines      ``ggpredict``
+``pooling``        no / partial / complete pooling estimates, shrinkage arrows  (teaching)
 =================  ===========================================================  ==============
 
 Every function takes ``ax=`` (where to draw; a new figure when omitted) and returns the Axes
@@ -29,6 +31,9 @@ from .caterpillar import ranef
 from .coefs import coefficients
 from .diagnostics import diagnostics
 from .influence import influence
+from .pooling import pooling
+from .predictions import predictions
 from .scatter import group_lines, scatter_fit
 
-__all__ = ["scatter_fit", "group_lines", "coefficients", "ranef", "diagnostics", "influence"]
+__all__ = ["scatter_fit", "group_lines", "coefficients", "ranef", "diagnostics", "influence",
+           "predictions", "pooling"]
