@@ -52,6 +52,23 @@ res$exam <- list(formula = "normexam ~ standLRT + schavg + sex + vr + schgend + 
 m5 <- lmer(normexam ~ standLRT + schavg + sex + (1 | school), exam)
 res$exam_1df <- list(formula = "normexam ~ standLRT + schavg + sex + (1 | school)",
   data = "Exam", vif = vif_tab(m5))
+# glmer: lme4's influence() refits with its default (loose) glmerControl; the reference
+# refits here use tight controls so that both sides sit at the optimum, and Cook's distance
+# follows lme4's cooks.distance.influence.merMod formula.
+cbpp <- read.csv("../shared/data/cbpp.csv")
+cbpp$herd <- factor(cbpp$herd); cbpp$period <- factor(cbpp$period)
+tight <- glmerControl(tolPwrss = 1e-13, optimizer = "bobyqa",
+                      optCtrl = list(maxfun = 1e5, rhoend = 1e-10))
+m6 <- glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), cbpp, family = binomial,
+            control = tight)
+units <- levels(cbpp$herd)
+fx <- t(sapply(units, function(u) fixef(update(m6, data = cbpp[cbpp$herd != u, ]))))
+db <- fx - matrix(fixef(m6), nrow(fx), ncol(fx), byrow = TRUE)
+n <- nrow(db); p <- ncol(db)
+Vinv <- (n - p) / (n * p) * solve(as.matrix(vcov(m6)))
+res$cbpp_glmer <- list(formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)",
+  data = "cbpp", group = list(groups = "herd", units = units, fixef = unname(fx),
+  cooks_distance = unname(sapply(seq_len(n), function(i) db[i, ] %*% Vinv %*% db[i, ]))))
 res$generated_with <- sprintf("R %s; lme4 %s; car %s", getRversion(), packageVersion("lme4"),
                               packageVersion("car"))
 cat(toJSON(res, auto_unbox = TRUE, digits = NA, null = "null", na = "null", pretty = TRUE))

@@ -5,7 +5,9 @@ Tolerances: hat values and the closed-form Cook's distance 1e-8 absolute (closed
 the fit); deletion refits land at lme4's optimum (REML criterion never worse by more than
 1e-6), so their fixed effects agree to 1e-5 relative, Cook's distances to 1e-4 of the largest
 and variance components to 5e-3 of their scale (the likelihood is flat in them); VIFs 1e-6
-relative (functions of vcov).
+relative (functions of vcov). glmer refits are compared with lme4 refits under tight
+controls (lme4's own influence() refits with its loose defaults): fixed effects 1e-4
+relative.
 """
 from __future__ import annotations
 
@@ -81,6 +83,20 @@ def test_group_deletion_matches_lme4_influence(key, data):
     assert "Largest Cook's distances" in repr(inf)
 
 
+def test_glmer_group_deletion_matches_tight_lme4_refits():
+    want = REF["cbpp_glmer"]["group"]
+    d = ml.datasets.load("cbpp")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = ml.glmer(REF["cbpp_glmer"]["formula"], d, family="binomial")
+        inf = g.influence(group="herd", data=d)
+    assert inf.fixef.index.tolist() == want["units"]
+    np.testing.assert_allclose(inf.fixef.to_numpy(), np.asarray(want["fixef"]), rtol=1e-4)
+    cd = np.asarray(want["cooks_distance"])
+    np.testing.assert_allclose(inf.cooks_distance.to_numpy(), cd, atol=1e-4 * cd.max())
+    assert (inf.var_cov_comps["sigma^2"] == 1.0).all()
+
+
 def test_case_deletion_is_the_default_and_refits_are_exact():
     """Deleting a case and refitting from scratch gives the same fixed effects."""
     d = ml.datasets.load("Dyestuff")
@@ -120,7 +136,7 @@ def test_errors_for_people():
                  ml.datasets.load("cbpp"), family="binomial")
     with pytest.raises(MultilevelError, match="hatvalues"):
         g.hatvalues()
-    with pytest.raises(MultilevelError, match="ml.lmer"):
+    with pytest.raises(DataError, match="data="):
         g.influence(group="herd")
 
 

@@ -12,8 +12,10 @@
 * leave-one-group-out refits: changes of the fixed effects and of the variance components
   (lme4's ``var.cov.comps``: ``sigma^2``, then each term's variances and covariances).
 
-Refits reuse the design (no re-parsing): the rows are subset, unused levels dropped, and the
-optimiser starts at the full fit's ``theta`` (lme4's ``start = par``).
+lmer refits reuse the design (no re-parsing): the rows are subset, unused levels dropped, and
+the optimiser starts at the full fit's ``theta`` (lme4's ``start = par``). glmer refits go
+through :func:`multilevel.glmer` on the data without the unit (pass ``data=``), as lme4's
+``update``.
 """
 from __future__ import annotations
 
@@ -115,8 +117,8 @@ def cooks_distance_closed(m) -> np.ndarray:
 def _check_lmer(m):
     if getattr(m, "kind", None) != "lmer" or not hasattr(m, "problem"):
         raise MultilevelError(two_line(
-            "deletion refits are available for models fitted with ml.lmer in memory",
-            "use method='closed' for Cook's distance of other models"))
+            "deletion refits are available for models fitted with ml.lmer (and ml.glmer "
+            "with data=) in memory", "use method='closed' for Cook's distance of lm fits"))
 
 
 def refit_without(m, drop: np.ndarray, start=None):
@@ -158,6 +160,37 @@ def refit_without(m, drop: np.ndarray, start=None):
     return LmerResult(design=sub, terms=terms, problem=problem, opt=opt,
                       data_name=m.data_name, singular=tm.is_singular(opt.theta, 1e-4),
                       weights=w)
+
+
+def _null():
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+def _glmer_refitter(m, data):
+    """Refits of a glmer model on its data without some rows (lme4's ``update``)."""
+    from ..fit.glmer import glmer
+
+    if data is None:
+        raise DataError(two_line("deletion refits of a glmer model need its data",
+                                 "pass data=, the data the model was fitted to"))
+    if getattr(m, "nb_theta", None) is not None:
+        raise MultilevelError(two_line("deletion refits are not available for glmer_nb fits",
+                                       "refit the subsets with ml.glmer_nb yourself"))
+    w = np.asarray(m.problem.data.weights, dtype=float)
+    if m.design.offset is not None and not m.design.spec.offsets or (
+            m.design.spec.response.shape[1] == 1 and not np.allclose(w, 1.0)):
+        raise MultilevelError(two_line(
+            "this glmer fit used weights= or offset= arguments, which are not kept",
+            "write the offset in the formula (offset(log(n))), or refit the subsets yourself"))
+    used = pd.DataFrame(data).iloc[np.asarray(m.design.rows)]
+
+    def refit(drop):
+        return glmer(m.formula, used[~np.asarray(drop)], family=m._family, n_agq=m.n_agq,
+                     data_name=m.data_name)
+
+    return refit
 
 
 def _var_cov_comps(m) -> pd.Series:
@@ -251,9 +284,12 @@ def influence(m, group: str | None = None, *, data=None) -> Influence:
 
     Parameters
     ----------
-    m : LmerResult
+    m : LmerResult, or GlmerResult with ``data=``
     group : str, optional
         A grouping factor of the model (``"schnum"``) or, with ``data=``, any column.
+    data : DataFrame, optional
+        The data of the fit (needed for glmer, and to delete by a column that is not a
+        grouping factor).
 
     Examples
     --------
@@ -265,13 +301,17 @@ def influence(m, group: str | None = None, *, data=None) -> Influence:
     """
     from .refit import blas_context
 
-    _check_lmer(m)
     name, codes, labels = _units(m, group, data)
+    if getattr(m, "kind", None) == "glmer":
+        refit = _glmer_refitter(m, data)
+    else:
+        _check_lmer(m)
+        refit = lambda drop: refit_without(m, drop)  # noqa: E731
     fix, vcs, conv, fev = [], [], [], []
-    with blas_context(m):
+    with blas_context(m) if hasattr(m.problem, "A") else _null():
         for u in range(len(labels)):
             try:
-                r = refit_without(m, codes == u)
+                r = refit(codes == u)
                 fix.append(np.asarray(r.fixef, dtype=float))
                 vcs.append(_var_cov_comps(r).to_numpy())
                 rc = str(r.opt_summary.return_code).upper()
