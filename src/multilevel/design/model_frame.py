@@ -94,7 +94,7 @@ class NewDesign:
 
 
 def as_dataframe(data) -> pd.DataFrame:
-    """Accept a pandas DataFrame, a polars DataFrame or a dict of arrays.
+    """Accept a pandas DataFrame, a polars DataFrame, a pyarrow Table or a dict of arrays.
 
     Examples
     --------
@@ -104,19 +104,11 @@ def as_dataframe(data) -> pd.DataFrame:
     Traceback (most recent call last):
     ...
     multilevel.errors.DataError: data must be a table, got list
-      How to fix: pass a pandas DataFrame, a polars DataFrame or a dict of equal-length arrays
+      How to fix: pass a pandas DataFrame, a polars DataFrame, a pyarrow Table or a dict of equal-length arrays
     """
-    fix = "pass a pandas DataFrame, a polars DataFrame or a dict of equal-length arrays"
-    if isinstance(data, pd.DataFrame):
-        return data
-    if hasattr(data, "to_pandas") and type(data).__module__.split(".")[0] == "polars":
-        return data.to_pandas()
-    if isinstance(data, dict):
-        try:
-            return pd.DataFrame(data)
-        except (ValueError, TypeError) as e:
-            raise DataError(two_line(f"cannot make a table from the dict: {e}", fix)) from None
-    raise DataError(two_line(f"data must be a table, got {type(data).__name__}", fix))
+    from .._data_input import to_pandas  # the one boundary: pandas, polars, pyarrow, dict
+
+    return to_pandas(data)
 
 
 def _coding(ft: FixedTerms, vars_: dict) -> tuple:

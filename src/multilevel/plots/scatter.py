@@ -67,6 +67,9 @@ def scatter_fit(data, x: str, y: str, group: str | None = None, *, ax=None, leve
     import pandas as pd
     from scipy import stats
 
+    from .._data_input import to_pandas
+
+    data = to_pandas(data)  # polars and pyarrow too
     cols = [x, y] + ([group] if group is not None else [])
     missing = [c for c in cols if c not in data.columns]
     if missing:

@@ -198,9 +198,10 @@ def augment(model, data: pd.DataFrame | None = None) -> pd.DataFrame:
     ----------
     model : LmResult or LmerResult
     data : DataFrame, optional
-        The data the model was fitted to; its used rows (those without missing values) are
-        returned with the new columns. Without it: the response and the model-matrix
-        columns.
+        The data the model was fitted to (pandas, polars or pyarrow); its used rows (those
+        without missing values) are returned with the new columns, in the input's kind (a
+        polars DataFrame for polars, a pyarrow Table for pyarrow). Without it: the response
+        and the model-matrix columns.
 
     Returns
     -------
@@ -219,6 +220,10 @@ def augment(model, data: pd.DataFrame | None = None) -> pd.DataFrame:
     """
     import pandas as pd
 
+    from .._data_input import like_input, to_pandas
+
+    original = data
+    data = None if data is None else to_pandas(data)
     design = model.design
     rows = np.asarray(design.rows)
     if data is not None:
@@ -249,4 +254,4 @@ def augment(model, data: pd.DataFrame | None = None) -> pd.DataFrame:
         out[".hat"] = hat
         with np.errstate(divide="ignore", invalid="ignore"):
             out[".std_resid"] = out[".resid"].to_numpy() / (model.sigma * np.sqrt(1 - hat))
-    return out
+    return out if original is None else like_input(out, original)

@@ -359,6 +359,10 @@ def _section_model(i, name, model, formula, error, msgs, figs, *, x, group_hint,
                 f"Each `{g}`'s random effect (conditional mode) with a 95% interval "
                 "(\u00b1 1.96 conditional SD), sorted; 0 is the average given by the fixed "
                 "effects.", f"fig-ranef-{i}-{len(out)}"))
+    if mixed:  # the effect plot and the pooling figure (report/effect_figures.py)
+        from .effect_figures import effect_figures
+
+        out.extend(effect_figures(i, name, model, figs, x=x, data=data))
     n_panels = 2 + (model.ranef(cond_var=False).groupby(["grpvar", "term"]).ngroups
                     if mixed else 0)
     ncols = n_panels if n_panels <= 3 else (2 if n_panels == 4 else 3)
@@ -464,6 +468,10 @@ def report(models, data=None, *, path: str | os.PathLike | None = None,
     from ..plots.coefs import coefficients
     from .tables import compare
 
+    if data is not None:
+        from .._data_input import to_pandas
+
+        data = to_pandas(data)  # polars and pyarrow too; the report works on pandas
     if path is not None:  # before any fitting: a missing folder, or the data file itself
         from .._validate import output_path
 

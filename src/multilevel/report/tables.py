@@ -62,6 +62,9 @@ def group_summary(data: pd.DataFrame, by: str | Sequence[str], vars: Sequence[st
     """
     import pandas as pd
 
+    from .._data_input import to_pandas
+
+    data = to_pandas(data)  # polars and pyarrow too
     keys = [by] if isinstance(by, str) else list(by)
     missing = [c for c in keys + list(vars or []) if c not in data.columns]
     if missing:
