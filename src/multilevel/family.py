@@ -20,7 +20,8 @@ import numpy as np
 
 from .core.families import FAMILIES, Family, Link
 
-__all__ = ["Binomial", "Poisson", "Gamma", "InverseGaussian", "GlmFamily", "resolve"]
+__all__ = ["Binomial", "Poisson", "Gamma", "InverseGaussian", "Gaussian", "gaussian",
+           "GlmFamily", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,24 @@ class InverseGaussian(GlmFamily):
     name: ClassVar[str] = "inverse.gaussian"
 
 
+@dataclass(frozen=True, repr=False)
+class Gaussian(GlmFamily):
+    """Gaussian family with a non-identity link for :func:`multilevel.glmer`: ``log`` or
+    ``inverse`` (lme4 fits it by PIRLS and the Laplace approximation, as other families).
+    With the identity link the model is linear: use :func:`multilevel.lmer`.
+
+    Examples
+    --------
+    >>> Gaussian(link="log").link
+    'log'
+    """
+
+    name: ClassVar[str] = "gaussian"
+
+
+#: R's spelling: ``gaussian(link = "log")``.
+gaussian = Gaussian
+
 _BY_NAME = {"binomial": Binomial, "poisson": Poisson, "gamma": Gamma,
             "inverse.gaussian": InverseGaussian, "inverse_gaussian": InverseGaussian,
             "inversegaussian": InverseGaussian}
@@ -143,6 +162,9 @@ def resolve(family) -> Family:
     """
     if isinstance(family, Family):
         return family
+    if isinstance(family, Gaussian) and family.link == "identity":
+        raise ValueError("family=gaussian with the identity link is a linear mixed model: "
+                         "use ml.lmer(formula, data, reml=False)")
     if isinstance(family, GlmFamily):
         return family.to_core()
     if isinstance(family, type) and issubclass(family, GlmFamily):

@@ -148,6 +148,7 @@ FAMILIES = {
     "Gamma": ("inverse", ("inverse", "identity", "log")),
     "inverse.gaussian": ("1/mu^2", ("1/mu^2", "inverse", "identity", "log")),
     "negative.binomial": ("log", ("log", "identity", "sqrt")),
+    "gaussian": ("identity", ("identity", "log", "inverse")),  # glmer: non-identity links
 }
 
 
@@ -231,6 +232,8 @@ class Family:
             return mu ** 2
         if self.name == "negative.binomial":
             return mu + mu ** 2 / self.nb_theta
+        if self.name == "gaussian":
+            return np.ones_like(mu)
         return mu ** 3
 
     def dev_resid(self, y: np.ndarray, mu: np.ndarray, wt: np.ndarray) -> np.ndarray:
@@ -253,6 +256,8 @@ class Family:
             with np.errstate(divide="ignore"):
                 lr = np.where(y > 0, np.log(np.where(y > 0, y, 1.0) / mu), 0.0)
             return -2.0 * wt * (lr - (y - mu) / mu)
+        if self.name == "gaussian":
+            return wt * (y - mu) ** 2
         return wt * (y - mu) ** 2 / (y * mu ** 2)
 
     def aic(self, y: np.ndarray, n: np.ndarray, mu: np.ndarray, wt: np.ndarray,
@@ -285,6 +290,11 @@ class Family:
             logp = ((shape - 1.0) * np.log(y) - y / scale - special.gammaln(shape)
                     - shape * np.log(scale))
             return float(-2.0 * np.sum(wt * logp) + 2.0)
+        if self.name == "gaussian":  # R's gaussian()$aic
+            nobs = len(y)
+            with np.errstate(divide="ignore"):
+                return float(nobs * (np.log(dev / nobs * 2.0 * np.pi) + 1.0) + 2.0
+                             - np.sum(np.log(wt[wt > 0])))
         wsum = float(np.sum(wt))
         return float(wsum * (np.log(dev / wsum * 2.0 * np.pi) + 1.0)
                      + 3.0 * np.sum(np.log(y) * wt) + 2.0)

@@ -160,6 +160,14 @@ def glm_response(y_mat: np.ndarray, fam: Family, prior: np.ndarray, name: str) -
         if np.any(np.abs(y - np.rint(y)) > 1e-8):
             warnings.warn(f"non-integer counts in the {what} response {name}", UserWarning,
                           stacklevel=3)
+    elif fam.name == "gaussian":  # R's gaussian()$initialize
+        if ((fam.link.name == "log" and np.any(y <= 0))
+                or (fam.link.name == "inverse" and np.any(y == 0))):
+            raise DataError(two_line(
+                f"cannot find valid starting values: the response {name} has values "
+                f"{'<= 0' if fam.link.name == 'log' else 'equal to 0'}, outside the "
+                f"gaussian family's {fam.link.name} link",
+                "use a response inside the link's range, or another link"))
     elif np.any(y <= 0):
         raise DataError(two_line(
             f"the {fam.name} response {name} has values <= 0; non-positive values are not "
