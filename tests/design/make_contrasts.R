@@ -58,4 +58,8 @@ out$offset <- list(formula = "angle ~ recipe + (1 | recipe:replicate)", offset =
                    names = names(fixef(mo)), fixef = unname(fixef(mo)), logLik = as.numeric(logLik(mo)),
                    fitted = unname(fitted(mo))[1:5],
                    pred_population = unname(predict(mo, newdata = new, re.form = NA)))
+mf <- lmer(angle ~ recipe + offset(temperature / 10) + (1 | recipe:replicate), d)
+out$offset_formula <- list(formula = "angle ~ recipe + offset(temperature / 10) + (1 | recipe:replicate)",
+                           fixef = unname(fixef(mf)), logLik = as.numeric(logLik(mf)),
+                           pred_population = unname(predict(mf, newdata = new, re.form = NA)))
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, null = "null"), file.path(here, "contrasts.json"))

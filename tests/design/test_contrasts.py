@@ -132,3 +132,13 @@ def test_glmer_contrasts_sum():
     # the sum-coded intercept is the mean of the four period effects
     per = a.fixef.to_numpy()
     np.testing.assert_allclose(b.fixef.iloc[0], per[0] + per[1:].sum() / 4, atol=1e-4)
+
+
+def test_offset_in_the_formula(data):
+    ref = REF["offset_formula"]
+    m = ml.lmer(ref["formula"], data)
+    np.testing.assert_allclose(m.fixef.to_numpy(), ref["fixef"], rtol=1e-6)
+    assert abs(m.loglik - ref["logLik"]) < 1e-6
+    # offset() terms are evaluated on new data (unlike the offset= argument)
+    got = m.predict(newdata(), re_form=None)
+    np.testing.assert_allclose(np.asarray(got, float), ref["pred_population"], rtol=1e-6)
