@@ -45,3 +45,12 @@ def test_log_link_needs_positive_response():
     d.loc[0, "y"] = -1.0
     with pytest.raises(DataError, match="valid starting values"):
         ml.glmer("y ~ x + (1 | g)", d, family=ml.family.Gaussian(link="log"))
+
+
+def test_glmer_offset_column_name_equals_formula_offset():
+    c = ml.datasets.load("cbpp").copy()
+    c["lo"] = np.log(c["size"])
+    a = ml.glmer("incidence ~ period + (1 | herd)", c, family="poisson", offset="lo")
+    b = ml.glmer("incidence ~ period + offset(log(size)) + (1 | herd)", c, family="poisson")
+    assert a.loglik == pytest.approx(b.loglik, abs=1e-9)
+    np.testing.assert_allclose(a.fixef.to_numpy(), b.fixef.to_numpy(), rtol=1e-9)

@@ -305,8 +305,9 @@ def glmer(formula: str, data, family="binomial", *, n_agq: int = 1, weights=None
         nodes (one scalar random-effects term only); 0: stage 1 only (same as ``fast``).
     weights : array-like or str, optional
         Prior weights, one per data row (or a column name).
-    offset : array-like, optional
-        Added to the linear predictor (on top of any ``offset(...)`` in the formula).
+    offset : array-like or str, optional
+        Added to the linear predictor (on top of any ``offset(...)`` in the formula): one
+        value per data row, or the name of a column.
     fast : bool, default False
         Stop after stage 1 (lme4's ``nAGQ = 0``): fixed effects from PIRLS, much faster,
         slightly different estimates.
@@ -357,6 +358,11 @@ def glmer(formula: str, data, family="binomial", *, n_agq: int = 1, weights=None
     fam = resolve(family)
     if data_name is None:
         data_name = caller_data_name(data)
+    if isinstance(offset, str):  # a column name, as lmer(offset=) takes
+        from ..design.model_frame import as_dataframe
+        from ..design.variables import column
+
+        offset = column(as_dataframe(data), offset, "offset ").to_numpy(dtype=float)
     design, terms, resp, gdata = _prepare(formula, data, fam, n_agq, weights, offset, control,
                                           contrasts)
     with blas_threads_for(_dense_order(gdata)):
