@@ -60,6 +60,13 @@ add("cake_covariate_recipe", m2, "angle ~ recipe * temp + (1 | recipe:replicate)
 m2p <- lmer(angle ~ recipe + poly(temp, 2) + (1 | recipe:replicate), cake)
 add("cake_poly_recipe", m2p, "angle ~ recipe + poly(temp, 2) + (1 | recipe:replicate)", "cake",
     "recipe", mode = "satterthwaite")
+m2l <- lmer(log(angle) ~ recipe + temperature + (1 | recipe:replicate), cake)
+f2l <- "log(angle) ~ recipe + temperature + (1 | recipe:replicate)"
+add("cake_logy_link", m2l, f2l, "cake", "recipe", mode = "kenward-roger")
+add("cake_logy_response", m2l, f2l, "cake", "recipe", mode = "kenward-roger", type = "response")
+m2s <- lm(sqrt(angle) ~ recipe + temperature, cake)
+add("cake_sqrty_response", m2s, "sqrt(angle) ~ recipe + temperature", "cake", "recipe",
+    type = "response")
 m3 <- lm(angle ~ recipe * temperature, cake)
 add("cake_lm_recipe", m3, "angle ~ recipe * temperature", "cake", "recipe")
 add("cake_lm_recipe_by", m3, "angle ~ recipe * temperature", "cake", "temperature",

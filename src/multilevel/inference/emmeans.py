@@ -46,6 +46,37 @@ class _Basis:
     notes: list = field(default_factory=list)
 
 
+#: Response transformations emmeans recognises: name -> (inverse, its derivative).
+_TRANS = {"log": (np.exp, np.exp), "log2": (lambda x: 2.0 ** x, lambda x: np.log(2.0) * 2.0 ** x),
+          "log10": (lambda x: 10.0 ** x, lambda x: np.log(10.0) * 10.0 ** x),
+          "sqrt": (lambda x: x ** 2, lambda x: 2.0 * x)}
+#: Base of the ratios that back-transformed contrasts become.
+_RATIO_BASE = {"log": np.e, "log2": 2.0, "log10": 10.0, "logit": np.e}
+
+
+def _response_tran(m) -> str | None:
+    """``log`` for ``log(y) ~ ...`` (and log2, log10, sqrt), as emmeans detects it."""
+    from ..formula.nodes import Call, Name
+    from ..formula.parser import parse_tree
+
+    try:
+        lhs = parse_tree(m.design.response_name + " ~ 1").lhs
+    except Exception:  # noqa: BLE001 - an unusual response is simply not transformed
+        return None
+    if isinstance(lhs, Call) and lhs.func in _TRANS and len(lhs.args) == 1 \
+            and isinstance(lhs.args[0].value, Name):
+        return lhs.func
+    return None
+
+
+def _with_tran(basis: _Basis, m) -> _Basis:
+    tran = _response_tran(m)
+    if tran is not None:
+        basis.link = tran
+        basis.linkinv, basis.mu_eta = _TRANS[tran]
+    return basis
+
+
 def _basis(m, ddf, limit: int) -> _Basis:
     kind = getattr(m, "kind", None)
     names = list(m.fixef.index)
@@ -53,7 +84,7 @@ def _basis(m, ddf, limit: int) -> _Basis:
     V = np.asarray(m.vcov.loc[names, names], dtype=float)
     if kind == "lm":
         dfr = float(m.df_resid)
-        return _Basis(names, bhat, V, lambda L: np.full(len(L), dfr), None)
+        return _with_tran(_Basis(names, bhat, V, lambda L: np.full(len(L), dfr), None), m)
     if kind == "lmer":
         mode = "asymptotic" if ddf is None else str(ddf).lower().replace("_", "-")
         if mode in ("kr", "kenward"):
@@ -78,7 +109,7 @@ def _basis(m, ddf, limit: int) -> _Basis:
             dffun = lambda L: contrast_df(m, L) if len(L) else np.zeros(0)  # noqa: E731
         else:
             dffun = lambda L: np.full(len(L), np.inf)  # noqa: E731
-        return _Basis(names, bhat, V, dffun, mode, notes=notes)
+        return _with_tran(_Basis(names, bhat, V, dffun, mode, notes=notes), m)
     if kind == "glmer" or hasattr(m, "link"):
         fam = m._family
         return _Basis(names, bhat, V, lambda L: np.full(len(L), np.inf), None, link=m.link,
@@ -316,6 +347,8 @@ class Emmeans:
     def estimate_name(self) -> str:
         """``emmean`` on the link scale; ``prob``, ``rate`` or ``response`` after regrid."""
         if self._response:
+            if self._basis.family is None:
+                return "response"
             return _LINK_LABEL.get(self._basis.link, "response")
         return "emmean"
 
@@ -350,24 +383,32 @@ class Emmeans:
         return _table(out.reset_index(drop=True), self.by, self._footer(kind="emm"),
                       self.numeric_levels)
 
-    def _footer(self, kind: str, adjust_note: str | None = None, extra=()) -> list[str]:
+    def _footer(self, kind: str, adjust_note: str | None = None, *, pre=(),
+                still: bool = False, ratio: bool = False, link_ratio: bool = False
+                ) -> list[str]:
+        """emmeans' message lines, in its order."""
         b = self._basis
         lines = list(b.notes) if kind == "emm" else []
+        lines.extend(pre)
         if self.averaged_over:
             lines.append("Results are averaged over the levels of: "
                          + ", ".join(self.averaged_over) + " ")
-        if b.link is not None and not self._response and b.link != "identity":
-            scale = "log odds ratio" if (kind == "ratio" and b.link == "logit") else b.link
-            lines.append(f"Results are given on the {scale} (not the response) scale. ")
+        if still:
+            lines.append(f"Note: contrasts are still on the {b.link} scale ")
         if b.mode is not None:
             lines.append(f"Degrees-of-freedom method: {b.mode} ")
+        if b.link is not None and not self._response and b.link != "identity":
+            scale = "log odds ratio" if (link_ratio and b.link == "logit") else b.link
+            lines.append(f"Results are given on the {scale} (not the response) scale. ")
         if kind == "emm":
             lines.append(f"Confidence level used: {self.level:g} ")
             if self._response:
                 lines.append(f"Intervals are back-transformed from the {b.link} scale ")
-        lines.extend(extra)
         if adjust_note:
             lines.append(adjust_note)
+        if ratio:
+            scale = "log odds ratio" if b.link == "logit" else b.link
+            lines.append(f"Tests are performed on the {scale} scale ")
         return lines
 
     def __repr__(self) -> str:
@@ -466,17 +507,18 @@ class Emmeans:
                 corr = None if corr_all is None else corr_all[np.ix_(ok_g, ok_g)]
                 dfs = df[ok_g] if adjust != "mvt" else np.floor(df[ok_g])
                 p[ok_g] = mult.adjust_p(t[ok_g], dfs, adjust, fam, corr=corr)
-        ratio = self._response and true_con and self._basis.link in ("log", "logit")
-        col = "estimate"
         b = self._basis
+        ratio = self._response and true_con and b.link in _RATIO_BASE
+        base = _RATIO_BASE.get(b.link, np.e)
+        col = "estimate"
         if ratio:
             col = "odds.ratio" if b.link == "logit" else "ratio"
             names = [n.replace(" - ", " / ") for n in names]
         out = pd.DataFrame({name: names})
         for c in by:
             out[c] = [self.levels[c].iloc[groups[g][0]] for g in grp_of]
-        out[col] = np.exp(est) if ratio else est
-        out["std_error"] = np.exp(est) * se if ratio else se
+        out[col] = base ** est if ratio else est
+        out["std_error"] = base ** est * np.log(base) * se if ratio else se
         out["df"] = df
         if ratio:
             out["null"] = 1.0
@@ -491,28 +533,19 @@ class Emmeans:
                 corr = None if corr_all is None else corr_all[np.ix_(sel, sel)]
                 cv[sel] = mult.critical_value(lev, df[sel], ci_adj, fam, len(sel), corr=corr)
             lo, hi = est - cv * se, est + cv * se
-            out["lower"] = np.exp(lo) if ratio else lo
-            out["upper"] = np.exp(hi) if ratio else hi
+            out["lower"] = base ** lo if ratio else lo
+            out["upper"] = base ** hi if ratio else hi
         out["statistic"] = t
         out["p_value"] = p
-        extra = list(notes)
-        if self._response and not ratio and b.link not in (None, "identity"):
-            extra.append(f"Note: contrasts are still on the {b.link} scale ")
         note = None
         if adjust not in ("none",):
             if adjust == "tukey":
                 note = f"P value adjustment: tukey method for comparing a family of {fam} estimates "
             else:
                 note = f"P value adjustment: {adjust} method for {n_contr} tests "
-        if ratio:
-            extra.append("Tests are performed on the log "
-                          + ("odds ratio" if b.link == "logit" else "ratio") + " scale ")
-        link_ratio = true_con and b.link in ("log", "logit")
-        footer = self._footer(kind="ratio" if link_ratio else "contrast", adjust_note=note)
-        if ratio:  # emmeans puts the scale note after the adjustment line
-            footer = [f for f in footer if not f.startswith("Tests are")] + extra
-        else:
-            footer = footer[:-1] + extra + footer[-1:] if note else footer + extra
+        still = self._response and not ratio and b.link not in (None, "identity")
+        footer = self._footer(kind="contrast", adjust_note=note, pre=notes, still=still,
+                              ratio=ratio, link_ratio=true_con and b.link in _RATIO_BASE)
         return _table(out, by, footer, self.numeric_levels)
 
     def pairs(self, adjust: str = "tukey", *, by=None, reverse: bool = False,
