@@ -8,8 +8,8 @@ from hypothesis import given, settings, strategies as st
 from multilevel.core.cholesky import logdet_re
 from multilevel.core.crossprod import TermData, form_crossproducts
 from multilevel.core.lmm import LmmProblem
-from multilevel.core.nested import (NestedObjective, NestedSystem, nested_factor, nested_solve,
-                                    nested_structure)
+from multilevel.core.nested import (NestedObjective, NestedSystem, _GroupSum, nested_factor,
+                                    nested_solve, nested_structure)
 from multilevel.core.theta import n_theta, split_theta, theta_lower
 
 
@@ -55,7 +55,7 @@ def test_nested_objective_and_solve_equal_blocked(seed, ps, weighted):
     np.testing.assert_allclose(ld, logdet_re(F), rtol=1e-10)
     np.testing.assert_allclose(LXX, F.LXX, rtol=1e-9, atol=1e-10)
     # the same system straight from the rows, and its solution
-    sums = NestedObjective(A, parents).system.sums
+    sums = {(j, k): _GroupSum(par, terms[j].n_levels) for (j, k), par in parents.items()}
     S = NestedSystem.from_rows(terms, parents, np.column_stack([X, y]), w, sums)
     NF = nested_factor(S, split_theta(theta, ps))
     beta, us = nested_solve(NF, S)

@@ -25,6 +25,7 @@ from .cholesky import (BlockDiag, Factor, NotPositiveDefinite, Plan, logdet_re, 
 from .crossprod import CrossProducts
 from .dense_small import DENSE_OBJECTIVE_MAX, DenseObjective
 from .nested import NestedObjective, nested_structure
+from .schur_small import SchurObjective, schur_applies
 
 LOG2PI = float(np.log(2.0 * np.pi))
 BAD_OBJECTIVE = 1e300
@@ -102,13 +103,15 @@ class LmmProblem:
 
     def _fast(self):
         """The objective without the blocked update, when one applies: one dense factor for
-        small models, batched level blocks for one or nested grouping factors; else None."""
+        small models, batched level blocks for one or nested grouping factors, a dense Schur
+        complement when all but the first term are small; else None."""
         if self._fast_objective is None:
             A = self.A
             order = sum(l * p for l, p in zip(A.n_levels, A.ps)) + A.p_x + 1
             parents = None if order <= DENSE_OBJECTIVE_MAX else nested_structure(A)
             self._fast_objective = (DenseObjective(A) if order <= DENSE_OBJECTIVE_MAX
                                     else NestedObjective(A, parents) if parents is not None
+                                    else SchurObjective(A) if schur_applies(A)
                                     else False)
         return self._fast_objective or None
 

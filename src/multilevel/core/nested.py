@@ -185,17 +185,27 @@ class NestedSystem:
 
     @classmethod
     def from_crossproducts(cls, A: CrossProducts, parents: dict) -> "NestedSystem":
-        m = A.xy.shape[0]
+        """The system of ``A`` with each term's levels reordered by their parents (coarsest
+        term first), so that every sum over a parent's levels is over a contiguous run.
+        The objective does not depend on the order of levels; the solutions would."""
+        K, m = len(A.ps), A.xy.shape[0]
+        perm, rank = [None] * K, [None] * K
+        for k in range(K - 1, -1, -1):
+            key = rank[k + 1][parents[(k + 1, k)]] if k + 1 < K else np.zeros(A.n_levels[k])
+            perm[k] = np.argsort(key, kind="stable")
+            rank[k] = np.argsort(perm[k])
+        new_parents = {(j, k): rank[j][par[perm[k]]] for (j, k), par in parents.items()}
         return cls(
-            diag=[np.ascontiguousarray(np.moveaxis(np.asarray(D, dtype=float), 0, 2))
-                  for D in A.diag],
-            cross={(j, k): _blocks(A.cross[(j, k)], par, A.ps[j], A.ps[k])
-                   for (j, k), par in parents.items()},
+            diag=[np.ascontiguousarray(np.moveaxis(np.asarray(D, dtype=float)[perm[k]], 0, 2))
+                  for k, D in enumerate(A.diag)],
+            cross={(j, k): np.ascontiguousarray(
+                _blocks(A.cross[(j, k)], par, A.ps[j], A.ps[k])[..., perm[k]])
+                for (j, k), par in parents.items()},
             fixed=[np.ascontiguousarray(np.asarray(F, dtype=float).reshape(m, l, p)
-                                        .transpose(0, 2, 1))
-                   for F, l, p in zip(A.fixed, A.n_levels, A.ps)],
-            xy=np.asarray(A.xy, dtype=float), parents=parents,
-            sums={(j, k): _GroupSum(par, A.n_levels[j]) for (j, k), par in parents.items()})
+                                        .transpose(0, 2, 1)[..., perm[k]])
+                   for k, (F, l, p) in enumerate(zip(A.fixed, A.n_levels, A.ps))],
+            xy=np.asarray(A.xy, dtype=float), parents=new_parents,
+            sums={(j, k): _GroupSum(par, A.n_levels[j]) for (j, k), par in new_parents.items()})
 
     @classmethod
     def from_rows(cls, terms: list, parents: dict, XY: np.ndarray, w: np.ndarray,

@@ -1,0 +1,123 @@
+"""The profiled objective when everything after the first term is small: one dense Schur
+complement.
+
+Crossed designs such as pupils' primary by secondary school (148 x 19 levels) or plates by
+samples have a large first term and a few dozen other columns. The first term's diagonal
+block is block diagonal, so eliminating it leaves a dense system of order
+``r = q_rest + p + 1`` for the other terms and ``[X y]``:
+
+.. math::
+
+    S = \\Lambda_r' \\left(R - W W'\\right) \\Lambda_r + I_z, \\qquad
+    W = C \\,\\Lambda_0 L_0^{-T},
+
+where ``R`` is the cross-product of the other terms and ``[X y]``, ``C`` their cross-product
+with the first term, and ``L_0`` the batched factors of the first term's levels. One matrix
+product and one dense Cholesky factor of order ``r`` per evaluation; the same factor as
+:func:`~multilevel.core.cholesky.update_L`, without its sparse objects.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .cholesky import (NotPositiveDefinite, batched_cholesky, blockdiag_right,
+                       lambda_times_inv_t, scaled_blocks)
+from .crossprod import CrossProducts
+from .dense_small import dense_crossproducts
+from .theta import lower_tri_indices, n_theta, split_theta
+
+SCHUR_MAX = 400          # largest order r of the dense Schur complement
+SCHUR_ENTRIES = 2_000_000  # largest r x q_0 block W formed per evaluation
+
+
+def _dense(M) -> np.ndarray:
+    return M.toarray() if hasattr(M, "toarray") else np.asarray(M, dtype=float)
+
+
+def schur_applies(A: CrossProducts) -> bool:
+    """Whether :class:`SchurObjective` suits ``A`` (two or more terms, a small rest).
+
+    Examples
+    --------
+    >>> from multilevel.core.crossprod import TermData, form_crossproducts
+    >>> a, b = np.arange(200) % 100, np.arange(200) % 7
+    >>> A = form_crossproducts([TermData(a, np.ones((200, 1)), 100),
+    ...                         TermData(b, np.ones((200, 1)), 7)], np.ones((200, 1)),
+    ...                        np.arange(200.0))
+    >>> schur_applies(A)
+    True
+    """
+    if len(A.ps) < 2:
+        return False
+    r = sum(l * p for l, p in zip(A.n_levels[1:], A.ps[1:])) + A.xy.shape[0]
+    return r <= SCHUR_MAX and r * A.n_levels[0] * A.ps[0] <= SCHUR_ENTRIES
+
+
+class SchurObjective:
+    """``theta -> (log|L_Z|^2, L_XX)`` by eliminating the first term; see the module docstring.
+
+    Examples
+    --------
+    >>> from multilevel.core.crossprod import TermData, form_crossproducts
+    >>> from multilevel.core.cholesky import logdet_re, update_L
+    >>> rng = np.random.default_rng(0)
+    >>> a, b = rng.integers(0, 30, 300), rng.integers(0, 6, 300)
+    >>> A = form_crossproducts([TermData(a, np.ones((300, 1)), 30),
+    ...                         TermData(b, np.ones((300, 1)), 6)], np.ones((300, 1)),
+    ...                        rng.normal(size=300))
+    >>> ld, LXX = SchurObjective(A)(np.array([0.7, 1.3]))
+    >>> F = update_L(A, np.array([0.7, 1.3]))
+    >>> bool(np.isclose(ld, logdet_re(F))), bool(np.allclose(LXX, F.LXX))
+    (True, True)
+    """
+
+    def __init__(self, A: CrossProducts):
+        K = len(A.ps)
+        rest = CrossProducts(diag=A.diag[1:], fixed=A.fixed[1:], xy=A.xy, ps=A.ps[1:],
+                             n_levels=A.n_levels[1:], nobs=A.nobs,
+                             cross={(i - 1, j - 1): A.cross[(i, j)]
+                                    for i in range(2, K) for j in range(1, i)})
+        self.R = dense_crossproducts(rest)
+        self.C = np.vstack([_dense(A.cross[(k, 0)]) for k in range(1, K)]
+                           + [np.asarray(A.fixed[0], dtype=float)])
+        self.diag0, self.p0 = np.asarray(A.diag[0], dtype=float), A.ps[0]
+        self.q_rest = int(sum(l * p for l, p in zip(A.n_levels[1:], A.ps[1:])))
+        self.m0 = n_theta(self.p0)
+        rows, cols, tidx = [], [], []
+        off, start = 0, 0
+        for l, p in zip(A.n_levels[1:], A.ps[1:]):
+            r, c = lower_tri_indices(p)
+            base = off + np.arange(l)[:, None] * p
+            rows.append((base + r[None, :]).ravel())
+            cols.append((base + c[None, :]).ravel())
+            tidx.append(np.tile(start + np.arange(r.size), l))
+            off += l * p
+            start += n_theta(p)
+        self._rows, self._cols = np.concatenate(rows), np.concatenate(cols)
+        self._tidx = np.concatenate(tidx)
+        self._lam = np.eye(self.R.shape[0])
+        self._diag_z = np.arange(self.q_rest)
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """``log det(Lambda'Z'Z Lambda + I)`` and the ``[X y]`` block of ``L``.
+
+        Raises :class:`~multilevel.core.cholesky.NotPositiveDefinite` when the system is not
+        positive definite.
+        """
+        theta = np.asarray(theta, dtype=float)
+        T0 = split_theta(theta[:self.m0], [self.p0])[0]
+        L0, L0inv = batched_cholesky(scaled_blocks(self.diag0, T0))
+        p = self.p0
+        ld0 = 2.0 * float(np.sum(np.log(L0.reshape(-1, p * p)[:, ::p + 1])))
+        W = blockdiag_right(self.C, lambda_times_inv_t(T0, L0inv))
+        G = self.R - W @ W.T
+        lam = self._lam
+        lam[self._rows, self._cols] = theta[self.m0:][self._tidx]
+        S = lam.T @ G @ lam
+        S[self._diag_z, self._diag_z] += 1.0
+        try:
+            L = np.linalg.cholesky(S)
+        except np.linalg.LinAlgError as exc:
+            raise NotPositiveDefinite(str(exc)) from exc
+        q = self.q_rest
+        return ld0 + 2.0 * float(np.sum(np.log(np.diag(L)[:q]))), L[q:, q:]
