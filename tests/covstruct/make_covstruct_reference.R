@@ -15,6 +15,10 @@ u_site <- rnorm(n_site, sd = 0.5)
 d$x <- round(rnorm(nrow(d)), 3)
 d$y <- round(1 + 0.5 * d$t + 0.3 * d$x + B[cbind(d$id, d$t + 1)] + u_site[d$site] +
               rnorm(nrow(d), sd = 0.7), 5)
+# GLMM responses (drawn after y, so y is unchanged): counts and a binary outcome
+eta <- -0.2 + 0.25 * d$t + 0.3 * d$x + 0.8 * B[cbind(d$id, d$t + 1)]
+d$cnt <- rpois(nrow(d), exp(eta))
+d$bin <- rbinom(nrow(d), 1, plogis(eta))
 d$id <- sprintf("s%02d", d$id); d$site <- sprintf("k%d", d$site)
 write.csv(d, "tests/covstruct/sim_repeated.csv", row.names = FALSE)
 
@@ -50,9 +54,9 @@ summ <- function(m, formula, reml, data, dataset, map = NULL) {
        fixef_se_lme4 = gls_se(m, formula, data),
        sigma = sigma(m), varcorr = vc_list(m))
 }
-fit <- function(formula, data, reml, map = NULL) {
-  if (is.null(map)) glmmTMB(as.formula(formula), data, REML = reml)
-  else glmmTMB(as.formula(formula), data, REML = reml, map = map)
+fit <- function(formula, data, reml, map = NULL, family = gaussian()) {
+  if (is.null(map)) glmmTMB(as.formula(formula), data, REML = reml, family = family)
+  else glmmTMB(as.formula(formula), data, REML = reml, map = map, family = family)
 }
 # glmmTMB's formula for each case; the Python test writes lme4 2.0's syntax (hom = TRUE)
 cases <- list(
@@ -79,6 +83,28 @@ for (nm in names(cases)) {
   fits[[nm]] <- m
   out[[nm]] <- summ(m, cs[[1]], cs[[2]], data, cs[[3]], map)
 }
+# GLMMs (Laplace, as glmer's nAGQ = 1)
+glmm_cases <- list(
+  ar1_poisson = list("cnt ~ t + x + ar1(0 + ft | id)", "poisson"),
+  cs_poisson = list("cnt ~ t + x + cs(0 + ft | id)", "poisson"),
+  diag_binomial = list("bin ~ t + x + diag(1 + x | id)", "binomial"),
+  cs_binomial = list("bin ~ t + x + cs(0 + ft | id, hom = TRUE)", "binomial")
+)
+for (nm in names(glmm_cases)) {
+  cs <- glmm_cases[[nm]]
+  fam <- get(cs[[2]])()
+  map <- NULL
+  f <- cs[[1]]
+  if (grepl("hom = TRUE", f)) {
+    map <- list(theta = factor(c(rep(1, 4), 2)))
+    f <- sub(", hom = TRUE", "", f)
+  }
+  m <- fit(f, d, FALSE, map, fam)
+  s <- summ(m, f, FALSE, d, "sim", map)
+  s$formula <- cs[[1]]; s$family <- cs[[2]]; s$fixef_se_lme4 <- NULL; s$sigma <- NULL
+  out[[nm]] <- s
+}
+
 lrt <- function(a, b) {
   t <- anova(fits[[a]], fits[[b]])
   list(small = a, big = b, Chisq = t$Chisq[2], Df = t[["Chi Df"]][2], p = t[["Pr(>Chisq)"]][2])

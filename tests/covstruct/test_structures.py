@@ -175,10 +175,15 @@ def test_misuse_is_a_formula_error(formula, words):
     assert words in str(info.value)
 
 
-def test_glmer_refuses_structures():
+def test_glmer_scalar_structure_is_lme4s_term():
+    """A one-column diag() goes through the structure's map in both glmer stages."""
     d = ml.datasets.load("cbpp")
-    with pytest.raises(FormulaError, match="glmer"):
-        ml.glmer("cbind(incidence, size - incidence) ~ period + cs(1 | herd)", d, "binomial")
+    a = ml.glmer("cbind(incidence, size - incidence) ~ period + diag(1 | herd)", d, "binomial")
+    b = ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", d, "binomial")
+    assert not a.theta_map.identity
+    assert abs(a.loglik - b.loglik) < 1e-6
+    assert np.allclose(a.fixef, b.fixef, atol=1e-4)
+    assert np.allclose(a.vcov, b.vcov, rtol=1e-3)
 
 
 def test_summary_prints_the_structure(ar1_fit, sleep):

@@ -23,7 +23,8 @@ import numpy as np
 from ..core.families import Family
 from ..core.glmm import GlmmData, GlmmProblem, PirlsError, fd_hessian
 from ..core.optimize import OptSummary, bobyqa
-from ..core.theta import theta_lower, theta_start
+from ..core.covstruct import ThetaMap
+from ..core.theta import theta_start
 from .weights import prior_weights as _prior_weights
 from ..errors import ConvergenceError, ConvergenceWarning, DataError, SingularFitWarning, two_line
 from .callsite import caller_data_name
@@ -471,18 +472,6 @@ def theta_ml(y: np.ndarray, mu: np.ndarray, weights: np.ndarray | None = None,
     return float(max(t0, 1e-8))
 
 
-def _no_structures(terms) -> None:
-    """Structured covariances (``cs()``, ``ar1()``, ``diag()``) are fitted by lmer only."""
-    from ..core.covstruct import ThetaMap
-    from ..errors import FormulaError
-
-    if not ThetaMap.for_terms(terms).identity:
-        written = [t.cov.text for t in terms if t.cov is not None and t.cov.name != "us"]
-        raise FormulaError(two_line(
-            f"glmer() does not fit structured covariances yet: {written[0]}",
-            "use lmer() for a Gaussian response, or write (x | g) / (x || g) in glmer()"))
-
-
 def _dense_order(gdata: GlmmData) -> int:
     return max([t.p * t.n_levels for t in gdata.terms[1:]] + [gdata.p + 1])
 
@@ -502,7 +491,6 @@ def _prepare(formula: str, data, fam: Family, n_agq: int, weights, offset,
     design = build_design(formula, data, kind="glmer", contrasts=contrasts,
                           checks=design_checks(control))
     terms = order_terms(design.re_terms)
-    _no_structures(terms)
     if n_agq > 1 and (len(terms) != 1 or terms[0].p != 1):
         raise ValueError("n_agq > 1 is only available for models with a single, scalar "
                          "random-effects term, such as (1 | group)")
@@ -541,17 +529,20 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
 
     problem = GlmmProblem(gdata, tol=control.tol_pirls)
     ps = [t.p for t in terms]
-    lower = theta_lower(ps)
+    tm = ThetaMap.for_terms(terms)  # covariance structures; the identity for (x | g) terms
+    lower = tm.lower  # the optimiser works on the structures' parameters (theta for lme4's)
     m = lower.size
+    objective_theta = tm.wrap(problem.objective_theta)
+    joint = problem if tm.identity else _JointPhi(problem, tm)
     messages: list[str] = []
 
     # ----- stage 1: theta only, beta inside PIRLS (lme4's nAGQ = 0) --------------------------
     with np.errstate(all="ignore"):
-        opt1 = bobyqa(problem.objective_theta, theta_start(ps), lower,
+        opt1 = bobyqa(objective_theta, tm.phi(theta_start(ps)), lower,
                       xtol_abs=control.xtol_abs, ftol_abs=control.ftol_abs,
                       maxeval=control.maxeval)
         try:
-            st1 = problem.pirls(opt1.theta)
+            st1 = problem.pirls(tm.theta(opt1.theta))
         except PirlsError as exc:
             raise ConvergenceError(two_line(
                 f"PIRLS failed at the stage-1 estimates: {exc}",
@@ -567,13 +558,13 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
     if stage2:
         # stage 2 works in units of approximate standard errors around the stage-1 point
         problem.seed(st1)
-        se_theta = _theta_scales(problem.objective_theta, opt1.theta, lower, opt1.fmin)
+        se_theta = _theta_scales(objective_theta, opt1.theta, lower, opt1.fmin)
         problem.seed(st1, joint=True)
         p1 = np.concatenate([opt1.theta, st1.beta])
         scale = np.concatenate([se_theta, se_beta])
 
         def f2(x: np.ndarray) -> float:
-            return problem.objective(p1 + scale * x, n_agq)
+            return joint.objective(p1 + scale * x, n_agq)
 
         lower2 = np.concatenate([(lower - opt1.theta) / se_theta, np.full(gdata.p, -np.inf)])
         with np.errstate(all="ignore"):
@@ -582,7 +573,8 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
         pars[:m] = np.maximum(pars[:m], lower)  # exact zeros on the boundary
         opt2.theta = pars[:m].copy()
         beta = pars[m:]
-        theta = opt2.theta.copy()
+        phi = opt2.theta.copy()
+        theta = tm.theta(phi)
         opt2.theta0 = opt1.theta.copy()
         if not opt2.converged:
             messages.append(f"optimizer (bobyqa, stage 2) stopped with code "
@@ -597,15 +589,16 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
                 ) from None
         fmin = problem.laplace(st) if n_agq <= 1 else problem.agq(st, n_agq)
     else:
-        theta, beta, st = opt1.theta.copy(), st1.beta.copy(), st1
+        phi, beta, st = opt1.theta.copy(), st1.beta.copy(), st1
+        theta = tm.theta(phi)
         fmin = problem.laplace(st)
     opt = _stage_summary(opt1, opt2)
     opt.fmin = float(fmin)
 
-    singular = bool(np.any(theta[lower == 0] < SINGULAR_TOL))
+    singular = tm.is_singular(phi, SINGULAR_TOL)
     grad = hess = None
-    if stage2 and control.calc_derivs:
-        grad, hess = _derivatives(problem, theta, beta, lower, scale, n_agq, fmin)
+    if stage2 and control.calc_derivs:  # over (phi, beta): the structures' parameters
+        grad, hess = _derivatives(joint, phi, beta, lower, scale, n_agq, fmin)
         if control.check_conv and not singular:
             messages.extend(_conv_messages(grad, hess, m))
     if singular:
@@ -620,6 +613,19 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
     return GlmerResult(design=design, terms=terms, problem=problem, state=st, opt=opt,
                        response=resp, n_agq=n_agq if stage2 else 0, hessian=hess,
                        gradient=grad, data_name=data_name, singular=singular)
+
+
+class _JointPhi:
+    """``problem.objective`` over ``(phi, beta)``: stage 2 of a model with covariance
+    structures (``cs()``, ``ar1()``, ``diag()``), whose ``theta`` is ``tm.theta(phi)``."""
+
+    def __init__(self, problem: GlmmProblem, tm):
+        self.problem, self.tm, self.m = problem, tm, tm.n_phi
+
+    def objective(self, pars: np.ndarray, n_agq: int = 1) -> float:
+        pars = np.asarray(pars, dtype=float)
+        return self.problem.objective(np.r_[self.tm.theta(pars[:self.m]), pars[self.m:]],
+                                      n_agq)
 
 
 def _bobyqa_unit_steps(fn, lower: np.ndarray, control: GlmerControl) -> OptSummary:

@@ -29,9 +29,8 @@ import contextlib
 import numpy as np
 
 from ..core.glmm import BAD_OBJECTIVE, GlmmProblem, fd_hessian
-from ..core.theta import lower_tri_indices
 from ..results.names import sig_names
-from .profile import Profiler, sdcor_to_theta, theta_to_sdcor
+from .profile import Profiler
 
 __all__ = ["GlmmProfiler", "glmm_blas_context"]
 
@@ -104,19 +103,18 @@ class GlmmProfiler(Profiler):
         self.n_agq = int(m.n_agq)
         self.problem = GlmmProblem(data, tol=m.problem.tol)
         self.ps = list(data.ps)
-        kinds = []
-        for p in self.ps:
-            rows, cols = lower_tri_indices(p)
-            kinds.extend("sd" if i == j else "cor" for i, j in zip(rows, cols))
+        self.tm = m.theta_map  # covariance structures: their sd/cor (lme4's for (x | g))
+        kinds = [kind for _, kind, _, _ in self.tm.sdcor_index()]
         self.kinds = kinds
         self.nvp = len(kinds)
         nb = data.p
-        self.lo = np.r_[[-1.0 if k == "cor" else 0.0 for k in kinds], np.full(nb, -np.inf)]
-        self.hi = np.r_[[1.0 if k == "cor" else np.inf for k in kinds], np.full(nb, np.inf)]
+        lo, hi = self.tm.sdcor_bounds()
+        self.lo = np.r_[lo[:-1], np.full(nb, -np.inf)]
+        self.hi = np.r_[hi[:-1], np.full(nb, np.inf)]
         self.names = sig_names(m.terms) + list(m.fixef.index)
         self.readable = sig_names(m.terms, old_names=False) + list(m.fixef.index)
         theta = np.asarray(m.theta, dtype=float)
-        par = np.r_[theta_to_sdcor(theta, 1.0, self.ps)[:-1], np.asarray(m.fixef, float)]
+        par = np.r_[self.sdcor(theta, 1.0)[:-1], np.asarray(m.fixef, float)]
         self.base = float(self.dev(par))
         self._curvature(par, np.sqrt(np.diag(np.asarray(m.vcov, dtype=float))))
         self._trans: dict = {}
@@ -132,7 +130,7 @@ class GlmmProfiler(Profiler):
     # ----- the deviance --------------------------------------------------------------------
     def dev(self, par: np.ndarray) -> float:
         """lme4's ``devfun2`` of a GLMM: the deviance at ``[sd/cor..., beta...]``."""
-        theta = sdcor_to_theta(np.r_[par[:self.nvp], 1.0], self.ps)
+        theta = self.theta_of(np.r_[par[:self.nvp], 1.0])
         if theta is None:
             return BAD_OBJECTIVE
         with np.errstate(all="ignore"):

@@ -91,7 +91,7 @@ class GlmerResult(MixedResultBase):
 
     def _vcov_array(self, use_hessian: bool = True) -> np.ndarray:
         p = self._st.beta.size
-        m = self._st.theta.size
+        m = self.theta_map.n_phi  # the Hessian is over (phi, beta): structures' parameters
         if use_hessian and self.hessian is not None:
             try:
                 Hinv = np.linalg.inv(self.hessian)
@@ -272,7 +272,7 @@ class GlmerResult(MixedResultBase):
     def n_params(self) -> int:
         """Number of estimated parameters (``attr(logLik(m), "df")``)."""
         extra = int(self._family.has_scale) + int(self._family.name == "negative.binomial")
-        return len(self.design.xnames) + self._st.theta.size + extra
+        return len(self.design.xnames) + self.theta_map.n_phi + extra
 
     @property
     def df_resid(self) -> int:
@@ -437,11 +437,13 @@ class GlmerResult(MixedResultBase):
 
         blocks = []
         grps = make_unique([t.group for t in self.terms])
-        for grp, t, S in zip(grps, self.terms, self._term_covariances()):
+        structures = self.theta_map.structures
+        for grp, t, S, st in zip(grps, self.terms, self._term_covariances(), structures):
             sd = np.sqrt(np.diag(S))
             with np.errstate(invalid="ignore", divide="ignore"):
                 corr = S / np.outer(sd, sd) if t.p > 1 else None
-            blocks.append(VarCorrBlock(grp, tuple(t.cnames), tuple(float(s) for s in sd), corr))
+            blocks.append(VarCorrBlock(grp, tuple(t.cnames), tuple(float(s) for s in sd), corr,
+                                       st.label))
         tab = self.coef_table()
         # lme4 labels the statistic "t value" for families with a scale, the p-value stays z
         coefs = CoefTable(tuple(tab.index), tab["estimate"].to_numpy(),
