@@ -95,7 +95,7 @@ def test_every_figure_loads(browser, sleep, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         page = ml.report(["Reaction ~ Days + (Days | Subject)"], data=sleep, path=html_path)
-    assert page.count("<figure ") == 5
+    assert page.count("<figure ") == 7  # data, lines, ranef, effect, pooling, diag, coefs
     # the same page with every image broken, for comparison
     broken = tmp_path / "broken.html"
     broken.write_text(re.sub(r'src="data:image/png;base64,[^"]+"',

@@ -45,9 +45,11 @@ def test_every_section_and_figure(page):
     for anchor in ("data", "model-1", "model-2", "model-3", "model-4", "comparison"):
         assert f'id="{anchor}"' in html and f'href="#{anchor}"' in html
     images = _images(html)
-    # data 1; OLS: diagnostics; dummies: lines + diagnostics; RI and RS: lines, ranef, diag;
-    # comparison: coefficients
-    assert len(images) == 1 + 1 + 2 + 3 + 3 + 1
+    # data 1; OLS: diagnostics; dummies: lines + diagnostics; RI and RS: lines, ranef,
+    # effect, pooling, diag; comparison: coefficients
+    assert len(images) == 1 + 1 + 2 + 5 + 5 + 1
+    for fig_id in ("fig-effect-3", "fig-pooling-3", "fig-effect-4", "fig-pooling-4"):
+        assert f'id="{fig_id}"' in html
     assert all(img.startswith(b"\x89PNG\r\n\x1a\n") and len(img) > 5000 for img in images)
     for fig_id in ("fig-data", "fig-lines-2", "fig-lines-3", "fig-lines-4", "fig-diag-1",
                    "fig-coefs"):
@@ -102,7 +104,8 @@ def test_fitted_models_without_data_and_svg():
     m = ml.lmer("Reaction ~ Days + (Days | Subject)", sleep)
     html = ml.report({"Sleep": m}, image_format="svg")
     assert 'id="data"' not in html and "REML" in html
-    assert html.count("data:image/svg+xml;base64,") == 4    # lines, ranef, diagnostics, coefs
+    # lines, ranef, effect, pooling, diagnostics, coefs
+    assert html.count("data:image/svg+xml;base64,") == 6
     with pytest.raises(ValueError, match="formulas need data"):
         ml.report("Reaction ~ Days")
 
