@@ -363,10 +363,6 @@ def _section_model(i, name, model, formula, error, msgs, figs, *, x, group_hint,
         from .effect_figures import effect_figures
 
         out.extend(effect_figures(i, name, model, figs, x=x, data=data))
-    if mixed:  # the effect plot and the pooling figure (report/effect_figures.py)
-        from .effect_figures import effect_figures
-
-        out.extend(effect_figures(i, name, model, figs, x=x, data=data))
     n_panels = 2 + (model.ranef(cond_var=False).groupby(["grpvar", "term"]).ngroups
                     if mixed else 0)
     ncols = n_panels if n_panels <= 3 else (2 if n_panels == 4 else 3)
