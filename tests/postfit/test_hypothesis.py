@@ -9,6 +9,7 @@ integrate the multivariate normal / t by randomized quadrature).
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -64,6 +65,14 @@ def test_individual_tests_match_multcomp(cid):
         np.testing.assert_allclose(t["statistic"], g["statistic"], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(t["p_value"], g[key], atol=tol)
     assert ("df" in t.columns) == (case["engine"] == "lm")
+
+
+@pytest.mark.parametrize("cid", CASES)
+def test_labels_are_multcomps(cid):
+    case = REF[cid]
+    text = case["glht"]["text"].split("Linear Hypotheses:\n", 1)[1].splitlines()[1:]
+    want = [re.split(r"\s{2,}", ln.strip())[0] for ln in text[:len(case["hypotheses"])]]
+    assert _fit(case).test(*case["hypotheses"]).tests.index.tolist() == want
 
 
 @pytest.mark.parametrize("cid", [c for c in CASES if "contest" in REF[c]])

@@ -177,16 +177,61 @@ def parse_hypothesis(text: str, names: list[str]) -> tuple[np.ndarray, float]:
     return L, rc - lc
 
 
+def _syntactic(name: str) -> bool:
+    """R's rule for a name that needs no backquotes."""
+    import re
+
+    return bool(re.fullmatch(r"(?:[A-Za-z]|\.(?![0-9]))[A-Za-z0-9._]*|\.", name))
+
+
+def _quote(name: str) -> str:
+    return name if _syntactic(name) else f"`{name}`"
+
+
+def _deparse(toks) -> str:
+    """R's deparse of a parsed side: spaces around binary operators, names quoted."""
+    from ..report.rformat import format_num
+
+    if len(toks) == 1 and toks[0][0] == "name":
+        return toks[0][1]  # R deparses a lone symbol without backquotes
+    out, prev = [], None
+    for kind, val in toks:
+        if kind == "name":
+            out.append(_quote(val))
+        elif kind == "num":
+            out.append(format_num(val))
+        elif val in "+-*/" and prev not in (None, ("op", "("), ("op", "+"), ("op", "-"),
+                                          ("op", "*"), ("op", "/")):
+            out.append(f" {val} ")
+        else:
+            out.append(val)
+        prev = (kind, val)
+    return "".join(out)
+
+
+def hypothesis_label(text: str, names: list[str]) -> str:
+    """multcomp's label of a hypothesis: ``"x1 - 2 * x2 == 0"`` (the text as R deparses it).
+
+    Examples
+    --------
+    >>> hypothesis_label("Days+2*`I(Days^2)`=10", ["Days", "I(Days^2)"])
+    'Days + 2 * `I(Days^2)` == 10'
+    """
+    toks = _tokens(text, names)
+    eq = [k for k, t in enumerate(toks) if t == ("op", "=")]
+    lhs, rhs = (toks[:eq[0]], toks[eq[0] + 1:]) if eq else (toks, [("num", 0.0)])
+    return f"{_deparse(lhs)} == {_deparse(rhs)}"
+
+
 def _label(L: np.ndarray, r: float, names: list[str]) -> str:
-    """multcomp-style label of a hypothesis row: ``"x1 - 2 * x2 == 0"``."""
+    """A label for a row of a matrix ``L``: ``"x1 - 2 * x2 == 0"``."""
     from ..report.rformat import format_num
 
     parts = []
     for w, nm in zip(L, names):
         if w == 0:
             continue
-        nmq = nm if nm.replace(".", "").replace("_", "").isalnum() or nm == "(Intercept)" \
-            else f"`{nm}`"
+        nmq = _quote(nm)
         mag = abs(w)
         body = nmq if mag == 1 else f"{format_num(mag)} * {nmq}"
         parts.append(("- " if w < 0 else "+ ") + body)
@@ -267,6 +312,7 @@ def _matrix(m, hypotheses, L, rhs) -> tuple[np.ndarray, np.ndarray, list[str]]:
         rows = [parse_hypothesis(h, names) for h in hypotheses]
         L = np.vstack([r[0] for r in rows])
         r = np.array([r[1] for r in rows])
+        return L, r, [hypothesis_label(h, names) for h in hypotheses]
     return L, r, [_label(Li, ri, names) for Li, ri in zip(L, r)]
 
 
