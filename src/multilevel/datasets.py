@@ -1,6 +1,8 @@
-"""Bundled example datasets: ``ml.datasets.load("sleepstudy")``, ``ml.datasets.names()``.
+"""Example datasets: ``ml.datasets.load("sleepstudy")``, ``ml.datasets.names()``; the lesson's
+``ml.datasets.load("imm10")`` is downloaded on first use (``ml.datasets.remote_names()``).
 
-A re-export of :mod:`multilevel.io.datasets`; see there for the column types.
+A re-export of :mod:`multilevel.io.datasets` (column types) and :mod:`multilevel.io.remote`
+(download, checksum, cache).
 
 Examples
 --------
@@ -10,6 +12,6 @@ Examples
 """
 from __future__ import annotations
 
-from .io.datasets import describe, load, names
+from .io.datasets import describe, load, names, remote_names
 
-__all__ = ["describe", "load", "names"]
+__all__ = ["describe", "load", "names", "remote_names"]

@@ -13,9 +13,12 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """``python -m multilevel ARGS`` with this checkout's ``src`` first on the path."""
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600,
+            env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    """``python -m multilevel ARGS`` with this checkout's ``src`` first on the path (and
+    ``env_extra`` added to the environment)."""
     env = dict(os.environ)
+    env.update(env_extra or {})
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(REPO / "src"), env.get("PYTHONPATH", "")) if p
     )

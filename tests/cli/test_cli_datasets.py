@@ -11,7 +11,8 @@ def test_list_names_every_dataset():
     proc = run_cli("datasets", "list")
     assert proc.returncode == 0
     listed = [line.split()[0] for line in proc.stdout.splitlines()]
-    assert listed == datasets.names()
+    assert listed == datasets.names() + datasets.remote_names()
+    assert "downloaded on first use" in proc.stdout.splitlines()[-1]
 
 
 def test_show_gives_types_and_levels():

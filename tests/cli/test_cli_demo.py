@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 
 from cli_helpers import assert_one_error_line, reference, run_cli
 from multilevel.cli.demo_cmd import EXAM, Roles, plan
@@ -29,15 +30,29 @@ def test_plan_skips_what_has_no_columns():
     assert [s.number for s in steps if s.formula is None] == [5, 6]
 
 
-def test_default_demo_runs_on_exam():
-    proc = run_cli("demo", "--no-report")
+def test_default_demo_runs_on_exam_offline(tmp_path):
+    proc = run_cli("demo", "--no-report", env_extra={"MULTILEVEL_DATA": str(tmp_path),
+                                                     "MULTILEVEL_OFFLINE": "1"})
     assert proc.returncode == 0, proc.stderr
+    assert "imm10 data is not available" in proc.stderr
     out = proc.stdout
     assert re.findall(r"^Model (\d)\. ", out, flags=re.M) == list("123456")
     assert out.count("  Assumes: ") == 6
     assert "Formula: normexam ~ standLRT + sex + schavg + (1 | schgend/school)" in out
     assert "   Data: Exam" in out
     assert "maximum likelihood" in out
+
+
+def test_default_demo_runs_the_lesson_on_imm10_when_available(imm10_csv, tmp_path):
+    shutil.copy(imm10_csv, tmp_path / "imm10.csv")      # a local copy in $MULTILEVEL_DATA
+    proc = run_cli("demo", "--no-report", env_extra={"MULTILEVEL_DATA": str(tmp_path),
+                                                     "MULTILEVEL_OFFLINE": "1"})
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "The multilevel lesson on its own data, imm10" in out
+    for case in ("imm10_lm1", "imm10_m3_ml", "imm10_m4_ml", "imm10_m5_ml"):
+        assert reference(case)["summary_text_digits3"].strip() in out, case
+    assert "math ~ homework + ses + meanses + (1 | region/schnum)" in out
 
 
 def test_lesson_on_imm10_reproduces_the_lessons_summaries(imm10_csv):

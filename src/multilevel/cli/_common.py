@@ -113,9 +113,10 @@ def read_data(spec: str) -> tuple[pd.DataFrame, str]:
         if not any(sep in spec for sep in "/\\") and "." not in spec:
             import multilevel.datasets as datasets
 
-            if spec.lower() in {n.lower() for n in datasets.names()}:
+            known = datasets.names() + datasets.remote_names()  # remote: downloaded once
+            if spec.lower() in {n.lower() for n in known}:
                 frame = datasets.load(spec)
-                return frame, next(n for n in datasets.names() if n.lower() == spec.lower())
+                return frame, next(n for n in known if n.lower() == spec.lower())
         raise DataError(two_line(
             f"no data file {spec!r}",
             "check the path, or name a bundled dataset (see 'multilevel datasets list')",

@@ -50,7 +50,7 @@ def run_list(args: argparse.Namespace) -> int:
     """Print ``NAME  description`` for every dataset."""
     import multilevel.datasets as datasets
 
-    names = datasets.names()
+    names = datasets.names() + datasets.remote_names()  # remote ones: downloaded on first use
     width = max(len(n) for n in names)
     for name in names:
         text = datasets.describe(name).removeprefix(f"{name}: ")

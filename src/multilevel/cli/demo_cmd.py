@@ -55,12 +55,38 @@ The six models:
   5  level-1 and level-2 terms  y ~ x + level1 + level2 + (x | group)
   6  a third level              y ~ x + level1 + level2 + (1 | level3/group)
 Model 5 needs --level1 or --level2, model 6 needs --level3; without them they are skipped.
-Without --data the bundled Exam data is used, with level 3 = schgend (schools' gender intake),
-since Exam has no region: a small illustration of the syntax (only 3 level-3 units).
+Without --data the demo runs on the lesson's own data, imm10 (downloaded once and cached, see
+'multilevel datasets list'; or a copy of imm10.csv in $MULTILEVEL_DATA), with the lesson's
+roles (math, homework, schnum, ses, meanses, region). Offline, it uses the bundled Exam data,
+with level 3 = schgend (schools' gender intake), since Exam has no region: a small
+illustration of the syntax (only 3 level-3 units).
 """
 
 EXAM = {"y": "normexam", "x": "standLRT", "group": "school", "level1": "sex",
         "level2": "schavg", "level3": "schgend"}
+LESSON = {"y": "math", "x": "homework", "group": "schnum", "level1": "ses",
+          "level2": "meanses", "level3": "region"}
+"""The lesson's roles in its own data, imm10 (``ml.datasets.load("imm10")``)."""
+
+
+def lesson_data(timeout: float = 5.0):
+    """The lesson's imm10 data when it can be had (cached, a copy in ``$MULTILEVEL_DATA``, or
+    a quick download), else None: the demo then runs on the bundled Exam data.
+
+    Examples
+    --------
+    >>> frame = lesson_data(timeout=0.5)
+    >>> frame is None or frame.shape == (260, 19)
+    True
+    """
+    import pandas as pd
+
+    from ..io.remote import fetch
+
+    try:
+        return pd.read_csv(fetch("imm10", timeout=timeout))
+    except MultilevelError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -231,10 +257,11 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     sub.set_defaults(func=run, _parser=sub)
 
 
-def _roles(args: argparse.Namespace) -> Roles:
+def _roles(args: argparse.Namespace, defaults: dict | None = None) -> Roles:
     given = {k: getattr(args, k) for k in EXAM}
     if args.data is None:
-        return Roles(**{k: v if v is not None else EXAM[k] for k, v in given.items()})
+        defaults = defaults or EXAM
+        return Roles(**{k: v if v is not None else defaults[k] for k, v in given.items()})
     missing = [f"--{k}" for k in ("y", "x", "group") if given[k] is None]
     if missing:
         args._parser.error(f"--data needs {', '.join(missing)} to say which columns to use")
@@ -243,11 +270,26 @@ def _roles(args: argparse.Namespace) -> Roles:
 
 def run(args: argparse.Namespace) -> int:
     """Fit and print the six models; exit status 1 if any of them failed."""
-    roles = _roles(args)
-    frame, name = read_data(args.data if args.data is not None else "Exam")
-    require_columns(frame, roles.columns(), repr(args.data) if args.data else "Exam")
+    lesson = None
+    if args.data is None and all(getattr(args, k) is None for k in EXAM):
+        lesson = lesson_data()
+        if lesson is None:
+            print("note: the lesson's imm10 data is not available (offline, not cached; see "
+                  "ml.help('datasets')): the demo runs on the bundled Exam data",
+                  file=sys.stderr)
+    roles = _roles(args, LESSON if lesson is not None else None)
+    if lesson is not None:
+        frame, name = lesson, "imm10"
+    else:
+        frame, name = read_data(args.data if args.data is not None else "Exam")
+    require_columns(frame, roles.columns(), repr(args.data) if args.data else name)
     method = "REML" if args.reml else "maximum likelihood"
-    if args.data is None:
+    if lesson is not None:
+        intro = ("The multilevel lesson on its own data, imm10 (Kreft and de Leeuw's subset of "
+                 "NELS-88): maths scores (math) against weekly hours of homework of 260 "
+                 "students in 10 US schools (schnum).\nLevel 3 is region; mixed models are "
+                 f"fitted by {method}.")
+    elif args.data is None:
         intro = ("The multilevel lesson on the Exam data (mlmRev): exam scores at 16 (normexam) "
                  "against intake scores (standLRT) of 4,059 students in 65 London schools.\n"
                  "Level 3 is schgend (mixed, boys' or girls' school), as Exam has no region; "

@@ -28,7 +28,7 @@ from ..errors import DataError, two_line
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["describe", "load", "names"]
+__all__ = ["describe", "load", "names", "remote_names"]
 
 _DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -225,18 +225,41 @@ def names() -> list[str]:
     return sorted(_TABLE, key=str.lower)
 
 
+def remote_names() -> list[str]:
+    """Names of the registered remote datasets (downloaded on first use, then cached; see
+    :mod:`multilevel.io.remote`).
+
+    Examples
+    --------
+    >>> from multilevel.io.datasets import remote_names
+    >>> remote_names()
+    ['imm10']
+    """
+    from .remote import REGISTRY
+
+    return sorted(REGISTRY, key=str.lower)
+
+
+def _remote_key(name: str) -> str | None:
+    from .remote import REGISTRY
+
+    key = str(name).strip().lower()
+    return next((k for k in REGISTRY if k.lower() == key), None)
+
+
 def _lookup(name: str) -> _Dataset:
     """Find a dataset by case-insensitive name, or raise `DataError` naming the closest."""
-    by_lower = {key.lower(): ds for key, ds in _TABLE.items()}
+    by_lower = {key.lower(): ds.name for key, ds in _TABLE.items()}
+    by_lower.update({key.lower(): key for key in remote_names()})
     key = str(name).strip().lower()
-    if key in by_lower:
-        return by_lower[key]
+    if key in by_lower and key in {k.lower() for k in _TABLE}:
+        return next(ds for k, ds in _TABLE.items() if k.lower() == key)
     close = difflib.get_close_matches(key, list(by_lower), n=1, cutoff=0.5)
     if close:
-        fix = f"did you mean {by_lower[close[0]].name!r}?"
+        fix = f"did you mean {by_lower[close[0]]!r}?"
     else:
-        fix = "choose one of " + ", ".join(names())
-    raise DataError(two_line(f"no bundled dataset called {name!r}", fix))
+        fix = "choose one of " + ", ".join(names() + remote_names())
+    raise DataError(two_line(f"no dataset called {name!r}", fix))
 
 
 def describe(name: str) -> str:
@@ -263,12 +286,21 @@ def describe(name: str) -> str:
     >>> describe("DYESTUFF")  # doctest: +ELLIPSIS
     'Dyestuff: Yield of dyestuff ... (30 rows, 2 columns; source: R package lme4, dataset Dyestuff)'
     """
+    remote = _remote_key(name)
+    if remote is not None:
+        from .remote import REGISTRY
+
+        ds = REGISTRY[remote]
+        return (f"{ds.name}: {ds.description} ({ds.nrow} rows, {ds.ncol} columns; source: "
+                f"{ds.source}; downloaded on first use from {ds.url})")
     ds = _lookup(name)
     return f"{ds.name}: {ds.description} ({ds.nrow} rows, {ds.ncol} columns; source: {ds.source})"
 
 
-def load(name: str) -> pd.DataFrame:
-    """Load a bundled dataset as a pandas DataFrame with R's column types.
+def load(name: str, *, path=None) -> pd.DataFrame:
+    """Load an example dataset as a pandas DataFrame: a bundled one, with R's column types,
+    or a registered remote one (``"imm10"``, the lesson's data: downloaded on first use,
+    checked against its SHA-256 and cached; see :mod:`multilevel.io.remote`).
 
     Factor columns are unordered pandas Categoricals of string labels whose categories are in
     R's level order (the first is the reference level), numeric columns are float64 and
@@ -277,7 +309,10 @@ def load(name: str) -> pd.DataFrame:
     Parameters
     ----------
     name : str
-        Dataset name, case-insensitive; see :func:`names`.
+        Dataset name, case-insensitive; see :func:`names` and :func:`remote_names`.
+    path : str or path, optional
+        Remote datasets only: read this local copy instead of downloading (its checksum is
+        checked). ``$MULTILEVEL_DATA`` names a folder searched for such copies.
 
     Returns
     -------
@@ -287,7 +322,8 @@ def load(name: str) -> pd.DataFrame:
     Raises
     ------
     DataError
-        If there is no dataset of that name (the message suggests the closest name).
+        If there is no dataset of that name (the message suggests the closest name); for a
+        remote dataset, if it cannot be downloaded (offline) or its checksum does not match.
 
     Examples
     --------
@@ -298,6 +334,14 @@ def load(name: str) -> pd.DataFrame:
     >>> list(sleep["Subject"].cat.categories[:3])
     ['308', '309', '310']
     """
+    remote = _remote_key(name)
+    if remote is not None:
+        from .remote import load_remote
+
+        return load_remote(remote, path=path)
+    if path is not None:
+        raise DataError(two_line(f"{name!r} is bundled: it has no path= to read",
+                                 f"call load({name!r}) without path="))
     return _read(_lookup(name).name).copy()
 
 
