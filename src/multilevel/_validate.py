@@ -384,6 +384,8 @@ def check_fields(obj) -> None:
         value = getattr(obj, f.name)
         default = f.default
         label = f"{cls}({f.name}=...)"
+        if value is None and "None" in str(f.type):
+            continue  # an optional setting left out
         if isinstance(default, bool):
             check_bool(value, label)
         elif isinstance(default, int):
@@ -524,3 +526,303 @@ def check_model_data(df, tree, bars):
                     f"pd.to_numeric(df[{name!r}], errors='coerce'); write factor({name}) if "
                     "the column is a category"))
     return df
+
+
+# ----- formula size ------------------------------------------------------------------------------
+#: Most parentheses and calls nested inside one another in a formula.
+MAX_FORMULA_NESTING = 200
+#: Most operators (``+ - * / : ^ | ~`` ...) in a formula: 10,000 terms and more.
+MAX_FORMULA_OPERATORS = 10_000
+#: Longest formula text accepted (characters).
+MAX_FORMULA_LENGTH = 1_000_000
+
+
+def guard_formula(formula) -> None:
+    """Check a formula's size before it is parsed, and make room for the tree walkers.
+
+    The parser and the tree walkers recurse; a formula within the documented limits
+    (:data:`MAX_FORMULA_NESTING` levels of parentheses or calls, :data:`MAX_FORMULA_OPERATORS`
+    operators: wide data give formulas of thousands of terms) always fits, because the
+    interpreter's recursion limit is raised to what the formula needs (never lowered). Beyond
+    the limits: a FormulaError that says them, never a RecursionError.
+
+    Examples
+    --------
+    >>> guard_formula("y ~ " + " + ".join(f"x{i}" for i in range(2000)))
+    >>> guard_formula("y ~ " + "log(" * 300 + "x" + ")" * 300)
+    Traceback (most recent call last):
+    ...
+    multilevel.errors.FormulaError: the formula nests parentheses and calls 300 deep; the limit is 200
+      How to fix: write the model with fewer nested parentheses or functions
+    """
+    import sys
+
+    from .errors import FormulaError
+    from .formula.tokenize import tokenize
+
+    if not isinstance(formula, str):
+        raise FormulaError(two_line(
+            f"a formula must be text, not the {type(formula).__name__} {formula!r}"[:300],
+            "write it as a string, e.g. \"y ~ x + (1 | g)\""))
+    if len(formula) > MAX_FORMULA_LENGTH:
+        raise FormulaError(two_line(
+            f"the formula is {len(formula):,} characters long; the limit is "
+            f"{MAX_FORMULA_LENGTH:,}", "write a shorter formula (e.g. fit fewer predictors)"))
+    depth = deepest = operators = 0
+    for tok in tokenize(formula):
+        if tok.kind != "OP":
+            continue
+        if tok.text == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif tok.text == ")":
+            depth -= 1
+        elif tok.text not in (",", "="):
+            operators += 1
+    if deepest > MAX_FORMULA_NESTING:
+        raise FormulaError(two_line(
+            f"the formula nests parentheses and calls {deepest} deep; the limit is "
+            f"{MAX_FORMULA_NESTING}",
+            "write the model with fewer nested parentheses or functions"))
+    if operators > MAX_FORMULA_OPERATORS:
+        raise FormulaError(two_line(
+            f"the formula has {operators:,} operators; the limit is {MAX_FORMULA_OPERATORS:,}",
+            "fit fewer terms at a time, or combine predictors (e.g. a matrix of scores)"))
+    need = 10 * (operators + 10 * deepest) + 5_000
+    if sys.getrecursionlimit() < need:
+        sys.setrecursionlimit(need)
+
+
+# ----- memory -------------------------------------------------------------------------------------
+#: Share of the available memory one allocation may take by default.
+MEMORY_FRACTION = 0.5
+_ENV_BUDGET = "MULTILEVEL_MAX_BYTES"
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (``MemAvailable`` of /proc/meminfo, else sysconf).
+
+    Examples
+    --------
+    >>> available_memory() > 0
+    True
+    """
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2 ** 30
+
+
+def memory_budget(max_bytes=None, name: str = "max_bytes") -> int:
+    """The largest allocation allowed: ``max_bytes`` when given, else ``$MULTILEVEL_MAX_BYTES``,
+    else half the available memory.
+
+    Examples
+    --------
+    >>> memory_budget(1000)
+    1000
+    >>> memory_budget(-1)
+    Traceback (most recent call last):
+    ...
+    multilevel.errors.DataError: max_bytes must be at least 1, got -1
+      How to fix: pass a whole number >= 1
+    """
+    if max_bytes is not None:
+        return check_int(max_bytes, name, minimum=1)
+    env = os.environ.get(_ENV_BUDGET, "").strip()
+    if env:
+        try:
+            return max(1, int(float(env)))
+        except ValueError:
+            raise DataError(two_line(f"${_ENV_BUDGET}={env!r} is not a number of bytes",
+                                     f"set {_ENV_BUDGET} to e.g. 4000000000")) from None
+    return max(1, int(available_memory() * MEMORY_FRACTION))
+
+
+def size_text(nbytes: float) -> str:
+    """Bytes for people.
+
+    Examples
+    --------
+    >>> size_text(3 * 2 ** 30), size_text(512)
+    ('3.0 GiB', '512 bytes')
+    """
+    for unit, k in (("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if nbytes >= 2 ** k:
+            return f"{nbytes / 2 ** k:.1f} {unit}"
+    return f"{int(nbytes)} bytes"
+
+
+def check_allocation(nbytes: float, what: str, fix: str, max_bytes=None) -> None:
+    """A DataError, before allocating, when ``nbytes`` exceeds the memory budget.
+
+    Examples
+    --------
+    >>> check_allocation(10 ** 15, "the simulated responses", "simulate fewer", 2 ** 30)
+    Traceback (most recent call last):
+    ...
+    multilevel.errors.DataError: the simulated responses would need 909.5 TiB of memory, more than the budget of 1.0 GiB
+      How to fix: simulate fewer (or raise the budget: $MULTILEVEL_MAX_BYTES)
+    """
+    budget = memory_budget(max_bytes)
+    if nbytes > budget:
+        raise DataError(two_line(
+            f"{what} would need {size_text(nbytes)} of memory, more than the budget of "
+            f"{size_text(budget)}", f"{fix} (or raise the budget: ${_ENV_BUDGET})"))
+
+
+#: Most fixed-effect terms a formula may expand to.
+MAX_TERMS = 50_000
+
+
+def count_terms(node) -> int:
+    """An upper bound on the number of terms R's expansion of ``node`` gives (iteratively).
+
+    Examples
+    --------
+    >>> from multilevel.formula.parser import parse_tree
+    >>> count_terms(parse_tree("y ~ a*b*c").rhs), count_terms(parse_tree("~(a+b+c)^2").rhs)
+    (7, 6)
+    """
+    from math import comb
+
+    from .formula.nodes import BinOp, Num, Paren, Unary
+
+    memo: dict[int, int] = {}
+    stack = [(node, False)]
+    while stack:
+        n, done = stack.pop()
+        kids = ([n.left, n.right] if isinstance(n, BinOp) else
+                [n.expr] if isinstance(n, Paren) else [n.operand] if isinstance(n, Unary)
+                else [])
+        if not done and kids:
+            stack.append((n, True))
+            stack.extend((k, False) for k in kids)
+            continue
+        if isinstance(n, (Paren, Unary)):
+            v = memo[id(kids[0])]
+        elif isinstance(n, BinOp):
+            a, b = memo[id(n.left)], memo[id(n.right)]
+            if n.op in ("+", "-", "|", "||"):
+                v = a + b
+            elif n.op == "*":
+                v = a + b + a * b
+            elif n.op == "/":
+                v = a + b * a
+            elif n.op == "^" and isinstance(n.right, Num):
+                try:
+                    k = int(float(n.right.text))
+                except ValueError:
+                    k = a
+                v = sum(comb(a, i) for i in range(1, min(max(k, 1), a) + 1))
+            else:
+                v = a * b
+        else:
+            v = 1
+        memo[id(n)] = min(v, 10 ** 12)
+    return memo[id(node)]
+
+
+def guard_terms(rhs) -> None:
+    """A FormulaError when the formula expands to more than :data:`MAX_TERMS` terms
+    (a 20-way interaction has over a million), before anything is expanded.
+
+    Examples
+    --------
+    >>> from multilevel.formula.parser import parse_tree
+    >>> guard_terms(parse_tree("y ~ " + "*".join(f"x{i}" for i in range(20))).rhs)
+    Traceback (most recent call last):
+    ...
+    multilevel.errors.FormulaError: the formula expands to 1,048,575 terms; the limit is 50,000
+      How to fix: use fewer interactions, e.g. (x1 + x2 + x3)^2 for the two-way ones only
+    """
+    from .errors import FormulaError
+
+    n = count_terms(rhs)
+    if n > MAX_TERMS:
+        raise FormulaError(two_line(
+            f"the formula expands to {n:,} terms; the limit is {MAX_TERMS:,}",
+            "use fewer interactions, e.g. (x1 + x2 + x3)^2 for the two-way ones only"))
+
+
+# ----- the design's numbers ---------------------------------------------------------------------
+#: Largest magnitude of a column the cross-products can square without overflow (and the
+#: smallest non-zero one they can square without underflow).
+MAX_MAGNITUDE = 1e100
+MIN_MAGNITUDE = 1e-100
+
+
+def check_design_numbers(design, kind: str = "lmer") -> None:
+    """Refuse, before fitting, what would end in a raw numerical failure: no residual
+    degrees of freedom (``lmer``), a constant response (``lmer``), and columns so large or so
+    small that their squares overflow or underflow (1e300, 1e-300).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from types import SimpleNamespace as NS
+    >>> d = NS(y=np.array([1e300, 2e300, 3e300]), X=np.ones((3, 1)), xnames=["(Intercept)"],
+    ...        nobs=3, response_name="y")
+    >>> check_design_numbers(d)
+    Traceback (most recent call last):
+    ...
+    multilevel.errors.DataError: the response 'y' has values as large as 3e+300: their squares overflow
+      How to fix: rescale it (e.g. divide by 1e300) and fit again
+    """
+    import numpy as np
+
+    name = getattr(design, "response_name", None) or "response"
+    y = np.asarray(design.y, dtype=float)
+    X = np.asarray(design.X, dtype=float)
+    check_magnitudes(X, design.xnames, y, name)
+    if kind != "lmer":
+        return
+    p = X.shape[1]
+    if design.nobs <= p:
+        raise DataError(two_line(
+            f"{design.nobs} observations for {p} fixed-effect coefficients: no residual "
+            "degrees of freedom", "use fewer predictors or more data"))
+    if y.size and np.ptp(y) == 0:
+        raise DataError(two_line(
+            f"the response {name!r} is constant (every value is {y[0]:g}): a mixed model "
+            "needs variation in the response", "check the data or the rows used"))
+
+
+def check_magnitudes(X, xnames, y=None, response: str = "response") -> None:
+    """A DataError for a column whose squares overflow or underflow (see
+    :func:`check_design_numbers`); called on the model matrix before collinear columns are
+    looked for (a column of 1e-300 would otherwise be dropped as zero).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_magnitudes(np.array([[1.0, 2e-200], [1.0, 3e-200]]), ["(Intercept)", "x"])
+    Traceback (most recent call last):
+    ...
+    multilevel.errors.DataError: the column 'x' of the fixed effects has values no larger than 3e-200: their squares underflow to 0
+      How to fix: rescale it (e.g. multiply by 1e200) and fit again
+    """
+    import numpy as np
+
+    X = np.asarray(X, dtype=float)
+    columns = ([] if y is None else [(f"the response {response!r}", np.asarray(y, float))]) + [
+        (f"the column {xn!r} of the fixed effects", X[:, j]) for j, xn in enumerate(xnames)]
+    for what, v in columns:
+        v = v[np.isfinite(v)]
+        top = float(np.max(np.abs(v))) if v.size else 0.0
+        if top > MAX_MAGNITUDE:
+            raise DataError(two_line(
+                f"{what} has values as large as {top:.3g}: their squares overflow",
+                f"rescale it (e.g. divide by 1e{int(np.floor(np.log10(top)))}) and fit again"))
+        if 0 < top < MIN_MAGNITUDE:
+            raise DataError(two_line(
+                f"{what} has values no larger than {top:.3g}: their squares underflow to 0",
+                f"rescale it (e.g. multiply by 1e{-int(np.floor(np.log10(top)))}) and fit "
+                "again"))

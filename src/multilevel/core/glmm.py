@@ -184,6 +184,9 @@ class GlmmProblem:
         self.maxit = int(maxit)
         fam, y, wt = data.family, data.y, data.weights
         self._dev_sum = fam.dev_sum_function(y, wt)
+        # rounding noise of the deviance: each term y log(y / mu) is good to about eps * y,
+        # which for large counts (1e9) is far above a relative 1e-12 of the deviance
+        self._dev_noise = 8 * np.finfo(float).eps * float(np.sum(np.abs(wt * y)))
         mu0 = fam.mustart(y, wt)
         self._aic = _aic_function(fam, y, data.n_trials, wt, self._dev_sum, mu0)
         self._eta_start = fam.link.linkfun(mu0)
@@ -295,7 +298,8 @@ class GlmmProblem:
             pdev = self.penalised_deviance(wk[0], u_new)
             halvings = 0
             # halve only on a real increase: near the mode rounding moves pdev both ways
-            slack = 1e-12 * abs(pdev_old) if np.isfinite(pdev_old) else 0.0
+            slack = (max(1e-12 * abs(pdev_old), self._dev_noise) if np.isfinite(pdev_old)
+                     else 0.0)
             while not pdev <= pdev_old + slack and np.isfinite(pdev_old) and halvings < 10:
                 halvings += 1
                 u_new = 0.5 * (u + u_new)
@@ -303,7 +307,8 @@ class GlmmProblem:
                 eta_new = 0.5 * (eta + eta_new)
                 wk = fam.working(d.y, d.weights, eta_new)
                 pdev = self.penalised_deviance(wk[0], u_new)
-            if not np.isfinite(pdev) or (pdev > pdev_old + 1e-10 * abs(pdev_old)):
+            if not np.isfinite(pdev) or (pdev > pdev_old + max(1e-10 * abs(pdev_old),
+                                                                self._dev_noise)):
                 raise PirlsError("PIRLS step-halving failed to reduce the deviance")
             step = max(float(np.max(np.abs(eta_new - eta), initial=0.0)),
                        float(np.max(np.abs(u_new - u), initial=0.0)))

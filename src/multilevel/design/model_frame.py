@@ -408,11 +408,14 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
                                     "add a term such as (1 | group), or use lm()"))
     if len(df) == 0:
         raise DataError(two_line("the data has no rows", "pass a table with observations"))
-    from .._validate import check_model_data
+    from .._validate import check_allocation, check_model_data, guard_terms
 
     df = check_model_data(df, tree, bars)  # duplicated names, complex numbers, stray text
     _check_columns(df, tree, bars)
+    guard_terms(tree.rhs)  # a 20-way interaction: refused before it is expanded
     fixed = expand_terms(nobars(tree.rhs), tree.lhs)
+    check_allocation(8.0 * len(df) * (len(fixed.terms) + 1), "the fixed-effects model matrix",
+                     f"use fewer terms than {len(fixed.terms):,} or fewer rows")
     lhs_terms = [expand_terms(b.left) for b in bars]
     state: dict = {}
     n_all = len(df)
@@ -451,6 +454,9 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
     factors = [k for k in fixed.variables if isinstance(vars_[k], FacVar)]
     contr = _contrasts_used([fixed], [coding], vars_, resolve_contrasts(contrasts, factors))
     X_all, names = _model_matrix(fixed, coding, vars_, n, contr)
+    from .._validate import check_magnitudes
+
+    check_magnitudes(X_all, names)  # 1e300 / 1e-300: before a tiny column looks collinear
     if kind == "lm":  # lm keeps aliased columns in X and reports them (keep_aliased)
         aliased = ~rank_mask(X_all, rank_tol) if X_all.shape[1] else np.zeros(0, bool)
         X, xnames = X_all, names

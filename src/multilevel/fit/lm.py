@@ -41,6 +41,9 @@ def lm(formula: str, data, *, contrasts: dict | None = None, data_name: str | No
         data_name = caller_data_name(data)
     # R's lm keeps aliased coefficients (as NA, said in its summary) and unused levels
     design = build_design(formula, data, kind="lm", contrasts=contrasts)
+    from .._validate import check_design_numbers
+
+    check_design_numbers(design, kind="lm")  # squares that overflow or underflow
     if design.nobs <= design.X.shape[1] - len(design.dropped_columns):
         raise DataError(two_line(
             f"{design.nobs} observations for {design.X.shape[1]} coefficients: no residual "

@@ -165,12 +165,16 @@ def lmer(formula: str, data, *, reml: bool | None = None, weights=None,
 
             raise DataError(two_line("offset= and contrasts= are not available out of core",
                                      "write offset(x) in the formula, or fit a DataFrame"))
+
         return lmer_source(formula, data, reml=reml, weights=weights, control=control,
                            engine=engine, data_name=data_name)
     from .checks import design_checks
 
     design = build_design(formula, data, contrasts=contrasts,  # checks formula, data, groups
                           checks=design_checks(control))
+    from .._validate import check_design_numbers
+
+    check_design_numbers(design)  # before any work: overflow, no residual df, constant y
     if offset is not None:
         from ..design.model_frame import with_offset
 

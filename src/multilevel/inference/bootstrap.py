@@ -124,6 +124,9 @@ class BootResult:
         >>> b.confint().columns.tolist()
         ['lower', 'upper']
         """
+        from .._validate import check_level
+
+        level = check_level(level)
         alpha = np.array([(1 - level) / 2, (1 + level) / 2])
         rows = []
         for name in self.t.columns:
@@ -208,6 +211,11 @@ def bootstrap(m, nsim: int = 500, seed=None, func=None, *, n_jobs: int = 2,
     >>> b.t.shape
     (10, 3)
     """
+    from .._validate import check_int, check_seed
+
+    nsim = check_int(nsim, "nsim", minimum=1)  # before any work
+    n_jobs = check_int(n_jobs, "n_jobs", minimum=1)
+    seed = check_seed(seed)
     func = default_statistic if func is None else func
     t0 = func(m)
     names = list(t0.index) if isinstance(t0, pd.Series) else None

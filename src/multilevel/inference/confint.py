@@ -94,6 +94,9 @@ def confint(m, parm=None, level: float = 0.95, method: str = "profile", *,
     >>> confint(m, method="wald").index.tolist()
     ['.sig01', '.sigma', '(Intercept)']
     """
+    from .._validate import check_level
+
+    level = check_level(level)
     method = method.lower()
     if method == "wald":
         tab = wald_confint(m, level, readable)

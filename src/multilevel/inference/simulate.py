@@ -21,7 +21,14 @@ def replicate_seeds(seed, nsim: int) -> list:
     >>> np.random.default_rng(a).normal() != np.random.default_rng(b).normal()
     True
     """
-    return np.random.SeedSequence(seed).spawn(int(nsim))
+    from .._validate import check_allocation, check_int, check_seed
+
+    nsim = check_int(nsim, "nsim", minimum=1)
+    seed = check_seed(seed)
+    check_allocation(400.0 * nsim, f"{nsim:,} replicates", "ask for fewer replicates (nsim)")
+    if type(seed).__name__ == "SeedSequence":
+        return seed.spawn(nsim)
+    return np.random.SeedSequence(seed).spawn(nsim)
 
 
 def simulate_one(m, rng: np.random.Generator, *, use_u: bool = False) -> np.ndarray:
@@ -76,6 +83,12 @@ def simulate(m, nsim: int = 1, seed=None, *, use_u: bool = False) -> pd.DataFram
     >>> sims.shape, bool((sims == simulate(m, nsim=3, seed=42)).all().all())
     ((180, 3), True)
     """
+    from .._validate import check_allocation, check_bool, check_int
+
+    nsim = check_int(nsim, "nsim", minimum=1)
+    use_u = check_bool(use_u, "use_u")
+    check_allocation(16.0 * nsim * max(int(m.nobs), 1), f"{nsim:,} simulated responses of "
+                     f"{int(m.nobs):,} rows", "ask for fewer replicates (nsim)")
     cols = {f"sim_{i + 1}": simulate_one(m, np.random.default_rng(s), use_u=use_u)
             for i, s in enumerate(replicate_seeds(seed, nsim))}
     return pd.DataFrame(cols, index=m.row_labels)
