@@ -101,7 +101,8 @@ def test_likelihood_ratio_tests_between_structures(lrt):
     assert abs(float(tab["Pr(>Chisq)"].iloc[1]) - lrt["p"]) <= 1e-4 * max(1.0, lrt["p"] * 100)
 
 
-@pytest.mark.parametrize("name", sorted(GLMM_CASES))
+@pytest.mark.parametrize("name", [pytest.param(k, marks=pytest.mark.slow) if "poisson" in k else k
+                                  for k in sorted(GLMM_CASES)])
 def test_glmer_structures_match_glmmtmb(name):
     case = GLMM_CASES[name]
     with warnings.catch_warnings():

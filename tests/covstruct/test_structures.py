@@ -130,6 +130,7 @@ def test_satterthwaite_df_for_ar1(ar1_fit):
     assert np.allclose(tab["std_error"], np.sqrt(np.diag(ar1_fit.vcov)))
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::multilevel.inference.profile.ProfileWarning")
 def test_profile_intervals_for_ar1(ar1_fit):
     ci = ar1_fit.confint(method="profile")
@@ -227,3 +228,19 @@ def test_kenward_roger_for_ar1(ar1_fit):
     assert np.all(kr["std_error"].to_numpy() <= se * 1.1)
     sat = ar1_fit.coef_table()
     assert np.allclose(kr["df"], sat["df"], rtol=0.2)  # close to Satterthwaite's here
+
+
+def test_ar1_time_factor_spellings_and_heterogeneous_variances():
+    d = sim_data()
+    d["fo"] = pd.Categorical(d["t"].astype(str), categories=["0", "1", "2", "3"], ordered=True)
+    base = fit("y ~ t + ar1(0 + ft | id)", d)
+    for f in ("y ~ t + ar1(0 + fo | id)", "y ~ t + ar1(0 + factor(t) | id)",
+              "y ~ t + ar1(ft + 0 | id, hom = TRUE)"):
+        assert abs(fit(f, d).loglik - base.loglik) < 1e-6, f
+    het = fit("y ~ t + ar1(0 + ft | id, hom = FALSE)", d)  # a variance per time point
+    assert het.n_params == base.n_params + 3
+    assert het.loglik >= base.loglik - 1e-6
+    sds = het.varcorr.query("grp == 'id' and var2.isna()")["sdcor"].to_numpy()
+    assert np.ptp(sds) > 0
+    R = het.varcorr.query("grp == 'id' and var1 == 'ft0'")["sdcor"].to_numpy()[1:]
+    assert np.allclose(R, R[0] ** np.arange(1, 4), rtol=1e-6)  # rho^|i - j|
