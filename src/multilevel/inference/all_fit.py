@@ -243,8 +243,6 @@ def all_fit(m, optimizers=None) -> AllFit:
     if getattr(m, "kind", None) != "lmer":
         raise DataError(two_line("all_fit() refits linear mixed models (lmer fits)",
                                  "for a GLMM, refit with glmer and compare by hand"))
-    if getattr(m.design, "spec", None) is None and m.design.X is None:  # pragma: no cover
-        raise DataError("the model has no in-memory design to refit")
     names = available_optimizers() if optimizers is None else list(optimizers)
     fits, errors, times = {}, {}, {}
     for name in names:
