@@ -17,6 +17,9 @@ SSmicmen      Vm, K                       ``Vm x / (K + x)``
 SSfpl         A, B, xmid, scal            ``A + (B - A) / (1 + exp((xmid - x) / scal))``
 SSgompertz    Asym, b2, b3                ``Asym exp(-b2 b3^x)``
 SSbiexp       A1, lrc1, A2, lrc2          ``A1 exp(-exp(lrc1) x) + A2 exp(-exp(lrc2) x)``
+SSasympOrig   Asym, lrc                   ``Asym (1 - exp(-exp(lrc) x))``
+SSasympOff    Asym, lrc, c0               ``Asym (1 - exp(-exp(lrc) (x - c0)))``
+SSweibull     Asym, Drop, lrc, pwr        ``Asym - Drop exp(-exp(lrc) x^pwr)``
 ============  ==========================  ===========================================
 
 Examples
@@ -74,8 +77,10 @@ class SelfStart:
         [1.0, 1.5]
         """
         x = np.asarray(x, dtype=float)
-        return np.broadcast_to(self._value(x, *(np.asarray(p, dtype=float) for p in pars)),
-                               x.shape).astype(float)
+        v = self._value(x, *(np.asarray(p, dtype=float) for p in pars))
+        if np.shape(v) == x.shape:
+            return np.asarray(v, dtype=float)
+        return np.broadcast_to(v, x.shape).astype(float)
 
     def gradient(self, x, *pars) -> np.ndarray:
         """Derivatives of the value with respect to each parameter, shape ``(n, len(params))``.
@@ -87,7 +92,10 @@ class SelfStart:
         """
         x = np.asarray(x, dtype=float)
         cols = self._gradient(x, *(np.asarray(p, dtype=float) for p in pars))
-        return np.column_stack([np.broadcast_to(c, x.shape).astype(float) for c in cols])
+        out = np.empty((x.size, len(cols)))
+        for j, c in enumerate(cols):
+            out[:, j] = np.ravel(np.broadcast_to(c, x.shape))
+        return out.reshape(x.shape + (len(cols),)) if x.ndim != 1 else out
 
     def initial(self, x, y) -> dict:
         """R's ``getInitial``: least-squares values of the parameters for the pooled data.
@@ -298,6 +306,73 @@ def _biexp_init(x, y):
     return [a1, lrc1, a2, lrc2]
 
 
+# ----- SSasympOrig, SSasympOff, SSweibull ------------------------------------------------------
+def _orig_value(x, asym, lrc):
+    return asym * (1.0 - np.exp(-np.exp(lrc) * x))
+
+
+def _orig_grad(x, asym, lrc):
+    rate = np.exp(lrc)
+    e = np.exp(-rate * x)
+    return 1.0 - e, asym * e * rate * x
+
+
+def _orig_init(x, y):
+    a0 = _rt_asymptote(y)
+    with np.errstate(all="ignore"):
+        v = np.log(1.0 - y / a0) / x
+    lrc = float(np.log(abs(np.nanmean(v[np.isfinite(v)]))))
+    asym = _linear_given([1.0 - np.exp(-np.exp(lrc) * x)], y)[0]
+    return [asym, lrc]
+
+
+def _off_value(x, asym, lrc, c0):
+    return asym * (1.0 - np.exp(-np.exp(lrc) * (x - c0)))
+
+
+def _off_grad(x, asym, lrc, c0):
+    rate = np.exp(lrc)
+    e = np.exp(-rate * (x - c0))
+    return 1.0 - e, asym * e * rate * (x - c0), -asym * e * rate
+
+
+def _off_init(x, y):
+    asym, r0, lrc = _refine(MODELS["SSasymp"], x, y, np.asarray(_asymp_init(x, y)))
+    return [asym, lrc, float(np.exp(-lrc) * np.log(-(r0 - asym) / asym))]
+
+
+def _weib_value(x, asym, drop, lrc, pwr):
+    return asym - drop * np.exp(-np.exp(lrc) * x ** pwr)
+
+
+def _weib_grad(x, asym, drop, lrc, pwr):
+    xp = x ** pwr
+    e = np.exp(-np.exp(lrc) * xp)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lx = np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), 0.0)
+    return (np.ones_like(e), -e, drop * e * np.exp(lrc) * xp,
+            drop * e * np.exp(lrc) * xp * lx)
+
+
+def _lf_asymptote(y: np.ndarray) -> float:
+    """R's ``NLSstLfAsymptote``: the extreme response nearer the first one, pushed out by 1/8."""
+    lo, hi = float(np.min(y)), float(np.max(y))
+    if abs(hi - y[0]) < abs(lo - y[0]):
+        return hi + (hi - lo) / 8
+    return lo - (hi - lo) / 8
+
+
+def _weib_init(x, y):
+    if np.any(x < 0):
+        raise MultilevelError(two_line("all input values must be non-negative for SSweibull",
+                                       "give starting values with start={...}"))
+    ra, la = _rt_asymptote(y), _lf_asymptote(y)
+    ok = x > 0
+    lrc, pwr = _lin_coef(np.log(x[ok]), np.log(-np.log((ra - y[ok]) / (ra - la))))
+    a, d = _linear_given([np.ones_like(x), -np.exp(-np.exp(lrc) * x ** pwr)], y)
+    return [a, d, lrc, pwr]
+
+
 MODELS: dict[str, SelfStart] = {
     "SSlogis": SelfStart("SSlogis", ("Asym", "xmid", "scal"), _logis_value, _logis_grad,
                          _logis_init, 4),
@@ -311,6 +386,12 @@ MODELS: dict[str, SelfStart] = {
                             _gomp_init, 4),
     "SSbiexp": SelfStart("SSbiexp", ("A1", "lrc1", "A2", "lrc2"), _biexp_value, _biexp_grad,
                          _biexp_init, 5),
+    "SSasympOrig": SelfStart("SSasympOrig", ("Asym", "lrc"), _orig_value, _orig_grad,
+                             _orig_init, 3),
+    "SSasympOff": SelfStart("SSasympOff", ("Asym", "lrc", "c0"), _off_value, _off_grad,
+                            _off_init, 4),
+    "SSweibull": SelfStart("SSweibull", ("Asym", "Drop", "lrc", "pwr"), _weib_value,
+                           _weib_grad, _weib_init, 5),
 }
 """R's name -> model."""
 

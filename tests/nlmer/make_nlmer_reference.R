@@ -14,8 +14,12 @@ chick <- as.data.frame(ChickWeight)[, c("weight", "Time", "Chick", "Diet")]
 chick$Chick <- factor(as.character(chick$Chick))
 indo <- as.data.frame(Indometh); indo$Subject <- factor(as.character(indo$Subject))
 puro <- as.data.frame(Puromycin)
+co2 <- as.data.frame(CO2)[, c("Plant", "Type", "Treatment", "conc", "uptake")]
+co2$Plant <- factor(as.character(co2$Plant))
+chick1 <- subset(chick, Time > 0 & Diet == 1)
+chick1$Chick <- factor(as.character(chick1$Chick))
 data_sets <- list(Orange = orange, Loblolly = lob, DNase = dnase, ChickWeight = chick,
-                  Indometh = indo, Puromycin = puro)
+                  Indometh = indo, Puromycin = puro, CO2 = co2, ChickWeight1 = chick1)
 for (nm in names(data_sets)) w(data_sets[[nm]], nm)
 
 cases <- list(
@@ -48,7 +52,16 @@ cases <- list(
        start = c(A1 = 2.8, lrc1 = 0.8, A2 = 0.6, lrc2 = -1.3)),
   list(id = "puromycin_micmen", data = "Puromycin",
        formula = "rate ~ SSmicmen(conc, Vm, K) ~ Vm | state",
-       start = c(Vm = 200, K = 0.05))
+       start = c(Vm = 200, K = 0.05)),
+  list(id = "co2_asympoff", data = "CO2",
+       formula = "uptake ~ SSasympOff(conc, Asym, lrc, c0) ~ Asym | Plant",
+       start = c(Asym = 32, lrc = -4.6, c0 = 43)),
+  list(id = "loblolly_asymporig", data = "Loblolly",
+       formula = "height ~ SSasympOrig(age, Asym, lrc) ~ Asym | Seed",
+       start = c(Asym = 94, lrc = -3)),
+  list(id = "chick_weibull", data = "ChickWeight1",
+       formula = "weight ~ SSweibull(Time, Asym, Drop, lrc, pwr) ~ Asym | Chick",
+       start = c(Asym = 900, Drop = 870, lrc = -8, pwr = 2.3))
 )
 
 res <- list()
@@ -94,7 +107,10 @@ ss <- list(
   SSmicmen = list(fn = SSmicmen, pars = c(Vm = 3, K = 2)),
   SSfpl = list(fn = SSfpl, pars = c(A = 1, B = 10, xmid = 3, scal = 1.5)),
   SSgompertz = list(fn = SSgompertz, pars = c(Asym = 10, b2 = 2, b3 = 0.7)),
-  SSbiexp = list(fn = SSbiexp, pars = c(A1 = 3, lrc1 = 0.5, A2 = 1, lrc2 = -1)))
+  SSbiexp = list(fn = SSbiexp, pars = c(A1 = 3, lrc1 = 0.5, A2 = 1, lrc2 = -1)),
+  SSasympOrig = list(fn = SSasympOrig, pars = c(Asym = 10, lrc = -0.5)),
+  SSasympOff = list(fn = SSasympOff, pars = c(Asym = 10, lrc = -0.5, c0 = 0.2)),
+  SSweibull = list(fn = SSweibull, pars = c(Asym = 10, Drop = 8, lrc = -1.5, pwr = 1.7)))
 vals <- list(x = x)
 for (nm in names(ss)) {
   p <- ss[[nm]]$pars

@@ -35,6 +35,9 @@ _POINTS = {
     "SSfpl": [(1, 10, 3, 1.5), (0, 2.4, 1.5, 1.06)],
     "SSgompertz": [(10, 2, 0.7), (4.6, 2.3, 0.72)],
     "SSbiexp": [(3, 0.5, 1, -1), (2.0, 0.58, 0.19, -1.8)],
+    "SSasympOrig": [(10, -0.5), (94, -3)],
+    "SSasympOff": [(10, -0.5, 0.2), (32, -4.6, 43)],
+    "SSweibull": [(10, 8, -1.5, 1.7), (900, 870, -8, 2.3)],
 }
 
 
@@ -77,6 +80,8 @@ def test_sorted_xy_averages_replicates():
 @pytest.mark.parametrize("name, truth", [
     ("SSlogis", (10, 3, 1.5)), ("SSasymp", (10, 2, -0.5)), ("SSmicmen", (3, 2)),
     ("SSfpl", (1, 10, 3, 1.5)), ("SSgompertz", (10, 2, 0.7)), ("SSbiexp", (3, 0.5, 1, -1)),
+    ("SSasympOrig", (10, -0.5)), ("SSasympOff", (10, -0.5, 0.2)),
+    ("SSweibull", (10, 8, -1.5, 1.7)),
 ])
 def test_initial_recovers_exact_data(name, truth):
     x = np.linspace(0.25, 10, 12)

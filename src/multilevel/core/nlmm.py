@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import solve_triangular
+from scipy.linalg.lapack import dpotrf as _potrf
+from scipy.linalg.lapack import dtrtrs as _trtrs
 
 from ..errors import ConvergenceError, two_line
 from .theta import split_theta, theta_lower, theta_start
@@ -119,6 +121,7 @@ class NlmmCore:
         self.q = int(self.offsets[-1])
         self.lower = theta_lower(self.ps)
         self.theta0 = theta_start(self.ps)
+        self._diag_q = np.arange(self.q)
 
     # ----- pieces ------------------------------------------------------------------------
     def b_blocks(self, theta: np.ndarray, u: np.ndarray) -> list[np.ndarray]:
@@ -144,34 +147,48 @@ class NlmmCore:
 
     def _u_lambda(self, theta: np.ndarray, grad: np.ndarray) -> np.ndarray:
         """``d mu / d u = U Lambda``, dense ``(n, q)``."""
-        M = np.zeros((self.n, self.q))
-        rows = np.arange(self.n)
+        M = np.zeros(self.n * self.q)
         for k, (t, T) in enumerate(zip(self.terms, split_theta(theta, self.ps))):
             gk = grad[:, list(t.cols)] @ T
-            base = self.offsets[k] + t.codes * t.p
-            for a in range(t.p):
-                M[rows, base + a] = gk[:, a]
-        return M
+            M[self._flat[k]] = gk.ravel()
+        return M.reshape(self.n, self.q)
 
-    def _system(self, theta, grad, resid, u, u_only):
-        """Cholesky factor, forward-solved right side of the Gauss-Newton system."""
-        UL = self._u_lambda(theta, grad)
-        A = UL if u_only else np.hstack([UL, grad])
+    @property
+    def _flat(self) -> list[np.ndarray]:
+        """Per term, the flat positions in the ``(n, q)`` matrix of its ``(n, p_k)`` block."""
+        if not hasattr(self, "_flat_cache"):
+            rows = np.arange(self.n)[:, None] * self.q
+            self._flat_cache = [
+                (rows + (self.offsets[k] + t.codes * t.p)[:, None] + np.arange(t.p)[None, :]).ravel()
+                for k, t in enumerate(self.terms)]
+        return self._flat_cache
+
+    def _system(self, theta, grad, resid, u):
+        """Lower Cholesky factor of the full Gauss-Newton system and its forward-solved right
+        side; the leading ``q x q`` block is ``chol((U Lambda)'(U Lambda) + I)``."""
+        A = np.hstack([self._u_lambda(theta, grad), grad])
         H = A.T @ A
-        H[np.arange(self.q), np.arange(self.q)] += 1.0
+        H[self._diag_q, self._diag_q] += 1.0
         rhs = A.T @ resid
         rhs[:self.q] -= u
-        L = np.linalg.cholesky(H)
-        c = solve_triangular(L, rhs, lower=True, check_finite=False)
+        L, info = _potrf(H, lower=1, clean=1, overwrite_a=1)
+        if info != 0:
+            raise np.linalg.LinAlgError("the Gauss-Newton system is not positive definite")
+        c, _ = _trtrs(L, rhs, lower=1)
         return L, c
 
     # ----- PNLS and the Laplace deviance ---------------------------------------------------
     def pnls(self, theta, beta0, u0, *, u_only: bool, tol: float = 1e-10,
              maxit: int = 300) -> PnlsState:
-        """Conditional modes (and, unless ``u_only``, beta) at ``theta`` from ``(u0, beta0)``."""
+        """Conditional modes (and, unless ``u_only``, beta) at ``theta`` from ``(u0, beta0)``.
+
+        With ``u_only`` the Gauss-Newton steps use the ``u`` block only (lme4's ``solveU``);
+        its factor is the leading block of the full one, so one factorisation serves both.
+        """
         theta = np.asarray(theta, dtype=float)
         beta = np.array(beta0, dtype=float)
         u = np.array(u0, dtype=float)
+        q = self.q
         ph, mu, grad = self._eval(theta, beta, u)
         it = 0
         for it in range(1, maxit + 1):
@@ -179,10 +196,16 @@ class NlmmCore:
             prss0 = float(resid @ resid + u @ u)
             if not np.isfinite(prss0) or not np.all(np.isfinite(grad)):
                 raise FloatingPointError("model not finite")
-            L, c = self._system(theta, grad, resid, u, u_only)
-            delta = solve_triangular(L.T, c, lower=False, check_finite=False)
-            du, db = delta[:self.q], delta[self.q:]
-            if float(c @ c) / prss0 < tol:
+            L, c = self._system(theta, grad, resid, u)
+            if u_only:
+                cu = c[:q]
+                du = _trtrs(L[:q, :q], cu, lower=1, trans=1)[0] if q else cu
+                decrement = float(cu @ cu)
+            else:
+                delta = _trtrs(L, c, lower=1, trans=1)[0]
+                du, db = delta[:q], delta[q:]
+                decrement = float(c @ c)
+            if decrement / prss0 < tol:
                 break
             fac, moved = 1.0, False
             while fac > 1e-3:
@@ -201,12 +224,12 @@ class NlmmCore:
             raise ConvergenceError(two_line(
                 f"penalised nonlinear least squares did not converge in {maxit} iterations",
                 "check the starting values (start=) and the model"))
+        # either way out of the loop, L is the factor at the returned (u, beta)
         resid = self.y - mu
         wrss = float(resid @ resid)
-        L, _ = self._system(theta, grad, resid, u, False)
-        ldL2 = 2.0 * float(np.sum(np.log(np.diag(L)[:self.q])))
+        ldL2 = 2.0 * float(np.sum(np.log(np.diag(L)[:q])))
         return PnlsState(u=u, beta=beta, mu=mu, phi=ph, wrss=wrss, pwrss=wrss + float(u @ u),
-                         ldL2=ldL2, RX=L[self.q:, self.q:].copy(), iterations=it, du=du)
+                         ldL2=ldL2, RX=L[q:, q:].copy(), iterations=it, du=du)
 
     def laplace(self, st: PnlsState, *, lme4: bool = False) -> float:
         """lme4's ``nlsResp::Laplace``: ``ldL2 + n (1 + log(2 pi pwrss / n))``; with ``lme4``
@@ -292,9 +315,8 @@ class NlmmCore:
         if lme4:
             xst = 0.2 * np.concatenate([np.full(nth, 0.1), np.minimum(beta_sd, 10.0)])
             par, fmin, nev2, code = nelder_mead(dev2, par0, lower2, xst=xst, maxfun=maxeval)
-            if code == "MAXEVAL_REACHED":
-                messages.append(f"convergence code 4 from Nelder_Mead: failure to converge in "
-                                f"{maxeval} evaluations")
+            if code == "MAXEVAL_REACHED":  # lme4 keeps Nelder_Mead's own warning
+                messages.append(f"failure to converge in {maxeval} evaluations")
             _, hess, extra = _deriv12_points(dev2, par)
             nev2 += extra
         else:

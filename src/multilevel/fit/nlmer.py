@@ -18,7 +18,7 @@ from ..errors import DataError, FormulaError, MultilevelError, two_line
 from ..selfstart import MODELS, get_model
 
 _IDENT = re.compile(r"^[A-Za-z.][A-Za-z0-9._]*$")
-_FORMALS = {"SSgompertz": "x"}  # the input argument's name where it is not ``input``
+_FORMALS = {"SSgompertz": "x", "SSweibull": "x"}  # the input argument's name where it is not ``input``
 
 
 @dataclass(frozen=True)

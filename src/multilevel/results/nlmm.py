@@ -161,8 +161,9 @@ class NlmerResult(MixedResultBase):
         st = self._state
         resid = self._y - st.mu
         _, grad = self.core.model_fn(st.phi)
-        L, _ = self.core._system(self._theta_hat, grad, resid, st.u, True)
-        Linv = np.linalg.inv(L)
+        L, _ = self.core._system(self._theta_hat, grad, resid, st.u)
+        q = self.core.q
+        Linv = np.linalg.inv(L[:q, :q])
         Sinv = Linv.T @ Linv
         out = []
         Ts = split_theta(self._theta_hat, [t.p for t in self.terms])
@@ -330,10 +331,18 @@ class NlmerResult(MixedResultBase):
             ngrps=tuple((str(k), int(v)) for k, v in self.ngrps.items()),
             coefficients=CoefTable(tuple(self._xnames), est, se, est / se),
             corr_fixef=V / np.outer(se, se), class_name="nlmerMod",
-            optimizer=self.opt_summary.optimizer,
-            conv_code=0 if self.opt_summary.return_code != "MAXEVAL_REACHED" else 4,
-            conv_messages=tuple(self.messages))
-        return _NlSummary(data, digits=digits, notes=_na_note(self.design.n_dropped))
+            optimizer=self.opt_summary.optimizer, conv_code=self._conv_code,
+            conv_messages=(),  # nlmer runs none of lme4's convergence checks
+            optimizer_warnings=tuple(self.opt_summary.messages))
+        fail = (f"failure to converge in {self.opt_summary.maxeval} evaluations"
+                if self._conv_code else "")
+        return _NlSummary(data, digits=digits, notes=_na_note(self.design.n_dropped),
+                          failure=fail)
+
+    @property
+    def _conv_code(self) -> int:
+        """lme4's ``optinfo$conv$opt``: 4 when Nelder-Mead ran out of evaluations."""
+        return 4 if self.opt_summary.return_code == "MAXEVAL_REACHED" else 0
 
 
 def _labels(df: pd.DataFrame, group: str) -> list[str]:
@@ -353,15 +362,19 @@ def _labels(df: pd.DataFrame, group: str) -> list[str]:
 class _NlSummary:
     """lme4's summary layout with nlmer's title (``Nonlinear mixed model ...``)."""
 
-    def __init__(self, data, digits: int = 7, notes: tuple = ()):
+    def __init__(self, data, digits: int = 7, notes: tuple = (), failure: str = ""):
         from .summary import Summary
 
         self._inner = Summary(data, digits=digits, notes=tuple(notes))
         self.data = data
         self.digits = digits
+        self._failure = failure
 
     def __str__(self) -> str:
         text = str(self._inner)
+        if self._failure:  # lme4 prints the optimizer's message in place of "failure"
+            text = text.replace(" convergence code: 4 (failure)",
+                                f" convergence code: 4 ({self._failure})")
         return "Nonlinear" + text[len("Linear"):] if text.startswith("Linear") else text
 
     __repr__ = __str__
