@@ -187,8 +187,11 @@ def _simulated(fn):
 
 
 def workloads(Workload, csv) -> list:
-    """The corpus as ``run.Workload`` objects (``csv(name, columns, factors)`` loads shared data)."""
-    sm_one = "one grouping factor in MixedLM: not this model"
+    """The corpus as ``run.Workload`` objects (``csv(name, columns, factors)`` loads shared data).
+
+    Every workload makes an untimed warm-up fit first (tiny ones then time 20 fits, the others
+    ``--repeats``), so the medians are of warm fits; cold starts are measured separately.
+    """
     W = Workload
     return [
         W("imm10", "math ~ homework + (homework | schnum)", "imm10, 260 pupils, 10 schools (ML)",
@@ -202,19 +205,20 @@ def workloads(Workload, csv) -> list:
           csv("Pastes", ["strength", "batch", "cask"], ["batch", "cask"]), tiny=True),
         W("hsb82", "mAch ~ meanses * cses + sector * cses + (cses | school)",
           "Hsb82, 7,185 pupils, 160 schools",
-          csv("Hsb82", ["mAch", "meanses", "cses", "sector", "school"], ["sector", "school"])),
+          csv("Hsb82", ["mAch", "meanses", "cses", "sector", "school"], ["sector", "school"]),
+          warmup=True),
         W("exam", "normexam ~ standLRT + sex + schgend + (standLRT | school)",
           "Exam, 4,059 pupils, 65 schools",
           csv("Exam", ["normexam", "standLRT", "sex", "schgend", "school"],
-              ["sex", "schgend", "school"])),
+              ["sex", "schgend", "school"]), warmup=True),
         W("growth", "y ~ year + (year | school/child)",
           "simulated three-level growth, 7,230 rows, 60 schools, 1,205 children",
-          _simulated(growth)),
+          _simulated(growth), warmup=True),
         W("nested2", "y ~ x + (1 | lea/school)",
-          "simulated, 31,022 pupils, 150 LEAs, 2,410 schools", _simulated(nested2)),
+          "simulated, 31,022 pupils, 150 LEAs, 2,410 schools", _simulated(nested2), warmup=True),
         W("crossed2", "y ~ x + sex + (1 | primary) + (1 | second)",
           "simulated, 3,435 pupils, 148 primary x 19 secondary schools",
-          _simulated(crossed2)),
+          _simulated(crossed2), warmup=True),
         W("cbpp", "cbind(incidence, size - incidence) ~ period + (1 | herd)",
           "cbpp, 56 rows, 15 herds (binomial)",
           csv("cbpp", ["herd", "incidence", "size", "period"], ["herd", "period"]), reml=False,
@@ -222,11 +226,11 @@ def workloads(Workload, csv) -> list:
         W("grouseticks", "TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)",
           "grouseticks, 403 rows (Poisson)",
           csv("grouseticks", ["TICKS", "YEAR", "cHEIGHT", "BROOD", "INDEX", "LOCATION"],
-              ["YEAR", "BROOD", "INDEX", "LOCATION"]), reml=False, family="poisson"),
+              ["YEAR", "BROOD", "INDEX", "LOCATION"]), reml=False, family="poisson", warmup=True),
         W("binom1", "use ~ age + I(age^2) + urban + livch + (1 | district)",
           "simulated, 1,934 women, 60 districts (binomial)", _simulated(binom1), reml=False,
-          family="binomial"),
+          family="binomial", warmup=True),
         W("binom_crossed", "r ~ anger + gender + btype + (1 | id) + (1 | item)",
           "simulated, 7,584 responses, 316 persons x 24 items (binomial)",
-          _simulated(binom_crossed), reml=False, family="binomial"),
+          _simulated(binom_crossed), reml=False, family="binomial", warmup=True),
     ]

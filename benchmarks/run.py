@@ -155,6 +155,7 @@ class Workload:
     quick_description: str = ""
     notes: dict = field(default_factory=dict)
     family: str | None = None        # a GLMM (glmer) with this family; None: lmer
+    warmup: bool = False             # an untimed warm-up fit first (tiny workloads always)
 
 
 SM_CROSSED = "crossed/nested terms: MixedLM has one grouping factor (dense variance components)"
@@ -543,9 +544,10 @@ def format_markdown_generic(cols: tuple, rows: list[tuple]) -> str:
                             for r in rows])
 
 
-def cold_start(shared: Path, repeats: int = 5) -> dict:
-    """Fresh-process wall times (median of ``repeats``): ``import pandas``; ``import
-    multilevel`` + read imm10 + ``ml.lmer`` (ML); ``multilevel fit`` on imm10 (the CLI)."""
+def cold_start(shared: Path, repeats: int = 9) -> dict:
+    """Fresh-process wall times (median of ``repeats``, the three commands interleaved so
+    that load drifts hit them alike): ``import pandas``; ``import multilevel`` + read imm10 +
+    ``ml.lmer`` (ML); ``multilevel fit`` on imm10 (the CLI)."""
     csv = shared / "data" / "imm10.csv"
     formula = "math ~ homework + (homework | schnum)"
     py = sys.executable
@@ -554,22 +556,20 @@ def cold_start(shared: Path, repeats: int = 5) -> dict:
     cli = [py, "-c", "import sys; from multilevel.cli.main import main; sys.exit(main())",
            "fit", formula, "--data", str(csv), "--ml"]
 
-    def wall(argv):
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            subprocess.run(argv, capture_output=True, env=_env(py), check=True)
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
-
-    pandas_s = wall([py, "-c", "import pandas"])
-    lmer_s = wall([py, "-c", script])
-    out = {"import_pandas_s": pandas_s, "import_and_lmer_s": lmer_s,
-           "lmer_over_pandas_s": lmer_s - pandas_s}
+    commands = {"import_pandas_s": [py, "-c", "import pandas"],
+                "import_and_lmer_s": [py, "-c", script], "cli_fit_s": cli}
+    times: dict = {k: [] for k in commands}
     try:
-        out["cli_fit_s"] = wall(cli)
+        for _ in range(repeats):
+            for key, argv in commands.items():
+                start = time.perf_counter()
+                subprocess.run(argv, capture_output=True, env=_env(py), check=True)
+                times[key].append(time.perf_counter() - start)
     except subprocess.CalledProcessError as exc:
-        out["cli_error"] = str(exc)
+        return {"error": str(exc)}
+    out = {k: statistics.median(v) for k, v in times.items()}
+    out["lmer_over_pandas_s"] = out["import_and_lmer_s"] - out["import_pandas_s"]
+    out["load_avg"] = [round(v, 2) for v in os.getloadavg()]
     return out
 
 
@@ -721,13 +721,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  skipped: {entry['skipped']}", file=sys.stderr)
             continue
         entry["nobs"] = len(frame)
-        entry["warmup"] = w.tiny
+        entry["warmup"] = w.tiny or w.warmup
         with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
             folder = Path(tmp)
             csv, levels = write_data(frame, folder)
             spec = {"csv": str(csv), "levels_dir": str(levels), "formula": w.formula,
                     "reml": reml, "repeats": tiny_repeats if w.tiny else repeats,
-                    "repeat_cap_s": args.repeat_cap, "warmup": w.tiny,
+                    "repeat_cap_s": args.repeat_cap, "warmup": w.tiny or w.warmup,
                     "fixed_factors": fixed_factors(w.formula, frame), "family": w.family}
             del frame
             for engine in ENGINES:
