@@ -44,6 +44,12 @@ class CovSpec:
     name : str          -- ``"us"``, ``"diag"``, ``"cs"`` or ``"ar1"``
     hom : bool or None  -- one common variance; None: the structure's default
     text : str          -- the term as written (for messages)
+
+    Examples
+    --------
+    >>> from multilevel.formula.parser import parse_tree
+    >>> cov_spec(parse_tree("~ cs(0 + f | g, hom = TRUE)").rhs)
+    CovSpec(name='cs', hom=True, text='cs(0 + f | g, hom = TRUE)')
     """
 
     name: str
@@ -53,18 +59,40 @@ class CovSpec:
 
 @dataclass(frozen=True)
 class StructuredBar(BinOp):
-    """A bar found inside a structure wrapper; ``cov`` says which structure."""
+    """A bar found inside a structure wrapper; ``cov`` says which structure.
+
+    Examples
+    --------
+    >>> from multilevel.formula.parser import parse_tree
+    >>> [deparse(b) for b in findbars(parse_tree("~ ar1(0 + f | a/b)").rhs)]
+    ['0 + f | b:a', '0 + f | a']
+    """
 
     cov: CovSpec | None = field(default=None, compare=False)
 
 
 def is_cov_call(node: Node) -> bool:
-    """True for a structure wrapper call such as ``cs(0 + f | g)``."""
+    """True for a structure wrapper call such as ``cs(0 + f | g)``.
+
+    Examples
+    --------
+    >>> from multilevel.formula.parser import parse_tree
+    >>> is_cov_call(parse_tree("~ zerocorr(1 + x | g)").rhs), is_cov_call(parse_tree("~ log(x)").rhs)
+    (True, False)
+    """
     return isinstance(node, Call) and node.func in COV_STRUCTURES
 
 
 def cov_spec(call: Call) -> CovSpec:
-    """The :class:`CovSpec` of a checked wrapper call (see ``formula.check``)."""
+    """The :class:`CovSpec` of a checked wrapper call (see ``formula.check``); glmmTMB's
+    ``homcs`` is ``cs`` with ``hom = TRUE``, MixedModels.jl's ``zerocorr`` is ``diag``.
+
+    Examples
+    --------
+    >>> from multilevel.formula.parser import parse_tree
+    >>> cov_spec(parse_tree("~ zerocorr(1 + x | g)").rhs).name
+    'diag'
+    """
     name, hom, _ = COV_STRUCTURES[call.func]
     for a in call.args:
         if a.name == "hom":
@@ -73,7 +101,14 @@ def cov_spec(call: Call) -> CovSpec:
 
 
 def bar_cov(bar: Node) -> CovSpec | None:
-    """The structure of a bar from :func:`findbars` (None: unstructured, lme4's ``|``)."""
+    """The structure of a bar from :func:`findbars` (None: unstructured, lme4's ``|``).
+
+    Examples
+    --------
+    >>> from multilevel.formula.parser import parse_tree
+    >>> [bar_cov(b) is None for b in findbars(parse_tree("~ (1 | g) + diag(1 + x | h)").rhs)]
+    [True, False]
+    """
     return bar.cov if isinstance(bar, StructuredBar) else None
 
 
