@@ -41,13 +41,11 @@ def test_all_fit_every_optimizer_reaches_the_optimum():
     assert "$llik" in str(s) and "bobyqa" in str(af)
 
 
-def test_all_fit_reports_unknown_optimizer_and_refuses_glmer():
+def test_all_fit_reports_unknown_optimizer_and_refuses_lm():
     with pytest.raises(ValueError, match="unknown optimizer"):
         ml.all_fit(sleep_fit(), optimizers=["bogus"])
-    g = ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
-                 ml.datasets.load("cbpp"), family="binomial")
-    with pytest.raises(DataError, match="linear mixed models"):
-        ml.all_fit(g)
+    with pytest.raises(DataError, match="mixed models"):
+        ml.all_fit(ml.lm("Reaction ~ Days", ml.datasets.load("sleepstudy")))
 
 
 def test_cross_validate_is_seeded_and_balanced():
@@ -98,3 +96,19 @@ def test_fold_assignment_deals_round_robin():
     f = fold_assignment(range(10), 3, seed=0)
     assert sorted(np.bincount(f).tolist()) == [3, 3, 4]
     assert np.array_equal(f, fold_assignment(range(10), 3, seed=0))
+
+
+def test_all_fit_glmer_every_optimizer_agrees():
+    g = ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+                 ml.datasets.load("cbpp"), family="binomial")
+    af = ml.all_fit(g, optimizers=["bobyqa", "nloptwrap.NLOPT_LN_NELDERMEAD", "L-BFGS-B",
+                                   "nloptwrap.NLOPT_LN_NEWUOA"])
+    assert set(af.fits) == {"bobyqa", "nloptwrap.NLOPT_LN_NELDERMEAD", "L-BFGS-B"}
+    assert "two or more parameters" in af.errors["nloptwrap.NLOPT_LN_NEWUOA"]
+    s = af.summary()
+    assert s.llik.max() - s.llik.min() < 1e-6
+    assert s.llik["bobyqa"] == pytest.approx(g.loglik, abs=1e-10)
+    np.testing.assert_allclose(s.fixef.to_numpy(), np.tile(g.fixef.to_numpy(), (3, 1)),
+                               atol=1e-4)
+    assert list(s.sdcor.columns) == [".sig01"]
+    assert not s.which_ok["nloptwrap.NLOPT_LN_NEWUOA"]

@@ -1,4 +1,4 @@
-"""``ml.all_fit``: refit a linear mixed model with every available optimiser and compare
+"""``ml.all_fit``: refit a mixed model with every available optimiser and compare
 (lme4's ``allFit``).
 
 A model that lands at the same optimum whatever the optimiser (same log-likelihood, fixed
@@ -49,6 +49,8 @@ def _nlopt(algo: str):
 
         t0 = time.perf_counter()
         count = [0]
+        if algo == "LN_NEWUOA_BOUND" and np.size(start) < 2:
+            raise ValueError("NEWUOA needs two or more parameters")
 
         def f(x, grad):
             count[0] += 1
@@ -174,7 +176,8 @@ class AllFit:
         for f in self.fits.values():
             v = theta_to_sdcor(np.asarray(f.theta, dtype=float), f.sigma,
                                [t.p for t in f.terms])
-            sd.append(pd.Series(v, index=sig_names(f.terms) + [".sigma"]))
+            s = pd.Series(v, index=sig_names(f.terms) + [".sigma"])
+            sd.append(s if f._has_residual else s.iloc[:-1])
         return AllFitSummary(
             which_ok=ok, msgs=msgs, fixef=fixef,
             llik=pd.Series([f.loglik for f in self.fits.values()], index=names, name="llik"),
@@ -213,12 +216,67 @@ class AllFit:
     __repr__ = __str__
 
 
+def _glmer_fit(m, optimizer):
+    """lme4's two stages with ``optimizer`` in both (allFit's ``optimizer = c(opt, opt)``);
+    stage 2 in standard-error units around the stage-1 point, as :func:`multilevel.glmer`."""
+    from ..core.glmm import GlmmProblem
+    from ..core.theta import theta_start
+    from ..fit.glmer import _theta_scales
+    from ..results.glmm import GlmerResult
+    from .design_fit import fit_glmer_design
+
+    if optimizer is None:  # BOBYQA: the fit's own path
+        return fit_glmer_design(m, m.design)
+    tm = m.theta_map
+    if not tm.identity:
+        raise ValueError("optimisers other than BOBYQA refit GLMMs with unstructured terms only")
+    t0 = time.perf_counter()
+    gdata = m.problem.data
+    problem = GlmmProblem(gdata, tol=getattr(m.problem, "tol", None))
+    lower = np.asarray(tm.lower, dtype=float)
+    k = lower.size
+    with np.errstate(all="ignore"):
+        opt1 = optimizer(problem.objective_theta, theta_start([t.p for t in m.terms]), lower)
+        st1 = problem.pirls(opt1.theta)
+        theta, beta, st, feval = opt1.theta, st1.beta, st1, opt1.feval
+        n_agq = max(int(m.n_agq), 1)
+        if int(m.n_agq) > 0:
+            se_beta = np.sqrt(np.maximum(np.diag(st1.sol.RX_inv @ st1.sol.RX_inv.T), 1e-300))
+            se_beta = np.where(np.isfinite(se_beta) & (se_beta > 0), se_beta, 1.0)
+            problem.seed(st1)
+            se_theta = _theta_scales(problem.objective_theta, opt1.theta, lower, opt1.fmin)
+            problem.seed(st1, joint=True)
+            p1 = np.concatenate([opt1.theta, st1.beta])
+            scale = np.concatenate([se_theta, se_beta])
+            lower2 = np.concatenate([(lower - opt1.theta) / se_theta,
+                                     np.full(gdata.p, -np.inf)])
+            opt2 = optimizer(lambda x: problem.objective(p1 + scale * x, n_agq),
+                             np.zeros(p1.size), lower2)
+            pars = p1 + scale * opt2.theta
+            theta, beta = np.maximum(pars[:k], lower), pars[k:]
+            st = problem.pirls(theta, beta, start=problem._warm["u"])
+            feval += opt2.feval
+            code = opt2.return_code
+        else:
+            code = opt1.return_code
+        fmin = problem.laplace(st) if n_agq <= 1 else problem.agq(st, n_agq)
+    opt = OptSummary(optimizer=opt1.optimizer, theta0=opt1.theta0, lower=lower, theta=theta,
+                     fmin=float(fmin), feval=feval, return_code=code,
+                     seconds=time.perf_counter() - t0)
+    return GlmerResult(design=m.design, terms=m.terms, problem=problem, state=st, opt=opt,
+                       response=m.response, n_agq=m.n_agq, hessian=None, gradient=None,
+                       data_name=m.data_name,
+                       singular=bool(np.any(theta[lower == 0] < 1e-4)))
+
+
 def all_fit(m, optimizers=None) -> AllFit:
     """Refit ``m`` with each optimiser and collect the fits (lme4's ``allFit``).
 
     Parameters
     ----------
-    m : LmerResult
+    m : LmerResult or GlmerResult
+        GLMMs use the optimiser in both of lme4's stages (standard errors of the non-BOBYQA
+        refits come from the penalised least-squares factor).
     optimizers : list of str, optional
         Default: :func:`available_optimizers` (BOBYQA, NLopt's Nelder-Mead, NEWUOA, COBYLA
         and Subplex, scipy's Nelder-Mead, L-BFGS-B and Powell).
@@ -240,17 +298,21 @@ def all_fit(m, optimizers=None) -> AllFit:
     from ..errors import DataError, two_line
     from .design_fit import fit_lmer_design
 
-    if getattr(m, "kind", None) != "lmer":
-        raise DataError(two_line("all_fit() refits linear mixed models (lmer fits)",
-                                 "for a GLMM, refit with glmer and compare by hand"))
+    kind = getattr(m, "kind", None)
+    if kind not in ("lmer", "glmer"):
+        raise DataError(two_line("all_fit() refits mixed models (lmer and glmer fits)",
+                                 "fit the model with ml.lmer or ml.glmer"))
     names = available_optimizers() if optimizers is None else list(optimizers)
     fits, errors, times = {}, {}, {}
     for name in names:
         opt = _optimizer(name)
         t0 = time.perf_counter()
         try:
-            fits[name] = fit_lmer_design(m.design, reml=m.reml, weights=m.weights,
-                                         data_name=m.data_name, optimizer=opt)
+            if kind == "glmer":
+                fits[name] = _glmer_fit(m, opt)
+            else:
+                fits[name] = fit_lmer_design(m.design, reml=m.reml, weights=m.weights,
+                                             data_name=m.data_name, optimizer=opt)
         except Exception as exc:  # a failing optimiser is reported, as allFit does
             errors[name] = f"{type(exc).__name__}: {exc}"
         times[name] = time.perf_counter() - t0
