@@ -191,3 +191,21 @@ def test_glmer_confidence_interval_on_response_scale():
     np.testing.assert_allclose(resp["fit"], g.predict(new, re_form=None, type="response"))
     with pytest.raises(DataError, match="prediction intervals"):
         g.predict(new, re_form=None, interval="prediction")
+
+
+def test_prediction_interval_covers_new_groups_at_its_level():
+    """Observations of new subjects drawn from the fitted model fall inside the 90%
+    prediction interval 90% of the time (a little more: x'Vx widens it)."""
+    m = fit("sr")
+    days = np.arange(10.0)
+    out = m.predict(pd.DataFrame({"Days": days}), interval="prediction", re_form=None,
+                    level=0.9)
+    rng = np.random.default_rng(20)
+    T = np.linalg.cholesky(m._term_covariances()[0])
+    n = 4000
+    b = rng.standard_normal((n, 2)) @ T.T
+    y = (m.fixef.iloc[0] + b[:, [0]]) + (m.fixef.iloc[1] + b[:, [1]]) * days \
+        + m.sigma * rng.standard_normal((n, 10))
+    inside = (y >= out["lower"].to_numpy()) & (y <= out["upper"].to_numpy())
+    cover = inside.mean(axis=0)
+    assert np.all(cover > 0.885) and np.all(cover < 0.93), cover

@@ -100,13 +100,11 @@ def predictions(m, term: str, by: str | None = None, *, data=None, ax=None,
     from ..inference.predict_interval import predict_interval
 
     kind = getattr(m, "kind", None)
-    if kind not in ("lmer", "glmer", "lm"):
-        raise DataError(two_line("predictions() plots fitted models",
-                                 "fit with ml.lmer, ml.glmer or ml.lm"))
+    if kind not in ("lmer", "glmer"):
+        raise DataError(two_line("predictions() draws mixed models (lmer, glmer fits)",
+                                 "fit the model with ml.lmer or ml.glmer"))
     grid = reference_grid(m, term, data=data, n_points=n_points)
     scale = type if kind == "glmer" else "link"
-    if kind == "lm":
-        raise DataError(two_line("predictions() draws mixed models", "fit with ml.lmer"))
     pop = predict_interval(m, grid, interval="confidence", level=level, re_form=None,
                            type=scale)
     frame = pd.concat([grid.reset_index(drop=True), pop.reset_index(drop=True)], axis=1)
