@@ -9,7 +9,6 @@ relative; Wald limits 1e-6 relative (closed form given the fit).
 from __future__ import annotations
 
 import json
-import math
 import warnings
 from pathlib import Path
 

@@ -139,3 +139,12 @@ def test_progress_bar_goes_to_stderr(capsys):
     power(fit("ri"), "Days", nsim=3, seed=1, progress=True)
     err = capsys.readouterr().err
     assert "power [" in err and "3/3" in err
+
+
+def test_power_does_not_depend_on_n_jobs(monkeypatch):
+    import multilevel.inference.power as pw
+
+    monkeypatch.setattr(pw, "POOL_MIN_SECONDS", 0.0)  # use the workers even for a short run
+    one = power(fit("ri"), "Days", effect=1.0, nsim=24, seed=9, progress=False)
+    two = power(fit("ri"), "Days", effect=1.0, nsim=24, seed=9, progress=False, n_jobs=2)
+    np.testing.assert_array_equal(one.p_values, two.p_values)

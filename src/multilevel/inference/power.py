@@ -299,31 +299,72 @@ class _Glmm:
         return float(fit.coef_table().iloc[self.cols[0], 3])
 
 
-def _one_n(m, design, src, beta, method, cols, seeds, bar, errors):
+_STATE: dict = {}
+POOL_MIN_SECONDS = 2.0  # below this, starting worker processes costs more than it saves
+
+
+def _chunk(idx: list[int]) -> list:
+    """p-values of the simulations ``idx`` (run here or in a forked worker)."""
     import warnings
+
+    eng, seeds, blas = _STATE["eng"], _STATE["seeds"], _STATE["blas"]
+    out = []
+    with blas(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i in idx:
+            try:
+                out.append((i, eng.p_value(eng.simulate(np.random.default_rng(seeds[i]))),
+                            None))
+            except Exception as exc:  # a failed refit is counted, not fatal
+                out.append((i, np.nan, f"{type(exc).__name__}: {exc}"))
+    return out
+
+
+def _one_n(m, design, src, beta, method, cols, seeds, bar, errors, n_jobs=1):
+    import multiprocessing as mp
+    import os
 
     from ..fit.threads import blas_threads_for
     from .refit import blas_context
 
     eng = (_Glmm(m, design, src, beta, method, cols) if m.kind == "glmer"
            else _Lmm(m, design, beta, method, cols))
+    order = max([t.n_levels * t.p for t in design.re_terms[1:]] + [design.X.shape[1] + 1])
+    blas = (lambda: blas_context(m)) if m.kind == "lmer" else (lambda: blas_threads_for(order))
     p = np.full(len(seeds), np.nan)
-    blas = blas_context(m) if m.kind == "lmer" else blas_threads_for(
-        max([t.n_levels * t.p for t in design.re_terms[1:]] + [design.X.shape[1] + 1]))
-    with blas, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for i, s in enumerate(seeds):
-            try:
-                p[i] = eng.p_value(eng.simulate(np.random.default_rng(s)))
-            except Exception as exc:  # a failed refit is counted, not fatal
-                errors.append(f"{type(exc).__name__}: {exc}")
+
+    def collect(res):
+        for i, val, err in res:
+            p[i] = val
+            if err is not None:
+                errors.append(err)
             bar.update()
+
+    nsim = len(seeds)
+    size = max(1, min(25, nsim // (4 * max(n_jobs, 1))))
+    chunks = [list(range(s, min(s + size, nsim))) for s in range(0, nsim, size)]
+    _STATE.update(eng=eng, seeds=seeds, blas=blas)
+    try:
+        start = time.perf_counter()
+        collect(_chunk(chunks[0]))
+        per = (time.perf_counter() - start) / len(chunks[0])
+        rest = chunks[1:]
+        if (n_jobs > 1 and rest and per * (nsim - len(chunks[0])) > POOL_MIN_SECONDS
+                and "fork" in mp.get_all_start_methods()):
+            with mp.get_context("fork").Pool(min(n_jobs, os.cpu_count() or 1)) as pool:
+                for res in pool.imap_unordered(_chunk, rest):
+                    collect(res)
+        else:
+            for c in rest:
+                collect(_chunk(c))
+    finally:
+        _STATE.clear()
     return p
 
 
 def power(m, test: str, effect: float | None = None, *, nsim: int = 1000,
           along: str | None = None, n=None, alpha: float = 0.05, method: str | None = None,
-          seed=None, progress: bool | None = None, level: float = 0.95):
+          seed=None, progress: bool | None = None, level: float = 0.95, n_jobs: int = 1):
     """Power to detect a fixed effect, by simulation (simr's ``powerSim``/``powerCurve``).
 
     Parameters
@@ -353,6 +394,9 @@ def power(m, test: str, effect: float | None = None, *, nsim: int = 1000,
         A progress bar on stderr (default: when stderr is a terminal).
     level : float
         Confidence level of the Clopper-Pearson interval for the power.
+    n_jobs : int
+        Worker processes (fork; 2 uses both cores of a small machine). The result does not
+        depend on ``n_jobs``: each simulation has its own seed.
 
     Returns
     -------
@@ -409,7 +453,8 @@ def power(m, test: str, effect: float | None = None, *, nsim: int = 1000,
         else:
             design, src = replicate_groups(m.design, along, int(size), return_rows=True)
         errors: list = []
-        p = _one_n(m, design, src, beta, method, cols, seq.spawn(int(nsim)), bar, errors)
+        p = _one_n(m, design, src, beta, method, cols, seq.spawn(int(nsim)), bar, errors,
+                   n_jobs=int(n_jobs))
         ng = None
         if along is not None:
             ng = next(t.n_levels for t in design.re_terms if t.group == along)
