@@ -82,6 +82,15 @@ m5 <- lmer(math ~ homework + factor(sex) * factor(public) + (1 | schnum), imm)
 f5 <- "math ~ homework + factor(sex) * factor(public) + (1 | schnum)"
 add("imm10_sex_unbalanced", m5, f5, "imm10", "sex", mode = "kenward-roger")
 add("imm10_sex_unbalanced_satt", m5, f5, "imm10", "public", by = "sex", mode = "satterthwaite")
+# weights = other than "equal", on unbalanced data (cake without its first 7 rows)
+cake_u <- cake[-(1:7), ]
+m6 <- lmer(angle ~ recipe * temperature + (1 | recipe:replicate), cake_u)
+res$cake_unbalanced_weights <- list(
+  case_id = "cake_unbalanced_weights", engine = "lmerMod", drop_first = 7,
+  formula = "angle ~ recipe * temperature + (1 | recipe:replicate)", data = "cake",
+  specs = "recipe", weights = lapply(c(proportional = "proportional", outer = "outer",
+                                       cells = "cells", flat = "flat"),
+    function(w) tab(summary(emmeans(m6, "recipe", weights = w, lmer.df = "satterthwaite")))))
 res$generated_with <- sprintf("R %s; lme4 %s; lmerTest %s; pbkrtest %s; emmeans %s",
                               getRversion(), packageVersion("lme4"), packageVersion("lmerTest"),
                               packageVersion("pbkrtest"), packageVersion("emmeans"))

@@ -664,8 +664,69 @@ def _parse_specs(specs, by) -> tuple[list[str], list[str]]:
     return specs, by
 
 
+def _fit_factors(design, data, names: list[str]) -> pd.DataFrame:
+    """The level (label) of each grid factor on each row used in the fit."""
+    from ..design.variables import r_label
+    from ..formula.check import FACTOR_FUNCTIONS
+    from ..formula.nodes import Call, Name
+    from .contrasts import _read_variables, _variables
+
+    if data is not None:
+        d = pd.DataFrame(data).iloc[np.asarray(design.rows)]
+        return pd.DataFrame({n: [r_label(v) for v in d[n].tolist()] for n in names})
+    spec = design.spec
+    info = _variables(spec)
+    try:
+        vals = _read_variables(design, spec, info)
+    except DataError:
+        raise DataError(two_line("weights other than 'equal' need the factors of the fit",
+                                 "pass data=, the data the model was fitted to")) from None
+    out = {}
+    for key, node in spec.fixed.variables.items():
+        if info.get(key, ("",))[0] != "factor":
+            continue
+        name = node.id if isinstance(node, Name) else (
+            node.args[0].value.id if isinstance(node, Call) and node.func in FACTOR_FUNCTIONS
+            else key)
+        if name in names:
+            levels = info[key][1]
+            out[name] = [levels[i] for i in np.asarray(vals[key], dtype=int)]
+    return pd.DataFrame(out)
+
+
+def _weights(kind: str, grid: pd.DataFrame, sel: np.ndarray, wanted: list[str],
+             others: list[str], counts: pd.DataFrame | None) -> np.ndarray:
+    """emmeans' ``weights``: how the grid rows of one mean are averaged."""
+    k = int(sel.sum())
+    if kind not in ("equal", "proportional", "outer", "cells", "flat"):
+        raise MultilevelError(two_line(f"unknown weights {kind!r}",
+                                       'use "equal", "proportional", "outer", "cells" or "flat"'))
+    if kind == "equal" or not others:
+        return np.full(k, 1.0 / k)
+    rows = grid.loc[sel]
+    if kind == "proportional":
+        n = counts.groupby(others, observed=True).size()
+        w = np.array([n.get(tuple(r) if len(others) > 1 else r[0], 0)
+                      for r in rows[others].astype(str).itertuples(index=False)], float)
+    elif kind == "outer":
+        w = np.ones(k)
+        for f in others:
+            n = counts[f].value_counts()
+            w *= np.array([n.get(v, 0) for v in rows[f].astype(str)], float)
+    elif kind in ("cells", "flat"):
+        cols = wanted + others
+        n = counts.groupby(cols, observed=True).size()
+        w = np.array([n.get(tuple(r) if len(cols) > 1 else r[0], 0)
+                      for r in rows[cols].astype(str).itertuples(index=False)], float)
+        if kind == "flat":
+            w = (w > 0).astype(float)
+    tot = w.sum()
+    return w / tot if tot > 0 else np.full(k, np.nan)
+
+
 def emmeans(m, specs, by=None, *, ddf="kenward-roger", type: str = "link", at=None,
-            data=None, level: float = 0.95, limit: int = DEFAULT_LIMIT) -> Emmeans:
+            data=None, weights: str = "equal", level: float = 0.95,
+            limit: int = DEFAULT_LIMIT) -> Emmeans:
     """Estimated marginal means (R's ``emmeans(m, specs, by)``).
 
     Parameters
@@ -684,6 +745,10 @@ def emmeans(m, specs, by=None, *, ddf="kenward-roger", type: str = "link", at=No
     data : DataFrame, optional
         The data of the fit; only needed when a covariate is not a column of ``X``
         (``log(x)``, ``poly(x, 2)``, an offset) or collinear columns were dropped.
+    weights : "equal" (default), "proportional", "outer", "cells" or "flat"
+        How the other factors are averaged over (emmeans' ``weights``): equally, by the
+        frequencies of their level combinations in the fit, by the product of their
+        marginal frequencies, by the cell frequencies, or equally over the cells with data.
     level : float
         Confidence level of the intervals.
     limit : int
@@ -746,10 +811,18 @@ def emmeans(m, specs, by=None, *, ddf="kenward-roger", type: str = "link", at=No
     key_lev = levels.astype(str).agg("\x00".join, axis=1).to_numpy()
     L_full = np.zeros((len(levels), X_all.shape[1]))
     L_off = np.zeros(len(levels))
+    others = [g[0] for g in gv if g[1] == "factor" and g[0] not in wanted]
+    counts = None
+    if weights != "equal":
+        facs = [g[0] for g in gv if g[1] == "factor"]
+        counts = _fit_factors(design, data, facs)
+    grid_str = grid.astype(str)
     for i, k in enumerate(key_lev):
         sel = key_grid == k
-        L_full[i] = X_all[sel].mean(axis=0)
-        L_off[i] = off[sel].mean()
+        w = _weights(weights, grid_str, sel, [c for c in wanted if known[c][1] == "factor"],
+                     others, counts)
+        L_full[i] = w @ X_all[sel]
+        L_off[i] = w @ off[sel]
     if N.shape[1]:
         chk = np.abs(L_full @ N).max(axis=1)
         estimable = chk <= 1e-8 * np.maximum(1.0, np.abs(L_full).max(axis=1))
