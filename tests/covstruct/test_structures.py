@@ -244,3 +244,15 @@ def test_ar1_time_factor_spellings_and_heterogeneous_variances():
     assert np.ptp(sds) > 0
     R = het.varcorr.query("grp == 'id' and var1 == 'ft0'")["sdcor"].to_numpy()[1:]
     assert np.allclose(R, R[0] ** np.arange(1, 4), rtol=1e-6)  # rho^|i - j|
+
+
+def test_out_of_core_fit_equals_in_memory():
+    duckdb = pytest.importorskip("duckdb")
+    d = sim_data()
+    con = duckdb.connect()
+    con.register("d", d.assign(ft=d["ft"].astype(str)))
+    f = "y ~ t + x + ar1(0 + ft | id) + (1 | site)"
+    a, b = fit(f, (con, "d")), fit(f, d)
+    assert abs(a.loglik - b.loglik) < 1e-8
+    assert np.allclose(a.fixef, b.fixef, atol=1e-8)
+    assert np.allclose(a.varcorr["sdcor"], b.varcorr["sdcor"], atol=1e-6)

@@ -159,7 +159,6 @@ def lmer(formula: str, data, *, reml: bool | None = None, weights=None,
     if is_source(data, engine):  # out of core: the engine computes the cross-products
         from .lmer_source import lmer_source
 
-        _unstructured_only(formula, "out of core (DuckDB, Spark)")
         if offset is not None or contrasts:
             from ..errors import DataError, two_line
 
@@ -199,19 +198,6 @@ def lmer(formula: str, data, *, reml: bool | None = None, weights=None,
     for msg, category in messages:
         warnings.warn(msg, category, stacklevel=2)
     return result
-
-
-def _unstructured_only(formula: str, where: str) -> None:
-    """Refuse covariance structures (``cs()``, ``ar1()``, ...) where they are not fitted."""
-    from ..errors import FormulaError, two_line
-    from ..formula import parse
-
-    written = [r.cov for r in parse(formula).random
-               if r.cov is not None and not r.cov.startswith("us(")]
-    if written:
-        raise FormulaError(two_line(f"structured covariances are not fitted {where} yet: "
-                                    f"{written[0]}", "fit in memory (a pandas DataFrame), "
-                                    "or write the term as (x | g) or (x || g)"))
 
 
 def _post_fit_checks(problem, opt, lower, control, nobs, singular, objective=None) -> list:

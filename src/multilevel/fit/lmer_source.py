@@ -27,7 +27,10 @@ from ..backends.sql_frame import SqlDesign, _no_rows, frame_sql
 from ..core.crossprod import CrossProducts
 from ..core.lmm import LmmProblem
 from ..core.optimize import bobyqa
-from ..core.theta import theta_lower, theta_start
+from ..core.covstruct import ThetaMap
+from ..core.theta import theta_start
+from ..formula.expand import bar_cov, findbars
+from ..formula.terms import parse_checked
 from ..design.model_frame import DesignSpec, _check_levels, _ReSpec
 from ..design.rank import rank_deficiency_message
 from ..design.types import ReTerm
@@ -196,24 +199,28 @@ def lmer_source(formula: str, data, *, reml: bool = True, weights=None, control=
                      for t, s in zip(sd.terms, sums.terms))
     spec = DesignSpec("lmer", sd.fixed, sd.coding, tuple(sd.xnames), keep, sd.state, re_specs,
                       sd.offsets, np.zeros((0, 1)))
+    covs = [bar_cov(b) for b in findbars(parse_checked(formula).rhs)]  # cs(), ar1(), ...
     re_terms = [ReTerm(t.group, np.zeros(0, dtype=np.int64), list(s.levels),
-                       np.zeros((0, len(t.z))), list(t.cnames))
-                for t, s in zip(sd.terms, sums.terms)]
+                       np.zeros((0, len(t.z))), list(t.cnames), cov)
+                for t, s, cov in zip(sd.terms, sums.terms, covs)]
     design = SourceDesign(xnames=[n for n, k in zip(sd.xnames, keep) if k], re_terms=re_terms,
                           n_dropped=n_dropped, dropped_columns=dropped,
                           response_name=sd.response_name, formula=formula, spec=spec,
                           nobs=nobs, source=table.description)
     terms = [re_terms[k] for k in order]
     ps = [t.p for t in terms]
-    lower = theta_lower(ps)
+    tm = ThetaMap.for_terms(terms)  # covariance structures; the identity for (x | g) terms
+    lower = tm.lower
+    objective = tm.wrap(problem.objective)
     with blas_threads_for(largest_dense_block(A)):
-        start = (crossproduct_start(A, terms) if weights is None and not sd.offsets
-                 else theta_start(ps))
-        opt = bobyqa(problem.objective, start, lower, xtol_abs=control.xtol_abs,
-                     ftol_abs=control.ftol_abs, maxeval=control.maxeval,
-                     initial_step=initial_step(start, ps, control.step_fraction))
-        singular = bool(np.any(opt.theta[lower == 0] < SINGULAR_TOL))
-        messages = _post_fit_checks(problem, opt, lower, control, nobs, singular)
+        start = tm.phi(crossproduct_start(A, terms) if weights is None and not sd.offsets
+                       else theta_start(ps))
+        step = initial_step(start, ps, control.step_fraction) if tm.identity else None
+        opt = bobyqa(objective, start, lower, xtol_abs=control.xtol_abs,
+                     ftol_abs=control.ftol_abs, maxeval=control.maxeval, initial_step=step)
+        singular = tm.is_singular(opt.theta, SINGULAR_TOL)
+        messages = _post_fit_checks(problem, opt, lower, control, nobs, singular,
+                                    objective=objective)
         result = LmerSourceResult(design=design, terms=terms, problem=problem, opt=opt,
                                   data_name=data_name or table.description,
                                   singular=singular, table=table, sql=sd,
