@@ -112,7 +112,8 @@ class SelfStart:
             raise MultilevelError(two_line(
                 f"{self.name} needs at least {self.min_distinct} distinct input values to find "
                 f"starting values; the data have {xs.size}",
-                f"give starting values: start={{{', '.join(repr(p) + ': ...' for p in self.params)}}}"))
+                "give starting values: start={"
+                + ", ".join(repr(p) + ": ..." for p in self.params) + "}"))
         start = np.asarray(self._initial(xs, ys), dtype=float)
         return {k: float(v) for k, v in zip(self.params, _refine(self, xs, ys, start))}
 
@@ -272,7 +273,8 @@ def _gomp_grad(x, asym, b2, b3):
 
 
 def _gomp_init(x, y):
-    # R: NLSstAsymptotic on log|y| gives b0 + b1 (1 - exp(-exp(lrc) x)); b2 = b1, b3 = exp(-exp(lrc))
+    # R: NLSstAsymptotic on log|y| gives b0 + b1 (1 - exp(-exp(lrc) x));
+    # then b2 = b1 and b3 = exp(-exp(lrc))
     ly = np.log(np.abs(y))
     lrc = _asymp_lrc(x, ly)
     e = np.exp(-np.exp(lrc) * x)

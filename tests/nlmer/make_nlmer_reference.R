@@ -26,6 +26,9 @@ cases <- list(
   list(id = "orange_asym_xmid", data = "Orange",
        formula = "circumference ~ SSlogis(age, Asym, xmid, scal) ~ Asym + xmid | Tree",
        start = c(Asym = 200, xmid = 725, scal = 350)),
+  list(id = "orange_nagq0", data = "Orange", nAGQ = 0L,
+       formula = "circumference ~ SSlogis(age, Asym, xmid, scal) ~ Asym | Tree",
+       start = c(Asym = 200, xmid = 725, scal = 350)),
   list(id = "orange_two_terms", data = "Orange",
        formula = "circumference ~ SSlogis(age, Asym, xmid, scal) ~ (Asym | Tree) + (xmid | Tree)",
        start = c(Asym = 200, xmid = 725, scal = 350)),
@@ -67,8 +70,9 @@ cases <- list(
 res <- list()
 for (cs in cases) {
   d <- data_sets[[cs$data]]
+  nagq <- if (is.null(cs$nAGQ)) 1L else cs$nAGQ
   fm <- suppressWarnings(eval(bquote(nlmer(.(as.formula(cs$formula)), data = d,
-                                            start = .(cs$start)))))
+                                            start = .(cs$start), nAGQ = .(nagq)))))
   V <- suppressWarnings(as.matrix(vcov(fm, use.hessian = FALSE)))
   vc <- as.data.frame(VarCorr(fm))
   re <- as.data.frame(ranef(fm, condVar = TRUE))
@@ -77,6 +81,7 @@ for (cs in cases) {
   init <- tryCatch(getInitial(nlpart, data = d), error = function(e) NULL)
   res[[cs$id]] <- list(
     data = paste0(cs$data, ".csv"), formula = cs$formula, start = as.list(cs$start),
+    nAGQ = nagq,
     fixef = as.list(fixef(fm)), fixef_se = as.list(sqrt(diag(V))),
     # vcov(fm)'s default: the finite-difference Hessian where positive definite, else RX
     fixef_se_default = as.list(sqrt(diag(as.matrix(suppressWarnings(vcov(fm)))))),
@@ -90,7 +95,8 @@ for (cs in cases) {
                  grp = as.character(re$grp), condval = re$condval, condsd = re$condsd),
     fitted = unname(fitted(fm)),
     # R's own deviance function at R's estimates (the reported logLik mixes two PNLS steps)
-    devfun_at_estimates = update(fm, devFunOnly = TRUE)(c(getME(fm, "theta"), fixef(fm))),
+    devfun_at_estimates = if (nagq == 0L) NULL else
+      update(fm, devFunOnly = TRUE)(c(getME(fm, "theta"), fixef(fm))),
     get_initial = if (is.null(init)) NULL else as.list(init),
     summary = paste(capture.output(print(suppressWarnings(summary(fm)))), collapse = "\n"))
 }

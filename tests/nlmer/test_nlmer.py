@@ -37,7 +37,8 @@ def _fit(cid: str):
         c = REF[cid]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            _FITS[cid] = ml.nlmer(c["formula"], _data(c), start=c["start"])
+            _FITS[cid] = ml.nlmer(c["formula"], _data(c), start=c["start"],
+                                  n_agq=c.get("nAGQ", 1))
     return _FITS[cid]
 
 

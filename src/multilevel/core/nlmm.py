@@ -35,6 +35,7 @@ from ..errors import ConvergenceError, two_line
 from .theta import split_theta, theta_lower, theta_start
 
 _BAD = 1e300  # returned to the optimiser where the model cannot be evaluated
+_SPARSE_Q = 256  # more random effects than this: U Lambda is built as a sparse matrix
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,8 @@ class NlmmCore:
     >>> import numpy as np
     >>> x = np.tile(np.arange(1.0, 6.0), 3); g = np.repeat(np.arange(3), 5)
     >>> y = (2.0 + np.array([-0.2, 0.0, 0.2])[g]) * x + np.sin(7 * x) * 0.05
-    >>> core = NlmmCore(y, lambda phi: (phi[:, 0] * x, np.column_stack([x])), [NlTerm(g, 3, (0,))], 1)
+    >>> model = lambda phi: (phi[:, 0] * x, np.column_stack([x]))
+    >>> core = NlmmCore(y, model, [NlTerm(g, 3, (0,))], 1)
     >>> st = core.pnls(np.array([1.0]), np.array([1.0]), np.zeros(3), u_only=False)
     >>> round(float(st.beta[0]), 2)
     2.0
@@ -153,23 +155,44 @@ class NlmmCore:
             M[self._flat[k]] = gk.ravel()
         return M.reshape(self.n, self.q)
 
+    def _normal_sparse(self, theta, grad, resid):
+        """The normal equations with ``U Lambda`` as a sparse matrix (many random effects)."""
+        from scipy.sparse import csr_matrix
+
+        vals = np.concatenate([(grad[:, list(t.cols)] @ T).ravel() for t, T in
+                               zip(self.terms, split_theta(theta, self.ps))])
+        flat = np.concatenate(self._flat)
+        UL = csr_matrix((vals, (flat // self.q, flat % self.q)), shape=(self.n, self.q))
+        q, p = self.q, self.p
+        H = np.empty((q + p, q + p))
+        H[:q, :q] = (UL.T @ UL).toarray()
+        H[:q, q:] = UL.T @ grad
+        H[q:, :q] = H[:q, q:].T
+        H[q:, q:] = grad.T @ grad
+        rhs = np.concatenate([UL.T @ resid, grad.T @ resid])
+        return H, rhs
+
     @property
     def _flat(self) -> list[np.ndarray]:
         """Per term, the flat positions in the ``(n, q)`` matrix of its ``(n, p_k)`` block."""
         if not hasattr(self, "_flat_cache"):
             rows = np.arange(self.n)[:, None] * self.q
             self._flat_cache = [
-                (rows + (self.offsets[k] + t.codes * t.p)[:, None] + np.arange(t.p)[None, :]).ravel()
+                (rows + (self.offsets[k] + t.codes * t.p)[:, None]
+                 + np.arange(t.p)[None, :]).ravel()
                 for k, t in enumerate(self.terms)]
         return self._flat_cache
 
     def _system(self, theta, grad, resid, u):
         """Lower Cholesky factor of the full Gauss-Newton system and its forward-solved right
         side; the leading ``q x q`` block is ``chol((U Lambda)'(U Lambda) + I)``."""
-        A = np.hstack([self._u_lambda(theta, grad), grad])
-        H = A.T @ A
+        if self.q > _SPARSE_Q:
+            H, rhs = self._normal_sparse(theta, grad, resid)
+        else:
+            A = np.hstack([self._u_lambda(theta, grad), grad])
+            H = A.T @ A
+            rhs = A.T @ resid
         H[self._diag_q, self._diag_q] += 1.0
-        rhs = A.T @ resid
         rhs[:self.q] -= u
         L, info = _potrf(H, lower=1, clean=1, overwrite_a=1)
         if info != 0:
@@ -239,8 +262,9 @@ class NlmmCore:
 
     # ----- lme4's two optimisation stages ------------------------------------------------------
     def fit(self, beta_start, *, optimizer: str = "Nelder_Mead", tol: float = 1e-10,
-            maxeval: int = 10_000):
-        """lme4's two stages: theta with beta inside PNLS, then theta and beta jointly.
+            maxeval: int = 10_000, n_agq: int = 1):
+        """lme4's two stages: theta with beta inside PNLS, then theta and beta jointly
+        (``n_agq=0``: the first stage only, lme4's ``nAGQ = 0``).
 
         ``optimizer="Nelder_Mead"`` follows lme4 (``nlmerControl()``) step for step: its
         Nelder-Mead simplex (steps 0.02 for theta in stage 1; 0.02 for theta and
@@ -310,6 +334,14 @@ class NlmmCore:
             warm.update(fixed)
         st1 = solve(th1, None, False)
         warm["u"] = st1.u
+        if n_agq == 0:
+            f1 = f1 if lme4 else o1.fmin
+            opt = OptSummary(optimizer=optimizer, theta0=self.theta0, lower=self.lower,
+                             theta=th1, fmin=float(f1), feval=int(nev1),
+                             return_code=code1 if lme4 else o1.return_code, maxeval=maxeval,
+                             seconds=time.perf_counter() - t0, messages=messages)
+            opt.hessian = None
+            return th1, st1.beta, st1, opt
         beta_sd = np.sqrt(np.diag(_unscaled(st1.RX)))
         par0 = np.concatenate([th1, st1.beta])
         if lme4:

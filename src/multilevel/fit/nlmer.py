@@ -18,7 +18,8 @@ from ..errors import DataError, FormulaError, MultilevelError, two_line
 from ..selfstart import MODELS, get_model
 
 _IDENT = re.compile(r"^[A-Za-z.][A-Za-z0-9._]*$")
-_FORMALS = {"SSgompertz": "x", "SSweibull": "x"}  # the input argument's name where it is not ``input``
+# the input argument's name where it is not ``input``
+_FORMALS = {"SSgompertz": "x", "SSweibull": "x"}
 
 
 @dataclass(frozen=True)
@@ -188,8 +189,8 @@ def eval_column(expr: str, df: pd.DataFrame, what: str) -> np.ndarray:
         env = {n: df[n].to_numpy(dtype=float) for n in names}
         env.update(_NUMPY_FUNS)
         try:
-            s = pd.Series(np.asarray(eval(expr.replace("^", "**"), {"__builtins__": {}}, env),  # noqa: S307
-                                     dtype=float))
+            value = eval(expr.replace("^", "**"), {"__builtins__": {}}, env)  # noqa: S307
+            s = pd.Series(np.asarray(value, dtype=float))
         except Exception as e:  # noqa: BLE001
             raise DataError(two_line(f"{what} {expr!r} cannot be evaluated: {e}",
                                      "use a numeric column or a simple expression of columns"))
@@ -198,6 +199,11 @@ def eval_column(expr: str, df: pd.DataFrame, what: str) -> np.ndarray:
     except (TypeError, ValueError):
         raise DataError(two_line(f"{what} {expr!r} is not numeric",
                                  "convert the column to numbers")) from None
+
+
+def _level_key(v):
+    """Numbers in numeric order before text in text order (R's factor levels)."""
+    return (0, v, "") if isinstance(v, (int, float, np.number)) else (1, 0, str(v))
 
 
 def group_codes(df: pd.DataFrame, expr: str) -> tuple[np.ndarray, list[str]]:
@@ -227,8 +233,7 @@ def group_codes(df: pd.DataFrame, expr: str) -> tuple[np.ndarray, list[str]]:
             lab = [str(c) for c in cats]
         else:
             vals = s.to_numpy(dtype=object)
-            uniq = sorted(set(v for v, bad in zip(vals, na) if not bad),
-                          key=lambda v: (0, v, "") if isinstance(v, (int, float, np.number)) else (1, 0, str(v)))
+            uniq = sorted(set(v for v, bad in zip(vals, na) if not bad), key=_level_key)
             pos = {v: i for i, v in enumerate(uniq)}
             key = np.array([pos.get(v, -1) if not b else -1 for v, b in zip(vals, na)])
             lab = [str(int(v)) if isinstance(v, (float, np.floating)) and float(v).is_integer()
@@ -294,7 +299,7 @@ def _starts(f: NlFormula, start, x: np.ndarray, y: np.ndarray) -> tuple[list[str
     return order, np.array([vals[n] for n in order], dtype=float)
 
 
-def nlmer(formula: str, data, start=None, *, optimizer: str = "Nelder_Mead",
+def nlmer(formula: str, data, start=None, *, optimizer: str = "Nelder_Mead", n_agq: int = 1,
           data_name: str | None = None):
     """Fit a nonlinear mixed model by maximum likelihood (Laplace), as lme4's ``nlmer``.
 
@@ -314,6 +319,9 @@ def nlmer(formula: str, data, start=None, *, optimizer: str = "Nelder_Mead",
         ``"Nelder_Mead"`` is lme4's default optimiser, reproduced step for step, so the fit
         stops where lme4's does (lme4 stops early on flat likelihoods); ``"bobyqa"`` minimises
         the exact Laplace deviance to tight tolerances (at least as high a likelihood).
+    n_agq : 1 (default) or 0
+        lme4's ``nAGQ``: 1 optimises theta and the fixed effects jointly in a second stage;
+        0 stops after the first (theta, with the fixed effects from the PNLS step).
     data_name : str, optional
         Name shown after ``Data:`` in the summary.
 
@@ -335,6 +343,9 @@ def nlmer(formula: str, data, start=None, *, optimizer: str = "Nelder_Mead",
     from ..results.nlmm import NlmerResult, NlTermInfo
     from .callsite import caller_data_name
 
+    if n_agq not in (0, 1):
+        raise MultilevelError(two_line(f"n_agq={n_agq!r} is not available for nlmer",
+                                       "use n_agq=1 (Laplace) or 0, as lme4 allows"))
     if data_name is None:
         data_name = caller_data_name(data)
     f = parse_nlformula(formula)
@@ -390,7 +401,7 @@ def nlmer(formula: str, data, start=None, *, optimizer: str = "Nelder_Mead",
     core = NlmmCore(y, model_fn, [NlTerm(t.codes, t.n_levels, t.cols) for t in infos],
                     len(names))
     try:
-        theta, beta, state, opt = core.fit(beta0, optimizer=optimizer)
+        theta, beta, state, opt = core.fit(beta0, optimizer=optimizer, n_agq=n_agq)
     except (FloatingPointError, np.linalg.LinAlgError) as e:
         raise MultilevelError(two_line(
             f"the model cannot be evaluated at the starting values ({e})",

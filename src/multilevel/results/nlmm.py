@@ -310,7 +310,7 @@ class NlmerResult(MixedResultBase):
         Nonlinear mixed model fit by maximum likelihood  ['nlmerMod']
         """
         from ..report.summary_data import AicTab, CoefTable, LmerSummaryData, VarCorrBlock
-        from .summary import Summary, _na_note, _quantiles
+        from .summary import _na_note, _quantiles
 
         blocks = []
         for grp, t, S in zip(make_unique([t.group for t in self.terms]), self.terms,
