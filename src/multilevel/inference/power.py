@@ -147,20 +147,9 @@ class PowerCurve:
         >>> pc.plot().get_xlabel()
         'number of levels of Subject'
         """
-        import matplotlib.pyplot as plt
+        from ..plots.power_curve import power_curve
 
-        if ax is None:
-            _, ax = plt.subplots(figsize=(5, 3.5))
-        t = self.table.astype(float)
-        x, y = t["n_groups"].to_numpy(), t["power"].to_numpy()
-        ax.errorbar(x, y, yerr=[y - t["lower"].to_numpy(), t["upper"].to_numpy() - y],
-                    marker="o", capsize=3, color="C0")
-        if target is not None:
-            ax.axhline(target, color="0.6", linestyle="--", linewidth=1)
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel(f"number of levels of {self.along}")
-        ax.set_ylabel(f"power (test of {self.sims[0].test})")
-        return ax
+        return power_curve(self, ax=ax, target=target)
 
     def __str__(self) -> str:
         s = self.sims[0]

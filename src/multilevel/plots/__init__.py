@@ -11,6 +11,7 @@ function           what it draws                                                
 ``influence``      Cook's distance per group or observation (index plot)        influence.ME
 ``predictions``    population prediction with its CI band, per-group lines      ``ggpredict``
 ``pooling``        no / partial / complete pooling estimates, shrinkage arrows  (teaching)
+``power_curve``    simulated power by number of groups, exact binomial CIs      simr
 =================  ===========================================================  ==============
 
 Every function takes ``ax=`` (where to draw; a new figure when omitted) and returns the Axes
@@ -32,8 +33,9 @@ from .coefs import coefficients
 from .diagnostics import diagnostics
 from .influence import influence
 from .pooling import pooling
+from .power_curve import power_curve
 from .predictions import predictions
 from .scatter import group_lines, scatter_fit
 
 __all__ = ["scatter_fit", "group_lines", "coefficients", "ranef", "diagnostics", "influence",
-           "predictions", "pooling"]
+           "predictions", "pooling", "power_curve"]
