@@ -83,7 +83,7 @@ def test_family_link_validation():
     with pytest.raises(ValueError):
         Link("softmax")
     assert set(FAMILIES) == {"binomial", "poisson", "Gamma", "inverse.gaussian",
-                             "negative.binomial"}
+                             "negative.binomial", "gaussian"}  # gaussian: glmer's non-identity links
     with pytest.raises(ValueError, match="theta"):
         Family.make("negative.binomial")
     nb = Family.make("negative.binomial", nb_theta=2.5)
