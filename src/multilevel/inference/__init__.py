@@ -20,6 +20,12 @@ profile            likelihood profiles and profile intervals (``ml.profile``)
 simulate           ``m.simulate(nsim, seed)``
 bootstrap          ``ml.bootstrap`` (lme4's ``bootMer``)
 icc                ``m.icc()``, ``m.r2()``
+emmeans            ``ml.emmeans``: marginal means, pairs and contrasts (emmeans)
+refgrid            emmeans' reference grid, estimability and averaging weights
+multiplicity       p-value adjustments: Tukey, Sidak, p.adjust, Dunnett, mvt
+hypothesis         ``m.test()``: linear hypotheses (car, lmerTest, multcomp)
+influence          ``m.hatvalues()``, ``m.cooks_distance()``, ``m.influence()``
+vif                ``ml.vif`` (car's GVIF)
 =================  ==============================================================
 """
 from __future__ import annotations
