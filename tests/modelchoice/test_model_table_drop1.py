@@ -208,3 +208,15 @@ def test_prediction_interval_covers_new_groups_at_its_level():
     inside = (y >= out["lower"].to_numpy()) & (y <= out["upper"].to_numpy())
     cover = inside.mean(axis=0)
     assert np.all(cover > 0.885) and np.all(cover < 0.93), cover
+
+
+def test_drop1_scope_drops_named_terms_only():
+    m = fit("exam")
+    tab = m.drop1(scope=["sex"])
+    assert tab.index.tolist() == ["<none>", "sex"]
+    full = m.drop1()
+    np.testing.assert_allclose(tab.loc["sex"].to_numpy(float), full.loc["sex"].to_numpy(float))
+    with pytest.raises(DataError, match="not in the model"):
+        m.drop1(scope=["oven"])
+    with pytest.raises(DataError, match="higher-order term"):
+        fit("cake").drop1(scope=["temperature"])

@@ -44,7 +44,7 @@ def _ml_fit(m, design):
     return fit_lmer_design(design, reml=False, weights=m.weights, data_name=m.data_name)
 
 
-def drop1(m, test: str = "Chisq", *, ddf: str = "satterthwaite", k: float = 2.0
+def drop1(m, test: str = "Chisq", *, scope=None, ddf: str = "satterthwaite", k: float = 2.0
           ) -> pd.DataFrame:
     """Drop each droppable fixed-effect term and refit (lme4's ``drop1(m, test="Chisq")``).
 
@@ -56,6 +56,9 @@ def drop1(m, test: str = "Chisq", *, ddf: str = "satterthwaite", k: float = 2.0
         ``"F"`` (linear mixed models): lmerTest's F tests with ``ddf``.
     ddf : {"satterthwaite", "kenward-roger"}
         Denominator degrees of freedom for ``test="F"``.
+    scope : list of str, optional
+        The terms to drop (R's ``scope``), among those that marginality allows (the
+        default: all of them).
     k : float
         Penalty per parameter in the AIC column (2; ``log(n)`` gives BIC).
 
@@ -82,7 +85,25 @@ def drop1(m, test: str = "Chisq", *, ddf: str = "satterthwaite", k: float = 2.0
     key = tests.get(str(test).lower())
     if key is None:
         raise ValueError(f"test must be 'Chisq', 'none' or 'F', got {test!r}")
-    scope = droppable_terms(m.design)
+    if scope is None:
+        scope = droppable_terms(m.design)
+    else:
+        from .contrasts import term_columns
+
+        cols = term_columns(m.design)
+        wanted = [scope] if isinstance(scope, str) else list(scope)
+        bad = [t for t in wanted if t not in cols]
+        if bad:
+            raise DataError(two_line(f"scope names terms not in the model: {bad}",
+                                     f"use terms of {', '.join(cols)}"))
+        allowed = droppable_terms(m.design)
+        inner = [t for t in wanted if t not in allowed]
+        if inner:
+            raise DataError(two_line(
+                f"{inner[0]!r} is contained in a higher-order term: dropping it alone changes "
+                "that term's coding, not the model (R then refits the same model)",
+                f"drop terms that marginality allows: {', '.join(allowed)}"))
+        scope = {t: cols[t] for t in wanted}
     heading_model = f"\nModel:\n{m.formula}"
     if key == "F":
         if m.kind != "lmer":
