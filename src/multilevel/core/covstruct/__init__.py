@@ -11,6 +11,7 @@ objective itself and ``theta`` returns ``phi`` unchanged, so lme4's path is unto
 """
 from __future__ import annotations
 
+from itertools import accumulate
 from typing import Callable
 
 import numpy as np
@@ -111,11 +112,15 @@ class ThetaMap:
     def __init__(self, structures: list[CovStructure]):
         self.structures = list(structures)
         self.identity = all(s.identity for s in self.structures)
-        self.sizes = [s.n_par for s in self.structures]
-        self.n_phi = int(sum(self.sizes))
-        self.n_theta = int(sum(n_theta(s.p) for s in self.structures))
-        self._cuts = np.cumsum([0] + self.sizes)
-        self._tcuts = np.cumsum([0] + [n_theta(s.p) for s in self.structures])
+        lowers = [s.lower() for s in self.structures]
+        self._lower = np.concatenate(lowers) if lowers else np.zeros(0)
+        self._lower.flags.writeable = False
+        self.sizes = [lo.size for lo in lowers]
+        self.n_phi = int(self._lower.size)
+        tsizes = [n_theta(s.p) for s in self.structures]
+        self.n_theta = int(sum(tsizes))
+        self._cuts = list(accumulate([0] + self.sizes))
+        self._tcuts = list(accumulate([0] + tsizes))
 
     @classmethod
     def for_terms(cls, terms) -> "ThetaMap":
@@ -148,8 +153,8 @@ class ThetaMap:
 
     @property
     def lower(self) -> np.ndarray:
-        parts = [s.lower() for s in self.structures]
-        return np.concatenate(parts) if parts else np.zeros(0)
+        """Bounds of ``phi`` (0 for standard deviations and lme4's diagonal theta)."""
+        return self._lower.copy()
 
     @property
     def start(self) -> np.ndarray:
@@ -166,8 +171,7 @@ class ThetaMap:
     def is_singular(self, phi: np.ndarray, tol: float) -> bool:
         """A diagonal element of some ``T_k`` below ``tol`` (lme4's ``isSingular``)."""
         if self.identity:
-            lower = self.lower
-            return bool(np.any(np.asarray(phi)[lower == 0] < tol))
+            return bool(np.any(np.asarray(phi)[self._lower == 0] < tol))
         return any(s.is_singular(x, tol) for s, x in zip(self.structures, self.parts(phi)))
 
     # ----- natural parameters ------------------------------------------------------------
