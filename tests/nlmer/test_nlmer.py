@@ -224,3 +224,15 @@ def test_rows_with_missing_values_are_dropped():
                  start={"Asym": 200, "xmid": 725, "scal": 350})
     assert m.nobs == 34
     assert "(1 observation deleted due to missingness)" in str(m.summary())
+
+
+def test_broom_verbs():
+    d = orange()
+    m = ml.nlmer("circumference ~ SSlogis(age, Asym, xmid, scal) ~ Asym | Tree", d,
+                 start={"Asym": 200, "xmid": 725, "scal": 350})
+    g = m.glance().iloc[0]
+    assert g["nobs"] == 35 and g["loglik"] == pytest.approx(m.loglik)
+    a = m.augment(d)
+    np.testing.assert_allclose(a[".fitted"] + a[".resid"], d["circumference"])
+    np.testing.assert_allclose(a[".fixed"], m.predict(re_form=None))
+    assert list(m.tidy()["term"]) == ["Asym", "xmid", "scal"]

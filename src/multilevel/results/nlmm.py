@@ -300,6 +300,40 @@ class NlmerResult(MixedResultBase):
             out.append("boundary (singular) fit: see help('isSingular')")
         return out
 
+    # ----- broom's verbs ------------------------------------------------------------------
+    def glance(self) -> pd.DataFrame:
+        """Model statistics in one row (broom.mixed's ``glance``).
+
+        Examples
+        --------
+        >>> _example().glance()[["nobs", "df_residual"]].values.tolist()
+        [[35, 30]]
+        """
+        return pd.DataFrame([{"nobs": self.nobs, "sigma": self.sigma, "loglik": self.loglik,
+                              "aic": self.aic, "bic": self.bic, "deviance": self.deviance,
+                              "df_residual": self.df_resid,
+                              "ngrps": int(self.ngrps.iloc[0])}])
+
+    def augment(self, data=None) -> pd.DataFrame:
+        """The used rows of ``data`` with ``.fitted``, ``.resid`` and ``.fixed`` (the
+        population-level prediction), as broom.mixed's ``augment``.
+
+        Examples
+        --------
+        >>> _example().augment(orange()).columns.tolist()[-3:]
+        ['.fitted', '.resid', '.fixed']
+        """
+        if data is None:
+            out = pd.DataFrame({"y": self._y, "x": self._x}, index=self.row_labels)
+        else:
+            if not isinstance(data, pd.DataFrame):
+                data = pd.DataFrame(data)
+            out = data.iloc[np.asarray(self.design.rows)].copy()
+        out[".fitted"] = self._state.mu
+        out[".resid"] = self._y - self._state.mu
+        out[".fixed"] = self.predict(re_form=None).to_numpy()
+        return out
+
     # ----- presentation -------------------------------------------------------------------
     def summary(self, digits: int = 7):
         """lme4's ``print(summary(m))`` for an nlmer fit.
