@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import multilevel as ml
 from multilevel.errors import DataError, FormulaError, MultilevelError
@@ -236,3 +238,32 @@ def test_broom_verbs():
     np.testing.assert_allclose(a[".fitted"] + a[".resid"], d["circumference"])
     np.testing.assert_allclose(a[".fixed"], m.predict(re_form=None))
     assert list(m.tidy()["term"]) == ["Asym", "xmid", "scal"]
+
+
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_row_order_and_level_labels_do_not_matter(seed):
+    """The optimum is a property of the data, not of its row order or level names."""
+    rng = np.random.default_rng(seed)
+    d = orange()
+    f = "circumference ~ SSlogis(age, Asym, xmid, scal) ~ Asym + xmid | Tree"
+    start = {"Asym": 200, "xmid": 725, "scal": 350}
+    base = _fit_bobyqa(f)
+    perm = d.iloc[rng.permutation(len(d))].reset_index(drop=True)
+    names = dict(zip(["1", "2", "3", "4", "5"], rng.permutation(list("abcde"))))
+    perm["Tree"] = perm["Tree"].astype(str).map(names)
+    m = ml.nlmer(f, perm, start=start, optimizer="bobyqa")
+    assert m.loglik == pytest.approx(base.loglik, abs=1e-6)
+    se = np.sqrt(np.diag(base.vcov_rx()))
+    np.testing.assert_array_less(np.abs((m.fixef - base.fixef).to_numpy()) / se, 1e-3)
+    assert m.sigma == pytest.approx(base.sigma, rel=1e-5)
+
+
+_BOBYQA: dict = {}
+
+
+def _fit_bobyqa(f):
+    if f not in _BOBYQA:
+        _BOBYQA[f] = ml.nlmer(f, orange(), start={"Asym": 200, "xmid": 725, "scal": 350},
+                              optimizer="bobyqa")
+    return _BOBYQA[f]
