@@ -507,6 +507,16 @@ def check_model_data(df, tree, bars):
             raise DataError(two_line(
                 f"column {name!r} holds complex numbers",
                 f"use real numbers, e.g. df[{name!r}].real or abs(df[{name!r}])"))
+        if s.dtype == object:
+            nested = s.dropna().head(1000).map(
+                lambda v: isinstance(v, (list, tuple, dict, set)) or hasattr(v, "__array__"))
+            if nested.any():
+                row = nested.index[nested.to_numpy().argmax()]
+                raise DataError(two_line(
+                    f"column {name!r} holds lists or records (e.g. row {row}: "
+                    f"{printable(repr(s[row]), 60)}), not single values",
+                    f"a Parquet list/struct column cannot be a model variable: unnest it "
+                    f"first, e.g. df.explode({name!r}) or one column per field"))
         if name in group_names and name not in lhs_names + fixed_names:
             continue  # group ids may be any text
         if name in wrapped and name not in lhs_names:

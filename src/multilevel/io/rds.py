@@ -7,6 +7,12 @@ what data frames hold: vectors, lists, attributes, factors, ``haven_labelled`` v
 dates, compact row names and the ALTREP forms R 3.5+ writes. Anything else raises
 :class:`UnsupportedRData`, and the caller falls back to pyreadr.
 
+Untrusted files: every length the file declares is checked against what is left of the input
+and against a memory budget before anything is allocated, compressed files are inflated in
+chunks up to that budget, and nesting is limited (:data:`MAX_DEPTH`): a corrupt or hostile
+file raises :class:`CorruptRData` or :class:`RDataTooLarge`, never a MemoryError or a
+RecursionError.
+
 Conversion: factors -> categoricals (R's level order, ``ordered`` kept); labelled vectors ->
 categoricals of their value labels (values without a label keep their value as the category,
 as ``haven::as_factor``); the ``label`` attribute of a column -> ``frame.attrs["labels"]``.
@@ -14,17 +20,21 @@ as ``haven::as_factor``); the ``label`` attribute of a column -> ``frame.attrs["
 from __future__ import annotations
 
 import bz2
-import gzip
 import lzma
 import struct
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["read_rds_frame", "read_rdata_frames", "UnsupportedRData"]
+__all__ = ["read_rds_frame", "read_rdata_frames", "UnsupportedRData", "CorruptRData",
+           "RDataTooLarge", "MAX_DEPTH"]
 
 NA_INTEGER = -(2 ** 31)
+#: Deepest nesting of R objects read (data frames need a handful of levels).
+MAX_DEPTH = 200
+_DEFAULT_BUDGET = 2 ** 31
 
 # SEXP types
 NILSXP, SYMSXP, LISTSXP, CLOSXP, ENVSXP, PROMSXP, LANGSXP = 0, 1, 2, 3, 4, 5, 6
@@ -39,6 +49,14 @@ MISSINGARG_SXP, UNBOUNDVALUE_SXP, GLOBALENV_SXP, NILVALUE_SXP, REFSXP = 251, 252
 
 class UnsupportedRData(ValueError):
     """The file uses a part of R's format this reader does not handle (use pyreadr)."""
+
+
+class CorruptRData(UnsupportedRData):
+    """The bytes are not a valid R serialization (truncated, garbage, impossible lengths)."""
+
+
+class RDataTooLarge(UnsupportedRData):
+    """The file declares (or inflates to) more data than the memory budget allows."""
 
 
 @dataclass
@@ -63,29 +81,80 @@ class _Env:
     pass
 
 
-def _decompress(raw: bytes) -> bytes:
+def _decompress(raw: bytes, cap: int = _DEFAULT_BUDGET) -> bytes:
+    """Inflate gzip/bzip2/xz data in chunks, stopping as soon as it passes ``cap`` bytes.
+
+    Examples
+    --------
+    >>> import gzip
+    >>> len(_decompress(gzip.compress(b"X" * 5000), cap=10_000))
+    5000
+    >>> _decompress(gzip.compress(b"X" * 5000), cap=1000)
+    Traceback (most recent call last):
+    ...
+    multilevel.io.rds.RDataTooLarge: it inflates to more than 1,000 bytes (the memory budget)
+    """
     if raw[:2] == b"\x1f\x8b":
-        return gzip.decompress(raw)
-    if raw[:3] == b"BZh":
-        return bz2.decompress(raw)
-    if raw[:6] == b"\xfd7zXZ\x00":
-        return lzma.decompress(raw)
-    return raw
+        dec: Any = zlib.decompressobj(wbits=31)
+    elif raw[:3] == b"BZh":
+        dec = bz2.BZ2Decompressor()
+    elif raw[:6] == b"\xfd7zXZ\x00":
+        dec = lzma.LZMADecompressor()
+    else:
+        return raw
+    out: list[bytes] = []
+    total = 0
+    data = raw
+    try:
+        while not dec.eof:
+            chunk = dec.decompress(data, 1 << 20)
+            total += len(chunk)
+            if total > cap:
+                raise RDataTooLarge(f"it inflates to more than {cap:,} bytes (the memory budget)")
+            out.append(chunk)
+            data = getattr(dec, "unconsumed_tail", b"")
+            stuck = not data if hasattr(dec, "unconsumed_tail") else dec.needs_input
+            if not chunk and stuck and not dec.eof:
+                raise CorruptRData("the compressed data end early (truncated file)")
+    except (zlib.error, OSError, EOFError, lzma.LZMAError) as exc:
+        raise CorruptRData(f"the compressed data are corrupt ({exc})") from None
+    return b"".join(out)
+
+
+_KNOWN_TYPES = frozenset(range(0, 26)) | frozenset(range(238, 256))
 
 
 class _Unserializer:
-    def __init__(self, data: bytes):
+    def __init__(self, data: bytes, budget: int = _DEFAULT_BUDGET):
         self.b = data
         self.pos = 0
         self.refs: list[Any] = []
+        self.budget = budget
+        self.allocated = 0
+        self.depth = 0
 
     # ----- primitives ------------------------------------------------------------------------
     def _take(self, n: int) -> bytes:
-        if self.pos + n > len(self.b):
-            raise UnsupportedRData("the file ends early (truncated or corrupt)")
+        if n < 0 or self.pos + n > len(self.b):
+            raise CorruptRData("the file ends early (truncated or corrupt)")
         out = self.b[self.pos:self.pos + n]
         self.pos += n
         return out
+
+    def _alloc(self, n: int, size: int, what: str) -> None:
+        """Account for ``n`` items of ``size`` bytes before they are allocated."""
+        need = n * size
+        if self.allocated + need > self.budget:
+            raise RDataTooLarge(f"it declares {what} of {n:,} elements ({need:,} bytes), more "
+                                f"than the memory budget of {self.budget:,} bytes")
+        self.allocated += need
+
+    def _items_fit(self, n: int, what: str) -> None:
+        """Each of ``n`` items needs at least 4 more bytes of input: a length beyond the
+        rest of the file is corrupt (caught before a list of ``n`` items is made)."""
+        if 4 * n > len(self.b) - self.pos:
+            raise CorruptRData(f"{what} of {n:,} elements is longer than the rest of the file")
+        self._alloc(n, 8, what)
 
     def int(self) -> int:
         return struct.unpack(">i", self._take(4))[0]
@@ -96,24 +165,43 @@ class _Unserializer:
             hi, lo = self.int(), self.int()
             n = (hi << 32) + lo
         if n < 0:
-            raise UnsupportedRData("negative length")
+            raise CorruptRData("negative length")
         return n
 
     def header(self) -> None:
-        if self._take(2) != b"X\n":
-            raise UnsupportedRData("not R's binary (XDR) serialization")
+        head = self._take(2)
+        if head in (b"A\n", b"B\n"):
+            raise UnsupportedRData("R's ASCII or native serialization")
+        if head != b"X\n":
+            raise CorruptRData("not an R serialization (no 'X' header)")
         version = self.int()
-        self.int()  # writer's R version
-        self.int()  # oldest R version that can read it
+        writer = self.int()  # writer's R version, e.g. 0x040200 for 4.2.0
+        oldest = self.int()  # oldest R version that can read it
+        if version not in (2, 3) or not (0x010000 <= writer < 0x100000) or not (
+                0x010000 <= oldest <= writer):
+            raise CorruptRData(f"not an R serialization (version {version}, written by "
+                               f"{writer:#x})")
         if version == 3:
-            self._take(self.int())  # native encoding
-        elif version != 2:
-            raise UnsupportedRData(f"serialization version {version}")
+            n = self.int()
+            encoding = self._take(n) if 0 < n <= 64 else b"\xff"
+            if not encoding.isascii():
+                raise CorruptRData("not an R serialization (no native encoding)")
 
     # ----- items -----------------------------------------------------------------------------
     def item(self) -> Any:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise CorruptRData(f"objects nested more than {MAX_DEPTH} levels deep")
+        try:
+            return self._item()
+        finally:
+            self.depth -= 1
+
+    def _item(self) -> Any:
         flags = self.int()
         t = flags & 0xFF
+        if t not in _KNOWN_TYPES:
+            raise CorruptRData(f"no R object has type {t}")
         has_attr = bool(flags & (1 << 9))
         has_tag = bool(flags & (1 << 10))
         gp = flags >> 12
@@ -125,6 +213,8 @@ class _Unserializer:
             idx = flags >> 8
             if idx == 0:
                 idx = self.int()
+            if not 1 <= idx <= len(self.refs):
+                raise CorruptRData(f"a reference to object {idx} of {len(self.refs)}")
             return self.refs[idx - 1]
         if t == SYMSXP:
             name = self.item()
@@ -134,7 +224,9 @@ class _Unserializer:
         if t in (PACKAGESXP, NAMESPACESXP, PERSISTSXP):
             if self.int() != 0:
                 raise UnsupportedRData("persistent string vector")
-            values = [self.item() for _ in range(self.int())]
+            n = self.int()
+            self._items_fit(max(n, 0), "a name list")
+            values = [self.item() for _ in range(n)]
             env = _Env()
             env.names = values
             self.refs.append(env)
@@ -167,19 +259,24 @@ class _Unserializer:
             return obj
         if t in (LGLSXP, INTSXP):
             n = self.length()
+            self._alloc(n, 8, "an integer vector")
             value = np.frombuffer(self._take(4 * n), dtype=">i4").astype(np.int64)
         elif t == REALSXP:
             n = self.length()
+            self._alloc(n, 8, "a numeric vector")
             value = np.frombuffer(self._take(8 * n), dtype=">f8").astype(np.float64)
         elif t == CPLXSXP:
             n = self.length()
+            self._alloc(n, 32, "a complex vector")
             parts = np.frombuffer(self._take(16 * n), dtype=">f8").astype(np.float64)
             value = parts[0::2] + 1j * parts[1::2]
         elif t == STRSXP:
             n = self.length()
+            self._items_fit(n, "a character vector")
             value = [self.item() for _ in range(n)]
         elif t in (VECSXP, EXPRSXP):
             n = self.length()
+            self._items_fit(n, "a list")
             value = [self.item() for _ in range(n)]
         elif t == RAWSXP:
             value = self._take(self.length())
@@ -223,19 +320,24 @@ class _Unserializer:
         cls = ""
         if isinstance(info, RObject) and info.value and isinstance(info.value[0][1], _Symbol):
             cls = info.value[0][1].name
-        if cls == "compact_intseq":
-            n, start, step = (float(v) for v in state.value[:3])
-            return RObject(start + step * np.arange(int(n), dtype=np.float64), rtype=INTSXP)
-        if cls == "compact_realseq":
-            n, start, step = (float(v) for v in state.value[:3])
-            return RObject(start + step * np.arange(int(n), dtype=np.float64), rtype=REALSXP)
+        if cls in ("compact_intseq", "compact_realseq"):
+            try:
+                n, start, step = (float(v) for v in state.value[:3])
+            except (AttributeError, TypeError, ValueError):
+                raise CorruptRData(f"a {cls} without its length, start and step") from None
+            if not (np.isfinite(n) and np.isfinite(start) and np.isfinite(step)) or n < 0:
+                raise CorruptRData(f"a {cls} of length {n:g}")
+            self._alloc(int(n), 8, "a compact sequence")  # before allocating it
+            rtype = INTSXP if cls == "compact_intseq" else REALSXP
+            return RObject(start + step * np.arange(int(n), dtype=np.float64), rtype=rtype)
         if cls.startswith("wrap_"):
             inner = state.value[0] if isinstance(state, RObject) else state
             return RObject(inner.value, dict(inner.attrs), inner.rtype)
         if cls == "deferred_string":
             inner = state.value[0][1] if isinstance(state, RObject) else state
-            values = inner.value
+            values = getattr(inner, "value", None)
             if isinstance(values, np.ndarray):
+                self._alloc(values.size, 64, "a deferred string vector")
                 na = values == NA_INTEGER if inner.rtype in (INTSXP, LGLSXP) else np.isnan(values)
                 fmt = (lambda v: str(int(v))) if inner.rtype == INTSXP else (lambda v: f"{v:.15g}")
                 out = [None if m else fmt(v) for v, m in zip(values, na)]
@@ -355,19 +457,24 @@ def _frame(obj) -> Any:
     return frame
 
 
-def read_rds_frame(raw: bytes):
-    """The data frame in the bytes of an ``.rds`` file, or None if it holds something else."""
-    u = _Unserializer(_decompress(raw))
+def read_rds_frame(raw: bytes, budget: int = _DEFAULT_BUDGET):
+    """The data frame in the bytes of an ``.rds`` file, or None if it holds something else.
+
+    ``budget`` bounds the bytes inflated and the memory the declared vectors may take.
+    """
+    u = _Unserializer(_decompress(raw, budget), budget)
     u.header()
     return _frame(u.item())
 
 
-def read_rdata_frames(raw: bytes) -> dict:
+def read_rdata_frames(raw: bytes, budget: int = _DEFAULT_BUDGET) -> dict:
     """The data frames of an ``.RData`` file, by name (other objects are skipped)."""
-    data = _decompress(raw)
+    data = _decompress(raw, budget)
+    if data[:5] in (b"RDA2\n", b"RDA3\n", b"RDB2\n", b"RDB3\n"):
+        raise UnsupportedRData("an ASCII RData file")
     if data[:5] not in (b"RDX2\n", b"RDX3\n"):
-        raise UnsupportedRData("not a binary RData file")
-    u = _Unserializer(data[5:])
+        raise CorruptRData("not an RData file (no RDX header)")
+    u = _Unserializer(data[5:], budget)
     u.header()
     top = u.item()
     out = {}

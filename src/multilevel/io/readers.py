@@ -29,13 +29,18 @@ nothing in a URL can make a file outside that folder.
 from __future__ import annotations
 
 import bz2
+import codecs
 import gzip
 import hashlib
+import io
 import lzma
 import os
 import re
+import stat
 import struct
 import tempfile
+import time
+import zlib
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -43,6 +48,7 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._validate import check_int, check_number, memory_budget, printable, redact, size_text
 from ..errors import DataError, two_line
 
 if TYPE_CHECKING:
@@ -77,7 +83,8 @@ class MissingDependencyError(DataError, ImportError):
 def read(source: str | os.PathLike, *, format: str | None = None, sheet: int | str = 0,
          object: str | None = None, cache_dir: str | os.PathLike | None = None,
          timeout: float = DEFAULT_TIMEOUT, max_bytes: int = DEFAULT_MAX_BYTES,
-         refresh: bool = False) -> pd.DataFrame:
+         refresh: bool = False, encoding: str | None = None,
+         max_memory: int | None = None) -> pd.DataFrame:
     """Read a data file (or an http(s) URL) into a DataFrame, keeping labels.
 
     Parameters
@@ -94,11 +101,18 @@ def read(source: str | os.PathLike, *, format: str | None = None, sheet: int | s
     cache_dir : path-like, optional
         Where downloads are kept (see the module notes for the default).
     timeout : float
-        Seconds to wait on the network before giving up.
+        Seconds the whole download may take (not each read: a server sending a byte a
+        second is cut off too).
     max_bytes : int
         Largest download accepted (default 500 MiB).
     refresh : bool
         Download again even when the URL is in the cache.
+    encoding : str, optional
+        Text encoding of CSV/TSV/text files (``"latin-1"``, ``"cp1252"``, ...); by default
+        UTF-8, or UTF-16 when the file starts with its byte-order mark.
+    max_memory : int, optional
+        Most bytes a file may expand to when read (decompressed data, R's declared vector
+        lengths); default ``$MULTILEVEL_MAX_BYTES``, else half the available memory.
 
     Returns
     -------
@@ -124,27 +138,36 @@ def read(source: str | os.PathLike, *, format: str | None = None, sheet: int | s
     >>> frame.shape, frame.attrs["name"]
     ((2, 2), 'schools')
     """
+    if not isinstance(source, (str, os.PathLike)):
+        raise DataError(two_line(
+            f"source must be a file name or URL, not the {type(source).__name__}"[:200],
+            "pass a str or pathlib.Path"))
     text = os.fspath(source)
-    shown = text
+    if not isinstance(text, str):
+        text = os.fsdecode(text)
+    timeout = check_number(timeout, "timeout", minimum=0, strict_min=True)
+    max_bytes = check_int(max_bytes, "max_bytes", minimum=1)
+    budget = memory_budget(max_memory, "max_memory")
+    if encoding is not None:
+        try:
+            encoding = codecs.lookup(encoding).name
+        except (LookupError, TypeError):
+            raise DataError(two_line(f"unknown text encoding {encoding!r}",
+                                     "use e.g. 'utf-8', 'latin-1', 'cp1252' or 'utf-16'")
+                            ) from None
+    shown = printable(redact(text))
     if _is_url(text):
         path = _download(text, cache_dir=cache_dir, timeout=timeout, max_bytes=max_bytes,
                          refresh=refresh)
         name_part = urllib.parse.unquote(urllib.parse.urlsplit(text).path.rsplit("/", 1)[-1])
     else:
-        if "://" in text:
-            scheme = text.split("://", 1)[0]
-            raise DataError(two_line(f"cannot read {text!r}: the {scheme}:// scheme is not "
-                                     "supported",
-                                     "give a local file or an http:// or https:// URL"))
+        scheme_check(text)
         path = Path(text).expanduser()
         name_part = path.name
-        if not path.exists():
-            raise DataError(two_line(f"no data file {text!r}", "check the path and the spelling"))
-        if path.is_dir():
-            raise DataError(two_line(f"{text!r} is a folder, not a data file",
-                                     "give the path of a data file"))
+        _check_regular(path, shown)
     fmt, compression = _detect(name_part, path, format)
-    frame = _read_format(fmt, path, compression, shown, sheet=sheet, obj=object)
+    frame = _read_format(fmt, path, compression, shown, sheet=sheet, obj=object,
+                         encoding=encoding, budget=budget)
     frame.attrs.setdefault("labels", {})
     frame.attrs["source"] = shown
     frame.attrs["name"] = _stem(name_part) or "data"
@@ -154,6 +177,47 @@ def read(source: str | os.PathLike, *, format: str | None = None, sheet: int | s
 # ----- format detection ---------------------------------------------------------------------
 def _is_url(text: str) -> bool:
     return text.lower().startswith(("http://", "https://"))
+
+
+def scheme_check(text: str) -> None:
+    """Refuse a source with a scheme other than http(s) (``s3://``, ``ftp://``, ``file://``):
+    the one rule for every reader, in memory or out of core.
+
+    Examples
+    --------
+    >>> scheme_check("data/a.csv")
+    >>> scheme_check("s3://bucket/a.parquet")
+    Traceback (most recent call last):
+    ...
+    multilevel.errors.DataError: cannot read 's3://bucket/a.parquet': the s3:// scheme is not supported
+      How to fix: give a local file or an http:// or https:// URL
+    """
+    if "://" in text and not _is_url(text):
+        scheme = text.split("://", 1)[0]
+        raise DataError(two_line(f"cannot read {printable(redact(text))!r}: the "
+                                 f"{printable(scheme)}:// scheme is not supported",
+                                 "give a local file or an http:// or https:// URL"))
+
+
+def _check_regular(path: Path, shown: str) -> None:
+    """A local data file must exist and be a regular file (not a folder, pipe or device),
+    checked without opening it (opening a named pipe would block)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise DataError(two_line(f"no data file {shown!r}", "check the path and the spelling")
+                        ) from None
+    except OSError as exc:
+        raise DataError(two_line(f"cannot read {shown!r}: {exc.strerror or exc}",
+                                 "check the path and its permissions")) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise DataError(two_line(f"{shown!r} is a folder, not a data file",
+                                 "give the path of a data file"))
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a named pipe" if stat.S_ISFIFO(st.st_mode) else "a socket"
+                if stat.S_ISSOCK(st.st_mode) else "a device")
+        raise DataError(two_line(f"{shown!r} is {kind}, not a regular file",
+                                 "save the data to a file first and read that"))
 
 
 def _split_compression(name: str) -> tuple[str, str | None]:
@@ -219,9 +283,12 @@ def _sniff(path: Path) -> str:
                                        and head[1] in (1, 2)):
         return "stata"
     if head[:2] == b"PK":
-        with zipfile.ZipFile(path) as zf:
-            if any(n.startswith("xl/") for n in zf.namelist()):
-                return "excel"
+        try:
+            with zipfile.ZipFile(path) as zf:
+                if any(n.startswith("xl/") for n in zf.namelist()):
+                    return "excel"
+        except (zipfile.BadZipFile, OSError, EOFError):
+            return "text"  # a text file whose header starts with "PK"
         return "csv"
     if head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         return "excel"
@@ -245,8 +312,8 @@ def _need(module: str, fmt: str, shown: str, package: str | None = None):
             f"{_PIP_EXTRA} (or pip install {pkg})")) from None
 
 
-def _read_format(fmt: str, path: Path, compression: str | None, shown: str, *, sheet, obj
-                 ) -> pd.DataFrame:
+def _read_format(fmt: str, path: Path, compression: str | None, shown: str, *, sheet, obj,
+                 encoding=None, budget: int | None = None) -> pd.DataFrame:
     import pandas as pd
 
     readers = {"csv": _read_text, "tsv": _read_text, "text": _read_text,
@@ -254,14 +321,19 @@ def _read_format(fmt: str, path: Path, compression: str | None, shown: str, *, s
                "rds": _read_r, "rdata": _read_r, "stata": _read_stata, "spss": _read_spss}
     try:
         frame = readers[fmt](path, fmt=fmt, compression=compression, shown=shown,
-                             sheet=sheet, obj=obj)
-    except (DataError, MemoryError, KeyboardInterrupt):
+                             sheet=sheet, obj=obj, encoding=encoding,
+                             budget=budget or memory_budget())
+    except (DataError, KeyboardInterrupt):
         raise
+    except MemoryError:
+        raise DataError(two_line(f"reading {shown!r} as {fmt} ran out of memory",
+                                 "read a smaller file, or fit it out of core "
+                                 "(ml.lmer(formula, 'file.parquet'))")) from None
     except pd.errors.EmptyDataError:
         raise DataError(two_line(f"{shown!r} is empty (read as {fmt})",
                                  "give a file with a header row and data")) from None
     except Exception as exc:  # noqa: BLE001 - every reader's own failure, one message
-        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+        reason = printable(redact(" ".join(str(exc).split())), 300) or type(exc).__name__
         raise DataError(two_line(
             f"cannot read {shown!r} as {fmt}: {reason}",
             f"check that the file is a valid {fmt} file, or pass format= to choose another "
@@ -272,35 +344,93 @@ def _read_format(fmt: str, path: Path, compression: str | None, shown: str, *, s
     return frame
 
 
-def _read_text(path, *, fmt, compression, shown, **_):
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def _read_text(path, *, fmt, compression, shown, encoding=None, budget=None, **_):
     import pandas as pd
 
-    options: dict[str, Any] = {"compression": compression or None}
+    budget = budget or memory_budget()
+    options: dict[str, Any] = {}
     if fmt == "csv":
         options["sep"] = ","
     elif fmt == "tsv":
         options["sep"] = "\t"
     else:
         options.update(sep=None, engine="python")
-    _check_text(path, compression, shown)
-    return pd.read_csv(path, **options)
-
-
-def _check_text(path: Path, compression: str | None, shown: str) -> None:
-    """Refuse binary files before pandas turns them into one odd column."""
-    opener = {None: open, "gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}.get(compression)
-    if opener is None:
-        return
-    try:
-        with opener(path, "rb") as fh:
+    if compression in ("gzip", "bz2", "xz"):
+        source: Any = io.BytesIO(decompress_capped(path, compression, budget, shown))
+        head = source.getvalue()[:4096]
+    else:
+        size = os.path.getsize(path)
+        if size > budget:
+            raise DataError(two_line(
+                f"{shown!r} is {size_text(size)}, more than the memory budget of "
+                f"{size_text(budget)}",
+                "fit it out of core (ml.lmer(formula, 'file.csv')), or pass a larger "
+                "max_memory= (or set $MULTILEVEL_MAX_BYTES)"))
+        source = path
+        options["compression"] = compression
+        with open(path, "rb") as fh:
             head = fh.read(4096)
-    except (OSError, EOFError, lzma.LZMAError) as exc:
-        raise DataError(two_line(f"cannot read {shown!r} as {compression}-compressed text: {exc}",
-                                 "check that the file is complete and not corrupt")) from None
-    if b"\x00" in head:
+    if encoding is None:
+        encoding = next((enc for bom, enc in _BOMS if head.startswith(bom)), None)
+    if (encoding is None or not encoding.startswith("utf-16") and not
+            encoding.startswith("utf-32")) and b"\x00" in head:
         raise DataError(two_line(f"cannot read {shown!r} as text: it is a binary file",
                                  "pass format= to say which format it is "
                                  f"({', '.join(FORMATS)})"))
+    if encoding is not None:
+        options["encoding"] = encoding
+    try:
+        return pd.read_csv(source, **options)
+    except UnicodeDecodeError as exc:
+        used = encoding or "utf-8"
+        raise DataError(two_line(
+            f"cannot read {shown!r} as {used} text: byte {exc.object[exc.start:exc.start + 1]!r}"
+            f" at position {exc.start} is not {used}",
+            "pass the file's encoding, e.g. encoding='latin-1' or encoding='cp1252' "
+            "(Excel on Windows)")) from None
+
+
+def decompress_capped(path, compression: str, cap: int, shown: str) -> bytes:
+    """Decompress a gzip/bz2/xz file in chunks, counting bytes: a DataError as soon as it
+    grows past ``cap`` (a small file that inflates to gigabytes is stopped early).
+
+    Examples
+    --------
+    >>> import gzip, os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "a.gz")
+    >>> _ = open(p, "wb").write(gzip.compress(b"x" * 10_000))
+    >>> len(decompress_capped(p, "gzip", 20_000, "a.gz"))
+    10000
+    >>> decompress_capped(p, "gzip", 1000, "a.gz")
+    Traceback (most recent call last):
+    ...
+    multilevel.errors.DataError: 'a.gz' decompresses to more than 1000 bytes, the memory budget
+      How to fix: pass a larger max_memory= (or set $MULTILEVEL_MAX_BYTES), or fit the data out of core
+    """
+    opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}[compression]
+    out = io.BytesIO()
+    total = 0
+    try:
+        with opener(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                total += len(chunk)
+                if total > cap:
+                    raise DataError(two_line(
+                        f"{shown!r} decompresses to more than {size_text(cap)}, the memory "
+                        "budget", "pass a larger max_memory= (or set $MULTILEVEL_MAX_BYTES), "
+                        "or fit the data out of core"))
+                out.write(chunk)
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
+        raise DataError(two_line(
+            f"cannot read {shown!r} as {compression}-compressed data: "
+            f"{printable(exc, 200)}", "check that the file is complete and not corrupt")
+        ) from None
+    return out.getvalue()
 
 
 def _read_parquet(path, *, shown, **_):
@@ -327,22 +457,43 @@ def _read_excel(path, *, shown, sheet, **_):
     return pd.read_excel(path, sheet_name=sheet)
 
 
-def _read_r(path, *, fmt, shown, obj, **_):
-    """R's files: our own reader first (it keeps labels), pyreadr for what it cannot read."""
+def _read_r(path, *, fmt, shown, obj, budget=None, **_):
+    """R's files: our own reader first (it keeps labels), pyreadr for what it cannot read
+    (only for valid files that use a part of the format ours does not handle)."""
     import pandas as pd
 
     from . import rds
 
+    budget = budget or memory_budget()
+    size = os.path.getsize(path)
+    if size > budget:
+        raise DataError(two_line(f"{shown!r} is {size_text(size)}, more than the memory "
+                                 f"budget of {size_text(budget)}",
+                                 "pass a larger max_memory= (or set $MULTILEVEL_MAX_BYTES)"))
     raw = Path(path).read_bytes()
     try:
         if fmt == "rds":
-            frame = rds.read_rds_frame(raw)
+            frame = rds.read_rds_frame(raw, budget=budget)
             frames = {} if frame is None else {None: frame}
         else:
-            frames = rds.read_rdata_frames(raw)
-    except (rds.UnsupportedRData, struct.error, OSError, EOFError, lzma.LZMAError,
-            UnicodeDecodeError, IndexError, ValueError) as exc:
+            frames = rds.read_rdata_frames(raw, budget=budget)
+    except rds.RDataTooLarge as exc:
+        raise DataError(two_line(f"cannot read {shown!r}: {exc}",
+                                 "pass a larger max_memory= (or set $MULTILEVEL_MAX_BYTES) "
+                                 "if the file is trusted")) from None
+    except rds.UnsupportedRData as exc:
+        if isinstance(exc, rds.CorruptRData):
+            raise DataError(two_line(f"cannot read {shown!r} as {fmt}: {exc}",
+                                     "check that the file is complete and was written by R's "
+                                     "saveRDS() or save()")) from None
         frames = _read_r_pyreadr(path, fmt, shown, reason=str(exc))
+    except (struct.error, OSError, EOFError, lzma.LZMAError, UnicodeDecodeError, IndexError,
+            ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise DataError(two_line(
+            f"cannot read {shown!r} as {fmt}: the file is corrupt ({type(exc).__name__}: "
+            f"{printable(exc, 120)})",
+            "check that the file is complete and was written by R's saveRDS() or save()")
+        ) from None
     if not frames:
         raise DataError(two_line(f"{shown!r} holds no data frame (read as {fmt})",
                                  "save a data.frame with saveRDS() or save()"))
@@ -431,19 +582,22 @@ def cache_name(url: str) -> str:
 class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         if urllib.parse.urlsplit(newurl).scheme.lower() not in ("http", "https"):
-            raise DataError(two_line(f"{req.full_url!r} redirects to {newurl!r}",
+            raise DataError(two_line(f"{printable(redact(req.full_url))!r} redirects to "
+                                     f"{printable(redact(newurl))!r}",
                                      "only http:// and https:// downloads are allowed"))
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 def _download(url: str, *, cache_dir, timeout: float, max_bytes: int, refresh: bool) -> Path:
+    shown = printable(redact(url))
     folder = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / cache_name(url)
     if target.parent.resolve() != folder.resolve():  # pragma: no cover - cache_name forbids it
-        raise DataError(two_line(f"unsafe cache name for {url!r}", "report this as a bug"))
+        raise DataError(two_line(f"unsafe cache name for {shown!r}", "report this as a bug"))
     if target.exists() and not refresh:
         return target
+    deadline = time.monotonic() + timeout
     opener = urllib.request.build_opener(_HttpOnlyRedirects)
     request = urllib.request.Request(url, headers={"User-Agent": "multilevel (python)"})
     try:
@@ -451,19 +605,32 @@ def _download(url: str, *, cache_dir, timeout: float, max_bytes: int, refresh: b
             length = resp.headers.get("Content-Length")
             if length is not None and length.isdigit() and int(length) > max_bytes:
                 raise DataError(two_line(
-                    f"{url!r} is {int(length):,} bytes, more than the limit of {max_bytes:,}",
+                    f"{shown!r} is {int(length):,} bytes, more than the limit of {max_bytes:,}",
                     "download it yourself, or pass a larger max_bytes="))
+            kind = (resp.headers.get("Content-Type") or "").split(";")[0].strip().lower()
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".part-")
             try:
                 total = 0
+                head = b""
                 with os.fdopen(fd, "wb") as out:
-                    while chunk := resp.read(1 << 16):
+                    while True:
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            raise TimeoutError(f"the download took longer than {timeout:g} s")
+                        _set_socket_timeout(resp, left)
+                        chunk = resp.read1(1 << 16) if hasattr(resp, "read1") else resp.read(
+                            1 << 16)
+                        if not chunk:
+                            break
                         total += len(chunk)
                         if total > max_bytes:
                             raise DataError(two_line(
-                                f"{url!r} is larger than the limit of {max_bytes:,} bytes",
+                                f"{shown!r} is larger than the limit of {max_bytes:,} bytes",
                                 "download it yourself, or pass a larger max_bytes="))
+                        if len(head) < 1024:
+                            head += chunk[:1024 - len(head)]
                         out.write(chunk)
+                _refuse_html(shown, kind, head)
                 os.replace(tmp, target)
             finally:
                 if os.path.exists(tmp):
@@ -471,11 +638,37 @@ def _download(url: str, *, cache_dir, timeout: float, max_bytes: int, refresh: b
     except DataError:
         raise
     except urllib.error.HTTPError as exc:
-        raise DataError(two_line(f"cannot download {url!r}: HTTP {exc.code} {exc.reason}",
+        raise DataError(two_line(f"cannot download {shown!r}: HTTP {exc.code} "
+                                 f"{printable(exc.reason, 100)}",
                                  "check the address in a browser")) from None
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise DataError(two_line(f"cannot download {url!r}: {reason}",
-                                 f"check the address and the network (timeout {timeout:g} s)")
+    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
+        reason = printable(redact(str(getattr(exc, "reason", exc))), 200)
+        raise DataError(two_line(f"cannot download {shown!r}: {reason}",
+                                 f"check the address and the network (timeout {timeout:g} s "
+                                 "for the whole download)")
                         ) from None
     return target
+
+
+def _set_socket_timeout(resp, seconds: float) -> None:
+    """Bound the next read by what is left of the download's deadline."""
+    fp = getattr(resp, "fp", None)
+    raw = getattr(fp, "raw", None)
+    sock = getattr(raw, "_sock", None)
+    if sock is not None:
+        try:
+            sock.settimeout(max(seconds, 0.01))
+        except OSError:  # pragma: no cover - a closed socket: the read says so
+            pass
+
+
+def _refuse_html(shown: str, content_type: str, head: bytes) -> None:
+    """A data URL that answers with a web page (a login or error page) is not data: refuse
+    it, so that it is neither read as one odd column nor cached."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    html = text.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<?xml"))
+    if html or content_type in ("text/html", "application/xhtml+xml"):
+        raise DataError(two_line(
+            f"{shown!r} sent a web page (HTML), not a data file",
+            "the address may need a login or may be a page about the data: open it in a "
+            "browser and use the link of the file itself"))
