@@ -256,3 +256,10 @@ def test_out_of_core_fit_equals_in_memory():
     assert abs(a.loglik - b.loglik) < 1e-8
     assert np.allclose(a.fixef, b.fixef, atol=1e-8)
     assert np.allclose(a.varcorr["sdcor"], b.varcorr["sdcor"], atol=1e-6)
+
+
+def test_all_fit_reports_the_structures_parameters():
+    m = fit("y ~ t + x + ar1(0 + ft | id)", sim_data())
+    s = ml.all_fit(m, optimizers=["bobyqa", "Nelder_Mead"]).summary()
+    assert list(s.sdcor.columns) == [".sig01", ".sig02", ".sigma"]  # sd, rho, sigma
+    assert float(s.llik.max() - s.llik.min()) < 1e-6

@@ -174,8 +174,9 @@ class AllFit:
         theta = pd.DataFrame([f.theta for f in self.fits.values()], index=names)
         sd = []
         for f in self.fits.values():
-            v = theta_to_sdcor(np.asarray(f.theta, dtype=float), f.sigma,
-                               [t.p for t in f.terms])
+            th, tm = np.asarray(f.theta, dtype=float), f.theta_map
+            v = (theta_to_sdcor(th, f.sigma, [t.p for t in f.terms]) if tm.identity
+                 else tm.sdcor(th, f.sigma))  # a structure's own sd/cor (cs(), ar1(), ...)
             s = pd.Series(v, index=sig_names(f.terms) + [".sigma"])
             sd.append(s if f._has_residual else s.iloc[:-1])
         return AllFitSummary(
