@@ -163,7 +163,7 @@ def test_cs_anova_and_profile_run():
 @pytest.mark.parametrize("formula, words", [
     ("y ~ t + ar1(0 + x | id)", "ar1() needs a time factor"),
     ("y ~ t + ar1(1 + ft | id)", "ar1() needs a time factor"),
-    ("y ~ t + toep(0 + ft | id)", "'toep' is not allowed"),
+    ("y ~ t + toep(0 + ft | id)", "unknown covariance structure toep()"),
     ("y ~ t + us(0 + ft | id, hom = TRUE)", "us() has no argument 'hom'"),
     ("y ~ t + cs(0 + ft | id, hom = maybe)", "hom must be TRUE or FALSE"),
     ("y ~ t + cs(ft)", "takes one random-effects term"),

@@ -204,15 +204,35 @@ def check_tokens(tokens: list[Token], formula: str) -> None:
     ...
     """
     c = _Checker(formula)
-    for t, nxt in zip(tokens, tokens[1:]):
+    for k, (t, nxt) in enumerate(zip(tokens, tokens[1:])):
         if t.kind == "NAME":
             c.name(Name(t.text, t.pos))
             if (nxt.kind == "OP" and nxt.text == "(" and t.text not in ALLOWED_FUNCTIONS
                     and t.text not in COV_STRUCTURES):
+                if _wraps_bar(tokens, k + 1):  # glmmTMB's toep(), ou(), ... around a bar
+                    raise c.err(Call(t.text, (), t.pos),
+                                f"unknown covariance structure {t.text}()",
+                                "use one of " + ", ".join(COV_STRUCTURES)
+                                + ", e.g. cs(0 + f | g) or ar1(0 + f | g)")
                 raise c.err(Call(t.text, (), t.pos),
                             f"function {t.text!r} is not allowed in a formula")
         elif t.kind == "STRING":
             c.arith(Str(t.text, t.pos))
+
+
+def _wraps_bar(tokens: list[Token], open_at: int) -> bool:
+    """Whether the call whose '(' is ``tokens[open_at]`` has a '|' at its own depth."""
+    depth = 0
+    for t in tokens[open_at:]:
+        if t.kind == "OP" and t.text == "(":
+            depth += 1
+        elif t.kind == "OP" and t.text == ")":
+            depth -= 1
+            if depth == 0:
+                return False
+        elif depth == 1 and t.kind == "OP" and t.text in ("|", "||"):
+            return True
+    return False
 
 
 def validate(tree: Tilde, formula: str) -> None:
