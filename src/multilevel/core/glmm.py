@@ -51,7 +51,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.linalg as sla
 
 from .cholesky import NotPositiveDefinite, logdet_re, make_plan
 from .crossprod import TermData, form_crossproducts
@@ -332,9 +331,9 @@ class GlmmProblem:
         if not nested:
             A = form_crossproducts(self.data.terms, X, z, weights=w)
             return LmmProblem(A, reml=False, plan=self._structure(A)).solve(theta)
-        parents, sums = nested
+        parents, sums, cache = nested
         terms = self.data.terms
-        S = NestedSystem.from_rows(terms, parents, np.column_stack([X, z]), w, sums)
+        S = NestedSystem.from_rows(terms, parents, np.column_stack([X, z]), w, sums, cache)
         Ts = split_theta(theta, self.data.ps)
         F = nested_factor(S, Ts)
         beta, us = nested_solve(F, S)
@@ -342,7 +341,7 @@ class GlmmProblem:
         Lxx = F.LXX[:p, :p]
         r2 = float(F.LXX[p, p] ** 2)
         n = self.data.nobs
-        RX_inv = sla.solve_triangular(Lxx.T, np.eye(p), lower=False) if p else np.zeros((0, 0))
+        RX_inv = np.linalg.solve(Lxx.T, np.eye(p)) if p else np.zeros((0, 0))
         ldx = float(2.0 * np.sum(np.log(np.diag(Lxx)))) if p else 0.0
         return LmmSolution(theta=theta, beta=beta, b=[uk @ T.T for uk, T in zip(us, Ts)],
                            u=us, pwrss=r2, sigma=float(np.sqrt(r2 / n)), RX_inv=RX_inv,
@@ -360,7 +359,7 @@ class GlmmProblem:
                 np.array_equal(d.terms[j].codes, par[d.terms[k].codes])
                 for (j, k), par in parents.items())
             self._nested_plan = (parents, {(j, k): _GroupSum(par, d.terms[j].n_levels)
-                                           for (j, k), par in parents.items()}) if ok else False
+                                           for (j, k), par in parents.items()}, {}) if ok else False
         return self._nested_plan
 
     def _structure(self, A):
@@ -388,7 +387,7 @@ class GlmmProblem:
             return float(np.sum(np.log1p(float(theta[0]) ** 2 * zz)))
         nested = self._nested()
         if nested:
-            S = NestedSystem.from_rows(terms, nested[0], self._X0, w, nested[1])
+            S = NestedSystem.from_rows(terms, nested[0], self._X0, w, nested[1], nested[2])
             try:
                 return nested_factor(S, split_theta(theta, self.data.ps)).logdet
             except NotPositiveDefinite as exc:

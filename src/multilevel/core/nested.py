@@ -98,6 +98,8 @@ def _left(T: np.ndarray, X: np.ndarray) -> np.ndarray:
 def _right(X: np.ndarray, T: np.ndarray) -> np.ndarray:
     """``X_l T`` for a constant lower-triangular ``T``."""
     p = T.shape[0]
+    if p == 1:
+        return X * T[0, 0]
     out = np.empty(X.shape[:1] + (p,) + X.shape[2:])
     for c in range(p):
         acc = X[:, c] * T[c, c]
@@ -209,23 +211,40 @@ class NestedSystem:
 
     @classmethod
     def from_rows(cls, terms: list, parents: dict, XY: np.ndarray, w: np.ndarray,
-                  sums: dict) -> "NestedSystem":
+                  sums: dict, cache: dict | None = None) -> "NestedSystem":
         """Weighted cross-products straight from the rows (no sparse matrix): ``terms`` are
-        :class:`~multilevel.core.crossprod.TermData` whose codes agree with ``parents``."""
-        def per_level(k, vals):
-            return np.bincount(terms[k].codes, weights=vals, minlength=terms[k].n_levels)
+        :class:`~multilevel.core.crossprod.TermData` whose codes agree with ``parents``.
 
-        def stack(k, left, right):  # (a, b, l_k) from row columns left[:, a] right[:, b] w
-            wr = right * w[:, None]
-            return np.array([[per_level(k, left[:, a] * wr[:, b]) for b in range(wr.shape[1])]
-                             for a in range(left.shape[1])]).reshape(
-                left.shape[1], wr.shape[1], terms[k].n_levels)
-
+        One ``bincount`` per term: the products of the term's columns with its own, the
+        later terms' and ``[X y]``'s columns, summed per level. ``cache`` keeps the flat
+        level indices between calls (PIRLS calls this once per iteration).
+        """
         K = len(terms)
-        return cls(diag=[stack(k, terms[k].Z, terms[k].Z) for k in range(K)],
-                   cross={(j, k): stack(k, terms[j].Z, terms[k].Z) for (j, k) in parents},
-                   fixed=[stack(k, XY, terms[k].Z) for k in range(K)],
-                   xy=(XY * w[:, None]).T @ XY, sums=sums, parents=parents)
+        cache = {} if cache is None else cache
+        diag, cross, fixed = [], {}, []
+        for k in range(K):
+            t = terms[k]
+            later = [j for j in range(k + 1, K) if (j, k) in parents]
+            left = np.column_stack([t.Z] + [terms[j].Z for j in later] + [XY])
+            n, c = left.shape
+            p = t.p
+            right = t.Z * w[:, None]
+            key = (k, c)
+            flat = cache.get(key)
+            if flat is None:
+                flat = (t.codes[:, None] * (c * p) + np.arange(c * p)[None, :]).ravel()
+                cache[key] = flat
+            vals = (left[:, :, None] * right[:, None, :]).ravel()
+            G = np.bincount(flat, weights=vals, minlength=t.n_levels * c * p)
+            G = G.reshape(t.n_levels, c, p).transpose(1, 2, 0)  # (c, p, l)
+            diag.append(G[:p])
+            start = p
+            for j in later:
+                cross[(j, k)] = G[start:start + terms[j].p]
+                start += terms[j].p
+            fixed.append(G[start:])
+        return cls(diag=diag, cross=cross, fixed=fixed, xy=(XY * w[:, None]).T @ XY,
+                   sums=sums, parents=parents)
 
 
 @dataclass
@@ -253,7 +272,10 @@ def nested_factor(S: NestedSystem, Ts: list) -> NestedFactor:
     logdet = 0.0
     for j in range(K):
         D = _right(_left(Ts[j], S.diag[j]), Ts[j])
-        D[np.arange(D.shape[0]), np.arange(D.shape[0])] += 1.0
+        if D.shape[0] == 1:
+            D += 1.0
+        else:
+            D[np.arange(D.shape[0]), np.arange(D.shape[0])] += 1.0
         for k in range(j):
             D = D - S.sums[(j, k)](_mul_t(rows[(j, k)], rows[(j, k)]))
         Linv, ld = _cholesky(D)
@@ -286,7 +308,8 @@ def nested_solve(F: NestedFactor, S: NestedSystem) -> tuple[np.ndarray, list]:
     u: list = [None] * K  # (p_k, l_k)
     for j in range(K - 1, -1, -1):
         LKj = F.rows[(K, j)]
-        rhs = LKj[p] - np.tensordot(beta, LKj[:p], axes=(0, 0)) if p else LKj[p].copy()
+        rhs = LKj[p] - (beta @ LKj[:p].reshape(p, -1)).reshape(LKj.shape[1:]) if p \
+            else LKj[p].copy()
         for i in range(j + 1, K):
             ui = u[i][:, S.parents[(i, j)]]  # (p_i, l_j): the parent's u at each level
             rhs -= (F.rows[(i, j)] * ui[:, None, :]).sum(axis=0)
