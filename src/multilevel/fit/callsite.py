@@ -72,9 +72,32 @@ def caller_data_name(data) -> str | None:
         if name is not None:
             return name
         for scope in (f.f_locals, f.f_globals):
-            for key, value in scope.items():
-                if value is data and not key.startswith("_"):
+            for key, value in _snapshot(scope):
+                if value is data and isinstance(key, str) and not key.startswith("_"):
                     return key
         return None
     finally:
         del f
+
+
+def _snapshot(scope) -> list:
+    """The items of a namespace that other threads may be changing right now.
+
+    ``dict.copy()`` runs without releasing the interpreter lock, so it sees one consistent
+    state; iterating the live dict instead fails with "dictionary changed size during
+    iteration" when another thread adds a global. A namespace that is not a plain dict is
+    copied item by item, retried a few times, and given up (no name) if it keeps changing.
+
+    Examples
+    --------
+    >>> _snapshot({"a": 1})
+    [('a', 1)]
+    """
+    if type(scope) is dict:
+        return list(scope.copy().items())
+    for _ in range(5):
+        try:
+            return list(scope.items())
+        except RuntimeError:
+            continue
+    return []

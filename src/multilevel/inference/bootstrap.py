@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -22,6 +23,7 @@ from scipy import stats
 from .simulate import replicate_seeds, simulate_one
 
 _STATE: dict = {}
+_STATE_LOCK = threading.Lock()
 POOL_MIN_SECONDS = 2.0  # below this, starting worker processes costs more than it saves
 
 
@@ -224,29 +226,30 @@ def bootstrap(m, nsim: int = 500, seed=None, func=None, *, n_jobs: int = 2,
     if progress is None:
         progress = sys.stderr.isatty()
     seeds = replicate_seeds(seed, nsim)
-    _STATE.update(m=m, func=func, seeds=seeds, use_u=use_u)
-    bar = _Progress(nsim, progress)
-    out = np.full((nsim, t0.size), np.nan)
-    errors: dict = {}
-    chunk = max(1, min(25, nsim // (4 * max(n_jobs, 1))))
-    chunks = [list(range(s, min(s + chunk, nsim))) for s in range(0, nsim, chunk)]
-    try:
-        # the first chunk runs here; worker processes only when the rest takes a while
-        start = time.perf_counter()
-        _collect(_run_chunk(chunks[0]), out, errors, bar)
-        per = (time.perf_counter() - start) / len(chunks[0])
-        rest = chunks[1:]
-        use_pool = (n_jobs > 1 and per * (nsim - len(chunks[0])) > POOL_MIN_SECONDS
-                    and "fork" in mp.get_all_start_methods())
-        if use_pool:
-            with mp.get_context("fork").Pool(min(n_jobs, os.cpu_count() or 1)) as pool:
-                for res in pool.imap_unordered(_run_chunk, rest):
-                    _collect(res, out, errors, bar)
-        else:
-            for c in rest:
-                _collect(_run_chunk(c), out, errors, bar)
-    finally:
-        _STATE.clear()
+    with _STATE_LOCK:  # one bootstrap at a time uses the workers' shared state
+        _STATE.update(m=m, func=func, seeds=seeds, use_u=use_u)
+        bar = _Progress(nsim, progress)
+        out = np.full((nsim, t0.size), np.nan)
+        errors: dict = {}
+        chunk = max(1, min(25, nsim // (4 * max(n_jobs, 1))))
+        chunks = [list(range(s, min(s + chunk, nsim))) for s in range(0, nsim, chunk)]
+        try:
+            # the first chunk runs here; worker processes only when the rest takes a while
+            start = time.perf_counter()
+            _collect(_run_chunk(chunks[0]), out, errors, bar)
+            per = (time.perf_counter() - start) / len(chunks[0])
+            rest = chunks[1:]
+            use_pool = (n_jobs > 1 and per * (nsim - len(chunks[0])) > POOL_MIN_SECONDS
+                        and "fork" in mp.get_all_start_methods())
+            if use_pool:
+                with mp.get_context("fork").Pool(min(n_jobs, os.cpu_count() or 1)) as pool:
+                    for res in pool.imap_unordered(_run_chunk, rest):
+                        _collect(res, out, errors, bar)
+            else:
+                for c in rest:
+                    _collect(_run_chunk(c), out, errors, bar)
+        finally:
+            _STATE.clear()
     return BootResult(t0=pd.Series(t0, index=names),
                       t=pd.DataFrame(out, columns=names,
                                      index=pd.RangeIndex(1, nsim + 1, name="replicate")),

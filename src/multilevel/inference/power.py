@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -289,6 +290,7 @@ class _Glmm:
 
 
 _STATE: dict = {}
+_STATE_LOCK = threading.Lock()
 POOL_MIN_SECONDS = 2.0  # below this, starting worker processes costs more than it saves
 
 
@@ -332,22 +334,23 @@ def _one_n(m, design, src, beta, method, cols, seeds, bar, errors, n_jobs=1):
     nsim = len(seeds)
     size = max(1, min(25, nsim // (4 * max(n_jobs, 1))))
     chunks = [list(range(s, min(s + size, nsim))) for s in range(0, nsim, size)]
-    _STATE.update(eng=eng, seeds=seeds, blas=blas)
-    try:
-        start = time.perf_counter()
-        collect(_chunk(chunks[0]))
-        per = (time.perf_counter() - start) / len(chunks[0])
-        rest = chunks[1:]
-        if (n_jobs > 1 and rest and per * (nsim - len(chunks[0])) > POOL_MIN_SECONDS
-                and "fork" in mp.get_all_start_methods()):
-            with mp.get_context("fork").Pool(min(n_jobs, os.cpu_count() or 1)) as pool:
-                for res in pool.imap_unordered(_chunk, rest):
-                    collect(res)
-        else:
-            for c in rest:
-                collect(_chunk(c))
-    finally:
-        _STATE.clear()
+    with _STATE_LOCK:  # one run at a time uses the workers' shared state
+        _STATE.update(eng=eng, seeds=seeds, blas=blas)
+        try:
+            start = time.perf_counter()
+            collect(_chunk(chunks[0]))
+            per = (time.perf_counter() - start) / len(chunks[0])
+            rest = chunks[1:]
+            if (n_jobs > 1 and rest and per * (nsim - len(chunks[0])) > POOL_MIN_SECONDS
+                    and "fork" in mp.get_all_start_methods()):
+                with mp.get_context("fork").Pool(min(n_jobs, os.cpu_count() or 1)) as pool:
+                    for res in pool.imap_unordered(_chunk, rest):
+                        collect(res)
+            else:
+                for c in rest:
+                    collect(_chunk(c))
+        finally:
+            _STATE.clear()
     return p
 
 
