@@ -25,7 +25,7 @@ CASES = [pytest.param(k, marks=pytest.mark.slow) if k in SLOW else k
 
 def _data(case: dict) -> pd.DataFrame:
     d = pd.read_csv(HERE / case["data"])
-    for col in ("Tree", "Seed", "Run", "Chick", "Subject", "state", "Plant"):
+    for col in ("Tree", "Seed", "Run", "Chick", "Subject", "state", "Plant", "Type"):
         if col in d.columns:
             d[col] = d[col].astype(str).astype("category")
     return d
