@@ -19,5 +19,16 @@ fits <- lapply(c("Reaction ~ Days | Subject", "log(Reaction) ~ Days | Subject", 
                  "Reaction ~ . - Subject + (1 | Subject)", "Reaction ~ . + (1 | Subject)",
                  "Reaction ~ . - z + (Days || Subject)"),
                function(f) suppressWarnings(fit(f)))
-writeLines(toJSON(list(bars = bars, fits = fits), digits = NA, auto_unbox = TRUE),
+# lme4's dummy(): indicator columns of chosen levels in a random-effects term
+s2 <- sleepstudy
+s2$half <- ifelse(s2$Days < 5, "early", "late")
+dummy_fits <- lapply(c('Reaction ~ Days + (1 | Subject) + (0 + dummy(half, "late") | Subject)',
+                       "Reaction ~ Days + (1 | Subject) + (0 + dummy(half) | Subject)"),
+  function(f) {
+    m <- lmer(as.formula(f), s2)
+    vc <- as.data.frame(VarCorr(m))
+    list(formula = f, logLik = as.numeric(logLik(m)), fixef = as.list(fixef(m)),
+         var1 = vc$var1, sdcor = vc$sdcor)
+  })
+writeLines(toJSON(list(bars = bars, fits = fits, dummy_fits = dummy_fits), digits = NA, auto_unbox = TRUE),
            file.path(here, "grammar.json"))

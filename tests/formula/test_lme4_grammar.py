@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import multilevel as ml
-from multilevel.errors import FormulaError
+from multilevel.errors import DataError, FormulaError
 from multilevel.formula import parse
 from multilevel.formula.expand import expand_dot, findbars, nobars
 from multilevel.formula.nodes import deparse
@@ -84,3 +84,27 @@ def test_unparenthesised_re_form_in_predict():
     a = m.predict(s.head(5), re_form="~ 1 | Subject")
     b = m.predict(s.head(5), re_form="~ (1 | Subject)")
     np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
+
+
+@pytest.mark.parametrize("case", REF["dummy_fits"], ids=lambda c: c["formula"])
+def test_dummy_in_random_effects(case):
+    s = ml.datasets.load("sleepstudy").copy()
+    s["half"] = np.where(s["Days"] < 5, "early", "late")
+    m = ml.lmer(case["formula"], s)
+    assert abs(m.loglik - case["logLik"]) < 1e-5
+    np.testing.assert_allclose(m.fixef.to_numpy(), list(case["fixef"].values()), rtol=1e-6)
+    vc = m.varcorr
+    assert list(vc["var1"]) == case["var1"]
+    np.testing.assert_allclose(vc["sdcor"].astype(float), case["sdcor"], rtol=1e-4)
+    # new data are coded with the fit's levels
+    new = s.head(3).assign(half=["late", "early", "late"])
+    assert np.isfinite(m.predict(new).to_numpy()).all()
+
+
+def test_strings_only_inside_dummy():
+    with pytest.raises(FormulaError, match="string literal"):
+        parse('y ~ x + "a"')
+    with pytest.raises(DataError, match="levelsToKeep"):
+        ml.lmer('Reaction ~ Days + (0 + dummy(Subject, "nope") | Subject)',
+                ml.datasets.load("sleepstudy"))
+    assert str(parse("y ~ (0 + dummy(f, 'b') | g)")) == 'y ~ (0 + dummy(f, "b") | g)'

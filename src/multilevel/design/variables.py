@@ -23,7 +23,7 @@ import pandas as pd
 
 from multilevel.errors import DataError, two_line
 from multilevel.formula.check import FACTOR_FUNCTIONS
-from multilevel.formula.nodes import BinOp, Call, Name, Node, Num, Paren, Unary, deparse
+from multilevel.formula.nodes import BinOp, Call, Name, Node, Num, Paren, Str, Unary, deparse
 
 __all__ = ["NumVar", "FacVar", "column", "eval_numeric", "eval_factor", "eval_variable",
            "is_factor_node", "is_ordered", "r_label", "names_in"]
@@ -199,6 +199,35 @@ def _poly(node: Call, df, state, fit) -> NumVar:
         return NumVar(Z, suffixes)
     _, alpha, norm2 = state[key]
     return NumVar(_poly_predict(x, d, alpha, norm2), suffixes)
+
+
+def _dummy(node: Call, df, state, fit) -> NumVar:
+    """lme4's ``dummy(f, levelsToKeep)``: indicator columns of the kept levels of ``f``
+    (all but the first by default); one column is named by the call alone, several by the
+    call and the level, as R's ``model.matrix`` names a matrix variable."""
+    key = deparse(node)
+    codes, labels, _ = _factor_values(node.args[0].value, df, state, fit)
+    if fit:
+        keep_node = next((a.value for a in node.args[1:]), None)
+        if keep_node is None:
+            kept = labels[1:]
+        else:
+            kept = ([keep_node.text[1:-1]] if isinstance(keep_node, Str)
+                    else [r_label(keep_node.value)] if isinstance(keep_node, Num) else [])
+        if not kept or not all(k in labels for k in kept):
+            raise DataError(two_line(f"{key}: all of the levelsToKeep must be levels of the "
+                                     f"factor (levels: {labels[:10]})",
+                                     "name a level of the factor, e.g. dummy(f, \"b\")"))
+        state[key] = ("dummy", list(labels), kept)
+    else:
+        _, fitted, kept = state[key]
+        index = {lab: i for i, lab in enumerate(fitted)}
+        table = np.array([index.get(lab, -1) for lab in labels] + [-1], dtype=np.int64)
+        codes = table[np.where(codes >= 0, codes, len(labels))]
+        labels = list(fitted)
+    cols = np.column_stack([(codes == labels.index(k)).astype(float) for k in kept])
+    cols[codes < 0] = np.nan
+    return NumVar(cols, [""] if len(kept) == 1 else list(kept))
 
 
 def eval_numeric(node: Node, df: pd.DataFrame, state: dict, fit: bool) -> np.ndarray:
@@ -406,4 +435,6 @@ def eval_variable(node: Node, df: pd.DataFrame, state: dict, fit: bool) -> NumVa
         return eval_factor(node, df, state, fit)
     if isinstance(node, Call) and node.func == "poly":
         return _poly(node, df, state, fit)
+    if isinstance(node, Call) and node.func == "dummy":
+        return _dummy(node, df, state, fit)
     return NumVar(eval_numeric(node, df, state, fit)[:, None], [""])

@@ -21,13 +21,14 @@ FACTOR_FUNCTIONS = frozenset({"factor", "as.factor", "ordered", "as.ordered", "C
 NUMERIC_FUNCTIONS = frozenset({"log", "log2", "log10", "log1p", "exp", "sqrt", "abs",
                                "as.numeric", "scale", "center", "I"})
 #: Functions allowed only as a whole term of the right-hand side.
-TERM_FUNCTIONS = FACTOR_FUNCTIONS | frozenset({"poly", "offset"})
+TERM_FUNCTIONS = FACTOR_FUNCTIONS | frozenset({"poly", "offset", "dummy"})
 #: Every function a formula may call.
 ALLOWED_FUNCTIONS = tuple(sorted(NUMERIC_FUNCTIONS | TERM_FUNCTIONS | {"cbind"}))
 
 # (min positional, max positional, allowed keywords)
 _SIGNATURES = {
     "log": (1, 2, {"base"}), "poly": (1, 2, {"degree", "raw"}), "cbind": (2, 2, set()),
+    "dummy": (1, 2, {"levelsToKeep"}),
 }
 _FIX_FUNCS = ("use only these functions: " + ", ".join(ALLOWED_FUNCTIONS)
               + "; around a random-effects term: " + ", ".join(COV_STRUCTURES))
@@ -61,7 +62,9 @@ class _Checker:
             raise self.err(node, f"{node.func}() takes {want} positional argument(s){kw}",
                            f"write e.g. {node.func}(x)" if node.func != "poly"
                            else "write e.g. poly(x, 2)")
-        for a in node.args:
+        for i, a in enumerate(node.args):
+            if node.func == "dummy" and i > 0 and isinstance(a.value, Str):
+                continue  # lme4's dummy(f, "level"): the one place a string is data
             self.arith(a.value)
 
     def arith(self, node: Node) -> None:
@@ -187,6 +190,21 @@ class _Checker:
             self.arith(node)
 
 
+def _in_dummy(tokens: list[Token], tok: Token) -> bool:
+    """Whether a string token is an argument (after the first) of lme4's ``dummy()``."""
+    i = tokens.index(tok)
+    depth = 0
+    for j in range(i - 1, -1, -1):
+        t = tokens[j]
+        if t.kind == "OP" and t.text == ")":
+            depth += 1
+        elif t.kind == "OP" and t.text == "(":
+            if depth == 0:
+                return j > 0 and tokens[j - 1].kind == "NAME" and tokens[j - 1].text == "dummy"
+            depth -= 1
+    return False
+
+
 def check_tokens(tokens: list[Token], formula: str) -> None:
     """Refuse dunder names, unknown function calls and strings before parsing.
 
@@ -216,7 +234,7 @@ def check_tokens(tokens: list[Token], formula: str) -> None:
                                 + ", e.g. cs(0 + f | g) or ar1(0 + f | g)")
                 raise c.err(Call(t.text, (), t.pos),
                             f"function {t.text!r} is not allowed in a formula")
-        elif t.kind == "STRING":
+        elif t.kind == "STRING" and not _in_dummy(tokens, t):
             c.arith(Str(t.text, t.pos))
 
 

@@ -149,7 +149,10 @@ def deparse(node: Node | None) -> str:
         return node.id if node.id in ("TRUE", "FALSE") else _name(node.id)
     if isinstance(node, Num):
         return format_number(node.text)
-    if isinstance(node, Str):
+    if isinstance(node, Str):  # R deparses strings in double quotes
+        if node.text[:1] == "'":
+            inner = node.text[1:-1].replace("\\'", "'").replace('"', '\\"')
+            return f'"{inner}"'
         return node.text
     if isinstance(node, Paren):
         return f"({deparse(node.expr)})"
