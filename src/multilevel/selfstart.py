@@ -92,10 +92,12 @@ class SelfStart:
         """
         x = np.asarray(x, dtype=float)
         cols = self._gradient(x, *(np.asarray(p, dtype=float) for p in pars))
+        if x.ndim != 1:
+            return np.stack([np.broadcast_to(c, x.shape) for c in cols], axis=-1).astype(float)
         out = np.empty((x.size, len(cols)))
         for j, c in enumerate(cols):
-            out[:, j] = np.ravel(np.broadcast_to(c, x.shape))
-        return out.reshape(x.shape + (len(cols),)) if x.ndim != 1 else out
+            out[:, j] = c
+        return out
 
     def initial(self, x, y) -> dict:
         """R's ``getInitial``: least-squares values of the parameters for the pooled data.

@@ -124,21 +124,31 @@ class NlmmCore:
         self.lower = theta_lower(self.ps)
         self.theta0 = theta_start(self.ps)
         self._diag_q = np.arange(self.q)
+        self._cols = [np.asarray(t.cols, dtype=np.intp) for t in self.terms]
+        self._last_theta: tuple = (None, None)
+
+    def _factors(self, theta: np.ndarray) -> list[np.ndarray]:
+        """``split_theta`` of the last theta seen (PNLS asks for the same theta many times)."""
+        key = np.asarray(theta, dtype=float).tobytes()
+        if self._last_theta[0] != key:
+            self._last_theta = (key, split_theta(np.asarray(theta, dtype=float), self.ps))
+        return self._last_theta[1]
 
     # ----- pieces ------------------------------------------------------------------------
     def b_blocks(self, theta: np.ndarray, u: np.ndarray) -> list[np.ndarray]:
         """Random effects ``b = Lambda u`` per term, as ``(levels, p_k)`` arrays."""
         out = []
-        for k, (t, T) in enumerate(zip(self.terms, split_theta(theta, self.ps))):
+        for k, (t, T) in enumerate(zip(self.terms, self._factors(theta))):
             uk = u[self.offsets[k]:self.offsets[k + 1]].reshape(t.n_levels, t.p)
             out.append(uk @ T.T)
         return out
 
     def phi(self, theta: np.ndarray, beta: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Per-observation parameters ``beta + Z b``, shape ``(n, p)``."""
-        ph = np.tile(np.asarray(beta, dtype=float), (self.n, 1))
-        for t, b in zip(self.terms, self.b_blocks(theta, u)):
-            ph[:, list(t.cols)] += b[t.codes]
+        ph = np.empty((self.n, self.p))
+        ph[:] = np.asarray(beta, dtype=float)
+        for t, cols, b in zip(self.terms, self._cols, self.b_blocks(theta, u)):
+            ph[:, cols] += b[t.codes]
         return ph
 
     def _eval(self, theta, beta, u):
@@ -150,17 +160,16 @@ class NlmmCore:
     def _u_lambda(self, theta: np.ndarray, grad: np.ndarray) -> np.ndarray:
         """``d mu / d u = U Lambda``, dense ``(n, q)``."""
         M = np.zeros(self.n * self.q)
-        for k, (t, T) in enumerate(zip(self.terms, split_theta(theta, self.ps))):
-            gk = grad[:, list(t.cols)] @ T
-            M[self._flat[k]] = gk.ravel()
+        for k, (cols, T) in enumerate(zip(self._cols, self._factors(theta))):
+            M[self._flat[k]] = (grad[:, cols] @ T).ravel()
         return M.reshape(self.n, self.q)
 
     def _normal_sparse(self, theta, grad, resid):
         """The normal equations with ``U Lambda`` as a sparse matrix (many random effects)."""
         from scipy.sparse import csr_matrix
 
-        vals = np.concatenate([(grad[:, list(t.cols)] @ T).ravel() for t, T in
-                               zip(self.terms, split_theta(theta, self.ps))])
+        vals = np.concatenate([(grad[:, cols] @ T).ravel() for cols, T in
+                               zip(self._cols, self._factors(theta))])
         flat = np.concatenate(self._flat)
         UL = csr_matrix((vals, (flat // self.q, flat % self.q)), shape=(self.n, self.q))
         q, p = self.q, self.p
