@@ -292,6 +292,49 @@ def output_path(path, *, inputs: Iterable = (), what: str = "output", folder_ok:
     return text
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def temp_name(folder: str, base: str) -> str:
+    """A hidden temporary name beside ``base`` that carries this process's id; temporary
+    files left by writers that were killed (their process is gone) are removed first.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> _ = open(os.path.join(d, ".a.csv.tmp-999999999-x"), "w").write("half")
+    >>> os.path.basename(temp_name(d, "a.csv")).startswith(f".a.csv.tmp-{os.getpid()}-")
+    True
+    >>> os.listdir(d)
+    []
+    """
+    prefix = f".{base}.tmp-"
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(prefix)]
+    except OSError:
+        names = []
+    for n in names:
+        pid = n[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            stale = os.path.join(folder, n)
+            with contextlib.suppress(OSError):
+                if os.path.isdir(stale) and not os.path.islink(stale):
+                    import shutil
+
+                    shutil.rmtree(stale, ignore_errors=True)
+                else:
+                    os.remove(stale)
+    return os.path.join(folder, f"{prefix}{os.getpid()}-{uuid.uuid4().hex[:12]}")
+
+
 @contextlib.contextmanager
 def atomic_path(path) -> Iterator[str]:
     """Yield a temporary name beside ``path``; rename it to ``path`` (``os.replace``) when the
@@ -308,7 +351,7 @@ def atomic_path(path) -> Iterator[str]:
     """
     path = os.path.expanduser(os.fspath(path))
     folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp-{uuid.uuid4().hex[:12]}")
+    tmp = temp_name(folder, os.path.basename(path))
     try:
         yield tmp
         if os.path.exists(tmp):

@@ -23,7 +23,6 @@ import contextlib
 import math
 import os
 import shutil
-import uuid
 from abc import ABC, abstractmethod
 from typing import Protocol, runtime_checkable
 
@@ -218,7 +217,9 @@ def atomic_output(to: str, inputs=()):
                                     "create it first or write somewhere else"))
     to = output_path(to, inputs=inputs, what="output", folder_ok=True)
     base = os.path.basename(to)
-    tmp = os.path.join(folder, f".{base}.tmp-{uuid.uuid4().hex[:12]}")
+    from .._validate import temp_name
+
+    tmp = temp_name(folder, base)  # also removes what killed writers left
     try:
         yield tmp
         if os.path.isdir(tmp):

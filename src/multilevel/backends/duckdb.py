@@ -66,6 +66,36 @@ def kind_of(type_name: str) -> str:
 def _is_remote(p: str) -> bool:
     return "://" in p
 
+#: DuckDB never downloads or loads an extension by itself (a data file cannot make it).
+SAFE_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
+
+def connect():
+    """A new in-memory DuckDB connection with extension autoinstall and autoload off.
+
+    Examples
+    --------
+    >>> connect().sql("SELECT current_setting('autoload_known_extensions') AS v").fetchall()
+    [(False,)]
+    """
+    return duckdb.connect(config=dict(SAFE_CONFIG))
+
+
+def _local(p: str) -> str:
+    """A source string under :func:`multilevel.read`'s scheme rules: local paths as they are,
+    ``http(s)://`` downloaded once into its cache (with its timeout, size cap and checks),
+    any other scheme (``s3://``, ``file://``, ...) refused with its message."""
+    from ..io.readers import _download, _is_url, scheme_check
+    from ..io.readers import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT
+
+    if not _is_remote(p):
+        return p
+    scheme_check(p)
+    if _is_url(p):
+        return os.fspath(_download(p, cache_dir=None, timeout=DEFAULT_TIMEOUT,
+                                   max_bytes=DEFAULT_MAX_BYTES, refresh=False))
+    return p  # pragma: no cover - scheme_check refused it
+
 
 def resolve_files(paths) -> tuple[list[str], str]:
     """Expand paths, globs and folders into files; return them and their format.
@@ -83,7 +113,15 @@ def resolve_files(paths) -> tuple[list[str], str]:
     files: list[str] = []
     for p in map(os.fspath, paths):
         if _is_remote(p):
-            files.append(p)
+            local = _local(p)
+            name = p.split("?", 1)[0].lower()
+            if not local.lower().endswith(_PARQUET + _CSV) and name.endswith(_PARQUET + _CSV):
+                ext = next(e for e in _PARQUET + _CSV if name.endswith(e))
+                linked = f"{local}{ext}"
+                if not os.path.exists(linked):
+                    _copy(local, linked)
+                local = linked
+            files.append(local)
         elif os.path.isdir(p):
             found = sorted(f for f in glob.glob(os.path.join(p, "**", "*"), recursive=True)
                            if f.lower().endswith(_PARQUET + _CSV) and os.path.isfile(f))
@@ -111,6 +149,14 @@ def resolve_files(paths) -> tuple[list[str], str]:
         raise BackendError(two_line(f"cannot tell the format of {bad}",
                                     "name the files *.parquet or *.csv"))
     return files, fmt
+
+
+def _copy(src: str, dst: str) -> None:
+    import shutil
+
+    tmp = f"{dst}.part-{uuid.uuid4().hex[:8]}"
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
 
 
 def _list_sql(files: list[str]) -> str:
@@ -188,7 +234,7 @@ class DuckDBTable(SqlTable):
             return cls(rel, f"DuckDB table {table!r}")
         if isinstance(data, (str, os.PathLike, list, tuple)):
             return cls._from_files(data)
-        con = duckdb.connect()
+        con = connect()
         frame = data
         if isinstance(data, dict):
             import pandas as pd
@@ -204,7 +250,7 @@ class DuckDBTable(SqlTable):
     @classmethod
     def _from_files(cls, paths) -> DuckDBTable:
         files, fmt = resolve_files(paths)
-        con = duckdb.connect()
+        con = connect()
         schemas = {}
         if len(files) > 1:
             for f in files:
