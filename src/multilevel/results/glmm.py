@@ -442,6 +442,8 @@ class GlmerResult(MixedResultBase):
             sd = np.sqrt(np.diag(S))
             with np.errstate(invalid="ignore", divide="ignore"):
                 corr = S / np.outer(sd, sd) if t.p > 1 else None
+            if st.correlation(S) is not None:  # cs(), ar1(): the structure's rho
+                corr = st.correlation(S)
             blocks.append(VarCorrBlock(grp, tuple(t.cnames), tuple(float(s) for s in sd), corr,
                                        st.label))
         tab = self.coef_table()

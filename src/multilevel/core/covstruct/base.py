@@ -140,6 +140,15 @@ class CovStructure:
     def cor_range(self) -> tuple[float, float]:
         return -1.0, 1.0
 
+    def correlation(self, S: np.ndarray) -> np.ndarray | None:
+        """The structure's correlation matrix at the term's covariance ``S`` (defined even
+        where an sd vanishes); None for ``us`` and ``diag``."""
+        if self.label not in ("cs", "ar1") or self.p < 2:
+            return None
+        v = self.sdcor_from_cov(S)
+        nsd = len(v) - 1
+        return self.cov_from_sdcor(np.r_[np.ones(nsd), v[-1]])
+
     # ----- presentation -----------------------------------------------------------------
     @property
     def label(self) -> str | None:

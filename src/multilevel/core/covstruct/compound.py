@@ -73,9 +73,9 @@ class CompoundSymmetry(CovStructure):
         sds = np.array([np.sqrt(np.mean(sd ** 2))]) if self.hom else sd
         if self.p == 1:
             return sds
-        ok = sd > 0
-        R = S / np.where(ok[:, None] & ok[None, :], np.outer(sd, sd), np.inf)
-        rho = float(R[np.tril_indices(self.p, -1)].mean())
+        i, j = np.tril_indices(self.p, -1)
+        ok = (sd[i] > 0) & (sd[j] > 0)  # pairs with a vanishing sd say nothing about rho
+        rho = float(np.mean(S[i, j][ok] / (sd[i] * sd[j])[ok])) if ok.any() else 0.0
         return np.r_[sds, rho]
 
     def cov_from_sdcor(self, v: np.ndarray) -> np.ndarray | None:
