@@ -124,7 +124,15 @@ class ThetaMap:
 
     @classmethod
     def for_terms(cls, terms) -> "ThetaMap":
-        """The map of a model's random-effects terms (``ReTerm``s in fitting order)."""
+        """The map of a model's random-effects terms (``ReTerm``s in fitting order).
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.lmer("Reaction ~ Days + diag(1 + Days | Subject)", ml.datasets.load("sleepstudy"))
+        >>> ThetaMap.for_terms(m.terms)
+        ThetaMap([Diagonal(p=2)])
+        """
         return cls([structure_of_term(t) for t in terms])
 
     def __repr__(self) -> str:
@@ -136,14 +144,26 @@ class ThetaMap:
         return [phi[a:b] for a, b in zip(self._cuts[:-1], self._cuts[1:])]
 
     def theta(self, phi: np.ndarray) -> np.ndarray:
-        """lme4's theta (lower triangles of the ``T_k``) at ``phi``."""
+        """lme4's theta (lower triangles of the ``T_k``) at ``phi``.
+
+        Examples
+        --------
+        >>> ThetaMap([make_structure("diag", 2)]).theta(np.array([2.0, 3.0])).tolist()
+        [2.0, 0.0, 3.0]
+        """
         if self.identity:
             return np.asarray(phi, dtype=float)
         pieces = [s.theta(x) for s, x in zip(self.structures, self.parts(phi))]
         return np.concatenate(pieces) if pieces else np.zeros(0)
 
     def phi(self, theta: np.ndarray) -> np.ndarray:
-        """The inverse map (exact for a theta of this structure)."""
+        """The inverse map (exact for a theta of this structure).
+
+        Examples
+        --------
+        >>> ThetaMap([make_structure("diag", 2)]).phi(np.array([2.0, 0.0, 3.0])).tolist()
+        [2.0, 3.0]
+        """
         theta = np.asarray(theta, dtype=float)
         if self.identity:
             return theta
@@ -162,27 +182,53 @@ class ThetaMap:
         return np.concatenate(parts) if parts else np.zeros(0)
 
     def wrap(self, fn: Callable[[np.ndarray], float]) -> Callable[[np.ndarray], float]:
-        """``fn`` of theta as a function of phi (``fn`` itself for the identity map)."""
+        """``fn`` of theta as a function of phi (``fn`` itself for the identity map).
+
+        Examples
+        --------
+        >>> f = ThetaMap([make_structure("diag", 2)]).wrap(lambda th: float(th.sum()))
+        >>> f(np.array([2.0, 3.0]))
+        5.0
+        """
         if self.identity:
             return fn
         theta = self.theta
         return lambda phi: fn(theta(phi))
 
     def is_singular(self, phi: np.ndarray, tol: float) -> bool:
-        """A diagonal element of some ``T_k`` below ``tol`` (lme4's ``isSingular``)."""
+        """A diagonal element of some ``T_k`` below ``tol`` (lme4's ``isSingular``).
+
+        Examples
+        --------
+        >>> ThetaMap([make_structure("ar1", 3)]).is_singular(np.array([0.0, 0.5]), 1e-4)
+        True
+        """
         if self.identity:
             return bool(np.any(np.asarray(phi)[self._lower == 0] < tol))
         return any(s.is_singular(x, tol) for s, x in zip(self.structures, self.parts(phi)))
 
     # ----- natural parameters ------------------------------------------------------------
     def sdcor_index(self) -> list[tuple[int, str, int, int]]:
-        """``(term, kind, i, j)`` per natural parameter, in order."""
+        """``(term, kind, i, j)`` per natural parameter, in order.
+
+        Examples
+        --------
+        >>> ThetaMap([make_structure("ar1", 3)]).sdcor_index()
+        [(0, 'sd', 0, 0), (0, 'cor', 1, 0)]
+        """
         return [(k, kind, i, j) for k, s in enumerate(self.structures)
                 for kind, i, j in s.sdcor_index()]
 
     def sdcor(self, theta: np.ndarray, sigma: float) -> np.ndarray:
         """Standard deviations and correlations of every term, then sigma (lme4's
-        ``Cv_to_Sv``)."""
+        ``Cv_to_Sv``).
+
+        Examples
+        --------
+        >>> tm = ThetaMap([make_structure("ar1", 3)])
+        >>> np.round(tm.sdcor(tm.theta(np.array([2.0, 1.0])), 0.5), 4).tolist()
+        [1.0, 0.7071, 0.5]
+        """
         theta = np.asarray(theta, dtype=float)
         out = []
         for s, a, b in zip(self.structures, self._tcuts[:-1], self._tcuts[1:]):
@@ -191,7 +237,17 @@ class ThetaMap:
         return np.concatenate(out + [np.array([sigma])])
 
     def theta_from_sdcor(self, sv: np.ndarray) -> np.ndarray | None:
-        """The inverse of :meth:`sdcor` (lme4's ``Sv_to_Cv``); None if not valid."""
+        """The inverse of :meth:`sdcor` (lme4's ``Sv_to_Cv``); None if not valid.
+
+        Examples
+        --------
+        >>> tm = ThetaMap([make_structure("ar1", 3)])
+        >>> np.allclose(tm.theta_from_sdcor(np.array([1.0, 0.7071068, 0.5])),
+        ...             tm.theta(np.array([2.0, 1.0])))
+        True
+        >>> tm.theta_from_sdcor(np.array([1.0, 1.5, 0.5])) is None  # |rho| > 1
+        True
+        """
         sv = np.asarray(sv, dtype=float)
         sigma = sv[-1]
         if not sigma > 0:
@@ -210,7 +266,14 @@ class ThetaMap:
         return np.concatenate(out) if out else np.zeros(0)
 
     def sdcor_bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """Bounds of the natural parameters (sigma last: ``[0, inf)``)."""
+        """Bounds of the natural parameters (sigma last: ``[0, inf)``).
+
+        Examples
+        --------
+        >>> lo, hi = ThetaMap([make_structure("cs", 3)]).sdcor_bounds()
+        >>> lo.tolist(), hi.tolist()
+        ([0.0, 0.0, 0.0, -0.5, 0.0], [inf, inf, inf, 1.0, inf])
+        """
         lo = [s.sdcor_bounds()[0] for s in self.structures] + [np.zeros(1)]
         hi = [s.sdcor_bounds()[1] for s in self.structures] + [np.full(1, np.inf)]
         return np.concatenate(lo), np.concatenate(hi)

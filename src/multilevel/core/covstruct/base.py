@@ -97,7 +97,14 @@ class CovStructure:
         raise NotImplementedError
 
     def theta(self, phi: np.ndarray) -> np.ndarray:
-        """lme4's theta of this term: the lower triangle of ``T``, column-major."""
+        """lme4's theta of this term: the lower triangle of ``T``, column-major.
+
+        Examples
+        --------
+        >>> from multilevel.core.covstruct import make_structure
+        >>> make_structure("diag", 2).theta(np.array([1.0, 2.0])).tolist()
+        [1.0, 0.0, 2.0]
+        """
         rows, cols = lower_tri_indices(self.p)
         return self.factor(np.asarray(phi, dtype=float))[rows, cols]
 
@@ -112,7 +119,14 @@ class CovStructure:
         return self.phi_from_factor(T)
 
     def is_singular(self, phi: np.ndarray, tol: float) -> bool:
-        """lme4's ``isSingular``: a diagonal element of ``T`` below ``tol``."""
+        """lme4's ``isSingular``: a diagonal element of ``T`` below ``tol``.
+
+        Examples
+        --------
+        >>> from multilevel.core.covstruct import make_structure
+        >>> make_structure("diag", 2).is_singular(np.array([1.0, 0.0]), 1e-4)
+        True
+        """
         return bool(np.any(np.diag(self.factor(np.asarray(phi, dtype=float))) < tol))
 
     # ----- natural parameters (standard deviations and correlations) ---------------------
@@ -142,7 +156,16 @@ class CovStructure:
 
     def correlation(self, S: np.ndarray) -> np.ndarray | None:
         """The structure's correlation matrix at the term's covariance ``S`` (defined even
-        where an sd vanishes); None for ``us`` and ``diag``."""
+        where an sd vanishes); None for ``us`` and ``diag``.
+
+        Examples
+        --------
+        >>> from multilevel.core.covstruct import make_structure
+        >>> a = make_structure("ar1", 3)
+        >>> T = a.factor(np.array([1.0, a.c_of_rho(0.5)]))
+        >>> np.round(a.correlation(T @ T.T)[2], 4).tolist()
+        [0.25, 0.5, 1.0]
+        """
         if self.label not in ("cs", "ar1") or self.p < 2:
             return None
         v = self.sdcor_from_cov(S)
