@@ -170,7 +170,7 @@ def read(source: str | os.PathLike, *, format: str | None = None, sheet: int | s
                          encoding=encoding, budget=budget)
     frame.attrs.setdefault("labels", {})
     frame.attrs["source"] = shown
-    frame.attrs["name"] = _stem(name_part) or "data"
+    frame.attrs["name"] = printable(_stem(name_part)) or "data"
     return frame
 
 

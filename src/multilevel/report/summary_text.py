@@ -331,7 +331,9 @@ def render_lmer_summary(d: LmerSummaryData, digits: int = 7) -> str:
         out.append(f" Family: {d.family}  ( {d.link} )")
     out.append(f"Formula: {d.formula}")
     if d.data_name is not None:
-        out.append(f"   Data: {d.data_name}")
+        from .._validate import printable
+
+        out.append(f"   Data: {printable(d.data_name)}")  # one line, whatever the name holds
     out.append("")
     out += _prt_aictab(d, digits)
     out.append("")

@@ -137,7 +137,10 @@ def lm_summary(m, digits: int | None = None) -> Summary:
     has_f = f[1] > 0
     from scipy import stats
 
-    call = f"lm(formula = {m.formula}" + (f", data = {m.data_name})" if m.data_name else ")")
+    from .._validate import printable
+
+    call = f"lm(formula = {m.formula}" + (f", data = {printable(m.data_name)})" if m.data_name
+                                          else ")")
     data = LmSummaryData(
         call=call, residuals=res, coefficients=coefs, sigma=m.sigma, df_residual=df_res,
         rank=m.rank, r_squared=m.r_squared if has_f else None,
