@@ -102,3 +102,18 @@ def test_glmer_population_and_new_levels():
     close(got, ref["na_response"], rtol=2e-3)  # glmer estimates: lme4 optimiser tolerance
     new = pd.DataFrame({"period": periods, "herd": ["99", "1"]})
     close(m.predict(new, allow_new_levels=True), ref["new_level"], rtol=2e-3)
+
+
+def test_simulate_re_form(sleep_models):
+    m, _ = sleep_models  # (1 | Subject) + (0 + Days | Subject)
+    a = m.simulate(3, seed=7, re_form="all")
+    np.testing.assert_array_equal(a.to_numpy(), m.simulate(3, seed=7, use_u=True).to_numpy())
+    np.testing.assert_array_equal(m.simulate(3, seed=7, re_form=None).to_numpy(),
+                                  m.simulate(3, seed=7).to_numpy())
+    # conditional on the intercepts, new slopes: at Days = 0 only the residual varies
+    sims = m.simulate(400, seed=1, re_form="~ 1 | Subject").to_numpy()
+    day0 = ml.datasets.load("sleepstudy")["Days"].to_numpy() == 0
+    centre = m.predict(re_form="~ (1 | Subject)").to_numpy()[day0]
+    dev = sims[day0] - centre[:, None]
+    assert abs(dev.mean()) < 3 * m.sigma / np.sqrt(dev.size)
+    assert np.std(dev) == pytest.approx(m.sigma, rel=0.05)

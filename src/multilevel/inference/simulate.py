@@ -31,7 +31,8 @@ def replicate_seeds(seed, nsim: int) -> list:
     return np.random.SeedSequence(seed).spawn(nsim)
 
 
-def simulate_one(m, rng: np.random.Generator, *, use_u: bool = False) -> np.ndarray:
+def simulate_one(m, rng: np.random.Generator, *, use_u: bool = False,
+                 keep: set | None = None) -> np.ndarray:
     """One simulated response vector for the rows used in the fit.
 
     Examples
@@ -48,7 +49,7 @@ def simulate_one(m, rng: np.random.Generator, *, use_u: bool = False) -> np.ndar
         eta = eta + m.design.offset
     Ts = m.problem.factor(np.asarray(m.theta, dtype=float)).T
     for k, (t, T) in enumerate(zip(m.terms, Ts)):
-        if use_u:
+        if use_u or (keep is not None and k in keep):  # conditional on the fitted modes
             b = m._sol.b[k]
         else:
             u = rng.standard_normal((t.n_levels, t.p))
@@ -57,7 +58,8 @@ def simulate_one(m, rng: np.random.Generator, *, use_u: bool = False) -> np.ndar
     return eta + sigma * rng.standard_normal(m.nobs)
 
 
-def simulate(m, nsim: int = 1, seed=None, *, use_u: bool = False) -> pd.DataFrame:
+def simulate(m, nsim: int = 1, seed=None, *, use_u: bool = False,
+             re_form=None) -> pd.DataFrame:
     """Simulate responses from the fitted model (lme4's ``simulate(m, nsim, seed)``).
 
     Parameters
@@ -69,6 +71,11 @@ def simulate(m, nsim: int = 1, seed=None, *, use_u: bool = False) -> pd.DataFram
         Same seed, same draws.
     use_u : bool
         Keep the fitted conditional modes instead of drawing new random effects.
+    re_form : None (default), "all" or a formula of random terms
+        lme4's ``re.form``: the terms it names (e.g. ``"~ (1 | Subject)"`` or
+        ``"~ 1 | Subject"``) keep their fitted conditional modes and the others get new
+        draws; None draws every term anew (lme4's ``re.form = NA``), ``"all"`` is
+        ``use_u=True`` (``re.form = NULL``).
 
     Returns
     -------
@@ -87,8 +94,11 @@ def simulate(m, nsim: int = 1, seed=None, *, use_u: bool = False) -> pd.DataFram
 
     nsim = check_int(nsim, "nsim", minimum=1)
     use_u = check_bool(use_u, "use_u")
+    from ..design.prediction import re_columns
+
+    keep = set(re_columns(m.terms, re_form))
     check_allocation(16.0 * nsim * max(int(m.nobs), 1), f"{nsim:,} simulated responses of "
                      f"{int(m.nobs):,} rows", "ask for fewer replicates (nsim)")
-    cols = {f"sim_{i + 1}": simulate_one(m, np.random.default_rng(s), use_u=use_u)
+    cols = {f"sim_{i + 1}": simulate_one(m, np.random.default_rng(s), use_u=use_u, keep=keep)
             for i, s in enumerate(replicate_seeds(seed, nsim))}
     return pd.DataFrame(cols, index=m.row_labels)

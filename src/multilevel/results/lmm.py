@@ -315,8 +315,11 @@ class LmerResult(MixedResultBase):
 
         return confint(self, parm=parm, level=level, method=method, **kw)
 
-    def simulate(self, nsim: int = 1, seed=None, *, use_u: bool = False) -> pd.DataFrame:
-        """Responses simulated from the fitted model (lme4's ``simulate``), one column each.
+    def simulate(self, nsim: int = 1, seed=None, *, use_u: bool = False,
+                 re_form=None) -> pd.DataFrame:
+        """Responses simulated from the fitted model (lme4's ``simulate``), one column each;
+        ``re_form`` names the random terms kept at their fitted modes (lme4's ``re.form``,
+        see :func:`multilevel.inference.simulate.simulate`).
 
         Examples
         --------
@@ -327,7 +330,7 @@ class LmerResult(MixedResultBase):
         """
         from ..inference.simulate import simulate
 
-        return simulate(self, nsim=nsim, seed=seed, use_u=use_u)
+        return simulate(self, nsim=nsim, seed=seed, use_u=use_u, re_form=re_form)
 
     def icc(self) -> pd.Series:
         """Adjusted and unadjusted intraclass correlation (``performance::icc``).
