@@ -51,6 +51,8 @@ for (ct in c("contr.treatment", "contr.sum", "contr.helmert", "contr.poly", "con
 one("ordered_default", "angle ~ recipe + ftemp + (1 | recipe:replicate)", NULL)
 one("ordered_interaction", "angle ~ recipe * ftemp + (1 | recipe:replicate)", list(recipe = "contr.sum"))
 one("ordered_by_numeric", "angle ~ ftemp:temperature + (1 | recipe:replicate)", NULL)
+one("inline_C_sum", "angle ~ C(recipe, sum) * temperature + (1 | recipe:replicate)", NULL)
+one("inline_C_helmert", "angle ~ C(recipe, contr.helmert) + temperature + (1 | recipe:replicate)", NULL)
 one("lm_sum", "angle ~ recipe * temperature", list(recipe = "contr.sum"), fun = "lm")
 # lmer with offset= (and its prediction on new data)
 mo <- lmer(angle ~ recipe + (1 | recipe:replicate), d, offset = temperature / 10)

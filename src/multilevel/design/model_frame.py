@@ -322,15 +322,26 @@ def _check_finite(named: dict, rows: np.ndarray) -> None:
                                  "remove or recode those rows (log(0) is -Inf, x/0 is Inf)"))
 
 
+def _inline_contrast(node: Node):
+    """R's ``C(f, contr)`` in a formula: the contrast named by its second argument."""
+    if not (isinstance(node, Call) and node.func == "C"):
+        return None
+    arg = next((a.value for a in node.args[1:] if a.name in (None, "contr")), None)
+    return None if arg is None else deparse(arg)
+
+
 def _contrasts_used(fts: list, codings: list, vars_: dict, user: dict) -> dict:
-    """Variable -> Contrast for each factor coded by contrasts in these terms."""
+    """Variable -> Contrast for each factor coded by contrasts in these terms: the
+    ``contrasts=`` argument, else ``C(f, contr)``, else R's default for the factor."""
     out: dict = {}
     for ft, coding in zip(fts, codings):
         for term, codes in zip(ft.terms, coding):
             for v, code in zip(term, codes):
                 var = vars_[v]
                 if code == 1 and v not in out and len(var.levels) >= 2:
+                    inline = _inline_contrast(ft.variables.get(v))
                     out[v] = (contrast_matrix(user[v], var.levels, v) if v in user
+                              else contrast_matrix(inline, var.levels, v) if inline
                               else default_contrast(var.levels, var.ordered, v))
     return out
 

@@ -87,8 +87,9 @@ def names_in(node: Node | None) -> list[str]:
             if n.id not in ("TRUE", "FALSE", "T", "F") and n.id not in out:
                 out.append(n.id)
         elif isinstance(n, Call):
-            for a in n.args:
-                if not (n.func == "poly" and a.name == "raw"):
+            for i, a in enumerate(n.args):
+                if not ((n.func == "poly" and a.name == "raw")
+                        or (n.func == "C" and i > 0)):  # C(f, sum): a contrast's name
                     walk(a.value)
         elif isinstance(n, Paren):
             walk(n.expr)

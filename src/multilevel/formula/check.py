@@ -29,6 +29,7 @@ ALLOWED_FUNCTIONS = tuple(sorted(NUMERIC_FUNCTIONS | TERM_FUNCTIONS | {"cbind"})
 _SIGNATURES = {
     "log": (1, 2, {"base"}), "poly": (1, 2, {"degree", "raw"}), "cbind": (2, 2, set()),
     "dummy": (1, 2, {"levelsToKeep"}),
+    "C": (1, 3, {"contr", "how.many"}),
 }
 _FIX_FUNCS = ("use only these functions: " + ", ".join(ALLOWED_FUNCTIONS)
               + "; around a random-effects term: " + ", ".join(COV_STRUCTURES))
