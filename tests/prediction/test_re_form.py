@@ -117,3 +117,10 @@ def test_simulate_re_form(sleep_models):
     dev = sims[day0] - centre[:, None]
     assert abs(dev.mean()) < 3 * m.sigma / np.sqrt(dev.size)
     assert np.std(dev) == pytest.approx(m.sigma, rel=0.05)
+
+
+def test_re_form_group_parts_in_any_order():
+    d = ml.datasets.load("cake")
+    m = ml.lmer("angle ~ recipe + (1 | recipe:replicate)", d)
+    np.testing.assert_allclose(m.predict(d.head(4), re_form="~ (1 | replicate:recipe)"),
+                               m.predict(d.head(4)))

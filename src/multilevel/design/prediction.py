@@ -90,7 +90,9 @@ def re_columns(terms, re_form) -> dict[int, np.ndarray]:
                                     "\"~ (1 | g)\""))
     out: dict[int, np.ndarray] = {}
     for group, lhs in _wanted_bars(re_form):
-        hit = [k for k, t in enumerate(terms) if t.group.replace(" ", "") == group]
+        parts = frozenset(group.split(":"))  # replicate:recipe is recipe:replicate
+        hit = [k for k, t in enumerate(terms)
+               if frozenset(t.group.replace(" ", "").split(":")) == parts]
         if not hit:
             have = sorted({t.group for t in terms})
             raise FormulaError(two_line(
