@@ -50,6 +50,9 @@ methods <- list(
   pairs_none = function(e) tab(summary(pairs(e, adjust = "none"))),
   pairs_reverse = function(e) tab(summary(pairs(e, reverse = TRUE))),
   pairs_ci = function(e) tab(confint(pairs(e))),
+  pairs_scheffe = function(e) tab(summary(pairs(e, adjust = "scheffe"))),
+  pairs_scheffe_ci = function(e) tab(confint(pairs(e, adjust = "scheffe"))),
+  consec_mvt = function(e) { set.seed(1); tab(summary(contrast(e, "consec"))) },
   custom_text = function(e) text(contrast(e, list(low_vs_high = c(1, 1, 1, -1, -1, -1) / 3,
                                                    first_two = c(1, -1, 0, 0, 0, 0)))))
 add("cake_int_temperature_methods", m1, f1, "cake", "temperature", mode = "kenward-roger",

@@ -376,7 +376,8 @@ class Emmeans:
             if ok_g.size:
                 corr = None if corr_all is None else corr_all[np.ix_(ok_g, ok_g)]
                 dfs = df[ok_g] if adjust != "mvt" else np.floor(df[ok_g])
-                p[ok_g] = mult.adjust_p(t[ok_g], dfs, adjust, fam, corr=corr)
+                rank = int(np.linalg.matrix_rank(L[ok_g])) if adjust == "scheffe" else None
+                p[ok_g] = mult.adjust_p(t[ok_g], dfs, adjust, fam, corr=corr, rank=rank)
         b = self._basis
         ratio = self._response and true_con and b.link in _RATIO_BASE
         base = _RATIO_BASE.get(b.link, np.e)
@@ -401,7 +402,9 @@ class Emmeans:
             for gi in range(len(groups)):
                 sel = np.flatnonzero(grp_of == gi)
                 corr = None if corr_all is None else corr_all[np.ix_(sel, sel)]
-                cv[sel] = mult.critical_value(lev, df[sel], ci_adj, fam, len(sel), corr=corr)
+                rank = int(np.linalg.matrix_rank(L[sel])) if ci_adj == "scheffe" else None
+                cv[sel] = mult.critical_value(lev, df[sel], ci_adj, fam, len(sel), corr=corr,
+                                              rank=rank)
             lo, hi = est - cv * se, est + cv * se
             out["lower"] = base ** lo if ratio else lo
             out["upper"] = base ** hi if ratio else hi
@@ -411,6 +414,9 @@ class Emmeans:
         if adjust not in ("none",):
             if adjust == "tukey":
                 note = f"P value adjustment: tukey method for comparing a family of {fam} estimates "
+            elif adjust == "scheffe":
+                r = int(np.linalg.matrix_rank(L[grp_of == 0]))
+                note = f"P value adjustment: scheffe method with rank {r} "
             else:
                 note = f"P value adjustment: {adjust} method for {n_contr} tests "
         still = self._response and not ratio and b.link not in (None, "identity")

@@ -15,6 +15,7 @@ from scipy import stats
 
 from ..errors import MultilevelError, two_line
 
+MVT_POINTS = 100_000
 P_ADJUST = ("holm", "hochberg", "hommel", "bonferroni", "BH", "BY", "fdr", "none")
 METHODS = ("tukey", "sidak", "dunnettx", "mvt", "scheffe") + P_ADJUST
 
@@ -116,7 +117,8 @@ def _zapsmall(x: np.ndarray, digits: int = 7) -> np.ndarray:
     return np.where(fin, np.round(x, d), x)
 
 
-def adjust_p(t, df, adjust: str, fam_size: int, corr=None, seed: int = 1) -> np.ndarray:
+def adjust_p(t, df, adjust: str, fam_size: int, corr=None, seed: int = 1,
+             rank: int | None = None) -> np.ndarray:
     """Adjusted two-sided p-values of one family of t (or z, ``df = inf``) statistics.
 
     Parameters
@@ -125,6 +127,7 @@ def adjust_p(t, df, adjust: str, fam_size: int, corr=None, seed: int = 1) -> np.
     adjust : one of :data:`METHODS`
     fam_size : number of means compared (Tukey's range), emmeans' ``famSize``
     corr : correlation matrix of the statistics (``mvt`` only)
+    rank : rank of the family's contrasts (``scheffe`` only)
 
     Examples
     --------
@@ -148,6 +151,9 @@ def adjust_p(t, df, adjust: str, fam_size: int, corr=None, seed: int = 1) -> np.
         return 1.0 - _pdunnx(np.abs(t), k, df)
     if adjust == "mvt":
         return np.array([1.0 - mvt_prob(abs(ti), corr, df_i, seed) for ti, df_i in zip(t, df)])
+    if adjust == "scheffe":
+        r = k if rank is None else int(rank)
+        return stats.f.sf(t ** 2 / r, r, df)
     raise MultilevelError(two_line(f"adjustment {adjust!r} is not available for tests",
                                    "use tukey, sidak, bonferroni, holm, mvt or none"))
 
@@ -177,11 +183,12 @@ def mvt_prob(c: float, corr: np.ndarray, df: float, seed: int = 1) -> float:
         dist = stats.multivariate_normal(mean=np.zeros(k), cov=corr, allow_singular=True)
         return float(dist.cdf(hi, lower_limit=lo, rng=rng))
     dist = stats.multivariate_t(loc=np.zeros(k), shape=corr, df=df, allow_singular=True)
-    return float(dist.cdf(hi, lower_limit=lo, random_state=rng))
+    # scipy's default number of points leaves errors near 1e-4; 1e5 points give ~1e-5
+    return float(dist.cdf(hi, lower_limit=lo, random_state=rng, maxpts=MVT_POINTS))
 
 
 def critical_value(level: float, df, adjust: str, fam_size: int, k: int, corr=None,
-                   seed: int = 1) -> np.ndarray:
+                   seed: int = 1, rank: int | None = None) -> np.ndarray:
     """Multiplier of the standard error for simultaneous intervals (emmeans' confint).
 
     Examples
@@ -199,6 +206,9 @@ def critical_value(level: float, df, adjust: str, fam_size: int, k: int, corr=No
         return stats.t.ppf((1.0 + level ** (1.0 / k)) / 2.0, df)
     if adjust == "bonferroni":
         return stats.t.ppf(1.0 - (1.0 - level) / (2.0 * k), df)
+    if adjust == "scheffe":
+        r = k if rank is None else int(rank)
+        return np.sqrt(r * stats.f.ppf(level, r, df))
     if adjust == "mvt":
         from scipy.optimize import brentq
 
