@@ -269,3 +269,11 @@ def _fit_bobyqa(f):
         _BOBYQA[f] = ml.nlmer(f, orange(), start={"Asym": 200, "xmid": 725, "scal": 350},
                               optimizer="bobyqa")
     return _BOBYQA[f]
+
+
+def test_double_bar_is_one_term_per_parameter():
+    c = REF["orange_two_terms"]
+    m = ml.nlmer("circumference ~ SSlogis(age, Asym, xmid, scal) ~ (Asym + xmid || Tree)",
+                 _data(c), start=c["start"])
+    assert list(m.theta.index) == ["Tree.Asym", "Tree.xmid"]
+    assert m.loglik == pytest.approx(c["logLik"], abs=1e-6)
