@@ -161,7 +161,13 @@ class EmmTable(pd.DataFrame):
     __str__ = __repr__
 
     def to_frame(self) -> pd.DataFrame:
-        """The table as a plain DataFrame."""
+        """The table as a plain DataFrame.
+
+        Examples
+        --------
+        >>> type(EmmTable({"a": [1]}).to_frame()).__name__
+        'DataFrame'
+        """
         return pd.DataFrame(self)
 
 
@@ -178,6 +184,14 @@ class Emmeans:
 
     Build it with :func:`emmeans`. ``frame`` holds the means; :meth:`pairs` and
     :meth:`contrast` compare them; ``print(e)`` shows emmeans' print-out.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.lm("angle ~ recipe + temperature", ml.datasets.load("cake"))
+    >>> e = ml.emmeans(m, "temperature", at={"recipe": ["A", "B"]})
+    >>> e.specs, e.averaged_over, len(e.frame)
+    (['temperature'], ['recipe'], 6)
     """
 
     def __init__(self, m, basis: _Basis, levels: pd.DataFrame, L_all: np.ndarray,
@@ -215,7 +229,16 @@ class Emmeans:
 
     @property
     def estimate_name(self) -> str:
-        """``emmean`` on the link scale; ``prob``, ``rate`` or ``response`` after regrid."""
+        """``emmean`` on the link scale; ``prob``, ``rate`` or ``response`` after regrid.
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              ml.datasets.load("cbpp"), family="binomial")
+        >>> ml.emmeans(m, "period", type="response").estimate_name
+        'prob'
+        """
         if self._response:
             if self._basis.family is None:
                 return "response"

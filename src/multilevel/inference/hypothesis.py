@@ -251,6 +251,14 @@ class HypothesisTest:
     tests : DataFrame -- one row per hypothesis: estimate, std_error, statistic, p_value
         (adjusted; ``p_unadjusted`` too) and ``df`` for t statistics
     L, rhs : the hypothesis matrix and right-hand side
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.lmer("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"))
+    >>> h = m.test("Days = 10", ddf="kenward-roger")
+    >>> h.joint.index.tolist(), h.tests.columns.tolist()
+    (['F', 'ndf', 'ddf', 'p_value'], ['estimate', 'std_error', 'statistic', 'p_value', 'p_unadjusted'])
     """
 
     joint: pd.Series

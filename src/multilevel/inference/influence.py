@@ -220,6 +220,16 @@ class Influence:
     dfbeta : DataFrame           -- ``fixef - m.fixef``
     cooks_distance : Series      -- Cook's distance of each unit (lme4's formula)
     converged : Series; function_evals : Series
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.lmer("Yield ~ 1 + (1 | Batch)", ml.datasets.load("Dyestuff"))
+    >>> inf = m.influence(group="Batch")
+    >>> inf.dfbeta.shape, inf.var_cov_change.columns.tolist()
+    ((6, 1), ['sigma^2', 'v[(Intercept)]'])
+    >>> bool((inf.cooks_distance >= 0).all())
+    True
     """
 
     group: str
@@ -233,6 +243,7 @@ class Influence:
 
     @property
     def dfbeta(self) -> pd.DataFrame:
+        """Fixed effects without each unit minus the full fit's (lme4's ``dfbeta``)."""
         return self.fixef - self.full_fixef
 
     @property
@@ -242,6 +253,7 @@ class Influence:
 
     @property
     def cooks_distance(self) -> pd.Series:
+        """lme4's ``cooks.distance(influence(m))``: ``db' V^{-1} db (n - p) / (n p)``."""
         db = self.dfbeta.to_numpy()
         n, p = db.shape
         Vinv = (n - p) / (n * p) * np.linalg.inv(self.vcov)
