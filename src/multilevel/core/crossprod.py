@@ -175,3 +175,67 @@ def form_crossproducts(terms: list[TermData], X: np.ndarray, y: np.ndarray,
     return CrossProducts(diag=diag, cross=cross, fixed=fixed, xy=XY.T @ XY,
                          ps=[t.p for t in terms], n_levels=[t.n_levels for t in terms],
                          nobs=int(XY.shape[0]))
+
+
+class RowPlan:
+    """:func:`form_crossproducts` for repeated weights and responses on fixed terms (PIRLS).
+
+    The level indices of every block are computed once; each call is then one ``bincount``
+    per term (its own columns against ``[Z_k X y]``) and one per pair of terms. Only for
+    terms whose cross blocks are all small enough to be dense (:func:`RowPlan.applies`).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> ts = [TermData(rng.integers(0, 6, 50), np.ones((50, 1)), 6),
+    ...       TermData(rng.integers(0, 3, 50), np.ones((50, 1)), 3)]
+    >>> X, y, w = np.ones((50, 1)), rng.normal(size=50), rng.uniform(1, 2, 50)
+    >>> A, B = RowPlan(ts).crossproducts(X, y, w), form_crossproducts(ts, X, y, weights=w)
+    >>> bool(np.allclose(A.cross[(1, 0)], B.cross[(1, 0)]) and np.allclose(A.fixed[0], B.fixed[0]))
+    True
+    """
+
+    def __init__(self, terms: list[TermData]):
+        self.terms = terms
+        self._flat: dict = {}
+        self._pairs = {}
+        for i in range(len(terms)):
+            for j in range(i):
+                ti, tj = terms[i], terms[j]
+                a, b = np.meshgrid(np.arange(ti.p), np.arange(tj.p), indexing="ij")
+                self._pairs[(i, j)] = (((ti.codes[:, None] * ti.p + a.ravel()[None, :]) * tj.q
+                                        + tj.codes[:, None] * tj.p + b.ravel()[None, :]).ravel(),
+                                       a.ravel(), b.ravel())
+
+    @staticmethod
+    def applies(terms: list[TermData]) -> bool:
+        """Every cross block dense-sized (``q_i q_j <= DENSE_SMALL``)."""
+        return all(terms[i].q * terms[j].q <= DENSE_SMALL
+                   for i in range(len(terms)) for j in range(i))
+
+    def crossproducts(self, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> CrossProducts:
+        """The blocks of ``[Z X y]' W [Z X y]`` (as ``form_crossproducts(..., weights=w)``)."""
+        XY = np.column_stack([X, y])
+        diag, fixed = [], []
+        for k, t in enumerate(self.terms):
+            left = np.column_stack([t.Z, XY])
+            c, p = left.shape[1], t.p
+            flat = self._flat.get((k, c))
+            if flat is None:
+                flat = (t.codes[:, None] * (c * p) + np.arange(c * p)[None, :]).ravel()
+                self._flat[(k, c)] = flat
+            vals = (left[:, :, None] * (t.Z * w[:, None])[:, None, :]).ravel()
+            G = np.bincount(flat, weights=vals, minlength=t.n_levels * c * p)
+            G = G.reshape(t.n_levels, c, p)
+            diag.append(np.ascontiguousarray(G[:, :p, :]))
+            fixed.append(np.ascontiguousarray(G[:, p:, :].transpose(1, 0, 2))
+                         .reshape(c - p, t.n_levels * p))
+        cross = {}
+        for (i, j), (flat, a, b) in self._pairs.items():
+            ti, tj = self.terms[i], self.terms[j]
+            vals = (ti.Z[:, a] * (tj.Z[:, b] * w[:, None])).ravel()
+            cross[(i, j)] = np.bincount(flat, weights=vals,
+                                        minlength=ti.q * tj.q).reshape(ti.q, tj.q)
+        return CrossProducts(diag=diag, cross=cross, fixed=fixed, xy=(XY * w[:, None]).T @ XY,
+                             ps=[t.p for t in self.terms],
+                             n_levels=[t.n_levels for t in self.terms], nobs=int(XY.shape[0]))

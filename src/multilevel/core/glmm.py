@@ -53,10 +53,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .cholesky import NotPositiveDefinite, logdet_re, make_plan
-from .crossprod import TermData, form_crossproducts
+from .crossprod import RowPlan, TermData, form_crossproducts
 from .families import Family
 from .lmm import LOG2PI, LmmProblem, LmmSolution, cond_var
 from .nested import NestedSystem, _GroupSum, nested_factor, nested_solve, nested_structure
+from .schur_small import SchurObjective, schur_applies
 from .theta import split_theta
 
 BAD_OBJECTIVE = 1e300
@@ -328,25 +329,42 @@ class GlmmProblem:
              ) -> LmmSolution:
         """One penalised weighted least-squares solve for working response ``z``."""
         nested = self._nested()
-        if not nested:
-            A = form_crossproducts(self.data.terms, X, z, weights=w)
-            return LmmProblem(A, reml=False, plan=self._structure(A)).solve(theta)
-        parents, sums, cache = nested
-        terms = self.data.terms
-        S = NestedSystem.from_rows(terms, parents, np.column_stack([X, z]), w, sums, cache)
+        if nested:
+            parents, sums, cache = nested
+            S = NestedSystem.from_rows(self.data.terms, parents, np.column_stack([X, z]), w,
+                                       sums, cache)
+            F = nested_factor(S, split_theta(theta, self.data.ps))
+            beta, us = nested_solve(F, S)
+            return self._solution(theta, beta, us, F.LXX, F.logdet)
+        A = self._crossproducts(X, z, w)
+        if schur_applies(A):  # crossed, all but the first term small: one dense factor
+            ld, LXX, beta, us = SchurObjective(A).solve(theta)
+            return self._solution(theta, beta, us, LXX, ld)
+        return LmmProblem(A, reml=False, plan=self._structure(A)).solve(theta)
+
+    def _crossproducts(self, X: np.ndarray, z: np.ndarray, w: np.ndarray):
+        """``form_crossproducts(terms, X, z, weights=w)``, by a :class:`RowPlan` made once
+        when every cross block is small."""
+        if getattr(self, "_row_plan", None) is None:
+            terms = self.data.terms
+            self._row_plan = RowPlan(terms) if RowPlan.applies(terms) else False
+        if self._row_plan:
+            return self._row_plan.crossproducts(X, z, w)
+        return form_crossproducts(self.data.terms, X, z, weights=w)
+
+    def _solution(self, theta, beta, us, LXX, logdet) -> LmmSolution:
+        """The :class:`LmmSolution` (ML scale) of a PLS solve done outside ``LmmProblem``."""
         Ts = split_theta(theta, self.data.ps)
-        F = nested_factor(S, Ts)
-        beta, us = nested_solve(F, S)
-        p = X.shape[1]
-        Lxx = F.LXX[:p, :p]
-        r2 = float(F.LXX[p, p] ** 2)
+        p = LXX.shape[0] - 1
+        Lxx = LXX[:p, :p]
+        r2 = float(LXX[p, p] ** 2)
         n = self.data.nobs
         RX_inv = np.linalg.solve(Lxx.T, np.eye(p)) if p else np.zeros((0, 0))
         ldx = float(2.0 * np.sum(np.log(np.diag(Lxx)))) if p else 0.0
         return LmmSolution(theta=theta, beta=beta, b=[uk @ T.T for uk, T in zip(us, Ts)],
                            u=us, pwrss=r2, sigma=float(np.sqrt(r2 / n)), RX_inv=RX_inv,
-                           logdet_re=F.logdet, logdet_x=ldx,
-                           objective=float(F.logdet + n * (1.0 + LOG2PI + np.log(r2 / n))))
+                           logdet_re=logdet, logdet_x=ldx,
+                           objective=float(logdet + n * (1.0 + LOG2PI + np.log(r2 / n))))
 
     def _nested(self):
         """``(parents, level sums)`` when the terms are nested (one grouping factor
@@ -393,7 +411,10 @@ class GlmmProblem:
             except NotPositiveDefinite as exc:
                 raise PirlsError(str(exc)) from exc
         try:
-            return logdet_re(self.factor(theta, w)[0])
+            A = self._crossproducts(self._X0, np.ones(self.data.nobs), w)
+            if schur_applies(A):
+                return SchurObjective(A)(theta)[0]
+            return logdet_re(LmmProblem(A, reml=False, plan=self._structure(A)).factor(theta))
         except NotPositiveDefinite as exc:
             raise PirlsError(str(exc)) from exc
 

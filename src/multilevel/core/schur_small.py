@@ -95,15 +95,11 @@ class SchurObjective:
             start += n_theta(p)
         self._rows, self._cols = np.concatenate(rows), np.concatenate(cols)
         self._tidx = np.concatenate(tidx)
+        self._rest_sizes = list(zip(A.n_levels[1:], A.ps[1:]))
         self._lam = np.eye(self.R.shape[0])
         self._diag_z = np.arange(self.q_rest)
 
-    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        """``log det(Lambda'Z'Z Lambda + I)`` and the ``[X y]`` block of ``L``.
-
-        Raises :class:`~multilevel.core.cholesky.NotPositiveDefinite` when the system is not
-        positive definite.
-        """
+    def _factor(self, theta: np.ndarray):
         theta = np.asarray(theta, dtype=float)
         T0 = split_theta(theta[:self.m0], [self.p0])[0]
         L0, L0inv = batched_cholesky(scaled_blocks(self.diag0, T0))
@@ -119,5 +115,31 @@ class SchurObjective:
             L = np.linalg.cholesky(S)
         except np.linalg.LinAlgError as exc:
             raise NotPositiveDefinite(str(exc)) from exc
+        ld = ld0 + 2.0 * float(np.sum(np.log(np.diag(L)[:self.q_rest])))
+        return ld, L, L0inv, W, lam
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """``log det(Lambda'Z'Z Lambda + I)`` and the ``[X y]`` block of ``L``.
+
+        Raises :class:`~multilevel.core.cholesky.NotPositiveDefinite` when the system is not
+        positive definite.
+        """
+        ld, L, *_ = self._factor(theta)
         q = self.q_rest
-        return ld0 + 2.0 * float(np.sum(np.log(np.diag(L)[:q]))), L[q:, q:]
+        return ld, L[q:, q:]
+
+    def solve(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, list]:
+        """``(log|L_Z|^2, L_XX, beta, u)`` with ``u`` per term as ``(l_k, p_k)`` arrays: the
+        back-substitution ``L' [u; beta] = `` the last row of ``L``, the first term last.
+        """
+        ld, L, L0inv, W, lam = self._factor(theta)
+        x = np.linalg.solve(L[:-1, :-1].T, L[-1, :-1])  # [u of the other terms; beta]
+        V = lam.T @ W                                  # L_{i0}: the rows below the first term
+        rhs0 = (V[-1] - x @ V[:-1]).reshape(L0inv.shape[0], self.p0)
+        u0 = np.einsum("lab,la->lb", L0inv, rhs0)      # L_00^{-T} per level
+        us, start = [u0], 0
+        for l, p in self._rest_sizes:
+            us.append(x[start:start + l * p].reshape(l, p))
+            start += l * p
+        q = self.q_rest
+        return ld, L[q:, q:], x[q:], us
