@@ -27,6 +27,7 @@ import scipy.sparse as sp
 from ..errors import DataError, MultilevelError, two_line
 
 DENSE_LIMIT = 4000
+MANY_REFITS = 2000
 
 
 def _u_matrix(m) -> sp.csr_matrix:
@@ -314,6 +315,12 @@ def influence(m, group: str | None = None, *, data=None) -> Influence:
     from .refit import blas_context
 
     name, codes, labels = _units(m, group, data)
+    if len(labels) > MANY_REFITS:
+        import warnings
+
+        warnings.warn(f"{len(labels)} refits (one per {name}); this may take a while. "
+                      "Delete groups instead (group=...) or use lme4's closed-form Cook's "
+                      "distance, m.cooks_distance(method='closed')", UserWarning, stacklevel=3)
     if getattr(m, "kind", None) == "glmer":
         refit = _glmer_refitter(m, data)
     else:
