@@ -284,7 +284,9 @@ class LmerResult(MixedResultBase):
         return coef_table(self, ddf=ddf)
 
     def anova(self, type=3, ddf="satterthwaite") -> pd.DataFrame:
-        """F tests of the fixed-effect terms (lmerTest's ``anova(m)``: type III, Satterthwaite).
+        """F tests of the fixed-effect terms (lmerTest's ``anova(m)``: type III, Satterthwaite);
+        ``type=1`` sequential, ``type=2`` each term adjusted for the terms not containing it,
+        ``ddf="kenward-roger"`` for Kenward-Roger df.
 
         Examples
         --------
