@@ -19,6 +19,7 @@ from typing import ClassVar
 import numpy as np
 
 from .core.families import FAMILIES, Family, Link
+from .errors import DataError
 
 __all__ = ["Binomial", "Poisson", "Gamma", "InverseGaussian", "Gaussian", "gaussian",
            "GlmFamily", "resolve"]
@@ -52,7 +53,7 @@ class GlmFamily:
         try:
             return Family(self.name, Link(self.link))
         except ValueError as exc:
-            raise ValueError(f"{type(self).__name__}: {exc}") from None
+            raise DataError(f"{type(self).__name__}: {exc}") from None
 
     def linkfun(self, mu):
         """``eta = g(mu)``."""
@@ -163,7 +164,7 @@ def resolve(family) -> Family:
     if isinstance(family, Family):
         return family
     if isinstance(family, Gaussian) and family.link == "identity":
-        raise ValueError("family=gaussian with the identity link is a linear mixed model: "
+        raise DataError("family=gaussian with the identity link is a linear mixed model: "
                          "use ml.lmer(formula, data, reml=False)")
     if isinstance(family, GlmFamily):
         return family.to_core()
@@ -172,10 +173,10 @@ def resolve(family) -> Family:
     if isinstance(family, str):
         key = family.strip().lower().replace("()", "")
         if key == "gaussian":
-            raise ValueError("family='gaussian' with the identity link is a linear mixed "
+            raise DataError("family='gaussian' with the identity link is a linear mixed "
                              "model: use ml.lmer(formula, data, reml=False)")
         if key in _BY_NAME:
             return _BY_NAME[key]().to_core()
-    raise ValueError(f"unknown family {family!r}: use 'binomial', 'poisson', 'Gamma', "
+    raise DataError(f"unknown family {family!r}: use 'binomial', 'poisson', 'Gamma', "
                      "'inverse.gaussian' or an ml.family object such as "
                      "ml.family.Binomial(link='probit')")

@@ -258,6 +258,11 @@ def anova(*models, refit: bool = True, model_names=None, check_nested: bool = Tr
 
     if not models:
         raise TypeError("anova() needs at least one fitted model")
+    for i, m in enumerate(models):
+        if not (hasattr(m, "nobs") and hasattr(m, "fixef")):
+            raise DataError(two_line(
+                f"argument {i + 1} of anova() is a {m.__class__.__name__}, not a fitted model",
+                "pass models from ml.lmer, ml.glmer or ml.lm: anova(m1, m2)"))
     if len(models) == 1:
         m = models[0]
         if _is_lm(m):

@@ -218,6 +218,11 @@ def bootstrap(m, nsim: int = 500, seed=None, func=None, *, n_jobs: int = 2,
     nsim = check_int(nsim, "nsim", minimum=1)  # before any work
     n_jobs = check_int(n_jobs, "n_jobs", minimum=1)
     seed = check_seed(seed)
+    if func is not None and not callable(func):
+        from ..errors import DataError, two_line
+
+        raise DataError(two_line(f"func must be a function of the refitted model, not {func!r}",
+                                 "pass e.g. func=lambda m: m.fixef"))
     func = default_statistic if func is None else func
     t0 = func(m)
     names = list(t0.index) if isinstance(t0, pd.Series) else None

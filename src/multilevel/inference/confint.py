@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..errors import DataError, two_line
 from ..results.names import sig_names
 
 
@@ -55,12 +56,16 @@ def _select(tab: pd.DataFrame, m, parm, readable: bool) -> pd.DataFrame:
     nv = len(names) - len(m.fixef)
     if isinstance(parm, str) and parm in ("theta_", "beta_"):
         return tab.iloc[:nv] if parm == "theta_" else tab.iloc[nv:]
+    if not isinstance(parm, (str, list, tuple)) and not hasattr(parm, "__iter__"):
+        raise DataError(two_line(f"parm must be a parameter name or a list of them, not "
+                                 f"{parm!r}", "pass e.g. parm=['(Intercept)', 'Days']"))
     parm = [parm] if isinstance(parm, str) else list(parm)
     other = parameter_names(m, not readable)
     keys = [names[other.index(p)] if p not in names and p in other else p for p in parm]
     missing = [p for p in keys if p not in tab.index]
     if missing:
-        raise ValueError(f"unknown parameters {missing}; the parameters are {names}")
+        raise DataError(two_line(f"unknown parameters {missing}",
+                                 f"the parameters are {', '.join(map(str, names))}"))
     return tab.loc[keys]
 
 
@@ -97,6 +102,9 @@ def confint(m, parm=None, level: float = 0.95, method: str = "profile", *,
     from .._validate import check_level
 
     level = check_level(level)
+    if not isinstance(method, str):
+        raise DataError(two_line(f"method must be 'profile', 'wald' or 'boot', got {method!r}",
+                                 "pass method='profile', 'wald' or 'boot'"))
     method = method.lower()
     if method == "wald":
         tab = wald_confint(m, level, readable)
@@ -116,5 +124,6 @@ def confint(m, parm=None, level: float = 0.95, method: str = "profile", *,
         tab = b.confint(level=level, type=boot_type)
         tab.index = pd.Index(parameter_names(m, readable))
     else:
-        raise ValueError(f"method must be 'profile', 'wald' or 'boot', got {method!r}")
+        raise DataError(two_line(f"method must be 'profile', 'wald' or 'boot', got {method!r}",
+                                 "pass method='profile', 'wald' or 'boot'"))
     return _select(tab, m, parm, readable)

@@ -31,6 +31,12 @@ class Summary:
 
     data: object
     digits: int | None = None
+
+    def __post_init__(self):
+        if self.digits is not None:
+            from .._validate import check_int
+
+            check_int(self.digits, "digits", minimum=1, maximum=22)
     notes: tuple = ()
 
     def __str__(self) -> str:
