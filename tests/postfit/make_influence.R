@@ -52,6 +52,19 @@ res$exam <- list(formula = "normexam ~ standLRT + schavg + sex + vr + schgend + 
 m5 <- lmer(normexam ~ standLRT + schavg + sex + (1 | school), exam)
 res$exam_1df <- list(formula = "normexam ~ standLRT + schavg + sex + (1 | school)",
   data = "Exam", vif = vif_tab(m5))
+# nested and crossed grouping factors: case deletion (lme4's cooks.distance(influence(m)))
+pa <- read.csv("../shared/data/Pastes.csv"); pa$batch <- factor(pa$batch); pa$cask <- factor(pa$cask)
+pe <- read.csv("../shared/data/Penicillin.csv")
+pe$plate <- factor(pe$plate); pe$sample <- factor(pe$sample)
+for (case in list(list("pastes", "strength ~ 1 + (1 | batch/cask)", pa, "Pastes"),
+                  list("penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)", pe,
+                       "Penicillin"))) {
+  m <- lmer(as.formula(case[[2]]), case[[3]])
+  res[[case[[1]]]] <- list(formula = case[[2]], data = case[[4]],
+                           hatvalues = unname(hatvalues(m)),
+                           cooks_closed = unname(cooks.distance(m)),
+                           cooks_cases = unname(cooks.distance(influence(m))))
+}
 # glmer: lme4's influence() refits with its default (loose) glmerControl; the reference
 # refits here use tight controls so that both sides sit at the optimum, and Cook's distance
 # follows lme4's cooks.distance.influence.merMod formula.

@@ -51,6 +51,17 @@ def test_hatvalues_and_closed_cooks(key):
                                REF[key]["cooks_closed"], atol=1e-8)
 
 
+@pytest.mark.parametrize("key", ["pastes", "penicillin"])
+def test_case_deletion_cooks_nested_and_crossed(key):
+    m = _fit(key)
+    np.testing.assert_allclose(m.hatvalues().to_numpy(), REF[key]["hatvalues"], atol=1e-7)
+    closed = np.asarray(REF[key]["cooks_closed"])  # 1/(1-h)^2 magnifies theta's last digits
+    np.testing.assert_allclose(m.cooks_distance(method="closed").to_numpy(), closed,
+                               atol=1e-5 * closed.max())
+    cd = np.asarray(REF[key]["cooks_cases"])
+    np.testing.assert_allclose(m.cooks_distance().to_numpy(), cd, atol=1e-4 * cd.max())
+
+
 @pytest.mark.parametrize("key, data", [("sleep", None), ("cake", "cake")])
 def test_group_deletion_matches_lme4_influence(key, data):
     want = REF[key]["group"]
