@@ -307,3 +307,25 @@ def test_passwords_in_urls_are_redacted(server, tmp_path):
     with pytest.raises(DataError) as e:
         ml.read("http://ann:s3cr3tPW@127.0.0.1:9/x.csv", cache_dir=tmp_path, timeout=2)
     assert "s3cr3tPW" not in str(e.value)
+
+
+def test_zip_bombs_in_excel_and_csv_zip_are_refused(tmp_path):
+    import zipfile
+
+    for name in ("bomb.xlsx", "bomb.csv.zip"):
+        p = tmp_path / name
+        with zipfile.ZipFile(p, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("xl/worksheets/sheet1.xml" if name.endswith("xlsx") else "d.csv",
+                        b"0" * (32 * MiB))
+        assert p.stat().st_size < MiB
+        with pytest.raises(DataError, match="memory budget"):
+            ml.read(p, max_memory=4 * MiB)
+
+
+def test_parquet_declaring_more_than_the_budget(tmp_path):
+    pytest.importorskip("pyarrow")
+    p = tmp_path / "d.parquet"
+    pd.DataFrame({"x": np.zeros(1_000_000)}).to_parquet(p)
+    with pytest.raises(DataError, match="memory budget"):
+        ml.read(p, max_memory=2 * MiB)
+    assert len(ml.read(p)) == 1_000_000

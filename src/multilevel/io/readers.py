@@ -319,6 +319,7 @@ def _read_format(fmt: str, path: Path, compression: str | None, shown: str, *, s
     readers = {"csv": _read_text, "tsv": _read_text, "text": _read_text,
                "parquet": _read_parquet, "feather": _read_feather, "excel": _read_excel,
                "rds": _read_r, "rdata": _read_r, "stata": _read_stata, "spss": _read_spss}
+    _check_declared_size(fmt, path, compression, shown, budget or memory_budget())
     try:
         frame = readers[fmt](path, fmt=fmt, compression=compression, shown=shown,
                              sheet=sheet, obj=obj, encoding=encoding,
@@ -342,6 +343,43 @@ def _read_format(fmt: str, path: Path, compression: str | None, shown: str, *, s
         raise DataError(two_line(f"{shown!r} has no columns (read as {fmt})",
                                  "give a file with a header row and data"))
     return frame
+
+
+def _declared_size(fmt: str, path: Path, compression: str | None) -> int | None:
+    """What a file says it expands to: the uncompressed sizes of a zip's members (Excel,
+    ``.csv.zip``), a Parquet file's row groups; None when it says nothing."""
+    if compression == "zip" or (fmt == "excel" and Path(path).suffix.lower() != ".xls"):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                return sum(max(zi.file_size, 0) for zi in zf.infolist())
+        except (zipfile.BadZipFile, OSError, EOFError):
+            return None  # the reader says what is wrong
+    if fmt == "parquet":
+        try:
+            import pyarrow.parquet as pq
+
+            meta = pq.read_metadata(path)
+            stored = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+            return max(stored, 8 * meta.num_rows * meta.num_columns)  # >= 8 bytes a value
+        except Exception:  # noqa: BLE001 - unreadable metadata: the reader says what is wrong
+            return None
+    return None
+
+
+def _check_declared_size(fmt: str, path: Path, compression: str | None, shown: str,
+                         budget: int) -> None:
+    """Refuse, before reading, a file bigger than the memory budget or one that declares
+    more data than it (a zip bomb in an .xlsx, a Parquet file of huge row groups)."""
+    sizes = [os.path.getsize(path)]
+    declared = _declared_size(fmt, path, compression)
+    if declared is not None:
+        sizes.append(declared)
+    if max(sizes) > budget:
+        raise DataError(two_line(
+            f"{shown!r} holds {size_text(max(sizes))} of data, more than the memory budget of "
+            f"{size_text(budget)}",
+            "pass a larger max_memory= (or set $MULTILEVEL_MAX_BYTES), or fit the file out of "
+            "core (ml.lmer(formula, 'file.parquet'))"))
 
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
