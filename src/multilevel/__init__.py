@@ -61,6 +61,12 @@ from . import report as _report_package  # noqa: E402,F401
 from .options import options  # noqa: E402
 from .help import help  # noqa: E402,A004 - ml.help("isSingular"), the pages warnings name
 
+# Result methods (m.confint(), m.anova(), ...) delegate to inference/, a layer above results/;
+# the package root names the module that registers those implementations (docs/architecture.md).
+from .results.operations import provided_by as _provided_by  # noqa: E402
+
+_provided_by(".inference.methods", __name__)
+
 
 def report(*args, **kwargs):
     """Write the self-contained HTML report; see :func:`multilevel.report.html_report.report`.

@@ -55,7 +55,9 @@ class _Figures:
 
     def __init__(self, fmt: str = "png", dpi: int = 120):
         if fmt not in ("png", "svg"):
-            raise ValueError(f"image_format must be 'png' or 'svg', not {fmt!r}")
+            from ..errors import DataError
+
+            raise DataError(f"image_format must be 'png' or 'svg', not {fmt!r}")
         self.fmt = fmt
         self.dpi = dpi
         self.count = 0
@@ -123,15 +125,21 @@ def _normalise(models, names, data, reml: bool, data_name: str | None = None):
     else:
         items = list(models)
     if not items:
-        raise ValueError("report() needs at least one model or formula")
+        from ..errors import DataError
+
+        raise DataError("report() needs at least one model or formula")
     names = [f"Model {i + 1}" for i in range(len(items))] if names is None else list(names)
     if len(names) != len(items):
-        raise ValueError(f"{len(names)} names for {len(items)} models")
+        from ..errors import DataError
+
+        raise DataError(f"{len(names)} names for {len(items)} models")
     out = []
     for name, item in zip(names, items):
         if isinstance(item, str):
             if data is None:
-                raise ValueError("formulas need data=: report(['y ~ x'], data=frame)")
+                from ..errors import DataError
+
+                raise DataError("formulas need data=: report(['y ~ x'], data=frame)")
             import multilevel as ml
 
             with warnings.catch_warnings(record=True) as caught:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .operations import operation
+
 
 class ResultBase:
     """Mixin: ``str``/``repr``/``_repr_html_`` render ``summary()``; labels of the used rows.
@@ -86,7 +88,7 @@ class ResultBase:
         >>> round(float(m.test("Days = 10").joint["p_value"]), 3)
         0.706
         """
-        from ..inference.hypothesis import linear_hypothesis
+        linear_hypothesis = operation("linear_hypothesis")
 
         return linear_hypothesis(self, *hypotheses, **options)
 
@@ -100,7 +102,7 @@ class ResultBase:
         >>> round(float(m.hatvalues().iloc[0]), 4)
         0.2293
         """
-        from ..inference.influence import hatvalues
+        hatvalues = operation("hatvalues")
 
         return pd.Series(hatvalues(self), index=self.row_labels, name="hatvalues")
 
@@ -116,7 +118,8 @@ class ResultBase:
         >>> m.cooks_distance(group="Batch").index.tolist()
         ['A', 'B', 'C', 'D', 'E', 'F']
         """
-        from ..inference.influence import cooks_distance_closed, influence
+        cooks_distance_closed = operation("cooks_distance_closed")
+        influence = operation("influence")
 
         if method == "closed" or getattr(self, "kind", None) == "lm":
             return pd.Series(cooks_distance_closed(self), index=self.row_labels,
@@ -141,6 +144,6 @@ class ResultBase:
         >>> m.influence(group="Batch").var_cov_comps.columns.tolist()
         ['sigma^2', 'v[(Intercept)]']
         """
-        from ..inference.influence import influence
+        influence = operation("influence")
 
         return influence(self, group, data=data)

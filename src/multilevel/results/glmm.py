@@ -11,6 +11,7 @@ from ..core.glmm import GlmmProblem, PirlsState
 from ..core.optimize import OptSummary
 from ..design.types import Design, ReTerm
 from .mixed import MixedResultBase
+from .operations import operation
 from .names import make_unique, sig_names
 
 RESIDUAL_TYPES = ("deviance", "pearson", "response", "working")
@@ -223,7 +224,7 @@ class GlmerResult(MixedResultBase):
         if type not in ("link", "response"):
             raise ValueError(f"type must be 'link' or 'response', got {type!r}")
         if interval is not None:
-            from ..inference.predict_interval import predict_interval
+            predict_interval = operation("predict_interval")
 
             return predict_interval(self, newdata, interval=interval, level=level, type=type,
                                     re_form=re_form, allow_new_levels=allow_new_levels)
@@ -307,7 +308,7 @@ class GlmerResult(MixedResultBase):
         >>> m.drop1().index.tolist()
         ['<none>', 'period']
         """
-        from ..inference.drop1 import drop1
+        drop1 = operation("drop1")
 
         return drop1(self, test=test, **kw)
 
@@ -367,7 +368,7 @@ class GlmerResult(MixedResultBase):
         if readable is not None:
             old_names = not readable
         if method.lower() == "profile":
-            from ..inference.profile import profile_confint
+            profile_confint = operation("profile_confint")
 
             return profile_confint(self, which=parm, level=level, readable=not old_names)
         if method.lower() != "wald":

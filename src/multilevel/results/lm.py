@@ -10,6 +10,7 @@ from scipy import stats
 
 from ..design.types import Design
 from .base import ResultBase
+from .operations import operation
 
 
 class LmResult(ResultBase):
@@ -219,7 +220,7 @@ class LmResult(ResultBase):
         >>> ml.lm("Reaction ~ Days", ml.datasets.load("sleepstudy")).anova().index.tolist()
         ['Days', 'Residuals']
         """
-        from ..inference.anova import lm_anova
+        lm_anova = operation("lm_anova")
         from ..report.rprint import as_anova_table
 
         return as_anova_table(lm_anova(self))

@@ -10,6 +10,7 @@ from ..core.lmm import LmmProblem, LmmSolution, cond_var
 from ..core.optimize import OptSummary
 from ..design.types import Design, ReTerm
 from .mixed import MixedResultBase
+from .operations import operation
 from .names import make_unique
 
 LOG2PI = float(np.log(2.0 * np.pi))
@@ -168,7 +169,7 @@ class LmerResult(MixedResultBase):
         251.405
         """
         if interval is not None:
-            from ..inference.predict_interval import predict_interval
+            predict_interval = operation("predict_interval")
 
             return predict_interval(self, newdata, interval=interval, level=level,
                                     re_form=re_form, allow_new_levels=allow_new_levels)
@@ -245,7 +246,7 @@ class LmerResult(MixedResultBase):
         True
         """
         if ddf is not None:
-            from ..inference.coef_table import summary
+            summary = operation("summary_ddf")
 
             return summary(self, digits=digits, ddf=ddf)
         from .summary import lmer_summary
@@ -264,7 +265,7 @@ class LmerResult(MixedResultBase):
         >>> m.drop1().columns.tolist()
         ['npar', 'AIC', 'LRT', 'Pr(Chi)']
         """
-        from ..inference.drop1 import drop1
+        drop1 = operation("drop1")
 
         return drop1(self, test=test, **kw)
 
@@ -279,7 +280,7 @@ class LmerResult(MixedResultBase):
         >>> round(float(m.coef_table().loc["Days", "df"]), 3)
         17.0
         """
-        from ..inference.coef_table import coef_table
+        coef_table = operation("coef_table")
 
         return coef_table(self, ddf=ddf)
 
@@ -295,7 +296,7 @@ class LmerResult(MixedResultBase):
         >>> m.anova().columns.tolist()
         ['Sum Sq', 'Mean Sq', 'NumDF', 'DenDF', 'F value', 'Pr(>F)']
         """
-        from ..inference.ftests import anova_table
+        anova_table = operation("anova_table")
         from ..report.rprint import as_anova_table
 
         return as_anova_table(anova_table(self, type=type, ddf=ddf))
@@ -313,7 +314,7 @@ class LmerResult(MixedResultBase):
         >>> m.confint(method="wald").columns.tolist()
         ['lower', 'upper']
         """
-        from ..inference.confint import confint
+        confint = operation("confint")
 
         return confint(self, parm=parm, level=level, method=method, **kw)
 
@@ -330,7 +331,7 @@ class LmerResult(MixedResultBase):
         >>> m.simulate(2, seed=1).shape
         (30, 2)
         """
-        from ..inference.simulate import simulate
+        simulate = operation("simulate")
 
         return simulate(self, nsim=nsim, seed=seed, use_u=use_u, re_form=re_form)
 
@@ -344,7 +345,7 @@ class LmerResult(MixedResultBase):
         >>> m.icc().index.tolist()
         ['ICC_adjusted', 'ICC_unadjusted']
         """
-        from ..inference.icc import icc
+        icc = operation("icc")
 
         return icc(self)
 
@@ -358,6 +359,6 @@ class LmerResult(MixedResultBase):
         >>> m.r2().index.tolist()
         ['R2_conditional', 'R2_marginal']
         """
-        from ..inference.icc import r2
+        r2 = operation("r2")
 
         return r2(self)
