@@ -39,7 +39,8 @@ clean <- tryCatch({ cat("5", file = "/proc/self/clear_refs"); TRUE }, error = fu
 writeLines(format(Sys.time(), "%s"), paste0(out, ".loaded"))
 
 num <- function(x) if (length(x)) paste(sprintf("%.17g", x), collapse = ", ") else ""
-str_ <- function(x) if (length(x)) paste0('"', gsub('(["\\\\])', "\\\\\\1", x), '"', collapse = ", ") else ""
+str_ <- function(x) if (length(x)) paste0('"', gsub("[[:cntrl:]]", " ", gsub('(["\\\\])', "\\\\\\1", x)),
+                                          '"', collapse = ", ") else ""  # JSON: no raw newlines
 version <- paste0(R.version.string, ", lme4 ", packageVersion("lme4"), ", BLAS ",
                   basename(extSoftVersion()[["BLAS"]]))
 
