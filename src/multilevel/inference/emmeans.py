@@ -597,7 +597,14 @@ def emmeans(m, specs, by=None, *, ddf="kenward-roger", type: str = "link", at=No
     Returns
     -------
     Emmeans
-        ``.frame`` (the means), ``.pairs()``, ``.contrast()``; prints as emmeans.
+        ``.frame`` (the means), ``.pairs()``, ``.contrast()``; prints as emmeans. The
+        estimate column is ``emmean``; with ``type="response"`` it is named as emmeans
+        names it (``prob``, ``rate`` or ``response``).
+
+    Warns
+    -----
+    UserWarning
+        emmeans' note when the factors are in an interaction with factors averaged over.
 
     Examples
     --------
@@ -676,9 +683,26 @@ def emmeans(m, specs, by=None, *, ddf="kenward-roger", type: str = "link", at=No
             levels[c] = levels[c].astype(str)
     averaged = [g[0] for g in gv if g[1] == "factor" and g[0] not in wanted
                 and len(g[2]) > 1]
+    if averaged and _in_interaction(design, wanted):
+        import warnings
+
+        warnings.warn("NOTE: Results may be misleading due to involvement in interactions",
+                      UserWarning, stacklevel=2)
     numeric = [g[0] for g in gv if g[1] == "covariate" or _coerced(design, g[0])]
     return Emmeans(m, basis, levels, L, L_off, estimable, specs, by, averaged, type, level,
                    numeric)
+
+
+def _in_interaction(design, wanted: list[str]) -> bool:
+    """emmeans' ``.some.term.contains``: a term holds all of ``wanted`` and more variables."""
+    from ..design.variables import names_in
+
+    spec = design.spec
+    for term in spec.fixed.terms:
+        names = [set(names_in(spec.fixed.variables[v])) | {v} for v in term]
+        if all(any(w in ns for ns in names) for w in wanted) and len(term) > len(wanted):
+            return True
+    return False
 
 
 def _coerced(design, name: str) -> bool:
