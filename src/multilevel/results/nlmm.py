@@ -55,13 +55,6 @@ def orange() -> pd.DataFrame:
     return d
 
 
-def _example():
-    from ..fit.nlmer import nlmer
-
-    return nlmer("circumference ~ SSlogis(age, Asym, xmid, scal) ~ Asym | Tree", orange(),
-                 start={"Asym": 200, "xmid": 725, "scal": 350}, data_name="Orange")
-
-
 class NlmerResult(MixedResultBase):
     """A fitted nonlinear mixed model (lme4's ``nlmerMod``).
 
@@ -74,6 +67,7 @@ class NlmerResult(MixedResultBase):
 
     Examples
     --------
+    >>> from multilevel.fit.nlmer import _example
     >>> m = _example()
     >>> round(m.sigma, 3), round(m.loglik, 3)
     (7.843, -131.572)
@@ -128,6 +122,7 @@ class NlmerResult(MixedResultBase):
 
         Examples
         --------
+        >>> from multilevel.fit.nlmer import _example
         >>> float(np.sqrt(_example().vcov.iloc[0, 0])).__round__(2)
         15.58
         """
@@ -144,6 +139,7 @@ class NlmerResult(MixedResultBase):
 
         Examples
         --------
+        >>> from multilevel.fit.nlmer import _example
         >>> _example().vcov_rx().shape
         (3, 3)
         """
@@ -183,6 +179,7 @@ class NlmerResult(MixedResultBase):
 
         Examples
         --------
+        >>> from multilevel.fit.nlmer import _example
         >>> round(float(_example().fitted.iloc[0]), 3)
         24.011
         """
@@ -194,6 +191,7 @@ class NlmerResult(MixedResultBase):
 
         Examples
         --------
+        >>> from multilevel.fit.nlmer import _example
         >>> len(_example().residuals())
         35
         """
@@ -215,12 +213,13 @@ class NlmerResult(MixedResultBase):
 
         Examples
         --------
+        >>> from multilevel.fit.nlmer import _example
         >>> m = _example()
         >>> new = pd.DataFrame({"age": [500.0], "Tree": ["4"]})
         >>> round(float(m.predict(new, re_form=None).iloc[0]), 2)
         65.67
         """
-        from ..fit.nlmer import eval_column
+        from ..design.expressions import eval_column
 
         keep = self._terms_for(re_form)
         if newdata is None:
@@ -263,6 +262,7 @@ class NlmerResult(MixedResultBase):
 
         Examples
         --------
+        >>> from multilevel.fit.nlmer import _example
         >>> _example().coef()["Tree"].columns.tolist()
         ['Asym', 'xmid', 'scal']
         """
@@ -306,6 +306,7 @@ class NlmerResult(MixedResultBase):
 
         Examples
         --------
+        >>> from multilevel.fit.nlmer import _example
         >>> _example().glance()[["nobs", "df_residual"]].values.tolist()
         [[35, 30]]
         """
@@ -320,6 +321,7 @@ class NlmerResult(MixedResultBase):
 
         Examples
         --------
+        >>> from multilevel.fit.nlmer import _example
         >>> _example().augment(orange()).columns.tolist()[-3:]
         ['.fitted', '.resid', '.fixed']
         """
@@ -340,6 +342,7 @@ class NlmerResult(MixedResultBase):
 
         Examples
         --------
+        >>> from multilevel.fit.nlmer import _example
         >>> print(str(_example().summary()).splitlines()[0])
         Nonlinear mixed model fit by maximum likelihood  ['nlmerMod']
         """
