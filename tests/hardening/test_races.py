@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import multilevel as ml
-from multilevel.fit.callsite import _snapshot, caller_data_name
+from multilevel._callsite import _snapshot, caller_data_name
 
 F = "Reaction ~ Days + (Days | Subject)"
 SLEEP = ml.datasets.load("sleepstudy")

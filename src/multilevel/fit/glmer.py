@@ -27,9 +27,9 @@ from ..core.covstruct import ThetaMap
 from ..core.theta import theta_start
 from .weights import prior_weights as _prior_weights
 from ..errors import ConvergenceError, ConvergenceWarning, DataError, SingularFitWarning, two_line
-from .callsite import caller_data_name
+from .._callsite import caller_data_name
 from .lmer import order_terms, to_term_data
-from .threads import blas_threads_for
+from ..core.threads import blas_threads_for
 
 SINGULAR_TOL = 1e-4
 GRAD_TOL = 2e-3  # lme4: check.conv.grad tol

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..errors import DataError, two_line
-from .callsite import caller_data_name
+from .._callsite import caller_data_name
 
 
 def lm(formula: str, data, *, contrasts: dict | None = None, data_name: str | None = None):

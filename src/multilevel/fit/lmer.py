@@ -17,10 +17,10 @@ from ..core.covstruct import ThetaMap
 from ..design.types import Design, ReTerm
 from ..errors import ConvergenceWarning, SingularFitWarning
 from ..results.lmm import LmerResult
-from .callsite import caller_data_name
+from .._callsite import caller_data_name
 from .checks import check_convergence
 from .start import STEP_FRACTION, initial_step, lmer_start
-from .threads import blas_threads_for, largest_dense_block
+from ..core.threads import blas_threads_for, largest_dense_block
 from .weights import prior_weights
 
 SINGULAR_TOL = 1e-4

@@ -38,7 +38,7 @@ from ..errors import (BackendError, DataError, MissingDataWarning, RankDeficienc
                       two_line)
 from ..results.lmm_source import LmerSourceResult, SourceDesign
 from .start import crossproduct_start, initial_step
-from .threads import blas_threads_for, largest_dense_block
+from ..core.threads import blas_threads_for, largest_dense_block
 
 __all__ = ["lmer_source", "require_in_memory", "source_crossproducts"]
 

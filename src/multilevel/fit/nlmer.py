@@ -308,7 +308,7 @@ def nlmer(formula: str, data, start=None, *, optimizer: str = "Nelder_Mead", n_a
     from ..core.nlmm import NlmmCore, NlTerm
     from ..design.model_frame import as_dataframe
     from ..results.nlmm import NlmerResult, NlTermInfo
-    from .callsite import caller_data_name
+    from .._callsite import caller_data_name
 
     if n_agq not in (0, 1):
         raise MultilevelError(two_line(f"n_agq={n_agq!r} is not available for nlmer",

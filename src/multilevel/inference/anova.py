@@ -38,7 +38,7 @@ def _model_names(models, names) -> list[str]:
         return names
     out = []
     try:
-        from ..fit.callsite import _argument_text, _outside_frame
+        from .._callsite import _argument_text, _outside_frame
 
         f = _outside_frame()
         for i, m in enumerate(models):

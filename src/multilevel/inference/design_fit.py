@@ -153,7 +153,7 @@ def fit_lmer_design(design: Design, *, reml: bool, weights=None, data_name=None,
     from ..core.optimize import bobyqa
     from ..fit.lmer import LmerControl, _post_fit_checks, lmer_problem, order_terms
     from ..fit.start import initial_step, lmer_start
-    from ..fit.threads import blas_threads_for, largest_dense_block
+    from ..core.threads import blas_threads_for, largest_dense_block
     from ..results.lmm import LmerResult
 
     terms = order_terms(design.re_terms)

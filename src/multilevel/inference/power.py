@@ -315,7 +315,7 @@ def _one_n(m, design, src, beta, method, cols, seeds, bar, errors, n_jobs=1):
     import multiprocessing as mp
     import os
 
-    from ..fit.threads import blas_threads_for
+    from ..core.threads import blas_threads_for
     from .refit import blas_context
 
     eng = (_Glmm(m, design, src, beta, method, cols) if m.kind == "glmer"

@@ -53,7 +53,7 @@ def glmm_blas_context(m):
     """
     try:
         from ..fit.glmer import _dense_order
-        from ..fit.threads import blas_threads_for
+        from ..core.threads import blas_threads_for
     except ImportError:  # pragma: no cover
         return contextlib.nullcontext()
     return blas_threads_for(_dense_order(m.problem.data))

@@ -31,7 +31,7 @@ def blas_context(m):
     ...     pass
     """
     try:
-        from ..fit.threads import blas_threads_for, largest_dense_block
+        from ..core.threads import blas_threads_for, largest_dense_block
     except ImportError:  # pragma: no cover
         return contextlib.nullcontext()
     return blas_threads_for(largest_dense_block(m.problem.A))
