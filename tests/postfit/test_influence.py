@@ -92,6 +92,8 @@ def test_group_deletion_matches_lme4_influence(key, data):
     np.testing.assert_allclose(inf.cooks_distance.to_numpy(), cd, atol=1e-4 * cd.max())
     assert inf.converged.all()
     assert "Largest Cook's distances" in repr(inf)
+    n, p = inf.fixef.shape
+    np.testing.assert_allclose(inf.cooks_distance_me, inf.cooks_distance * n / (n - p))
 
 
 def test_glmer_group_deletion_matches_tight_lme4_refits():

@@ -261,6 +261,15 @@ class Influence:
         d = np.einsum("ij,jk,ik->i", db, Vinv, db)
         return pd.Series(d, index=self.fixef.index, name="cooks_distance")
 
+    @property
+    def cooks_distance_me(self) -> pd.Series:
+        """Cook's distance as influence.ME and HLMdiag define it, ``db' V^{-1} db / p``
+        (lme4's value times ``n / (n - p)``)."""
+        db = self.dfbeta.to_numpy()
+        p = db.shape[1]
+        d = np.einsum("ij,jk,ik->i", db, np.linalg.inv(self.vcov), db) / p
+        return pd.Series(d, index=self.fixef.index, name="cooks_distance")
+
     def __repr__(self) -> str:
         cd = self.cooks_distance
         top = cd.sort_values(ascending=False).head(5)
