@@ -246,6 +246,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
+        if self.path.startswith("/slowheaders"):
+            try:
+                for c in b"HTTP/1.0 200 OK\r\nX-Padding: " + b"a" * 100:
+                    self.wfile.write(bytes([c]))
+                    self.wfile.flush()
+                    time.sleep(0.3)
+            except OSError:
+                pass
+            return
         if self.path.startswith("/login"):
             body = b"<!DOCTYPE html><html><body>Please log in</body></html>"
             self.send_response(200)
@@ -287,6 +296,13 @@ def test_a_trickling_server_times_out_within_the_timeout(server, tmp_path):
         ml.read(f"http://{server}/trickle/x.csv", timeout=2, cache_dir=tmp_path)
     assert time.monotonic() - t < 4.5
     assert [p for p in tmp_path.iterdir()] == []
+
+
+def test_a_server_trickling_its_headers_times_out_too(server, tmp_path):
+    t = time.monotonic()
+    with pytest.raises(DataError, match="cannot download"):
+        ml.read(f"http://{server}/slowheaders/x.csv", timeout=2, cache_dir=tmp_path)
+    assert time.monotonic() - t < 4.5
 
 
 def test_an_html_page_is_refused_and_not_cached(server, tmp_path):

@@ -636,7 +636,8 @@ def _download(url: str, *, cache_dir, timeout: float, max_bytes: int, refresh: b
     if target.exists() and not refresh:
         return target
     deadline = time.monotonic() + timeout
-    opener = urllib.request.build_opener(_HttpOnlyRedirects)
+    opener = urllib.request.build_opener(_HttpOnlyRedirects, _DeadlineHTTP(deadline),
+                                         _DeadlineHTTPS(deadline))
     request = urllib.request.Request(url, headers={"User-Agent": "multilevel (python)"})
     try:
         with opener.open(request, timeout=timeout) as resp:
@@ -686,6 +687,83 @@ def _download(url: str, *, cache_dir, timeout: float, max_bytes: int, refresh: b
                                  "for the whole download)")
                         ) from None
     return target
+
+
+class _DeadlineSocket:
+    """A connected socket whose every send and receive is bounded by what is left of one
+    deadline: a server trickling its headers or body a byte at a time is cut off when the
+    download's time is up, not after each byte."""
+
+    def __init__(self, sock, deadline: float):
+        self._sock = sock
+        self._deadline = deadline
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+    def _arm(self) -> None:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the download took longer than its timeout")
+        self._sock.settimeout(left)
+
+    def recv_into(self, buffer, nbytes=0, flags=0):
+        self._arm()
+        return self._sock.recv_into(buffer, nbytes, flags)
+
+    def recv(self, bufsize, flags=0):
+        self._arm()
+        return self._sock.recv(bufsize, flags)
+
+    def sendall(self, data, flags=0):
+        self._arm()
+        return self._sock.sendall(data, flags)
+
+    def makefile(self, mode="r", buffering=None, **_):
+        import socket
+
+        raw = socket.SocketIO(self, "rb" if "r" in mode else "wb")
+        self._sock._io_refs += 1  # as socket.makefile: close() waits for this file
+        return io.BufferedReader(raw) if "r" in mode else io.BufferedWriter(raw)
+
+    def _decref_socketios(self) -> None:
+        self._sock._decref_socketios()
+
+
+def _deadline_connection(base):
+    class Connection(base):
+        def __init__(self, *args, deadline: float, **kwargs):
+            self._deadline = deadline
+            super().__init__(*args, **kwargs)
+
+        def connect(self):
+            super().connect()
+            self.sock = _DeadlineSocket(self.sock, self._deadline)
+    return Connection
+
+
+class _DeadlineHTTP(urllib.request.HTTPHandler):
+    def __init__(self, deadline: float):
+        super().__init__()
+        self.deadline = deadline
+
+    def http_open(self, req):
+        import http.client
+
+        return self.do_open(_deadline_connection(http.client.HTTPConnection), req,
+                            deadline=self.deadline)
+
+
+class _DeadlineHTTPS(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: float):
+        super().__init__()
+        self.deadline = deadline
+
+    def https_open(self, req):
+        import http.client
+
+        return self.do_open(_deadline_connection(http.client.HTTPSConnection), req,
+                            context=self._context, deadline=self.deadline)
 
 
 def _set_socket_timeout(resp, seconds: float) -> None:
