@@ -35,6 +35,8 @@ def _parents(M, l_rows: int, p_rows: int, l_cols: int, p_cols: int) -> np.ndarra
     """The one row level each column level of ``M`` touches, or None when some touch 0 or 2+."""
     import scipy.sparse as sp
 
+    if getattr(M, "nnz", 0) > l_cols * p_rows * p_cols:  # some level has two parents
+        return None
     C = sp.coo_matrix(M)
     nz = C.data != 0
     rows, cols = C.row[nz] // p_rows, C.col[nz] // p_cols

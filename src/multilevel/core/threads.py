@@ -14,14 +14,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from functools import lru_cache
+
+from .cholesky import SMALL_BLOCK
 
 THREADED_BLOCK = 600  # dense blocks of at least this order gain from several BLAS threads
 ALWAYS_THREADED = 2000  # ... and from this order on, whatever else the machine is doing
 
 
-@lru_cache(maxsize=1)
-def _controller():
+@lru_cache(maxsize=2)
+def _controller(with_scipy: bool):
+    """A controller of the BLAS libraries loaded now (``with_scipy``: scipy's own OpenBLAS,
+    loaded with ``scipy.linalg``, is among them; a controller only sees the libraries loaded
+    when it was made)."""
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - threadpoolctl is a dependency
@@ -45,7 +51,9 @@ def blas_threads_for(dense_order: int):
     >>> with blas_threads_for(10):
     ...     pass
     """
-    ctl = _controller()
+    if dense_order > SMALL_BLOCK:  # the fit will call scipy's BLAS: load it before limiting
+        import scipy.linalg  # noqa: F401
+    ctl = _controller("scipy.linalg" in sys.modules)
     if ctl is None or dense_order >= ALWAYS_THREADED or (dense_order >= THREADED_BLOCK
                                                          and _spare_cores()):
         return contextlib.nullcontext()
