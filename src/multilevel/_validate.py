@@ -435,6 +435,10 @@ def check_fields(obj) -> None:
             check_int(value, label, minimum=1)
         elif isinstance(default, float):
             check_number(value, label, minimum=0, strict_min=f.name.endswith("fraction"))
+        elif isinstance(default, str):
+            if not isinstance(value, str):  # which words are allowed: the setting's own check
+                raise DataError(two_line(f"{label} must be text, not {value!r}"[:200],
+                                         f"pass e.g. {f.name}={default!r}"))
         elif default is None and value is not None:
             check_number(value, label, minimum=0, strict_min=True)
 

@@ -45,10 +45,17 @@ def test_numpy_bool_is_accepted(sleep):
 @pytest.mark.parametrize("kw", [dict(maxeval=-1), dict(maxeval=0), dict(maxeval=2.5),
                                 dict(xtol_abs=float("nan")), dict(ftol_abs=-1.0),
                                 dict(xtol_abs="1e-8"), dict(check_conv="yes"),
-                                dict(step_fraction=float("inf")), dict(step_fraction=0.0)])
+                                dict(step_fraction=float("inf")), dict(step_fraction=0.0),
+                                dict(check_nlev_gtr_1=False)])
 def test_lmer_control_values_are_checked(kw):
     with pytest.raises(DataError):
         LmerControl(**kw)
+
+
+@pytest.mark.parametrize("kw", [dict(check_nobs_vs_nlev="warn"), dict(check_nlev_gtr_1=False)])
+def test_lmer_control_words_are_checked(sleep, kw):
+    with pytest.raises(DataError):
+        ml.lmer(F, sleep, control=LmerControl(**kw))
 
 
 @pytest.mark.parametrize("kw", [dict(maxeval=-1), dict(tol_pirls=float("nan")),
