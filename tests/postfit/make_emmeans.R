@@ -37,7 +37,9 @@ for (mode in c("kenward-roger", "satterthwaite", "asymptotic"))
   add(paste0("cake_int_recipe_", mode), m1, f1, "cake", "recipe", mode = mode)
 add("cake_int_recipe_by_temperature", m1, f1, "cake", "recipe", by = "temperature",
     mode = "kenward-roger")
-add("cake_int_two_factors", m1, f1, "cake", c("recipe", "temperature"), mode = "satterthwaite")
+add("cake_int_two_factors", m1, f1, "cake", c("recipe", "temperature"), mode = "satterthwaite",
+    extra = list(interaction = function(e) tab(summary(contrast(e, interaction = "pairwise"))),
+                 interaction_text = function(e) text(contrast(e, interaction = "pairwise"))))
 methods <- list(
   trt_vs_ctrl = function(e) tab(summary(contrast(e, "trt.vs.ctrl"))),
   poly = function(e) tab(summary(contrast(e, "poly"))),

@@ -208,3 +208,11 @@ def test_weights_match_emmeans(weights):
                  want)
     with pytest.raises(MultilevelError, match="weights"):
         ml.emmeans(m, "recipe", weights="bogus")
+
+
+def test_interaction_contrasts_match_emmeans():
+    case = REF["cake_int_two_factors"]
+    got = _emm(case).contrast("pairwise", interaction=True)
+    _compare(got, case["interaction"])
+    assert [x.rstrip() for x in repr(got).splitlines()] == \
+        [x.rstrip() for x in case["interaction_text"].splitlines()]

@@ -329,8 +329,8 @@ class Emmeans:
         return [f"({s})" if any(ch in s for ch in "-+/*") else s for s in labs]
 
     def contrast(self, method="eff", *, by=None, adjust=None, ref=0, reverse: bool = False,
-                 ci: bool = False, level: float | None = None, name: str = "contrast"
-                 ) -> EmmTable:
+                 ci: bool = False, level: float | None = None, name: str = "contrast",
+                 interaction: bool = False) -> EmmTable:
         """Contrasts of the marginal means (emmeans' ``contrast``).
 
         Parameters
@@ -346,6 +346,10 @@ class Emmeans:
             trt.vs.ctrl, fdr for eff, mvt for consec, none otherwise).
         ci : bool
             Add simultaneous ``lower`` and ``upper`` limits (emmeans' ``confint``).
+        interaction : bool
+            Interaction contrasts (emmeans' ``interaction = method``): ``method`` applied to
+            each factor in turn, e.g. differences of pairwise differences; no adjustment by
+            default.
 
         Examples
         --------
@@ -357,6 +361,9 @@ class Emmeans:
         [1.5]
         """
         by = list(self.by if by is None else ([by] if isinstance(by, str) else by))
+        if interaction:
+            return self._interaction(method, by, "none" if adjust is None else adjust, ref,
+                                     reverse)
         groups = self._groups(by)
         labels = self._level_labels(by)
         rows, names, grp_of, et, default_adj, fam = [], [], [], None, "none", 0
@@ -446,6 +453,61 @@ class Emmeans:
         footer = self._footer(kind="contrast", adjust_note=note, pre=notes, still=still,
                               ratio=ratio, link_ratio=true_con and b.link in _RATIO_BASE)
         return _table(out, by, footer, self.numeric_levels)
+
+    def _interaction(self, method, by, adjust, ref, reverse) -> EmmTable:
+        """emmeans' interaction contrasts: the last factor first, the others as ``by``."""
+        if isinstance(method, dict):
+            raise MultilevelError(two_line("interaction contrasts take a method name",
+                                           'e.g. e.contrast("pairwise", interaction=True)'))
+        levels = self.levels.astype(str).reset_index(drop=True)
+        W = np.eye(len(levels))
+        vars_ = [c for c in levels.columns if c not in by]
+        for v in reversed(vars_):
+            rest = [c for c in levels.columns if c != v]
+            keys = (levels[rest].agg("\x00".join, axis=1).to_numpy() if rest
+                    else np.zeros(len(levels), dtype=object))
+            new_rows, new_w = [], []
+            for key in dict.fromkeys(keys):
+                idx = np.flatnonzero(keys == key)
+                C, nm, _, _ = _coefficients(method, levels[v].iloc[idx].tolist(), ref, reverse)
+                for j in range(C.shape[1]):
+                    row = {f"{v}_{method}": nm[j]}
+                    row.update({c: levels[c].iloc[idx[0]] for c in rest})
+                    new_rows.append(row)
+                    new_w.append(C[:, j] @ W[idx])
+            cols = [f"{v}_{method}"] + rest
+            levels = pd.DataFrame(new_rows, columns=cols)
+            W = np.asarray(new_w)
+        L = W @ self._L
+        off = W @ self._offset
+        ok = np.array([bool(np.all(self._estimable[np.abs(w) > 1e-12])) for w in W])
+        est, se, df = self._stats(L, off, ok)
+        t = est / se
+        adjust = mult.check_method(adjust)
+        keys = levels[by].astype(str).agg("\x00".join, axis=1).to_numpy() if by else \
+            np.zeros(len(levels), dtype=object)
+        p = np.full(len(t), np.nan)
+        for key in dict.fromkeys(keys):
+            sel = np.flatnonzero((keys == key) & np.isfinite(t))
+            if sel.size:
+                corr = None
+                if adjust == "mvt":
+                    V = L[sel] @ self._basis.V @ L[sel].T
+                    dd = np.sqrt(np.diag(V))
+                    corr = V / np.outer(dd, dd)
+                a = "sidak" if adjust == "tukey" else adjust
+                p[sel] = mult.adjust_p(t[sel], df[sel], a, len(sel), corr=corr,
+                                       rank=int(np.linalg.matrix_rank(L[sel])))
+        out = levels[[c for c in levels.columns if c not in by] + by].copy()
+        out["estimate"] = est
+        out["std_error"] = se
+        out["df"] = df
+        out["statistic"] = t
+        out["p_value"] = p
+        n = int(np.sum(keys == keys[0])) if len(keys) else 0
+        note = None if adjust == "none" else f"P value adjustment: {adjust} method for {n} tests "
+        return _table(out, by, self._footer(kind="contrast", adjust_note=note),
+                      self.numeric_levels)
 
     def pairs(self, adjust: str = "tukey", *, by=None, reverse: bool = False,
               ci: bool = False, level: float | None = None) -> EmmTable:
