@@ -128,3 +128,14 @@ def test_killed_mid_write_leaves_no_partial_output(big_source, tmp_path, sig, na
     m = ml.lmer("y ~ x + (1 | g)", str(big_source))
     m.augment(to=str(out), columns=["g"])
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_stray_text_in_a_csv_source_is_refused(tmp_path):
+    d = ml.datasets.load("sleepstudy").copy()
+    d["Days"] = d["Days"].astype(object)
+    d.loc[5, "Days"] = "n/a"
+    p = tmp_path / "s.csv"
+    d.to_csv(p, index=False)
+    with pytest.raises(MultilevelError, match="'Days' holds numbers and 1 text value"):
+        ml.lmer(F, str(p))
+    assert len(ml.lmer("Reaction ~ factor(Days) + (1 | Subject)", str(p)).fixef) == 11

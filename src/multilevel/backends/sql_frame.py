@@ -358,6 +358,37 @@ def _columns_sql(ft: FixedTerms, coding: tuple, vars_: dict, sqls: dict, one: st
     return cols, mine
 
 
+def _check_stray_text(table: SqlTable, schema: dict, tree, bars) -> None:
+    """A text column that mostly holds numbers, used as a number (a bare name in the fixed
+    part): refused as in memory (see :func:`multilevel._validate.check_model_data`), found by
+    the engine with one pass (DuckDB; other engines cast text themselves)."""
+    from .._validate import _factor_wrapped
+
+    if table.engine != "duckdb":
+        return
+    wrapped: set = set()
+    _factor_wrapped(tree.rhs, wrapped)
+    names = names_in(tree.lhs) + names_in(nobars(tree.rhs)) + [
+        n for b in bars for n in names_in(b.left)]
+    for name in dict.fromkeys(names):
+        if schema.get(name) != STRING or name in wrapped or (
+                hasattr(table, "categories") and table.categories(name) is not None):
+            continue
+        c = table.dialect.ident(name)
+        num = f"TRY_CAST({c} AS DOUBLE) IS NOT NULL"
+        row = table.fetch(f"SELECT count({c}) AS n, count(*) FILTER (WHERE {num}) AS k "
+                          f"FROM {table.name}").to_pylist()[0]
+        n, k = int(row["n"] or 0), int(row["k"] or 0)
+        if 0 < k < n and (n - k) <= n / 2:
+            bad = table.fetch(f"SELECT DISTINCT {c} AS v FROM {table.name} WHERE {c} IS NOT "
+                              f"NULL AND NOT ({num}) LIMIT 5").column("v").to_pylist()
+            raise DataError(two_line(
+                f"column {name!r} holds numbers and {n - k} text value(s) "
+                f"({', '.join(map(repr, bad))})",
+                "make them numbers or missing in the source (CSV: write NA or leave the field "
+                f"empty); write factor({name}) if the column is a category"))
+
+
 def frame_sql(formula: str, table: SqlTable, weights=None) -> SqlDesign:
     """Translate a model formula into SQL over ``table`` (lme4's ``lFormula``, out of core).
 
@@ -405,6 +436,7 @@ def frame_sql(formula: str, table: SqlTable, weights=None) -> SqlDesign:
         raise FormulaError(two_line("no random effects terms specified in formula",
                                     "add a term such as (1 | group), or use lm()"))
     _check_columns(proxy, tree, bars)
+    _check_stray_text(table, schema, tree, bars)
     used = names_in(tree.lhs) + names_in(nobars(tree.rhs))
     for b in bars:
         used += names_in(b.left) + names_in(b.right)
