@@ -345,3 +345,20 @@ def test_parquet_declaring_more_than_the_budget(tmp_path):
     with pytest.raises(DataError, match="memory budget"):
         ml.read(p, max_memory=2 * MiB)
     assert len(ml.read(p)) == 1_000_000
+
+
+def test_rds_with_repeated_column_names_keeps_every_column():
+    from pathlib import Path
+
+    got = ml.read(Path(__file__).parent / "data" / "dupnames.rds")
+    assert got.columns.tolist() == ["a", "b", "a.1"]
+    assert got["a.1"].tolist() == [7, 8, 9]
+
+
+@pytest.mark.parametrize("kw", [dict(format=3), dict(object=1), dict(sheet=1.5),
+                                dict(encoding=5), dict(refresh="yes")])
+def test_read_option_types(tmp_path, kw):
+    p = tmp_path / "d.csv"
+    p.write_text("a\n1\n")
+    with pytest.raises(DataError):
+        ml.read(p, **kw)

@@ -442,7 +442,15 @@ def _frame(obj) -> Any:
     names = _strings(obj.attrs.get("names"))
     columns: dict[str, Any] = {}
     labels: dict[str, str] = {}
+    seen: dict[str, int] = {}
     for name, col in zip(names, obj.value):
+        name = "" if name is None else str(name)
+        if name in seen:  # R allows repeated names; keep every column, as pandas' readers do
+            seen[name] += 1
+            while f"{name}.{seen[name]}" in seen:
+                seen[name] += 1
+            name = f"{name}.{seen[name]}"
+        seen.setdefault(name, 0)
         if not isinstance(col, RObject):
             raise UnsupportedRData(f"column {name!r} is not a vector")
         if col.rtype == VECSXP:

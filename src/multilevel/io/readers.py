@@ -145,6 +145,15 @@ def read(source: str | os.PathLike, *, format: str | None = None, sheet: int | s
     text = os.fspath(source)
     if not isinstance(text, str):
         text = os.fsdecode(text)
+    for arg, value, kinds in (("format", format, (str,)), ("object", object, (str,)),
+                              ("sheet", sheet, (int, str)), ("encoding", encoding, (str,))):
+        if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
+            raise DataError(two_line(
+                f"{arg}= must be {' or '.join(k.__name__ for k in kinds)}, not "
+                f"{printable(repr(value), 80)}", f"see help(ml.read) for {arg}="))
+    from .._validate import check_bool
+
+    refresh = check_bool(refresh, "refresh")
     timeout = check_number(timeout, "timeout", minimum=0, strict_min=True)
     max_bytes = check_int(max_bytes, "max_bytes", minimum=1)
     budget = memory_budget(max_memory, "max_memory")
