@@ -90,12 +90,36 @@ def test_means_and_pairs_match_emmeans(cid):
     _compare(e.pairs(), case["pairs"])
 
 
+def _same_text(got: str, want: str, last_digit: bool) -> bool:
+    """Line by line; with ``last_digit``, printed numbers may differ by one in their last
+    digit (a glmer fit agrees with lme4's to ~1e-6, which can flip a rounding)."""
+    g = [x.rstrip() for x in got.splitlines()]
+    w = [x.rstrip() for x in want.splitlines()]
+    if not last_digit or len(g) != len(w):
+        return g == w
+    for a, b in zip(g, w):
+        ta, tb = a.split(), b.split()
+        if len(ta) != len(tb):
+            return False
+        for x, y in zip(ta, tb):
+            if x == y:
+                continue
+            try:
+                dec = len(y.split(".")[1]) if "." in y else 0
+                if abs(float(x) - float(y)) > 1.01 * 10.0 ** -dec:
+                    return False
+            except ValueError:
+                return False
+    return True
+
+
 @pytest.mark.parametrize("cid", CASES)
 def test_print_matches_emmeans(cid):
     case = REF[cid]
     e = _emm(case)
+    glmm = case["engine"] == "glmerMod"
     for got, want in ((repr(e), case["emmeans_text"]), (repr(e.pairs()), case["pairs_text"])):
-        assert [x.rstrip() for x in got.splitlines()] == [x.rstrip() for x in want.splitlines()]
+        assert _same_text(got, want, last_digit=glmm), (got, want)
 
 
 METHODS = {
