@@ -652,7 +652,7 @@ def guard_formula(formula) -> None:
 
 # ----- memory -------------------------------------------------------------------------------------
 #: Share of the available memory one allocation may take by default.
-MEMORY_FRACTION = 0.5
+MEMORY_FRACTION = 0.25
 _ENV_BUDGET = "MULTILEVEL_MAX_BYTES"
 
 
@@ -679,7 +679,8 @@ def available_memory() -> int:
 
 def memory_budget(max_bytes=None, name: str = "max_bytes") -> int:
     """The largest allocation allowed: ``max_bytes`` when given, else ``$MULTILEVEL_MAX_BYTES``,
-    else half the available memory.
+    else a quarter of the available memory (what is read is copied once or twice more on its
+    way to a data frame).
 
     Examples
     --------

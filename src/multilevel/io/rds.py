@@ -259,11 +259,11 @@ class _Unserializer:
             return obj
         if t in (LGLSXP, INTSXP):
             n = self.length()
-            self._alloc(n, 8, "an integer vector")
+            self._alloc(n, 16, "an integer vector")
             value = np.frombuffer(self._take(4 * n), dtype=">i4").astype(np.int64)
         elif t == REALSXP:
             n = self.length()
-            self._alloc(n, 8, "a numeric vector")
+            self._alloc(n, 16, "a numeric vector")
             value = np.frombuffer(self._take(8 * n), dtype=">f8").astype(np.float64)
         elif t == CPLXSXP:
             n = self.length()
@@ -327,7 +327,7 @@ class _Unserializer:
                 raise CorruptRData(f"a {cls} without its length, start and step") from None
             if not (np.isfinite(n) and np.isfinite(start) and np.isfinite(step)) or n < 0:
                 raise CorruptRData(f"a {cls} of length {n:g}")
-            self._alloc(int(n), 8, "a compact sequence")  # before allocating it
+            self._alloc(int(n), 24, "a compact sequence")  # before allocating it (and copies)
             rtype = INTSXP if cls == "compact_intseq" else REALSXP
             return RObject(start + step * np.arange(int(n), dtype=np.float64), rtype=rtype)
         if cls.startswith("wrap_"):

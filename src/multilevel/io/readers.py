@@ -112,7 +112,7 @@ def read(source: str | os.PathLike, *, format: str | None = None, sheet: int | s
         UTF-8, or UTF-16 when the file starts with its byte-order mark.
     max_memory : int, optional
         Most bytes a file may expand to when read (decompressed data, R's declared vector
-        lengths); default ``$MULTILEVEL_MAX_BYTES``, else half the available memory.
+        lengths); default ``$MULTILEVEL_MAX_BYTES``, else a quarter of the available memory.
 
     Returns
     -------
