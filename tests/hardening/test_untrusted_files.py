@@ -362,3 +362,15 @@ def test_read_option_types(tmp_path, kw):
     p.write_text("a\n1\n")
     with pytest.raises(DataError):
         ml.read(p, **kw)
+
+
+def test_small_csv_gz_of_many_short_lines_is_refused_before_parsing(tmp_path):
+    p = tmp_path / "lines.csv.gz"
+    with gzip.open(p, "wb", compresslevel=9) as fh:
+        fh.write(b"a,b,c,d\n")
+        for _ in range(16):
+            fh.write(b"1,2,3,4\n" * (MiB // 8))
+    t = time.monotonic()
+    with pytest.raises(DataError, match="rows of 4 columns"):
+        ml.read(p, max_memory=64 * MiB)  # 16 MiB of text, a 512 MiB table
+    assert time.monotonic() - t < 10

@@ -422,6 +422,7 @@ def _read_text(path, *, fmt, compression, shown, encoding=None, budget=None, **_
         options["compression"] = compression
         with open(path, "rb") as fh:
             head = fh.read(4096)
+    _check_table_size(source, head, shown, budget)
     if encoding is None:
         encoding = next((enc for bom, enc in _BOMS if head.startswith(bom)), None)
     if (encoding is None or not encoding.startswith("utf-16") and not
@@ -440,6 +441,31 @@ def _read_text(path, *, fmt, compression, shown, encoding=None, budget=None, **_
             f" at position {exc.start} is not {used}",
             "pass the file's encoding, e.g. encoding='latin-1' or encoding='cp1252' "
             "(Excel on Windows)")) from None
+
+
+def _check_table_size(source, head: bytes, shown: str, budget: int) -> None:
+    """Refuse text whose table would not fit: rows (line ends) x columns (fields of the
+    first line) x 8 bytes, counted before pandas parses anything (a small ``.csv.gz`` of
+    millions of short lines makes a frame many times its size)."""
+    first = head.split(b"\n", 1)[0]
+    cols = max(first.count(b","), first.count(b"\t"), first.count(b";")) + 1
+    if isinstance(source, io.BytesIO):
+        rows = source.getbuffer().tobytes().count(b"\n")
+    else:
+        size = os.path.getsize(source)
+        if size * 8 <= budget:  # cannot be too big: no need to count
+            return
+        rows = 0
+        with open(source, "rb") as fh:
+            while chunk := fh.read(1 << 24):
+                rows += chunk.count(b"\n")
+    need = 8 * rows * cols
+    if need > budget:
+        raise DataError(two_line(
+            f"{shown!r} holds about {rows:,} rows of {cols:,} columns, a table of "
+            f"{size_text(need)}, more than the memory budget of {size_text(budget)}",
+            "fit it out of core (ml.lmer(formula, 'file.csv')), or pass a larger max_memory= "
+            "(or set $MULTILEVEL_MAX_BYTES)"))
 
 
 def decompress_capped(path, compression: str, cap: int, shown: str) -> bytes:
