@@ -1,8 +1,9 @@
 """m.test() against car's linearHypothesis, lmerTest's contest and multcomp's glht
 (tests/postfit/hypothesis_ref.json, made by make_hypothesis.R).
 
-Tolerances: estimates and SE 1e-5 relative (closed form given the fit); Wald chi-square and
-F 1e-5 relative; Satterthwaite df 1e-3 relative (numerical derivatives), Kenward-Roger df
+Tolerances: estimates and SE 1e-5 relative (closed form given the fit; glmer: estimates
+within 2e-3 standard errors, SE and chi-square 1e-4 relative, as its fit agrees with lme4's
+to a few 1e-5); Wald chi-square and F 1e-5 relative; Satterthwaite df 1e-3 relative (numerical derivatives), Kenward-Roger df
 1e-6; p-values from closed forms 1e-5; single-step p-values 1e-4 absolute (both sides
 integrate the multivariate normal / t by randomized quadrature).
 """
@@ -26,6 +27,12 @@ CASES = [k for k in REF if k != "generated_with"]
 _FITS: dict = {}
 
 
+def _rel(case) -> float:
+    """lm and lmer: closed forms given the fit (1e-5); glmer fits agree with lme4's to a few
+    1e-5 relative (the optimiser's tolerance), so their derived values get 1e-4."""
+    return 1e-4 if case["engine"] == "glmer" else 1e-5
+
+
 def _fit(case):
     key = case["formula"]
     if key not in _FITS:
@@ -47,7 +54,7 @@ def test_joint_test_matches_car(cid):
     h = _fit(case).test(*case["hypotheses"], ddf=None)
     car = case["car"]
     stat = h.joint["F"] if case["engine"] == "lm" else h.joint["chisq"]
-    assert stat == pytest.approx(car["stat"], rel=1e-5)
+    assert stat == pytest.approx(car["stat"], rel=_rel(case))
     assert h.joint["p_value"] == pytest.approx(car["p"], abs=1e-5)
     assert np.allclose(h.L, np.asarray(case["glht"]["L"]))
     assert np.allclose(h.rhs, np.asarray(case["glht"]["rhs"]))
@@ -60,9 +67,14 @@ def test_individual_tests_match_multcomp(cid):
     for adjust, key, tol in (("single-step", "p_single_step", 1e-4), ("holm", "p_holm", 1e-5),
                              ("bonferroni", "p_bonferroni", 1e-5)):
         t = _fit(case).test(*case["hypotheses"], ddf=None, adjust=adjust).tests
-        np.testing.assert_allclose(t["estimate"], g["estimate"], rtol=1e-5, atol=1e-8)
-        np.testing.assert_allclose(t["std_error"], g["std_error"], rtol=1e-5)
-        np.testing.assert_allclose(t["statistic"], g["statistic"], rtol=1e-5, atol=1e-6)
+        se = np.asarray(g["std_error"])
+        # estimates within 2e-3 standard errors of R's (glmer: the fit itself; else 1e-5)
+        est_tol = (2e-3 * se if case["engine"] == "glmer"
+                   else 1e-5 * np.abs(g["estimate"]) + 1e-8)
+        assert np.all(np.abs(t["estimate"].to_numpy() - g["estimate"]) <= est_tol)
+        np.testing.assert_allclose(t["std_error"], g["std_error"], rtol=_rel(case))
+        np.testing.assert_allclose(t["statistic"], g["statistic"], rtol=_rel(case),
+                                   atol=2e-3 if case["engine"] == "glmer" else 1e-6)
         np.testing.assert_allclose(t["p_value"], g[key], atol=tol)
     assert ("df" in t.columns) == (case["engine"] == "lm")
 

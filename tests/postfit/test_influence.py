@@ -6,8 +6,8 @@ the fit); deletion refits land at lme4's optimum (REML criterion never worse by 
 1e-6), so their fixed effects agree to 1e-5 relative, Cook's distances to 1e-4 of the largest
 and variance components to 5e-3 of their scale (the likelihood is flat in them); VIFs 1e-6
 relative (functions of vcov). glmer refits are compared with lme4 refits under tight
-controls (lme4's own influence() refits with its loose defaults): fixed effects 1e-4
-relative.
+controls (lme4's own influence() refits with its loose defaults): fixed effects within
+2e-3 standard errors (the house bar for glmer fits), Cook's distances 1e-3 of the largest.
 """
 from __future__ import annotations
 
@@ -104,9 +104,11 @@ def test_glmer_group_deletion_matches_tight_lme4_refits():
         g = ml.glmer(REF["cbpp_glmer"]["formula"], d, family="binomial")
         inf = g.influence(group="herd", data=d)
     assert inf.fixef.index.tolist() == want["units"]
-    np.testing.assert_allclose(inf.fixef.to_numpy(), np.asarray(want["fixef"]), rtol=1e-4)
+    se = np.sqrt(np.diag(np.asarray(g.vcov)))
+    np.testing.assert_allclose(inf.fixef.to_numpy(), np.asarray(want["fixef"]), rtol=0,
+                               atol=float(2e-3 * se.min()))
     cd = np.asarray(want["cooks_distance"])
-    np.testing.assert_allclose(inf.cooks_distance.to_numpy(), cd, atol=1e-4 * cd.max())
+    np.testing.assert_allclose(inf.cooks_distance.to_numpy(), cd, atol=1e-3 * cd.max())
     assert (inf.var_cov_comps["sigma^2"] == 1.0).all()
 
 
