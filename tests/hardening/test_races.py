@@ -98,7 +98,8 @@ def test_bootstraps_in_two_threads_do_not_share_state():
         except Exception as exc:  # noqa: BLE001
             out[name] = exc
 
-    ts = [threading.Thread(target=run, args=("a", m1)), threading.Thread(target=run, args=("b", m2))]
+    ts = [threading.Thread(target=run, args=("a", m1)),
+          threading.Thread(target=run, args=("b", m2))]
     for t in ts:
         t.start()
     for t in ts:

@@ -198,7 +198,7 @@ def scheme_check(text: str) -> None:
     >>> scheme_check("s3://bucket/a.parquet")
     Traceback (most recent call last):
     ...
-    multilevel.errors.DataError: cannot read 's3://bucket/a.parquet': the s3:// scheme is not supported
+    multilevel.errors.DataError: cannot read 's3://bucket/a.parquet': the s3:// scheme is ...
       How to fix: give a local file or an http:// or https:// URL
     """
     if "://" in text and not _is_url(text):
@@ -483,7 +483,7 @@ def decompress_capped(path, compression: str, cap: int, shown: str) -> bytes:
     Traceback (most recent call last):
     ...
     multilevel.errors.DataError: 'a.gz' decompresses to more than 1000 bytes, the memory budget
-      How to fix: pass a larger max_memory= (or set $MULTILEVEL_MAX_BYTES), or fit the data out of core
+      How to fix: pass a larger max_memory= (or set $MULTILEVEL_MAX_BYTES), or fit ...
     """
     opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}[compression]
     out = io.BytesIO()
