@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ._style import (BAND, INK, MAX_LEGEND, POINT, group_colors, label_of, legend_right,
-                     level_order, new_axes, point_style, safe_text, style_axes)
+from ._style import (BAND, INK, MAX_LEGEND, POINT, group_colors, hue_palette, label_of,
+                     legend_right, level_order, new_axes, point_style, safe_text, style_axes)
 
 __all__ = ["scatter_fit", "group_lines"]
 
@@ -23,7 +23,8 @@ def _jittered(x: np.ndarray, width: float, seed: int = 1) -> np.ndarray:
 def scatter_fit(data, x: str, y: str, group: str | None = None, *, ax=None, level: float = 0.95,
                 jitter: float = 0.0, palette: Any = None, labels: dict | None = None,
                 title: str | None = None, legend: bool = True,
-                point_size: float | None = None, alpha: float | None = None):
+                point_size: float | None = None, alpha: float | None = None,
+                max_groups: int = 50):
     """The data as points (a colour per group) with the OLS line and its confidence band.
 
     The lesson's first figure: ``ggplot(d, aes(x, y)) + geom_smooth(method = lm) +
@@ -51,6 +52,9 @@ def scatter_fit(data, x: str, y: str, group: str | None = None, *, ax=None, leve
         Show the group legend (only up to 12 groups).
     point_size, alpha : float, optional
         Marker area and opacity (default: smaller and lighter the more points there are).
+    max_groups : int
+        Beyond this many groups the points are one layer (a colour per group, no legend),
+        which keeps 20,000 groups quick.
 
     Returns
     -------
@@ -88,13 +92,25 @@ def scatter_fit(data, x: str, y: str, group: str | None = None, *, ax=None, leve
         n_entries = 0
     else:
         levels = level_order(frame[group])
-        colours = group_colors(levels, palette)
-        keys = frame[group].to_numpy()
-        for lv in levels:
-            sel = keys == lv
-            ax.scatter(xj[sel], ys[sel], s=point_size, color=colours[lv], alpha=alpha,
-                       linewidths=0, zorder=3, label=safe_text(lv))
-        n_entries = len(levels) if legend and len(levels) <= MAX_LEGEND else 0
+        codes = pd.Categorical(frame[group], categories=levels).codes
+        if len(levels) > max_groups:  # many groups: one layer, a colour per group, no legend
+            palette_ = hue_palette(min(len(levels), 360)) if palette is None else None
+            if palette_ is not None:
+                cs = np.asarray(palette_, dtype=object)[codes % len(palette_)]
+            else:
+                colours = group_colors(levels, palette)
+                cs = np.asarray([colours[lv] for lv in levels], dtype=object)[codes]
+            ax.scatter(xj, ys, s=point_size, c=list(cs), alpha=alpha, linewidths=0, zorder=3,
+                       rasterized=True)
+            n_entries = 0
+        else:
+            colours = group_colors(levels, palette)
+            order_rows = np.argsort(codes, kind="stable")
+            bounds = np.cumsum(np.bincount(codes[codes >= 0], minlength=len(levels)))[:-1]
+            for lv, sel in zip(levels, np.split(order_rows[codes[order_rows] >= 0], bounds)):
+                ax.scatter(xj[sel], ys[sel], s=point_size, color=colours[lv], alpha=alpha,
+                           linewidths=0, zorder=3, label=safe_text(lv))
+            n_entries = len(levels) if legend and len(levels) <= MAX_LEGEND else 0
 
     n = len(xs)
     if n >= 3 and np.ptp(xs) > 0:
@@ -194,6 +210,8 @@ def _line_data(model, x: str | None, group: str | None):
     Returns a dict with x values, y values, group labels per row, level order, per-level
     curves (x grid, y) and the population curve.
     """
+    import pandas as pd
+
     design = model.design
     # a GLMM's lines are its linear predictor mapped through the inverse link (the response
     # scale: proportions, rates), over the response as the model sees it
@@ -218,8 +236,8 @@ def _line_data(model, x: str | None, group: str | None):
         coefs = model.coef()
         table = coefs[group] if group in coefs else next(iter(coefs.values()))
         table.index = table.index.astype(str)
-        per_level = {lv: table.loc[lv].reindex(xnames).fillna(0.0).to_numpy(float)
-                     for lv in levels}
+        mat = table.reindex(index=levels, columns=xnames).fillna(0.0).to_numpy(float)
+        per_level = dict(zip(levels, mat))
     else:
         var, dummy_ix, dummy_levels = _dummy_columns(xnames, group)
         if var is None:
@@ -248,10 +266,16 @@ def _line_data(model, x: str | None, group: str | None):
     exact = not any(token.search(xnames[j]) for j in others)
     curves = {}
     fitted = np.asarray(model.fitted, dtype=float)
+    # rows of each level in one pass (a level's rows by position: O(n), not O(levels x n))
+    codes, uniq = pd.factorize(pd.Series(keys, dtype=object))
+    order_rows = np.argsort(codes, kind="stable")
+    bounds = np.cumsum(np.bincount(codes, minlength=len(uniq)))[:-1]
+    rows_of = dict(zip(uniq, np.split(order_rows, bounds)))
     for lv in levels:
-        sel = keys == lv
-        if not sel.any():
+        rows = rows_of.get(lv)
+        if rows is None or not len(rows):
             continue
+        sel = rows
         if exact:
             grid = np.linspace(xs[sel].min(), xs[sel].max(), 50)
             G = np.tile(X[sel].mean(axis=0), (len(grid), 1))
@@ -282,8 +306,15 @@ def _line_data(model, x: str | None, group: str | None):
 def group_lines(model, x: str | None = None, *, group: str | None = None, ax=None,
                 points: bool = True, jitter: float = 0.0, palette: Any = None,
                 labels: dict | None = None, title: str | None = None, legend: bool = True,
-                point_size: float | None = None, alpha: float | None = None):
+                point_size: float | None = None, alpha: float | None = None,
+                max_groups: int = 50, n_extremes: int = 8):
     """Each group's fitted line over the data, with the population (fixed-effect) line bold.
+
+    With more than `max_groups` groups the figure summarises instead of drawing every line:
+    the `n_extremes` groups with the lowest and the highest lines (at the middle of the x
+    range) in colour, shaded bands holding the middle 50% and 90% of all the groups' lines
+    (their density), and the data points in grey; it stays readable and quick for 20,000
+    groups.
 
     Works for an ``lmer`` (lines from ``coef(m)``: fixed plus the group's random effects), a
     ``glmer`` (the same, on the response scale: each group's curve is the inverse link of its
@@ -313,6 +344,10 @@ def group_lines(model, x: str | None = None, *, group: str | None = None, ax=Non
     legend : bool
     point_size, alpha : float, optional
         Marker area and opacity (default: smaller and lighter the more points there are).
+    max_groups : int
+        Draw every group's line up to this many groups; beyond, summarise (see above).
+    n_extremes : int
+        How many of the lowest and of the highest groups' lines a summary shows.
 
     Returns
     -------
@@ -330,6 +365,16 @@ def group_lines(model, x: str | None = None, *, group: str | None = None, ax=Non
     labels = labels or {}
     ax = new_axes(ax)
     style_axes(ax)
+    if len(info["levels"]) > max_groups:
+        _summary_lines(ax, info, n_extremes=n_extremes, palette=palette, points=points,
+                       jitter=jitter, point_size=point_size, alpha=alpha)
+        ax.set_xlabel(label_of(labels, info["x"]))
+        ax.set_ylabel(label_of(labels, info["response"]))
+        if title:
+            ax.set_title(safe_text(title), loc="left")
+        if legend:
+            ax.legend(loc="upper left", frameon=False, fontsize=8)
+        return ax
     colours = group_colors(info["levels"], palette)
     point_size, alpha = point_style(len(info["xs"]), point_size, alpha)
     if points:
@@ -359,3 +404,42 @@ def group_lines(model, x: str | None = None, *, group: str | None = None, ax=Non
             handle = Line2D([], [], color=INK, linewidth=2.8)
             ax.legend([handle], [info["population_label"]], loc="best", frameon=False)
     return ax
+
+
+def _summary_lines(ax, info: dict, *, n_extremes: int, palette, points: bool, jitter: float,
+                   point_size, alpha) -> None:
+    """Many groups: extremes in colour, the density of all lines as bands, points in grey."""
+    import warnings
+
+    px, py = info["population"]
+    grid = np.asarray(px, dtype=float)
+    names = [lv for lv in info["levels"] if lv in info["curves"]]
+    lines = np.full((len(names), len(grid)), np.nan)
+    for k, lv in enumerate(names):
+        gx, gy = info["curves"][lv]
+        lines[k] = np.interp(grid, gx, gy, left=np.nan, right=np.nan)
+    mid = float(grid[len(grid) // 2])
+    at_mid = np.array([np.interp(mid, *info["curves"][lv]) for lv in names])
+    if points:
+        size, a = point_style(len(info["xs"]), point_size, alpha)
+        ax.scatter(_jittered(info["xs"], jitter), info["ys"], s=size, color=POINT,
+                   alpha=min(a, 0.35), linewidths=0, zorder=1, rasterized=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # x values no group's line reaches
+        q = np.nanquantile(lines, [0.05, 0.25, 0.75, 0.95], axis=0)
+    reach = np.isfinite(lines).sum(axis=0)          # groups whose data span that x
+    ok = np.isfinite(q).all(axis=0) & (reach >= max(5, 0.1 * len(names)))
+    ax.fill_between(grid[ok], q[0][ok], q[3][ok], color=BAND, alpha=0.45, linewidth=0,
+                    zorder=2, label=f"middle 90% of the {len(names):,} groups' lines")
+    ax.fill_between(grid[ok], q[1][ok], q[2][ok], color=BAND, alpha=0.9, linewidth=0,
+                    zorder=2, label="middle 50%")
+    order = np.argsort(at_mid, kind="stable")
+    k = min(n_extremes, len(names) // 2)
+    picks = [names[i] for i in order[:k]] + [names[i] for i in order[len(order) - k:]]
+    colours = group_colors(picks, palette)
+    for j, lv in enumerate(picks):
+        gx, gy = info["curves"][lv]
+        label = f"the {k} lowest and {k} highest ({info['group']})" if j == 0 else None
+        ax.plot(gx, gy, color=colours[lv], linewidth=1.2, zorder=3, label=label)
+    ax.plot(px, py, color=INK, linewidth=2.8, zorder=4, label=info["population_label"],
+            solid_capstyle="round")

@@ -67,7 +67,7 @@ figcaption { color: var(--muted); font-size: 0.9rem; margin-top: 0.4rem; text-al
   padding: 0.6rem 0.9rem; }
 .ml-card b { display: block; font-size: 1.35rem; }
 .ml-card span { color: var(--muted); font-size: 0.85rem; }
-.ml-scroll { overflow-x: auto; }
+.ml-scroll { overflow-x: auto; max-width: 100%; }
 ul.ml-key { margin: 0.4rem 0 0.8rem; padding-left: 1.2rem; font-size: 0.92rem; }
 .ml-warn { background: #fff8e6; border-left: 4px solid #d4a017; padding: 0.5rem 0.9rem;
   border-radius: 0 6px 6px 0; }

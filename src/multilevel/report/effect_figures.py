@@ -11,6 +11,7 @@ from ..errors import MultilevelError
 
 MAX_GROUP_LINES = 30     # more groups: the population line and band only
 MAX_POOLING_ROWS = 60    # intercept-only pooling figure: one row per group
+MAX_POOLING_ARROWS = 300  # slope pooling figure: one arrow per group (drawing 20,000 takes minutes)
 
 
 def _focal(model, x):
@@ -54,7 +55,7 @@ def effect_figures(i, name, model, figs, *, x=None, data=None) -> list[str]:
             pass
     t = model.terms[0] if model.terms else None
     if getattr(model, "kind", None) == "lmer" and t is not None and (
-            t.p > 1 or t.n_levels <= MAX_POOLING_ROWS):
+            (t.p > 1 and t.n_levels <= MAX_POOLING_ARROWS) or t.n_levels <= MAX_POOLING_ROWS):
         size = (6.2, 5.0) if t.p > 1 else (6.0, min(0.22 * t.n_levels + 1.2, 14.0))
 
         def draw_pooling(fig):

@@ -23,6 +23,7 @@ __all__ = ["report"]
 _CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
         "base-uri 'none'; form-action 'none'")
 _MAX_OVERVIEW_COLUMNS = 40
+_MAX_GROUP_ROWS = 50  # group-means table: the first and last 50 groups beyond 100
 
 
 # ----- small helpers ---------------------------------------------------------------------------
@@ -81,6 +82,27 @@ class _Figures:
         return (f'<figure id="{_esc(fig_id)}"><img class="ml-fig" alt="{_esc(alt)}" '
                 f'width="{width}" src="data:{mime};base64,{data}">'
                 f"<figcaption>{_rich(caption)}</figcaption></figure>")
+
+
+def _num(v) -> str:
+    """A number for people: whole numbers (ID-like columns: 41234) as integers, others with 3
+    significant digits, never in scientific notation below 1e15.
+
+    Examples
+    --------
+    >>> _num(41234.0), _num(0.123456), _num(123456.7), _num(-2.5e-7)
+    ('41234', '0.123', '123457', '-2.5e-07')
+    """
+    import math
+
+    v = float(v)
+    if not math.isfinite(v):
+        return str(v)
+    if v == int(v) and abs(v) < 1e15:
+        return str(int(v))
+    if 1e3 <= abs(v) < 1e15:
+        return f"{v:.0f}"
+    return f"{v:.3g}"
 
 
 def _frame_table(frame, *, digits: int = 3, stub: str | None = None, index: bool = True):
@@ -230,8 +252,8 @@ def _overview(data, group) -> str:
             summary = f"{len(levels)} levels: {shown}"
         else:
             kind = "number" if not pd.api.types.is_bool_dtype(s) else "logical"
-            summary = (f"mean {s.mean():.3g}, sd {s.std():.3g}, range {s.min():.3g} to "
-                       f"{s.max():.3g}" if nonmiss else "all missing")
+            summary = (f"mean {_num(s.mean())}, sd {_num(s.std())}, range {_num(s.min())} to "
+                       f"{_num(s.max())}" if nonmiss else "all missing")
         rows.append(Row(str(col), (str(labels.get(col, "") or ""), kind, f"{nonmiss:,}", summary)))
     table = Table(stub="Variable", columns=("Label", "Type", "Non-missing", "Summary"),
                   sections=(Section(None, tuple(rows)),), align=("l", "l", "r", "l"))
@@ -243,13 +265,21 @@ def _overview(data, group) -> str:
 
 
 def _group_means(data, group, variables) -> str:
+    import numpy as np
+
     from .tables import group_summary
 
     summary = group_summary(data, by=group, vars=variables)
+    n = len(summary)
+    note = ""
+    if n > 2 * _MAX_GROUP_ROWS:  # many groups: the first and last ones, and a note
+        summary = summary.iloc[np.r_[:_MAX_GROUP_ROWS, n - _MAX_GROUP_ROWS:n]]
+        note = (f"<p>The first and last {_MAX_GROUP_ROWS} of the {n:,} groups; "
+                "<code>ml.group_summary(data, by=...)</code> gives them all.</p>")
     table = _frame_table(summary, digits=2)
     tall = len(summary) > 15
     style = ' style="max-height: 26rem"' if tall else ""
-    return f'<div class="ml-scroll"{style}>{table.to_html()}</div>'
+    return f'<div class="ml-scroll"{style}>{table.to_html()}</div>{note}'
 
 
 def _lrt(named) -> str | None:

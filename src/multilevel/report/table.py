@@ -193,7 +193,9 @@ class Table:
     def _repr_html_(self) -> str:
         from .assets import TABLE_CSS
 
-        return f"<style>{TABLE_CSS}</style>\n{self.to_html()}"
+        # a wide table (many models side by side) scrolls inside its box, never the page
+        return (f"<style>{TABLE_CSS}</style>\n"
+                f'<div style="overflow-x: auto; max-width: 100%">{self.to_html()}</div>')
 
     # ----- Markdown --------------------------------------------------------------------------
     def to_markdown(self) -> str:
