@@ -61,11 +61,13 @@ from . import report as _report_package  # noqa: E402,F401
 from .options import options  # noqa: E402
 from .help import help  # noqa: E402,A004 - ml.help("isSingular"), the pages warnings name
 
-# Result methods (m.confint(), m.anova(), ...) delegate to inference/, a layer above results/;
-# the package root names the module that registers those implementations (docs/architecture.md).
+# Result methods (m.confint(), m.anova(), ...) delegate to inference/, and inference's refits to
+# fit/, layers above results/; the package root names the modules that register those
+# implementations (docs/architecture.md).
 from .results.operations import provided_by as _provided_by  # noqa: E402
 
 _provided_by(".inference.methods", __name__)
+_provided_by(".fit.design_fit", __name__)
 
 
 def report(*args, **kwargs):

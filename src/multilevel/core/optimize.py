@@ -139,3 +139,29 @@ def bobyqa(fn: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndar
                       theta=np.asarray(theta, dtype=float), fmin=fmin, feval=count[0],
                       return_code=code, xtol_abs=xtol_abs, ftol_abs=ftol_abs, maxeval=maxeval,
                       seconds=time.perf_counter() - t0, messages=messages, log=log)
+
+
+def theta_scales(fn, theta: np.ndarray, lower: np.ndarray, f0: float) -> np.ndarray:
+    """Rough standard errors of theta from the curvature of the stage-1 objective (one
+    central second difference per coordinate; forward differences next to a bound), each
+    within ``[1e-3, 1]``: glmer's stage 2 steps in these units.
+
+    Examples
+    --------
+    >>> f = lambda t: 50.0 * float(t @ t)
+    >>> theta_scales(f, np.array([1.0]), np.array([0.0]), 50.0).round(4).tolist()
+    [0.1414]
+    """
+    out = np.empty(theta.size)
+    for i in range(theta.size):
+        h = max(1e-3, 1e-2 * abs(theta[i]))
+        e = np.zeros(theta.size)
+        e[i] = h
+        with np.errstate(all="ignore"):
+            if theta[i] - h >= lower[i]:
+                c = (fn(theta + e) - 2.0 * f0 + fn(theta - e)) / h ** 2
+            else:
+                c = (fn(theta + 2 * e) - 2.0 * fn(theta + e) + f0) / h ** 2
+        s = np.sqrt(2.0 / c) if np.isfinite(c) and c > 0 else 0.5 * max(abs(theta[i]), 0.2)
+        out[i] = min(max(s, 1e-3), 1.0)
+    return out

@@ -65,3 +65,16 @@ def largest_dense_block(A) -> int:
     the ``[X y]`` block)."""
     sizes = [p * l for p, l in zip(A.ps[1:], A.n_levels[1:])] + [A.p_x + 1]
     return max(sizes)
+
+
+def glmm_dense_order(gdata) -> int:
+    """Order of the largest dense block of a GLMM's penalised least-squares system (terms
+    after the first, and the fixed effects plus one).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> glmm_dense_order(NS(terms=[NS(p=1, n_levels=50), NS(p=2, n_levels=3)], p=4))
+    6
+    """
+    return max([t.p * t.n_levels for t in gdata.terms[1:]] + [gdata.p + 1])

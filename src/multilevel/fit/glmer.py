@@ -22,14 +22,14 @@ import numpy as np
 
 from ..core.families import Family
 from ..core.glmm import GlmmData, GlmmProblem, PirlsError, fd_hessian
-from ..core.optimize import OptSummary, bobyqa
+from ..core.optimize import OptSummary, bobyqa, theta_scales
 from ..core.covstruct import ThetaMap
 from ..core.theta import theta_start
 from .weights import prior_weights as _prior_weights
 from ..errors import ConvergenceError, ConvergenceWarning, DataError, SingularFitWarning, two_line
 from .._callsite import caller_data_name
-from .lmer import order_terms, to_term_data
-from ..core.threads import blas_threads_for
+from ..core.threads import blas_threads_for, glmm_dense_order
+from ..design.problem import order_terms, to_term_data
 
 SINGULAR_TOL = 1e-4
 GRAD_TOL = 2e-3  # lme4: check.conv.grad tol
@@ -369,7 +369,7 @@ def glmer(formula: str, data, family="binomial", *, n_agq: int = 1, weights=None
         offset = column(as_dataframe(data), offset, "offset ").to_numpy(dtype=float)
     design, terms, resp, gdata = _prepare(formula, data, fam, n_agq, weights, offset, control,
                                           contrasts)
-    with blas_threads_for(_dense_order(gdata)):
+    with blas_threads_for(glmm_dense_order(gdata)):
         return _fit(gdata, design, terms, resp, n_agq, fast, control, data_name, t_start)
 
 
@@ -430,7 +430,7 @@ def glmer_nb(formula: str, data, *, link: str = "log", n_agq: int = 1, weights=N
         return _fit(replace(gdata, family=fam), design, terms, resp, n_agq, False, ctl,
                     data_name, t_start, quiet=quiet)
 
-    with blas_threads_for(_dense_order(gdata)):
+    with blas_threads_for(glmm_dense_order(gdata)):
         m0 = _fit(gdata, design, terms, resp, n_agq, False, inner, data_name, t_start,
                   quiet=True)
         th0 = theta_ml(resp.y, m0.fitted.to_numpy(), resp.prior_weights)
@@ -473,10 +473,6 @@ def theta_ml(y: np.ndarray, mu: np.ndarray, weights: np.ndarray | None = None,
         if abs(delta) <= eps:
             break
     return float(max(t0, 1e-8))
-
-
-def _dense_order(gdata: GlmmData) -> int:
-    return max([t.p * t.n_levels for t in gdata.terms[1:]] + [gdata.p + 1])
 
 
 def _prepare(formula: str, data, fam: Family, n_agq: int, weights, offset,
@@ -561,7 +557,7 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
     if stage2:
         # stage 2 works in units of approximate standard errors around the stage-1 point
         problem.seed(st1)
-        se_theta = _theta_scales(objective_theta, opt1.theta, lower, opt1.fmin)
+        se_theta = theta_scales(objective_theta, opt1.theta, lower, opt1.fmin)
         problem.seed(st1, joint=True)
         p1 = np.concatenate([opt1.theta, st1.beta])
         scale = np.concatenate([se_theta, se_beta])
@@ -681,24 +677,6 @@ def _bobyqa_unit_steps(fn, lower: np.ndarray, control: GlmerControl) -> OptSumma
                       feval=count[0], return_code=code, xtol_abs=control.xtol_abs,
                       ftol_abs=control.ftol_abs, maxeval=control.maxeval,
                       seconds=time.perf_counter() - t0, messages=messages)
-
-
-def _theta_scales(fn, theta: np.ndarray, lower: np.ndarray, f0: float) -> np.ndarray:
-    """Rough standard errors of theta from the curvature of the stage-1 objective (one
-    central second difference per coordinate; forward differences next to a bound)."""
-    out = np.empty(theta.size)
-    for i in range(theta.size):
-        h = max(1e-3, 1e-2 * abs(theta[i]))
-        e = np.zeros(theta.size)
-        e[i] = h
-        with np.errstate(all="ignore"):
-            if theta[i] - h >= lower[i]:
-                c = (fn(theta + e) - 2.0 * f0 + fn(theta - e)) / h ** 2
-            else:
-                c = (fn(theta + 2 * e) - 2.0 * fn(theta + e) + f0) / h ** 2
-        s = np.sqrt(2.0 / c) if np.isfinite(c) and c > 0 else 0.5 * max(abs(theta[i]), 0.2)
-        out[i] = min(max(s, 1e-3), 1.0)
-    return out
 
 
 def _derivatives(problem: GlmmProblem, theta: np.ndarray, beta: np.ndarray,

@@ -10,11 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.crossprod import CrossProducts, TermData, form_crossproducts
-from ..core.lmm import LmmProblem
 from ..core.optimize import bobyqa
 from ..core.covstruct import ThetaMap
-from ..design.types import Design, ReTerm
+from ..design.problem import lmer_problem, order_terms
 from ..errors import ConvergenceWarning, SingularFitWarning
 from ..results.lmm import LmerResult
 from .._callsite import caller_data_name
@@ -59,40 +57,6 @@ class LmerControl:
         from .._validate import check_fields
 
         check_fields(self)
-
-
-def order_terms(terms: list[ReTerm]) -> list[ReTerm]:
-    """lme4's term order: by number of levels, largest first (``rev(order(nl))``).
-
-    lme4 only reorders when some later term has more levels than an earlier one; ties then
-    come out in reverse order, exactly as R's ``rev(order(nl))``.
-
-    Examples
-    --------
-    >>> from types import SimpleNamespace as NS
-    >>> ts = [NS(group="a", n_levels=3), NS(group="b", n_levels=9)]
-    >>> [t.group for t in order_terms(ts)]
-    ['b', 'a']
-    """
-    nl = [t.n_levels for t in terms]
-    if not any(b > a for a, b in zip(nl, nl[1:])):
-        return list(terms)
-    asc = sorted(range(len(terms)), key=lambda i: (nl[i], i))
-    return [terms[i] for i in reversed(asc)]
-
-
-def to_term_data(terms: list[ReTerm]) -> list[TermData]:
-    return [TermData(np.asarray(t.codes, dtype=np.int64), np.asarray(t.Z, dtype=float),
-                     t.n_levels) for t in terms]
-
-
-def lmer_problem(design: Design, terms: list[ReTerm], *, reml: bool = True,
-                 weights: np.ndarray | None = None) -> LmmProblem:
-    """The profiled objective for an already built design (``devFunOnly``)."""
-    y = design.y if design.offset is None else design.y - design.offset
-    A: CrossProducts = form_crossproducts(to_term_data(terms), design.X, y, weights=weights)
-    ldw = float(np.sum(np.log(weights))) if weights is not None else 0.0
-    return LmmProblem(A, reml=reml, log_det_w=ldw)
 
 
 def lmer(formula: str, data, *, reml: bool | None = None, weights=None,

@@ -221,8 +221,8 @@ def _glmer_fit(m, optimizer):
     """lme4's two stages with ``optimizer`` in both (allFit's ``optimizer = c(opt, opt)``);
     stage 2 in standard-error units around the stage-1 point, as :func:`multilevel.glmer`."""
     from ..core.glmm import GlmmProblem
+    from ..core.optimize import theta_scales
     from ..core.theta import theta_start
-    from ..fit.glmer import _theta_scales
     from ..results.glmm import GlmerResult
     from .design_fit import fit_glmer_design
 
@@ -245,7 +245,7 @@ def _glmer_fit(m, optimizer):
             se_beta = np.sqrt(np.maximum(np.diag(st1.sol.RX_inv @ st1.sol.RX_inv.T), 1e-300))
             se_beta = np.where(np.isfinite(se_beta) & (se_beta > 0), se_beta, 1.0)
             problem.seed(st1)
-            se_theta = _theta_scales(problem.objective_theta, opt1.theta, lower, opt1.fmin)
+            se_theta = theta_scales(problem.objective_theta, opt1.theta, lower, opt1.fmin)
             problem.seed(st1, joint=True)
             p1 = np.concatenate([opt1.theta, st1.beta])
             scale = np.concatenate([se_theta, se_beta])

@@ -3,17 +3,19 @@ groups, another optimiser. No formula is parsed and no data frame is read again.
 
 These are the building blocks of ``m.drop1()``, ``ml.cross_validate``, ``ml.all_fit`` and
 ``ml.power``: each takes the fitted model's :class:`~multilevel.design.types.Design`, changes
-it, and fits again with the same settings (REML or ML, weights, family, ``n_agq``).
+it, and fits again with the same settings (REML or ML, weights, family, ``n_agq``). The fits
+themselves are the fit drivers' (:mod:`multilevel.fit.design_fit`), reached by name through
+:mod:`multilevel.results.operations`, so ``inference/`` never imports ``fit/``.
 """
 from __future__ import annotations
 
 import dataclasses
-import time
 import warnings
 
 import numpy as np
 
 from ..design.types import Design, ReTerm
+from ..results.operations import operation
 
 
 def drop_columns(design: Design, cols) -> Design:
@@ -130,17 +132,9 @@ def _quietly(fn):
 
 def fit_lmer_design(design: Design, *, reml: bool, weights=None, data_name=None,
                     start=None, optimizer=None, quiet: bool = True):
-    """Fit a linear mixed model to a prepared design (``lmer`` after ``build_design``).
-
-    Parameters
-    ----------
-    optimizer : callable, optional
-        ``optimizer(objective, start, lower) -> OptSummary``; BOBYQA with lme4's settings
-        by default.
-    start : array, optional
-        Starting parameters (lme4's start by default).
-    quiet : bool
-        Keep convergence and singularity messages in ``opt_summary.messages`` only.
+    """Fit a linear mixed model to a prepared design (``lmer`` after ``build_design``); the
+    fit driver's :func:`multilevel.fit.design_fit.fit_lmer_design`, reached as a result
+    operation.
 
     Examples
     --------
@@ -149,43 +143,9 @@ def fit_lmer_design(design: Design, *, reml: bool, weights=None, data_name=None,
     >>> round(fit_lmer_design(m.design, reml=True).loglik, 3)
     -871.814
     """
-    from ..core.covstruct import ThetaMap
-    from ..core.optimize import bobyqa
-    from ..fit.lmer import LmerControl, _post_fit_checks, lmer_problem, order_terms
-    from ..fit.start import initial_step, lmer_start
-    from ..core.threads import blas_threads_for, largest_dense_block
-    from ..results.lmm import LmerResult
-
-    terms = order_terms(design.re_terms)
-    problem = lmer_problem(design, terms, reml=reml, weights=weights)
-    tm = ThetaMap.for_terms(terms)
-    lower = tm.lower
-    objective = tm.wrap(problem.objective)
-    control = LmerControl()
-
-    def run():
-        with blas_threads_for(largest_dense_block(problem.A)):
-            if start is None:
-                s = tm.phi(lmer_start(terms, design.y))
-                step = (initial_step(s, [t.p for t in terms], control.step_fraction)
-                        if tm.identity else None)
-            else:
-                s, step = np.asarray(start, dtype=float), None
-            if optimizer is None:
-                opt = bobyqa(objective, s, lower, initial_step=step)
-            else:
-                opt = optimizer(objective, s, lower)
-            singular = tm.is_singular(opt.theta, 1e-4)
-            msgs = _post_fit_checks(problem, opt, lower, control, design.nobs, singular,
-                                    objective=objective)
-            return LmerResult(design=design, terms=terms, problem=problem, opt=opt,
-                              data_name=data_name, singular=singular, weights=weights), msgs
-
-    res, msgs = run()
-    if not quiet:
-        for msg, cat in msgs:
-            warnings.warn(msg, cat, stacklevel=2)
-    return res
+    return operation("fit_lmer_design")(design, reml=reml, weights=weights,
+                                        data_name=data_name, start=start,
+                                        optimizer=optimizer, quiet=quiet)
 
 
 def glmer_response(m, rows=None, y=None):
@@ -212,8 +172,9 @@ def glmer_response(m, rows=None, y=None):
 
 
 def fit_glmer_design(m, design: Design, resp=None, *, quiet: bool = True, control=None):
-    """Fit ``m``'s GLMM (family, ``n_agq``) to a prepared design and response
-    (``control``: a :class:`~multilevel.fit.glmer.GlmerControl`, lme4's defaults if None).
+    """Fit ``m``'s GLMM (family, ``n_agq``) to a prepared design and response (``m``'s
+    own by default); ``control``: a dict of :class:`~multilevel.fit.glmer.GlmerControl`
+    settings or such an object, lme4's defaults if None.
 
     Examples
     --------
@@ -223,20 +184,8 @@ def fit_glmer_design(m, design: Design, resp=None, *, quiet: bool = True, contro
     >>> round(fit_glmer_design(g, g.design).loglik, 3) == round(g.loglik, 3)
     True
     """
-    from ..core.glmm import GlmmData
-    from ..fit.glmer import GlmerControl, _fit, _offset
-    from ..fit.lmer import order_terms, to_term_data
-
     resp = glmer_response(m) if resp is None else resp
-    terms = order_terms(design.re_terms)
-    fam = m.problem.data.family
-    gdata = GlmmData(to_term_data(terms), np.asarray(design.X, dtype=float), resp.y,
-                     resp.weights, resp.n_trials, _offset(None, design), fam)
-    n_agq = max(int(m.n_agq), 1)
-    fast = int(m.n_agq) == 0
-    control = GlmerControl() if control is None else control
-    return _fit(gdata, design, terms, resp, n_agq, fast, control, m.data_name,
-                time.perf_counter(), quiet=quiet)
+    return operation("fit_glmer_design")(m, design, resp, quiet=quiet, control=control)
 
 
 def refit_design(m, design: Design, rows=None, *, reml=None):

@@ -135,7 +135,7 @@ def refit_without(m, drop: np.ndarray, start=None):
     """
     from ..core.covstruct import ThetaMap
     from ..core.optimize import bobyqa
-    from ..fit.lmer import lmer_problem
+    from ..design.problem import lmer_problem
     from ..results.lmm import LmerResult
 
     keep = ~np.asarray(drop, dtype=bool)
@@ -171,8 +171,9 @@ def _null():
 
 def _glmer_refitter(m, data):
     """Refits of a glmer model on its data without some rows (lme4's ``update``)."""
-    from ..fit.glmer import glmer
+    from ..results.operations import operation
 
+    glmer = operation("glmer")
     if data is None:
         raise DataError(two_line("deletion refits of a glmer model need its data",
                                  "pass data=, the data the model was fitted to"))

@@ -185,7 +185,7 @@ class _Lmm:
 
     def __init__(self, m, design, beta, method, cols):
         from ..core.theta import split_theta
-        from ..fit.lmer import lmer_problem, order_terms
+        from ..design.problem import lmer_problem, order_terms
         from .design_fit import drop_columns
 
         self.m, self.design, self.beta, self.method, self.cols = m, design, beta, method, cols
@@ -226,7 +226,7 @@ class _Lmm:
         return prob, opt
 
     def p_value(self, y) -> float:
-        from ..fit.lmer import order_terms
+        from ..design.problem import order_terms
 
         prob, opt = self._fit(self.full, self.design, self.terms, y)
         if self.method == "lrt":
@@ -274,12 +274,11 @@ class _Glmm:
         return rng.poisson(mu).astype(float)
 
     def p_value(self, y) -> float:
-        from ..fit.glmer import GlmerControl
         from .design_fit import fit_glmer_design
 
         # standard errors from the penalised least-squares factor (lme4's
         # use.hessian = FALSE): the finite-difference Hessian costs more than the fit
-        ctl = GlmerControl(calc_derivs=False, check_conv=False)
+        ctl = {"calc_derivs": False, "check_conv": False}
         resp = dataclasses.replace(self.resp, y=y)
         fit = fit_glmer_design(self.m, self.design, resp, control=ctl)
         if self.method == "lrt":

@@ -24,8 +24,6 @@ minimum that a start from a point further out would fall into.
 """
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from ..core.glmm import BAD_OBJECTIVE, GlmmProblem, fd_hessian
@@ -51,12 +49,9 @@ def glmm_blas_context(m):
     >>> with glmm_blas_context(m):
     ...     pass
     """
-    try:
-        from ..fit.glmer import _dense_order
-        from ..core.threads import blas_threads_for
-    except ImportError:  # pragma: no cover
-        return contextlib.nullcontext()
-    return blas_threads_for(_dense_order(m.problem.data))
+    from ..core.threads import blas_threads_for, glmm_dense_order
+
+    return blas_threads_for(glmm_dense_order(m.problem.data))
 
 
 class GlmmProfiler(Profiler):
