@@ -811,10 +811,12 @@ def guard_terms(rhs) -> None:
 
 
 # ----- the design's numbers ---------------------------------------------------------------------
-#: Largest magnitude of a column the cross-products can square without overflow (and the
-#: smallest non-zero one they can square without underflow).
-MAX_MAGNITUDE = 1e100
-MIN_MAGNITUDE = 1e-100
+#: Largest sum of squares of a column the cross-products can form without overflow (a
+#: column's largest value times the square root of the rows must stay below its root; lme4
+#: fits data scaled by 1e120 and fails at 1e300), and the smallest non-zero magnitude of a
+#: column whose squares do not underflow (lme4 fails at 1e-300).
+MAX_SUM_SQUARES = 1e300
+MIN_MAGNITUDE = 1e-140
 
 
 def check_design_numbers(design, kind: str = "lmer") -> None:
@@ -875,7 +877,7 @@ def check_magnitudes(X, xnames, y=None, response: str = "response") -> None:
     for what, v in columns:
         v = v[np.isfinite(v)]
         top = float(np.max(np.abs(v))) if v.size else 0.0
-        if top > MAX_MAGNITUDE:
+        if top > np.sqrt(MAX_SUM_SQUARES / max(v.size, 1)):
             raise DataError(two_line(
                 f"{what} has values as large as {top:.3g}: their squares overflow",
                 f"rescale it (e.g. divide by 1e{int(np.floor(np.log10(top)))}) and fit again"))
