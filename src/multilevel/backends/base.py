@@ -194,6 +194,38 @@ def output_format(to: str) -> str:
                                 "name the output file *.parquet or *.csv"))
 
 
+# Storage that a Spark cluster reads with its own file systems and credentials: handed to
+# Spark as they are (DuckDB and ml.read never see them; their scheme rules refuse them).
+CLUSTER_SCHEMES = ("hdfs://", "s3a://", "s3n://", "abfs://", "abfss://", "gs://", "wasb://",
+                   "wasbs://", "dbfs:/", "viewfs://")
+
+
+def cluster_paths(data) -> tuple[list[str], str] | None:
+    """Paths on cluster storage (``hdfs://``, ``s3a://``, ...) and their format, for Spark to
+    read itself; None when ``data`` is not only such paths.
+
+    Examples
+    --------
+    >>> cluster_paths("hdfs://nn/warehouse/scores")
+    (['hdfs://nn/warehouse/scores'], 'parquet')
+    >>> cluster_paths(["s3a://b/x.csv", "s3a://b/y.csv"])
+    (['s3a://b/x.csv', 's3a://b/y.csv'], 'csv')
+    >>> cluster_paths("data/*.parquet") is None
+    True
+    """
+    paths = [data] if isinstance(data, (str, os.PathLike)) else data
+    if not isinstance(paths, (list, tuple)) or not paths:
+        return None
+    paths = [os.fspath(p) for p in paths]
+    if not all(p.lower().startswith(CLUSTER_SCHEMES) for p in paths):
+        return None
+    csv = [p.lower().endswith((".csv", ".csv.gz", ".tsv", ".txt")) for p in paths]
+    if any(csv) and not all(csv):
+        raise BackendError(two_line("the paths mix CSV and Parquet files",
+                                    "fit one format at a time"))
+    return paths, "csv" if all(csv) else "parquet"
+
+
 @contextlib.contextmanager
 def atomic_output(to: str, inputs=()):
     """Yield a temporary path beside ``to``; on success rename it to ``to``, on any failure

@@ -118,7 +118,9 @@ class SparkTable(SqlTable):
     @classmethod
     def from_source(cls, data) -> SparkTable:
         """From a Spark DataFrame, a path/glob of Parquet or CSV files (read by the active
-        session), or an in-memory pandas frame."""
+        session; cluster storage such as ``hdfs://`` or ``s3a://`` is handed to Spark as it
+        is, local and ``http(s)://`` paths follow :func:`multilevel.read`'s rules), or an
+        in-memory pandas frame."""
         if isinstance(data, DataFrame) or type(data).__module__.startswith("pyspark"):
             return cls(data, "a Spark DataFrame")
         spark = SparkSession.getActiveSession()
@@ -127,11 +129,16 @@ class SparkTable(SqlTable):
                                         "start one first: SparkSession.builder.master("
                                         "'local[2]').getOrCreate(), or pass a Spark DataFrame"))
         if isinstance(data, (str, os.PathLike, list, tuple)):
-            from .duckdb import resolve_files
+            from .base import cluster_paths
 
-            files, fmt = resolve_files(data)
+            native = cluster_paths(data)  # hdfs://, s3a://, ...: Spark's own file systems
+            if native is None:
+                from .duckdb import resolve_files
+
+                native = resolve_files(data)
+            files, fmt = native
             checker = None
-            if len(files) > 1 and not any("://" in f for f in files):
+            if len(files) > 1 and not any("://" in f or f.startswith("dbfs:/") for f in files):
                 try:  # the files' own schemas: a column missing in some files is an error
                     from .duckdb import DuckDBTable
 
