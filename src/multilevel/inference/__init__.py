@@ -2,6 +2,10 @@
 (lmerTest, pbkrtest), likelihood-ratio tests (lme4's ``anova``), Wald, profile and bootstrap
 confidence intervals, simulation, ICC and R² (performance).
 
+Above ``results/``, below ``fit/``: refits go through the fit drivers registered in
+:mod:`multilevel.results.operations`, and ``methods`` registers the implementations of the
+result methods (docs/architecture.md).
+
 One job per module:
 
 =================  ==============================================================
@@ -26,6 +30,8 @@ multiplicity       p-value adjustments: Tukey, Sidak, p.adjust, Dunnett, mvt
 hypothesis         ``m.test()``: linear hypotheses (car, lmerTest, multcomp)
 influence          ``m.hatvalues()``, ``m.cooks_distance()``, ``m.influence()``
 vif                ``ml.vif`` (car's GVIF)
+design_fit         designs with fewer columns, rows or more groups; their refits
+methods            the implementations of the result methods, registered by name
 =================  ==============================================================
 """
 from __future__ import annotations
