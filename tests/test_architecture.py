@@ -32,8 +32,6 @@ ALLOWED_CYCLES = {
         "ml.report() is the root's function; the report reads the version and options",
     frozenset({"multilevel.fit.lmer", "multilevel.fit.lmer_source"}):
         "lmer() hands sources to the out-of-core driver, which shares lmer's control and checks",
-    frozenset({"multilevel.results.lmm", "multilevel.results.lmm_source"}):
-        "the out-of-core result extends LmerResult; LmerResult.augment writes with its writer",
     frozenset({"multilevel.inference.profile", "multilevel.inference.profile_glmm"}):
         "profile() dispatches to the GLMM profiler, which extends the LMM one",
 }

@@ -269,3 +269,23 @@ def atomic_output(to: str, inputs=()):
             shutil.rmtree(tmp, ignore_errors=True)
         elif os.path.exists(tmp):
             os.remove(tmp)
+
+
+def write_frame(frame, to: str, inputs=()) -> str:
+    """Write an in-memory pandas frame to Parquet or CSV atomically (temp file, then rename).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import pandas as pd
+    >>> p = write_frame(pd.DataFrame({"a": [1]}), os.path.join(tempfile.mkdtemp(), "a.csv"))
+    >>> open(p).read().splitlines()
+    ['a', '1']
+    """
+    fmt = output_format(to)
+    with atomic_output(to, inputs=[frame, *inputs]) as tmp:
+        if fmt == "csv":
+            frame.to_csv(tmp, index=False)
+        else:
+            frame.to_parquet(tmp, index=False)
+    return str(to)

@@ -228,7 +228,7 @@ class LmerResult(MixedResultBase):
         from ..report.broom import augment
 
         if to is not None:
-            from .lmm_source import write_frame
+            from ..backends.base import write_frame
 
             return write_frame(augment(self, data), to, inputs=[data])
         return augment(self, data)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..backends.base import write_frame
 from ..errors import BackendError, DataError, two_line
 from .lmm import LmerResult
 
@@ -138,27 +139,6 @@ def exact_quantiles(table, base_sql: str, sample_sql: str | None = None,
                                b + 4 * width if need >= start + len(inside) else b)
         tries += 1
     return (float(rmin), *[float(v) for v in out], float(rmax))
-
-
-def write_frame(frame: pd.DataFrame, to: str, inputs=()) -> str:
-    """Write an in-memory frame to Parquet or CSV atomically (temp file, then rename).
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> p = write_frame(pd.DataFrame({"a": [1]}), os.path.join(tempfile.mkdtemp(), "a.csv"))
-    >>> open(p).read().splitlines()
-    ['a', '1']
-    """
-    from ..backends.base import atomic_output, output_format
-
-    fmt = output_format(to)
-    with atomic_output(to, inputs=[frame, *inputs]) as tmp:
-        if fmt == "csv":
-            frame.to_csv(tmp, index=False)
-        else:
-            frame.to_parquet(tmp, index=False)
-    return str(to)
 
 
 class _SummaryView:
