@@ -30,6 +30,27 @@ def reml_alias(reml, REML):  # noqa: N803 - R's spelling on purpose
     return REML
 
 
+def n_agq_alias(n_agq, nAGQ):  # noqa: N803 - R's spelling on purpose
+    """The ``n_agq`` to use when a caller may write lme4's ``nAGQ=`` (default 1).
+
+    Examples
+    --------
+    >>> n_agq_alias(1, 9), n_agq_alias(9, None), n_agq_alias(9, 9)
+    (9, 9, 9)
+    >>> n_agq_alias(5, 9)
+    Traceback (most recent call last):
+    ...
+    multilevel.errors.DataError: n_agq=5 and nAGQ=9 disagree
+      How to fix: give one of them (nAGQ= is lme4's spelling of n_agq=)
+    """
+    if nAGQ is None:
+        return n_agq
+    if n_agq != 1 and n_agq != nAGQ:
+        raise DataError(two_line(f"n_agq={n_agq!r} and nAGQ={nAGQ!r} disagree",
+                                 "give one of them (nAGQ= is lme4's spelling of n_agq=)"))
+    return nAGQ
+
+
 class FittedValues(pd.Series):
     """Fitted values: a pandas Series that can also be called, ``m.fitted()``.
 

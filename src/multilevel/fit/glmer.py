@@ -290,7 +290,8 @@ def _stage_summary(opt1: OptSummary, opt2: OptSummary | None) -> OptSummary:
 
 def glmer(formula: str, data, family="binomial", *, n_agq: int = 1, weights=None,
           offset=None, fast: bool = False, control: GlmerControl | None = None,
-          data_name: str | None = None, contrasts: dict | None = None):
+          data_name: str | None = None, contrasts: dict | None = None,
+          nAGQ: int | None = None):  # noqa: N803 - R's spelling, an alias of n_agq
     """Fit a generalized linear mixed-effects model, as lme4's ``glmer``.
 
     Parameters
@@ -320,6 +321,9 @@ def glmer(formula: str, data, family="binomial", *, n_agq: int = 1, weights=None
         Shown in the summary's ``Data:`` line; by default the caller's variable name.
     contrasts : dict, optional
         Factor name -> R contrast (``"contr.sum"``, ...) or matrix, as in :func:`lmer`.
+    nAGQ : int, optional
+        R's spelling of ``n_agq`` (``ml.glmer(f, data, nAGQ=9)``); giving both with
+        different values is an error.
 
     Returns
     -------
@@ -353,11 +357,12 @@ def glmer(formula: str, data, family="binomial", *, n_agq: int = 1, weights=None
     from ..family import resolve
 
     t_start = time.perf_counter()
+    from .._rhabits import n_agq_alias
     from .._validate import check_bool, check_control, check_data_name, check_int
 
     control = check_control(control, GlmerControl)
     fast = check_bool(fast, "fast")
-    n_agq = check_int(n_agq, "n_agq", minimum=0, maximum=100)
+    n_agq = check_int(n_agq_alias(n_agq, nAGQ), "n_agq", minimum=0, maximum=100)
     data_name = check_data_name(data_name)
     fam = resolve(family)
     if data_name is None:

@@ -376,7 +376,14 @@ def linear_hypothesis(m, *hypotheses, L=None, rhs=None, ddf="satterthwaite", adj
     >>> h = m.test("recipeB = 0", "recipeB - recipeC = 0")
     >>> round(float(h.joint["F"]), 4), h.tests.index.tolist()
     (1.1125, ['recipeB == 0', 'recipeB - recipeC == 0'])
+
+    A matrix may also come first, as lmerTest's ``contest(m, L)``:
+
+    >>> round(float(m.test([[0, 1, 0, 0, 0, 0, 0, 0]]).joint["F"]), 4)
+    1.6186
     """
+    if L is None and len(hypotheses) == 1 and not isinstance(hypotheses[0], str):
+        L, hypotheses = hypotheses[0], ()  # m.test(L), lmerTest's contest(m, L)
     L, r, labels = _matrix(m, hypotheses, L, rhs)
     beta = np.asarray(m.fixef, dtype=float)
     V = np.asarray(m.vcov, dtype=float)
