@@ -38,6 +38,7 @@ _LAZY = {
     "group_summary": (".report.tables", "group_summary"),
     "emmeans": (".inference.emmeans", "emmeans"),
     "vif": (".inference.vif", "vif"),
+    "ranova": (".inference.ranova", "ranova"),
     "model_table": (".inference.model_table", "model_table"),
     "all_fit": (".inference.all_fit", "all_fit"),
     "cross_validate": (".inference.cross_validate", "cross_validate"),
@@ -46,7 +47,7 @@ _LAZY = {
 
 __all__ = [
     "lm", "lmer", "LmerControl", "glmer", "glmer_nb", "nlmer", "family", "datasets",
-    "anova", "profile", "bootstrap", "emmeans", "vif",
+    "anova", "profile", "bootstrap", "emmeans", "vif", "ranova",
     "model_table", "all_fit", "cross_validate", "power",
     "group_summary", "compare", "report", "read", "plot", "options", "help",
     "MultilevelError", "FormulaError", "DataError", "ConvergenceWarning", "SingularFitWarning",

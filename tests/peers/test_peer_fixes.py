@@ -35,3 +35,37 @@ def test_test_takes_a_matrix_first():
     assert float(by_matrix["F"]) == pytest.approx(float(by_string["F"]), rel=1e-12)
     # lmerTest: anova(m) for Days, F = 45.853, DenDF 17
     assert float(by_matrix["F"]) == pytest.approx(45.853, rel=1e-4)
+
+
+# lmerTest 3.1 ranova() (R 4.2), printed with digits = 10
+RANOVA_R = {
+    ("Reaction ~ Days + (Days | Subject)", True): {
+        "<none>": (6, -871.8141360), "Days in (Days | Subject)": (4, -893.2325427)},
+    ("Reaction ~ Days + (1 | Subject)", True): {
+        "<none>": (4, -893.2325427), "(1 | Subject)": (3, -946.8318317)},
+    ("Reaction ~ Days + (1 | Subject) + (0 + Days | Subject)", False): {
+        "<none>": (5, -876.0016276), "(1 | Subject)": (4, -887.0401576),
+        "Days in (0 + Days | Subject)": (4, -897.0393215)},
+}
+
+
+@pytest.mark.parametrize("formula,reml", list(RANOVA_R))
+def test_ranova_matches_lmertest(formula, reml):
+    m = ml.lmer(formula, ml.datasets.load("sleepstudy"), REML=reml)
+    tab = ml.ranova(m)
+    want = RANOVA_R[(formula, reml)]
+    assert tab.index.tolist() == list(want)
+    for row, (npar, ll) in want.items():
+        assert tab.loc[row, "npar"] == npar
+        assert tab.loc[row, "logLik"] == pytest.approx(ll, abs=2e-6)
+    full = want["<none>"][1]
+    for row in list(want)[1:]:
+        lrt = 2 * (full - want[row][1])
+        assert tab.loc[row, "LRT"] == pytest.approx(lrt, abs=5e-6)
+
+
+def test_ranova_refuses_glmer():
+    m = ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+                 ml.datasets.load("cbpp"), family="binomial")
+    with pytest.raises(DataError, match="linear mixed models"):
+        ml.ranova(m)
