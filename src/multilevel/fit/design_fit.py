@@ -21,7 +21,7 @@ from ..design.types import Design
 from ..results.lmm import LmerResult
 from ..results.operations import register
 from .glmer import GlmerControl, _fit, _offset, glmer
-from .lmer import LmerControl, _post_fit_checks
+from .lmer_control import LmerControl, _post_fit_checks
 from .start import initial_step, lmer_start
 
 

@@ -6,57 +6,18 @@ Each stage can be called alone: :func:`lmer_problem` returns the objective witho
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 
 from ..core.optimize import bobyqa
 from ..core.covstruct import ThetaMap
 from ..design.problem import lmer_problem, order_terms
-from ..errors import ConvergenceWarning, SingularFitWarning
 from ..results.lmm import LmerResult
 from .._callsite import caller_data_name
-from .checks import check_convergence
-from .start import STEP_FRACTION, initial_step, lmer_start
+from .lmer_control import SINGULAR_TOL, LmerControl, _post_fit_checks
+from .start import initial_step, lmer_start
 from ..core.threads import blas_threads_for, largest_dense_block
 from .weights import prior_weights
-
-SINGULAR_TOL = 1e-4
-
-
-@dataclass(frozen=True)
-class LmerControl:
-    """Optimiser settings (lme4's ``lmerControl``), keyword-only and frozen.
-
-    Attributes
-    ----------
-    xtol_abs, ftol_abs : float   -- NLopt BOBYQA stopping tolerances (lme4's defaults)
-    maxeval : int
-    check_conv : bool            -- run lme4's gradient / Hessian convergence checks
-    step_fraction : float or None
-        BOBYQA's initial trust region as a fraction of lme4's variance-ratio start (models
-        whose random effects are all ``(1 | g)``); ``None`` uses NLopt's default, which
-        follows lme4's optimiser path step by step (see
-        :func:`multilevel.fit.start.initial_step`).
-    check_nobs_vs_nlev, check_nlev_gtr_1, check_nobs_vs_nre : {"stop", "warning", "ignore"}
-        lme4's checks of the random-effects design (``check.nobs.vs.nlev``, ...), "stop" by
-        default as in lme4; ``check_nobs_vs_nlev="ignore", check_nobs_vs_nre="ignore"``
-        fits observation-level effects ``(1 | obs)``.
-    """
-
-    xtol_abs: float = 1e-8
-    ftol_abs: float = 1e-8
-    maxeval: int = 100_000
-    check_conv: bool = True
-    step_fraction: float | None = STEP_FRACTION
-    check_nobs_vs_nlev: str = "stop"
-    check_nlev_gtr_1: str = "stop"
-    check_nobs_vs_nre: str = "stop"
-
-    def __post_init__(self):
-        from .._validate import check_fields
-
-        check_fields(self)
 
 
 def lmer(formula: str, data, *, reml: bool | None = None, weights=None,
@@ -162,20 +123,3 @@ def lmer(formula: str, data, *, reml: bool | None = None, weights=None,
     for msg, category in messages:
         warnings.warn(msg, category, stacklevel=2)
     return result
-
-
-def _post_fit_checks(problem, opt, lower, control, nobs, singular, objective=None) -> list:
-    """lme4's checks after the optimiser: convergence code, singularity, gradient (of
-    ``objective``, the function the optimiser saw; ``problem.objective`` by default)."""
-    out: list = []
-    if not opt.converged:
-        out.append((f"optimizer (bobyqa) stopped with code {opt.return_code} after "
-                    f"{opt.feval} evaluations", ConvergenceWarning))
-    if singular:
-        out.append(("boundary (singular) fit: see help('isSingular')", SingularFitWarning))
-    elif control.check_conv and nobs < 100_000:
-        out.extend((m, ConvergenceWarning)
-                   for m in check_convergence(objective or problem.objective, opt.theta,
-                                              lower))
-    opt.messages.extend(m for m, _ in out)
-    return out

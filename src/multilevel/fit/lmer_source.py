@@ -32,11 +32,13 @@ from ..core.theta import theta_start
 from ..formula.expand import bar_cov, findbars
 from ..formula.terms import parse_checked
 from ..design.model_frame import DesignSpec, _check_levels, _ReSpec
+from ..design.problem import order_terms
 from ..design.rank import rank_deficiency_message
 from ..design.types import ReTerm
 from ..errors import (BackendError, DataError, MissingDataWarning, RankDeficiencyWarning,
                       two_line)
 from ..results.lmm_source import LmerSourceResult, SourceDesign
+from .lmer_control import SINGULAR_TOL, LmerControl, _post_fit_checks
 from .start import crossproduct_start, initial_step
 from ..core.threads import blas_threads_for, largest_dense_block
 
@@ -91,9 +93,7 @@ def _check_finite(table, sd: SqlDesign) -> None:
 
 
 def _order(ns: list[int]) -> list[int]:
-    """lme4's term order (as :func:`multilevel.fit.lmer.order_terms`) as indices."""
-    from .lmer import order_terms
-
+    """lme4's term order (as :func:`multilevel.design.problem.order_terms`) as indices."""
     class _T:
         def __init__(self, i, n):
             self.i, self.n_levels = i, n
@@ -165,8 +165,6 @@ def lmer_source(formula: str, data, *, reml: bool = True, weights=None, control=
     >>> round(m.loglik, 3)
     -871.814
     """
-    from .lmer import LmerControl, SINGULAR_TOL, _post_fit_checks
-
     control = control or LmerControl()
     table = open_source(data, engine)
     sd = frame_sql(formula, table, weights=weights)

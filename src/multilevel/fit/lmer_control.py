@@ -1,0 +1,72 @@
+"""lmer's settings (lme4's ``lmerControl``) and the checks that follow its optimiser, shared
+by the in-memory driver (``fit/lmer.py``), the out-of-core one (``fit/lmer_source.py``) and
+the refits on a prepared design (``fit/design_fit.py``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ConvergenceWarning, SingularFitWarning
+from .checks import check_convergence
+from .start import STEP_FRACTION
+
+SINGULAR_TOL = 1e-4
+
+
+@dataclass(frozen=True)
+class LmerControl:
+    """Optimiser settings (lme4's ``lmerControl``), keyword-only and frozen.
+
+    Attributes
+    ----------
+    xtol_abs, ftol_abs : float   -- NLopt BOBYQA stopping tolerances (lme4's defaults)
+    maxeval : int
+    check_conv : bool            -- run lme4's gradient / Hessian convergence checks
+    step_fraction : float or None
+        BOBYQA's initial trust region as a fraction of lme4's variance-ratio start (models
+        whose random effects are all ``(1 | g)``); ``None`` uses NLopt's default, which
+        follows lme4's optimiser path step by step (see
+        :func:`multilevel.fit.start.initial_step`).
+    check_nobs_vs_nlev, check_nlev_gtr_1, check_nobs_vs_nre : {"stop", "warning", "ignore"}
+        lme4's checks of the random-effects design (``check.nobs.vs.nlev``, ...), "stop" by
+        default as in lme4; ``check_nobs_vs_nlev="ignore", check_nobs_vs_nre="ignore"``
+        fits observation-level effects ``(1 | obs)``.
+    """
+
+    xtol_abs: float = 1e-8
+    ftol_abs: float = 1e-8
+    maxeval: int = 100_000
+    check_conv: bool = True
+    step_fraction: float | None = STEP_FRACTION
+    check_nobs_vs_nlev: str = "stop"
+    check_nlev_gtr_1: str = "stop"
+    check_nobs_vs_nre: str = "stop"
+
+    def __post_init__(self):
+        from .._validate import check_fields
+
+        check_fields(self)
+
+
+def _post_fit_checks(problem, opt, lower, control, nobs, singular, objective=None) -> list:
+    """lme4's checks after the optimiser: convergence code, singularity, gradient (of
+    ``objective``, the function the optimiser saw; ``problem.objective`` by default).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> opt = NS(converged=False, return_code=5, feval=10, messages=[])
+    >>> _post_fit_checks(None, opt, [], LmerControl(check_conv=False), 10, False)[0][0]
+    'optimizer (bobyqa) stopped with code 5 after 10 evaluations'
+    """
+    out: list = []
+    if not opt.converged:
+        out.append((f"optimizer (bobyqa) stopped with code {opt.return_code} after "
+                    f"{opt.feval} evaluations", ConvergenceWarning))
+    if singular:
+        out.append(("boundary (singular) fit: see help('isSingular')", SingularFitWarning))
+    elif control.check_conv and nobs < 100_000:
+        out.extend((m, ConvergenceWarning)
+                   for m in check_convergence(objective or problem.objective, opt.theta,
+                                              lower))
+    opt.messages.extend(m for m, _ in out)
+    return out
