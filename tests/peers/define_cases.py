@@ -388,6 +388,20 @@ case("l4_cbpp_agq25", L4, "tests/glmer-1.R:75-94", "ml:cbpp",
          n("deviance", "m2.cond_deviance", 73.373, all_equal=1e-5),
      ])
 
+case("l4_nlmer_orange", L4, "tests/nlmer.R:6-8 (printed in tests/nlmer.Rout.save)",
+     "shared:Orange",
+     "m = ml.nlmer('circumference ~ SSlogis(age, Asym, xmid, scal) ~ (Asym|Tree)', d,\n"
+     "             start={'Asym': 200, 'xmid': 725, 'scal': 350})", [
+         n("AIC", "m.aic", 273.1438, round=4),
+         n("BIC", "m.bic", 280.9205, round=4),
+         n("logLik", "m.loglik", -131.5719, round=4),
+         n("deviance", "m.deviance", 263.1438, round=4),
+         n("df.resid", "m.df_resid", 30, round=0),
+         n("Std.Dev. Tree Asym", "m.varcorr.sdcor.iloc[0]", 31.646, round=3),
+         n("Std.Dev. Residual", "m.sigma", 7.843, round=3),
+         n("fixef", "m.fixef", [192.0528, 727.9045, 348.0721], round=4),
+     ])
+
 for c in CASES:
     for num in c["numbers"]:
         num["status"] = None

@@ -1,7 +1,10 @@
 """Small API gaps the peer suites exposed: lme4's ``nAGQ=`` spelling and lmerTest's
 ``contest(m, L)`` (a matrix as the first argument of ``m.test``)."""
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 
 import multilevel as ml
@@ -69,3 +72,22 @@ def test_ranova_refuses_glmer():
                  ml.datasets.load("cbpp"), family="binomial")
     with pytest.raises(DataError, match="linear mixed models"):
         ml.ranova(m)
+
+
+ORANGE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "Orange.csv"
+
+
+@pytest.mark.skipif(not ORANGE.is_file(), reason="../shared/data/Orange.csv is absent")
+def test_anova_compares_two_nlmer_fits():
+    d = pd.read_csv(ORANGE)
+    start = {"Asym": 200, "xmid": 725, "scal": 350}
+    f = "circumference ~ SSlogis(age, Asym, xmid, scal) ~ "
+    m1 = ml.nlmer(f + "(Asym|Tree)", d, start=start)
+    m2 = ml.nlmer(f + "(Asym|Tree) + (xmid|Tree)", d, start=start)
+    tab = ml.anova(m2, m1)  # ordered by npar, as lme4
+    assert tab.index.tolist() == ["m1", "m2"]
+    # lme4 anova(m1, m2) (R 4.2, lme4 1.1), printed with digits = 10
+    assert tab["AIC"].tolist() == pytest.approx([273.1437548, 275.1437702], abs=2e-6)
+    assert tab["BIC"].tolist() == pytest.approx([280.9204951, 284.4758586], abs=2e-6)
+    assert tab["Df"].iloc[1] == 1
+    assert tab["Pr(>Chisq)"].iloc[1] == pytest.approx(1.0, abs=1e-6)

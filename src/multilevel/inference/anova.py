@@ -96,8 +96,11 @@ def _nested(small, big) -> bool:
     """Whether `small` is a special case of `big`: its fixed-effect columns lie in the span of
     big's, and each of its random terms is among big's random terms (same grouping factor,
     by parts or by how it groups the rows, and a subset of the columns)."""
-    Xs, Xb = small.design.X, big.design.X
-    if Xs.shape[1]:
+    Xs, Xb = getattr(small.design, "X", None), getattr(big.design, "X", None)
+    if Xs is None or Xb is None:  # nlmer: the fixed effects are the nonlinear model's parameters
+        if not set(small.fixef.index) <= set(big.fixef.index):
+            return False
+    elif Xs.shape[1]:
         coef = np.linalg.lstsq(Xb, Xs, rcond=None)[0] if Xb.shape[1] else np.zeros((0, Xs.shape[1]))
         resid = Xs - Xb @ coef
         if np.max(np.abs(resid)) > 1e-7 * max(1.0, np.max(np.abs(Xs))):
