@@ -48,7 +48,7 @@ def test_fits(both, sleep):
     _same(g_other, ml.glmer("y ~ Days + (1 | Subject)", counts, family="binomial"))
 
 
-def test_predict_newdata_and_augment(both, sleep):
+def test_predict_newdata_and_augment(both, sleep, tmp_path):
     kind, other = both
     m = ml.lmer(F, sleep)
     pd.testing.assert_series_equal(m.predict(other), m.predict(sleep), check_index=False)
@@ -61,6 +61,11 @@ def test_predict_newdata_and_augment(both, sleep):
     back = ml._data_input.to_pandas(aug)
     np.testing.assert_allclose(back[".fitted"].to_numpy(), m.fitted.to_numpy())
     assert type(m.augment(sleep)) is pd.DataFrame
+    written = m.augment(other, to=str(tmp_path / "aug.parquet"))
+    assert pd.read_parquet(written)[".fitted"].to_numpy() == pytest.approx(m.fitted.to_numpy())
+    for interval in ("confidence", "prediction"):
+        np.testing.assert_allclose(m.predict(other, interval=interval).to_numpy(),
+                                   m.predict(sleep, interval=interval).to_numpy())
 
 
 def test_plots(both, sleep):

@@ -28,9 +28,10 @@ from ..errors import DataError, two_line
 
 
 def _new_terms(m, newdata, allow_new_levels: bool):
+    from .._data_input import to_pandas  # polars and pyarrow too
     from ..design.model_frame import new_design
 
-    newdata = pd.DataFrame(newdata)
+    newdata = to_pandas(newdata)
     spec = getattr(m.design, "spec", None)
     for r in getattr(spec, "re", ()):  # a missing grouping column means a new group
         for comp in r.components:

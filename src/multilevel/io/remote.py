@@ -90,10 +90,12 @@ def cache_dir() -> Path:
     Examples
     --------
     >>> import os
+    >>> before = os.environ.get("MULTILEVEL_DATA")
     >>> os.environ["MULTILEVEL_DATA"] = "/tmp/ml-data"
     >>> str(cache_dir())
     '/tmp/ml-data'
-    >>> del os.environ["MULTILEVEL_DATA"]
+    >>> _ = os.environ.pop("MULTILEVEL_DATA") if before is None else os.environ.update(
+    ...     MULTILEVEL_DATA=before)
     """
     if os.environ.get("MULTILEVEL_DATA"):
         return Path(os.environ["MULTILEVEL_DATA"]).expanduser()

@@ -230,7 +230,9 @@ class LmerResult(MixedResultBase):
         if to is not None:
             from ..backends.base import write_frame
 
-            return write_frame(augment(self, data), to, inputs=[data])
+            from .._data_input import to_pandas  # augment gives the input's kind back
+
+            return write_frame(to_pandas(augment(self, data)), to, inputs=[data])
         return augment(self, data)
 
     def summary(self, digits: int | None = None, ddf=None):
