@@ -30,8 +30,6 @@ ALLOWED_CYCLES = {
         "argument checks name formula and design helpers in their messages (outside the core)",
     frozenset({"multilevel", "multilevel.report.html_report"}):
         "ml.report() is the root's function; the report reads the version and options",
-    frozenset({"multilevel.inference.profile", "multilevel.inference.profile_glmm"}):
-        "profile() dispatches to the GLMM profiler, which extends the LMM one",
 }
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..core.glmm import BAD_OBJECTIVE, GlmmProblem, fd_hessian
 from ..results.names import sig_names
-from .profile import Profiler
+from .profiler import Profiler
 
 __all__ = ["GlmmProfiler", "glmm_blas_context"]
 
