@@ -322,6 +322,7 @@ case("lt_potdata", LT, "tests/zlmerTest_zeroDenom.R", "peer:potdata",
          n("Pr(>F)", "an['Pr(>F)']", [0.0224955602, 1e-11, 0.020905569], all_equal=1e-5),
      ])
 case("lt_cake_ordered", LT, "tests/test_anova.R:140-163", "ml:cake",
+     "d['temperature'] = d['temperature'].cat.as_ordered()  # ordered in R's lme4::cake\n"
      "m = ml.lmer('angle ~ recipe * temperature + (1|recipe:replicate)', d)\n"
      "an = m.anova(type=1)", [
          n("NumDF", "an['NumDF']", [2, 5, 10], all_equal=1e-4),

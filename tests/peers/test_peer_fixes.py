@@ -91,3 +91,19 @@ def test_anova_compares_two_nlmer_fits():
     assert tab["BIC"].tolist() == pytest.approx([280.9204951, 284.4758586], abs=2e-6)
     assert tab["Df"].iloc[1] == 1
     assert tab["Pr(>Chisq)"].iloc[1] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_out_of_core_refuses_ordered_factor_in_fixed_part():
+    pytest.importorskip("duckdb")
+    d = ml.datasets.load("cake")
+    d["temperature"] = d["temperature"].cat.as_ordered()
+    with pytest.raises(DataError, match="ordered factor.*contr.poly"):
+        ml.lmer("angle ~ recipe + temperature + (1 | recipe:replicate)", d, engine="duckdb")
+    # as a grouping factor its contrasts do not matter: fitted as in memory
+    a = ml.lmer("angle ~ recipe + (1 | temperature)", d, engine="duckdb")
+    b = ml.lmer("angle ~ recipe + (1 | temperature)", d)
+    assert a.loglik == pytest.approx(b.loglik, rel=1e-8)
+    # unordered, it gets treatment contrasts as in memory
+    d["temperature"] = d["temperature"].cat.as_unordered()
+    c = ml.lmer("angle ~ recipe + temperature + (1 | recipe:replicate)", d, engine="duckdb")
+    assert "temperature185" in c.fixef.index

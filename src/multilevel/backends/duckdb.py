@@ -245,7 +245,13 @@ class DuckDBTable(SqlTable):
             rel = con.sql("SELECT * FROM ml_frame")
         except duckdb.Error as e:
             raise _wrap(e, "reading the in-memory data") from None
-        return cls(rel, "an in-memory table", con=con)
+        out = cls(rel, "an in-memory table", con=con)
+        # ordered categoricals become plain ENUMs in DuckDB: remember them (sql_frame refuses
+        # them rather than fit treatment contrasts where R uses contr.poly)
+        out.ordered_columns = frozenset(
+            c for c, t in getattr(frame, "dtypes", {}).items()
+            if getattr(t, "ordered", False))
+        return out
 
     @classmethod
     def _from_files(cls, paths) -> DuckDBTable:

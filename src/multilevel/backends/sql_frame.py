@@ -296,6 +296,12 @@ def _factor(tr: _Translator, key: str, node: Node, where: str) -> tuple:
     d, t = tr.d, tr.t
     inner = _factor_inner(node)
     raw = isinstance(inner, Name) and tr.schema.get(inner.id) in (STRING, BOOL)
+    if isinstance(inner, Name) and inner.id in getattr(t, "ordered_columns", ()):
+        raise DataError(two_line(
+            f"{inner.id!r} is an ordered factor: R codes it with polynomial contrasts "
+            "(contr.poly), which the out-of-core engine does not compute",
+            f"fit the DataFrame in memory (no engine=), or make {inner.id!r} unordered "
+            f"(d[{inner.id!r}] = d[{inner.id!r}].cat.as_unordered()) for treatment contrasts"))
     if raw:
         sql, kind = tr.col(inner.id), tr.schema[inner.id]
         q = f"SELECT DISTINCT {sql} AS {d.ident(inner.id)} FROM {t.name} WHERE {where}"
