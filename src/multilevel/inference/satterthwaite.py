@@ -31,7 +31,7 @@ import scipy.linalg as sla
 
 from ..core.cholesky import logdet_re
 from ..errors import ConvergenceWarning
-from . import numderiv
+from .numderiv import hessian, jacobian
 
 LOG2PI = float(np.log(2.0 * np.pi))
 EIGEN_TOL = 1e-8
@@ -166,7 +166,7 @@ def varpar_covariance(m) -> VarparCovariance:
     tm = m.theta_map  # structured terms: their own parameters (lmerTest: theta)
     at = _AtTheta(m.problem, tm)
     varpar = np.r_[tm.phi(np.asarray(m.theta, dtype=float)), m.sigma]
-    H = numderiv.hessian(deviance_varpar(at, m.reml), varpar)
+    H = hessian(deviance_varpar(at, m.reml), varpar)
     evals, evecs = np.linalg.eigh(H)
     messages = []
     neg, zero = evals < -EIGEN_TOL, np.abs(evals) < EIGEN_TOL
@@ -183,7 +183,7 @@ def varpar_covariance(m) -> VarparCovariance:
     pos = evals > EIGEN_TOL
     Hinv = (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
     p = m.problem.p
-    J = numderiv.jacobian(covbeta_varpar(at), varpar)
+    J = jacobian(covbeta_varpar(at), varpar)
     jac = np.stack([J[:, i].reshape((p, p), order="F") for i in range(varpar.size)])
     out = VarparCovariance(varpar=varpar, hessian=H, vcov_varpar=2.0 * Hinv, jac=jac,
                            vcov_beta=np.asarray(m.vcov, dtype=float), messages=tuple(messages))
