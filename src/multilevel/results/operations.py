@@ -1,10 +1,11 @@
-"""Operations a result delegates to the layer above it (``multilevel.inference``).
+"""Operations a result delegates to the layers above it (``inference/`` and ``fit/``).
 
 ``results/`` holds fitted models as data and their accessors; tests, intervals, influence
-and simulation live in ``inference/``, which depends on ``results/``. A result method such as
-``m.confint()`` therefore never imports ``inference``: it asks this registry for the
-operation by name. ``multilevel.inference.methods`` registers the implementations in one
-table, and the package root names that module as the provider, so the first call loads it.
+and simulation live in ``inference/``, refits in ``fit/``, and both depend on ``results/``. A
+result method such as ``m.confint()`` therefore never imports them: it asks this registry for
+the operation by name. ``multilevel.inference.methods`` and ``multilevel.fit.design_fit``
+register the implementations; the package root names them as providers, so the first call
+that finds a name missing loads them (docs/architecture.md).
 
 Examples
 --------
@@ -42,7 +43,7 @@ def provided_by(module: str, package: str | None = None) -> None:
 
     Examples
     --------
-    >>> ("multilevel.inference.methods", None) in _PROVIDERS or (".inference.methods", "multilevel") in _PROVIDERS
+    >>> (".inference.methods", "multilevel") in _PROVIDERS
     True
     """
     if (module, package) not in _PROVIDERS:
