@@ -140,7 +140,8 @@ def collect(write: bool = True, skip_slow: bool = False) -> tuple[int, int, int,
             num["status"] = "pass" if rec["passed"] else "fail"
             num["got"] = rec["got"]
             if not rec["passed"]:
-                num["why"] = num.get("why") or rec.get("error") or res["error"]
+                num["why"] = (num.get("why") or rec.get("error") or res["error"]
+                              or case.get("note") or "differs beyond the peer's tolerance")
             else:
                 num.pop("why", None)
             ntot += 1

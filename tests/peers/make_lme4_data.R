@@ -1,0 +1,50 @@
+# Data that lme4's own tests (tests/testthat/test-glmer.R, test-methods.R) load from
+# lme4's testdata or simulate; the code is theirs, verbatim. Writes tests/peers/data/*.csv.
+# Run: Rscript tests/peers/make_lme4_data.R  (from the repo root)
+suppressMessages(library(lme4))
+out <- "tests/peers/data"
+w <- function(d, nm) write.csv(d, file.path(out, paste0("lme4_", nm, ".csv")), row.names = FALSE)
+
+load(system.file("testdata", "radinger_dat.RData", package = "lme4"))
+w(radinger_dat, "radinger")
+
+set.seed(101)  # test-glmer.R: complete separation case
+d <- data.frame(y=rbinom(1000,size=1,p=0.5),
+                x=runif(1000),
+                f=factor(rep(1:20,each=50)),
+                x2=rep(0:1,c(999,1)))
+w(d, "separation")
+
+load(system.file("testdata", "fakesim.RData", package = "lme4"))
+w(dat, "fakesim")
+
+dd <- expand.grid(x = seq(-2,3,length.out=10),  # test-glmer.R: gaussian(link = "log")
+                  f = factor(1:10))
+dd$y <- simulate(~x+(1|f),
+             family=gaussian(link="log"),
+             newdata=dd,
+             newparams=list(beta=c(0,1),theta=1,sigma=1),
+             seed=101)[[1]]
+dd$y <- pmax(dd$y,0)
+w(dd, "gaussian_log")
+
+set.seed(101)  # test-methods.R: negative binomial sims
+dd <- data.frame(f=factor(rep(1:10,each=20)),
+                 x=runif(200),
+                 y=rnbinom(200,size=2,mu=2))
+w(dd, "nbinom")
+
+set.seed(102)  # test-methods.R: simulate Gamma
+dd <- data.frame(x=rep(seq(-2,2,length=15),10),
+                 f=factor(rep(1:10,each=15)))
+u <- rnorm(10)
+dd$y <- with(dd,
+             rgamma(nrow(dd),shape=2,
+                    scale=exp(2+1*x+u[as.numeric(f)])/2))
+g1 <- glmer(y~x+(1|f),family=Gamma(link="log"),dd)
+s2 <- suppressMessages(simulate(~x+(1|f), family=Gamma(link="log"),
+                                seed=101,
+                                newdata=dd,
+                                newparams=getME(g1,c("theta","beta","sigma"))))
+dd$y2 <- s2[[1]]
+w(dd, "gamma")
