@@ -448,6 +448,50 @@ case("l4_gamma_log", L4, "tests/testthat/test-methods.R:641-661", "peer:lme4_gam
              "1.1.x's 2.81887136759369, 1.06543222163626); on these data lme4 1.1.31 gives "
              "logLik -581.5292102, multilevel -581.5291984")
 
+case("l4_predict_penicillin", L4, "tests/testthat/test-predict.R:105-115", "ml:Penicillin",
+     "fm3 = ml.lmer('diameter ~ (1|plate) + (1|sample)', d)", [
+         n("head(round(predict(fm3), 4))", "fm3.predict().round(4).iloc[:6]",
+           [25.9638, 22.7663, 25.7147, 23.6799, 23.7629, 20.773]),
+         n("unique(predict(fm3, re.form=NA))", "np.unique(fm3.predict(re_form=None).round(8))",
+           [22.9722222222251], all_equal=1.5e-8),
+     ])
+case("l4_predict_slopes", L4, "tests/testthat/test-predict.R:137-160", "ml:sleepstudy",
+     "fm2 = ml.lmer('Reaction ~ Days + (Days|Subject)', d)\n"
+     "nd = pd.DataFrame({'Days': [0.0, 9.0] * 3, 'Subject': ['308', '308', '309', '309',"
+     " '310', '310']})", [
+         n("p2 (all random effects)", "fm2.predict(nd)",
+           [253.663652396798, 430.66001930835, 211.006415533628, 227.634788908917,
+            212.444742696829, 257.61053840953]),
+         n("p3 (re.form = NA)", "fm2.predict(nd, re_form=None)",
+           [251.405104848485, 345.610678484848, 251.405104848485, 345.610678484848,
+            251.405104848485, 345.610678484848]),
+         n("p4 (re.form = ~(0+Days|Subject))", "fm2.predict(nd, re_form='~(0+Days|Subject)')",
+           [251.405104848485, 428.401471760037, 251.405104848485, 268.033478223774,
+            251.405104848485, 296.570900561186]),
+         n("p5 (re.form = ~(1|Subject))", "fm2.predict(nd, re_form='~(1|Subject)')",
+           [253.663652396798, 347.869226033161, 211.006415533628, 305.211989169991,
+            212.444742696829, 306.650316333193]),
+     ])
+case("l4_predict_sefit_iris", L4, "tests/testthat/test-predict.R:443-463", "peer:iris",
+     "mod1 = ml.lmer('Petal.Width ~ Sepal.Length + (1 | Species)', d)", [
+         n("head(se.fit)", "mod1.predict(se_fit=True)['se_fit'].iloc[:6]",
+           [0.0271816400250223, 0.0272298862268211, 0.0286188379907626,
+            0.0297645467444413, 0.0270330515271627, 0.0295876265523127]),
+         n("head(se.fit), re.form = NA",
+           "mod1.predict(d, re_form=None, se_fit=True)['se_fit'].iloc[:6]",
+           [0.451147865048879, 0.451497971849052, 0.451930732595154, 0.452178035807842,
+            0.451312573619068, 0.450778089845166]),
+     ])
+case("l4_predict_sefit_glmer", L4, "tests/testthat/test-predict.R:531-558",
+     "peer:lme4_predict_sefit",
+     "d = d.astype({'var_binom': 'str', 'grp': 'str'})\n"
+     "m1 = ml.glmer('outcome ~ var_binom + var_cont + (1 | grp)', d, family='binomial')\n"
+     "nd = pd.DataFrame({'var_binom': ['0', '1'], 'var_cont': [9.24717241397544] * 2,"
+     " 'grp': ['a', 'b']})\npp = m1.predict(nd, interval='confidence')", [
+         n("fit", "pp['fit']", [-0.4338277, -0.5993396], all_equal=1e-6),
+         n("se.fit", "pp['se_fit']", [0.4255397, 0.2779372], all_equal=1e-6),
+     ])
+
 case("l4_nlmer_orange", L4, "tests/nlmer.R:6-8 (printed in tests/nlmer.Rout.save)",
      "shared:Orange",
      "m = ml.nlmer('circumference ~ SSlogis(age, Asym, xmid, scal) ~ (Asym|Tree)', d,\n"

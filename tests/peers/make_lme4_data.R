@@ -48,3 +48,14 @@ s2 <- suppressMessages(simulate(~x+(1|f), family=Gamma(link="log"),
                                 newparams=getME(g1,c("theta","beta","sigma"))))
 dd$y2 <- s2[[1]]
 w(dd, "gamma")
+
+write.csv(iris, file.path(out, "iris.csv"), row.names = FALSE)  # test-predict.R: se.fit
+
+set.seed(123)  # test-predict.R: se.fit with a subset of the grouping levels
+dat <- data.frame(
+  outcome = rbinom(n = 100, size = 1, prob = 0.35),
+  var_binom = as.factor(rbinom(n = 100, size = 1, prob = 0.7)),
+  var_cont = rnorm(n = 100, mean = 10, sd = 7),
+  grp = as.factor(sample(letters[1:4], size = 100, replace = TRUE))
+)
+w(dat, "predict_sefit")

@@ -107,3 +107,31 @@ def test_out_of_core_refuses_ordered_factor_in_fixed_part():
     d["temperature"] = d["temperature"].cat.as_unordered()
     c = ml.lmer("angle ~ recipe + temperature + (1 | recipe:replicate)", d, engine="duckdb")
     assert "temperature185" in c.fixef.index
+
+
+IRIS = Path(__file__).resolve().parent / "data" / "iris.csv"
+
+
+def test_predict_se_fit_matches_lme4():
+    # lme4 tests/testthat/test-predict.R (lme4 >= 2.0's predict(se.fit = TRUE))
+    d = pd.read_csv(IRIS)
+    m = ml.lmer("Petal.Width ~ Sepal.Length + (1 | Species)", d)
+    p1 = m.predict(se_fit=True)
+    assert p1["se_fit"].iloc[:6].tolist() == pytest.approx(
+        [0.0271816400250223, 0.0272298862268211, 0.0286188379907626,
+         0.0297645467444413, 0.0270330515271627, 0.0295876265523127], rel=1e-5)
+    p3 = m.predict(d, re_form=None, se_fit=True)
+    assert p3["se_fit"].iloc[:6].tolist() == pytest.approx(
+        [0.451147865048879, 0.451497971849052, 0.451930732595154, 0.452178035807842,
+         0.451312573619068, 0.450778089845166], rel=1e-5)
+    # the same predictions as without se_fit; newdata = the fitted rows gives p1 again
+    assert np.allclose(p1["fit"], m.predict())
+    assert np.allclose(m.predict(d, se_fit=True)["se_fit"], p1["se_fit"])
+    # population level: the fixed part's standard error, sqrt(x' V x)
+    X = np.column_stack([np.ones(len(d)), d["Sepal.Length"]])
+    V = m.vcov.to_numpy()
+    assert np.allclose(p3["se_fit"], np.sqrt(np.einsum("ij,jk,ik->i", X, V, X)), rtol=1e-6)
+    # a new level contributes no random-effect variance
+    new = d.head(1).assign(Species="unseen")
+    p_new = m.predict(new, se_fit=True, allow_new_levels=True)
+    assert p_new["se_fit"].iloc[0] == pytest.approx(p3["se_fit"].iloc[0], rel=1e-8)

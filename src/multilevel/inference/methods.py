@@ -23,6 +23,7 @@ from .icc import icc, r2
 from .influence import cooks_distance_closed, hatvalues, influence
 from .predict_interval import predict_interval
 from .profile import profile_confint
+from .se_fit import se_fit
 from .simulate import simulate
 
 register(
@@ -39,6 +40,7 @@ register(
     predict_interval=predict_interval,  # m.predict(interval=)
     profile_confint=profile_confint,  # m.confint(method="profile") of a GLMM
     r2=r2,                            # m.r2()
+    se_fit=se_fit,                    # m.predict(se_fit=True)
     simulate=simulate,                # m.simulate()
     summary_ddf=summary,              # m.summary(ddf=)
 )

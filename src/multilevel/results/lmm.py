@@ -140,7 +140,8 @@ class LmerResult(MixedResultBase):
         return pd.Series(r, index=self.row_labels, name="residuals")
 
     def predict(self, newdata=None, *, re_form="all", allow_new_levels: bool = False,
-                interval: str | None = None, level: float = 0.95) -> pd.Series:
+                interval: str | None = None, level: float = 0.95,
+                se_fit: bool = False) -> pd.Series:
         """Predictions (lme4's ``predict.merMod``); with ``interval="confidence"`` or
         ``"prediction"`` a DataFrame ``fit, lower, upper, se_fit`` at ``level``
         (see :mod:`multilevel.inference.predict_interval` for the method).
@@ -159,6 +160,10 @@ class LmerResult(MixedResultBase):
         allow_new_levels : bool
             Levels not seen in the fit get random effect 0 (a population-level prediction
             for those rows) instead of an error.
+        se_fit : bool
+            lme4's ``se.fit = TRUE``: a DataFrame ``fit, se_fit`` whose standard errors come
+            from the joint conditional covariance of the random and fixed effects (see
+            :mod:`multilevel.inference.se_fit`).
 
         Examples
         --------
@@ -167,6 +172,8 @@ class LmerResult(MixedResultBase):
         >>> m = ml.lmer("Reaction ~ Days + (Days | Subject)", sleep)
         >>> float(m.predict(sleep.head(1), re_form=None).round(3).iloc[0])
         251.405
+        >>> m.predict(sleep.head(2), se_fit=True).columns.tolist()
+        ['fit', 'se_fit']
         """
         if interval is not None:
             predict_interval = operation("predict_interval")
@@ -179,16 +186,22 @@ class LmerResult(MixedResultBase):
         if newdata is None:
             parts = [(k, (np.asarray(t.codes), np.asarray(t.Z) * keep[k]))
                      for k, t in enumerate(self.terms) if k in keep]
-            eta = self._linear_predictor(self.design.X, parts, self.design.offset)
-            return pd.Series(eta, index=self.row_labels, name="predicted")
-        chosen = [k for k in range(len(self.terms)) if k in keep]
-        nd = new_design(self.design, newdata, re_form=self._design_positions(chosen),
-                        allow_new_levels=allow_new_levels)
-        parts = [(k, (np.asarray(r.codes), np.asarray(r.Z) * keep[k]))
-                 for k, r in zip(chosen, nd.re_terms)]
-        eta = self._linear_predictor(nd.X, parts, nd.offset)
-        index = newdata.index if hasattr(newdata, "index") else None
-        return pd.Series(eta, index=index, name="predicted")
+            X, eta = self.design.X, self._linear_predictor(self.design.X, parts,
+                                                           self.design.offset)
+            out = pd.Series(eta, index=self.row_labels, name="predicted")
+        else:
+            chosen = [k for k in range(len(self.terms)) if k in keep]
+            nd = new_design(self.design, newdata, re_form=self._design_positions(chosen),
+                            allow_new_levels=allow_new_levels)
+            parts = [(k, (np.asarray(r.codes), np.asarray(r.Z) * keep[k]))
+                     for k, r in zip(chosen, nd.re_terms)]
+            X, eta = nd.X, self._linear_predictor(nd.X, parts, nd.offset)
+            index = newdata.index if hasattr(newdata, "index") else None
+            out = pd.Series(eta, index=index, name="predicted")
+        if se_fit:
+            se = operation("se_fit")(self, X, parts)
+            return pd.DataFrame({"fit": out, "se_fit": se}, index=out.index)
+        return out
 
     # ----- likelihood and information criteria --------------------------------------------
     @property
