@@ -538,10 +538,14 @@ def check_model_data(df, tree, bars):
     group_names = [n for b in bars for n in names_in(b.right)]
     used = list(dict.fromkeys(lhs_names + fixed_names + group_names))
     columns = pd.Index(df.columns)
-    dup = [n for n in used if (columns == n).sum() > 1]
+    if columns.is_unique:  # one hash check; counting per name is slow on Arrow-backed labels
+        dup = []
+    else:
+        labels = list(columns)
+        dup = [n for n in used if labels.count(n) > 1]
     if dup:
         raise DataError(two_line(
-            f"the data has {int((columns == dup[0]).sum())} columns named {dup[0]!r}",
+            f"the data has {list(columns).count(dup[0])} columns named {dup[0]!r}",
             "give every column a distinct name (df.columns = [...]) before fitting"))
     wrapped: set = set()
     _factor_wrapped(tree.rhs, wrapped)
