@@ -204,6 +204,30 @@ case("mm_cbpp", MM, "test/pirls.jl:125-140", "ml:cbpp",
          n("sum(devresid)", "m.cond_deviance", 73.47171597956056, atol=1e-3),
      ], note="deviance(gm2, true) is MixedModels' own definition of a GLMM deviance (100.096); multilevel, as lme4, reports -2 logLik = 184.053 and lme4's deviance() = 73.47 (cond_deviance)")
 
+case("mm_weights_issue194", MM, "test/fit.jl:29-75", "py:pd.DataFrame({'a': [1.55945122, "
+     "0.004391538, 0.005554163, -0.173029772, 4.586284429, 0.259493671, -0.091735715, "
+     "5.546487603, 0.457734831, -0.030169602], 'b': [0.24520519, 0.080624178, 0.228083467, "
+     "0.2471453, 0.398994279, 0.037213859, 0.102144973, 0.241380251, 0.206570975, "
+     "0.15980803], 'c': ['H', 'F', 'K', 'P', 'P', 'P', 'D', 'M', 'I', 'D'], "
+     "'w1': [20., 40, 35, 12, 29, 25, 65, 105, 30, 75]})",
+     "m2 = ml.lmer('a ~ 1 + b + (1 | c)', d, weights=d['w1'], REML=False)", [
+         n("theta", "m2.theta", [0.295181729258352], atol=1e-4),
+         n("stderror", "np.sqrt(np.diag(m2.vcov))", [0.9640167, 3.6309696], atol=1e-4),
+         n("vcov", "m2.vcov.to_numpy().ravel()",
+           [0.9293282, -2.557527, -2.5575267, 13.183940], atol=1e-4),
+     ])
+case("mm_lrt_sleepstudy", MM, "test/likelihoodratiotest.jl:116-139", "ml:sleepstudy",
+     "fm0 = ml.lmer('Reaction ~ 1 + (1 + Days|Subject)', d, REML=False)\n"
+     "fm1 = ml.lmer('Reaction ~ 1 + Days + (1 + Days|Subject)', d, REML=False)\n"
+     "lm1 = ml.lm('Reaction ~ 1 + Days', d)\n"
+     "lrt = ml.anova(fm0, fm1)\nlrt2 = ml.anova(fm1, lm1)", [
+         n("-2 logLik (printed)", "np.round(lrt['deviance'], 4)", [1775.4759, 1751.9393],
+           rtol=1.4901161193847656e-08),
+         n("chi^2 (printed)", "round(lrt['Chisq'].iloc[1], 4)", 23.5365,
+           rtol=1.4901161193847656e-08),
+         n("pvalue(lm1 vs fm1)", "lrt2['Pr(>Chisq)'].iloc[1]", 5.9e-32, atol=1e-16),
+     ])
+
 # ---------------------------------------------------------------- lmerTest
 LT = "lmerTest"
 case("lt_carrots_sas", LT, "tests/test_compare_sas.R:15-40", "peer:carrots",
@@ -471,7 +495,7 @@ case("l4_predict_slopes", L4, "tests/testthat/test-predict.R:137-160", "ml:sleep
          n("p5 (re.form = ~(1|Subject))", "fm2.predict(nd, re_form='~(1|Subject)')",
            [253.663652396798, 347.869226033161, 211.006415533628, 305.211989169991,
             212.444742696829, 306.650316333193]),
-     ])
+     ], note="reference values 'from an apparently-working run' at lme4's own optimum: the random effects differ by ~1e-7 relative, above all.equal's 1.5e-8; the population-level p3 agrees")
 case("l4_predict_sefit_iris", L4, "tests/testthat/test-predict.R:443-463", "peer:iris",
      "mod1 = ml.lmer('Petal.Width ~ Sepal.Length + (1 | Species)', d)", [
          n("head(se.fit)", "mod1.predict(se_fit=True)['se_fit'].iloc[:6]",
@@ -490,7 +514,54 @@ case("l4_predict_sefit_glmer", L4, "tests/testthat/test-predict.R:531-558",
      " 'grp': ['a', 'b']})\npp = m1.predict(nd, interval='confidence')", [
          n("fit", "pp['fit']", [-0.4338277, -0.5993396], all_equal=1e-6),
          n("se.fit", "pp['se_fit']", [0.4255397, 0.2779372], all_equal=1e-6),
+     ], note="se_fit (lme4 >= 2.0's se.fit) is implemented for lmer fits only; and the flat glmer optimum puts multilevel's theta at 0.16211 vs lme4's 0.16197 (logLik equal to 1e-7)")
+
+case("l4_resids_lmer", L4, "tests/testthat/test-resids.R:2-13", "ml:sleepstudy",
+     "fm1 = ml.lmer('Reaction ~ Days + (Days|Subject)', d)", [
+         n("range(resid)", "(lambda r: [r.min(), r.max()])(fm1.residuals())",
+           [-101.17996, 132.54664], all_equal=1e-6),
+         n("range(resid, scaled)", "(lambda r: [r.min(), r.max()])(fm1.residuals(scaled=True))",
+           [-3.9536067, 5.1792598], all_equal=1e-6),
+     ], note='the test fits with nloptwrap at xtol_abs = ftol_abs = 1e-6 (a looser optimum); lme4 1.1.31 with its defaults gives range(resid) -101.1788879, 132.5465735, as multilevel does')
+case("l4_resids_glmer", L4, "tests/testthat/test-resids.R:30-46", "ml:cbpp",
+     "d = d.assign(prop=d.incidence / d['size'])\n"
+     "gm1 = ml.glmer('incidence/size ~ period + (1|herd)', d, family='binomial',"
+     " weights=d['size'])\nrng = lambda r: [r.min(), r.max()]", [
+         n("range(resid)", "rng(gm1.residuals())", [-3.1975034, 2.35668826], all_equal=1e-6),
+         n("range(resid, response)", "rng(gm1.residuals('response'))",
+           [-0.194674747774946, 0.318458889275477]),
+         n("range(resid, pearson)", "rng(gm1.residuals('pearson'))",
+           [-2.38163599828335, 2.87908806084918]),
+         n("range(resid, working)", "rng(gm1.residuals('working'))",
+           [-1.24173431447365, 5.41064465283686]),
+     ], note="lme4's glmer optimum (logLik -92.0265664); multilevel reaches -92.0262819 (higher), which moves the residuals by ~1e-4 relative")
+case("l4_ranef_condvar_dyestuff", L4, "tests/testthat/test-ranef.R:32-37", "ml:Dyestuff",
+     "fm = ml.lmer('Yield ~ 1|Batch', d, REML=False)", [
+         n("postVar", "fm.cond_cov()['Batch'].ravel()", [362.3583] * 6, all_equal=1e-3),
      ])
+case("l4_ranef_condvar_sleepstudy", L4, "tests/testthat/test-ranef.R:40-46", "ml:sleepstudy",
+     "fm = ml.lmer('Reaction ~ Days + (Days | Subject)', d)", [
+         n("postVar[,,1]", "fm.cond_cov()['Subject'][0].ravel()",
+           [145.71273, -21.440414, -21.44041, 5.310927], all_equal=2e-4),
+     ])
+case("l4_ranef_condvar_cbpp", L4, "tests/testthat/test-ranef.R:49-56", "ml:cbpp",
+     "gm = ml.glmer('cbind(incidence, size - incidence) ~ period + (1 | herd)', d,"
+     " family='binomial')", [
+         n("postVar", "gm.cond_cov()['herd'].ravel()",
+           [0.12128867, 0.13363275, 0.08839850, 0.17337928, 0.12277914, 0.14436663,
+            0.10658333, 0.10309812, 0.21289738, 0.13740279, 0.09555677, 0.19460241,
+            0.14808316, 0.12631006, 0.15816769], all_equal=1e-3),
+     ])
+case("l4_ranef_multiple_terms", L4, "tests/testthat/test-ranef.R:59-80", "ml:sleepstudy",
+     "fm = ml.lmer('Reaction ~ Days + (1|Subject)+ (0+Days | Subject)', d)\n"
+     "rr = fm.ranef()\nr1 = rr[(rr.grp == '308')]", [
+         n("condval (Subject 308)", "r1.condval", [1.5116973008, 9.32373076098],
+           all_equal=1e-5),
+         n("condsd (Subject 308)", "r1.condsd", [12.238845590, 2.33546851406],
+           all_equal=1e-5),
+         n("postVar", "np.concatenate([v.ravel() for v in fm.cond_cov().values()])",
+           [149.79166] * 18 + [5.4543894] * 18, all_equal=1e-4),
+     ], note='the test fits with nloptwrap at xtol_abs = ftol_abs = 1e-6; lme4 1.1.31 with its defaults gives condval 1.512664769, 9.323497040, as multilevel does')
 
 case("l4_nlmer_orange", L4, "tests/nlmer.R:6-8 (printed in tests/nlmer.Rout.save)",
      "shared:Orange",

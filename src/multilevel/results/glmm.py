@@ -143,6 +143,22 @@ class GlmerResult(MixedResultBase):
     def _cond_var(self) -> list[np.ndarray]:
         return self.problem.cond_var(self._st, self.sigma)
 
+    def cond_cov(self) -> dict[str, np.ndarray]:
+        """Per term (keyed by ``group`` with a ``.k`` suffix for repeats) the conditional
+        covariance blocks, shape ``(n_levels, p, p)`` (lme4's ``postVar``, as for lmer).
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...              ml.datasets.load("cbpp"), family="binomial")
+        >>> m.cond_cov()["herd"].shape
+        (15, 1, 1)
+        """
+        from .names import make_unique
+
+        return dict(zip(make_unique([t.group for t in self.terms]), self._cond_var))
+
     # ----- fitted values, residuals, predictions ----------------------------------------------
     @property
     def fitted(self) -> pd.Series:
