@@ -12,6 +12,7 @@ import pandas as pd
 from scipy import optimize
 
 from ..core.cholesky import NotPositiveDefinite, logdet_re
+from ..core.covstruct.base import safe_chol
 from ..core.lmm import LmmProblem
 from ..core.optimize import bobyqa
 from ..core.theta import lower_tri_indices, n_theta
@@ -33,29 +34,6 @@ class ProfileWarning(MultilevelWarning):
     >>> issubclass(ProfileWarning, UserWarning)
     True
     """
-
-
-def safe_chol(S: np.ndarray) -> np.ndarray | None:
-    """Lower Cholesky factor of a positive semi-definite matrix (zero columns where the
-    pivot vanishes, as lme4's ``safe_chol``); None when ``S`` is not semi-definite.
-
-    Examples
-    --------
-    >>> safe_chol(np.array([[4.0, 0.0], [0.0, 0.0]])).tolist()
-    [[2.0, 0.0], [0.0, 0.0]]
-    """
-    p = S.shape[0]
-    L = np.zeros_like(S, dtype=float)
-    scale = max(float(np.max(np.abs(np.diag(S)))), 1e-300)
-    for j in range(p):
-        d = S[j, j] - L[j, :j] @ L[j, :j]
-        if d < -1e-10 * scale:
-            return None
-        if d <= 1e-14 * scale:
-            continue
-        L[j, j] = np.sqrt(d)
-        L[j + 1:, j] = (S[j + 1:, j] - L[j + 1:, :j] @ L[j, :j]) / L[j, j]
-    return L
 
 
 def theta_to_sdcor(theta: np.ndarray, sigma: float, ps: list[int]) -> np.ndarray:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import CovStructure
+from .base import CorrelatedStructure
 
 
 def ar1_cholesky(rho: float, p: int) -> np.ndarray:
@@ -31,7 +31,7 @@ def ar1_cholesky(rho: float, p: int) -> np.ndarray:
     return L
 
 
-class AR1(CovStructure):
+class AR1(CorrelatedStructure):
     """``T = diag(s) chol(R_ar1(rho))``; ``phi = (s, c)`` (or ``(s_1, ..., s_p, c)``).
 
     Examples
@@ -46,9 +46,6 @@ class AR1(CovStructure):
 
     name = "ar1"
 
-    def _nsd(self) -> int:
-        return 1 if self.hom else self.p
-
     @staticmethod
     def rho(c: float) -> float:
         return float(c / np.sqrt(1.0 + c * c))
@@ -58,48 +55,14 @@ class AR1(CovStructure):
         r = float(np.clip(rho, -1 + 1e-15, 1 - 1e-15))
         return r / np.sqrt(1.0 - r * r)
 
-    def lower(self) -> np.ndarray:
-        return np.r_[np.zeros(self._nsd()), [-np.inf] * (self.p > 1)]
+    def corr_factor(self, rho: float) -> np.ndarray:
+        return ar1_cholesky(rho, self.p)
 
-    def start(self) -> np.ndarray:
-        return np.r_[np.ones(self._nsd()), [0.0] * (self.p > 1)]
+    def corr_matrix(self, rho: float) -> np.ndarray:
+        L = ar1_cholesky(float(np.clip(rho, -1, 1)), self.p)
+        return L @ L.T
 
-    def sds(self, phi: np.ndarray) -> np.ndarray:
-        return np.full(self.p, phi[0]) if self.hom else np.asarray(phi[:self.p], dtype=float)
-
-    def factor(self, phi: np.ndarray) -> np.ndarray:
-        s = self.sds(phi)
-        if self.p == 1:
-            return s.reshape(1, 1)
-        return s[:, None] * ar1_cholesky(self.rho(phi[-1]), self.p)
-
-    def phi_from_factor(self, T: np.ndarray) -> np.ndarray:
-        v = self.sdcor_from_cov(T @ T.T)
-        return np.r_[v[:-1], self.c_of_rho(v[-1])] if self.p > 1 else v
-
-    def sdcor_index(self):
-        out = [("sd", i, i) for i in range(self._nsd())]
-        return out + ([("cor", 1, 0)] if self.p > 1 else [])
-
-    def sdcor_from_cov(self, S: np.ndarray) -> np.ndarray:
-        sd = np.sqrt(np.maximum(np.diag(S), 0.0))
-        sds = np.array([np.sqrt(np.mean(sd ** 2))]) if self.hom else sd
-        if self.p == 1:
-            return sds
+    def rho_from_cov(self, S: np.ndarray, sd: np.ndarray) -> float:
         ok = (sd[1:] > 0) & (sd[:-1] > 0)
         lag1 = np.diag(S, -1)[ok] / (sd[1:] * sd[:-1])[ok]
-        return np.r_[sds, float(lag1.mean()) if lag1.size else 0.0]
-
-    def cov_from_sdcor(self, v: np.ndarray) -> np.ndarray | None:
-        v = np.asarray(v, dtype=float)
-        s = self.sds(v)
-        if self.p == 1:
-            return np.outer(s, s)
-        if not -1 - 1e-12 <= v[-1] <= 1 + 1e-12:
-            return None
-        L = ar1_cholesky(float(np.clip(v[-1], -1, 1)), self.p)
-        return np.outer(s, s) * (L @ L.T)
-
-    @property
-    def label(self) -> str:
-        return "ar1"
+        return float(lag1.mean()) if lag1.size else 0.0

@@ -20,22 +20,18 @@ import numpy as np
 from ..theta import lower_tri_indices, n_theta
 
 
-def psd_cholesky(S: np.ndarray, strict: bool = False) -> np.ndarray | None:
-    """Lower Cholesky factor of a positive semi-definite matrix; a vanishing pivot gives a
-    zero column (a correlation at its bound, as lme4's ``safe_chol``). A negative pivot is
-    clipped to zero, or gives None with ``strict=True`` (``S`` not semi-definite).
+def safe_chol(S: np.ndarray, strict: bool = True) -> np.ndarray | None:
+    """Lower Cholesky factor of a positive semi-definite matrix, column by column as lme4's
+    ``safe_chol``: a vanishing pivot gives a zero column; a negative pivot gives None
+    (``S`` not semi-definite), or a zero column with ``strict=False``.
 
     Examples
     --------
-    >>> psd_cholesky(np.array([[1.0, 1.0], [1.0, 1.0]])).tolist()
-    [[1.0, 0.0], [1.0, 0.0]]
-    >>> psd_cholesky(np.array([[1.0, 2.0], [2.0, 1.0]]), strict=True) is None
+    >>> safe_chol(np.array([[4.0, 0.0], [0.0, 0.0]])).tolist()
+    [[2.0, 0.0], [0.0, 0.0]]
+    >>> safe_chol(np.array([[1.0, 2.0], [2.0, 1.0]])) is None
     True
     """
-    try:
-        return np.linalg.cholesky(S)
-    except np.linalg.LinAlgError:
-        pass
     p = S.shape[0]
     L = np.zeros((p, p))
     scale = max(float(np.max(np.abs(np.diag(S)))), 1e-300)
@@ -48,6 +44,25 @@ def psd_cholesky(S: np.ndarray, strict: bool = False) -> np.ndarray | None:
         L[j, j] = np.sqrt(d)
         L[j + 1:, j] = (S[j + 1:, j] - L[j + 1:, :j] @ L[j, :j]) / L[j, j]
     return L
+
+
+def psd_cholesky(S: np.ndarray, strict: bool = False) -> np.ndarray | None:
+    """Lower Cholesky factor of a positive semi-definite matrix: LAPACK's where ``S`` is
+    positive definite, else :func:`safe_chol`'s (a vanishing pivot gives a zero column, a
+    correlation at its bound). A negative pivot is clipped to zero, or gives None with
+    ``strict=True`` (``S`` not semi-definite).
+
+    Examples
+    --------
+    >>> psd_cholesky(np.array([[1.0, 1.0], [1.0, 1.0]])).tolist()
+    [[1.0, 0.0], [1.0, 0.0]]
+    >>> psd_cholesky(np.array([[1.0, 2.0], [2.0, 1.0]]), strict=True) is None
+    True
+    """
+    try:
+        return np.linalg.cholesky(S)
+    except np.linalg.LinAlgError:
+        return safe_chol(S, strict)
 
 
 class CovStructure:
@@ -80,6 +95,21 @@ class CovStructure:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(p={self.p}{', hom=True' if self.hom else ''})"
+
+    def _nsd(self) -> int:
+        return 1 if self.hom else self.p
+
+    def sds(self, phi: np.ndarray) -> np.ndarray:
+        """The ``p`` relative standard deviations of a structured term's ``phi`` (its first
+        entry repeated if hom).
+
+        Examples
+        --------
+        >>> from multilevel.core.covstruct import make_structure
+        >>> make_structure("diag", 3, hom=True).sds(np.array([2.0])).tolist()
+        [2.0, 2.0, 2.0]
+        """
+        return np.full(self.p, phi[0]) if self.hom else np.asarray(phi[:self.p], dtype=float)
 
     # ----- parameters -------------------------------------------------------------------
     @property
@@ -181,3 +211,80 @@ class CovStructure:
     @property
     def shows_correlations(self) -> bool:
         return True
+
+
+class CorrelatedStructure(CovStructure):
+    """A structured term with one correlation parameter: ``T = diag(s) F(rho)`` with ``F``
+    the Cholesky factor of the structure's correlation matrix ``R(rho)``; ``phi = (s_1, ...,
+    s_p, c)`` (or ``(s, c)`` if hom) with ``rho = rho(c)``. The shared part of ``cs`` and
+    ``ar1``; subclasses implement :meth:`rho`, :meth:`c_of_rho`, :meth:`corr_factor`,
+    :meth:`corr_matrix` and :meth:`rho_from_cov`.
+
+    Examples
+    --------
+    >>> from multilevel.core.covstruct import make_structure
+    >>> s = make_structure("cs", 3, hom=True)
+    >>> s.n_par, s.sdcor_index()
+    (2, [('sd', 0, 0), ('cor', 1, 0)])
+    """
+
+    def rho(self, c: float) -> float:
+        """The correlation of the optimiser's unbounded parameter ``c``."""
+        raise NotImplementedError
+
+    def c_of_rho(self, rho: float) -> float:
+        """The inverse of :meth:`rho`."""
+        raise NotImplementedError
+
+    def corr_factor(self, rho: float) -> np.ndarray:
+        """Lower Cholesky factor of the ``p x p`` correlation matrix at ``rho``."""
+        raise NotImplementedError
+
+    def corr_matrix(self, rho: float) -> np.ndarray:
+        """The ``p x p`` correlation matrix at ``rho`` (inside :meth:`cor_range`)."""
+        raise NotImplementedError
+
+    def rho_from_cov(self, S: np.ndarray, sd: np.ndarray) -> float:
+        """The structure's correlation estimated from a covariance ``S`` with sds ``sd``."""
+        raise NotImplementedError
+
+    def lower(self) -> np.ndarray:
+        return np.r_[np.zeros(self._nsd()), [-np.inf] * (self.p > 1)]
+
+    def start(self) -> np.ndarray:
+        return np.r_[np.ones(self._nsd()), [self.c_of_rho(0.0)] * (self.p > 1)]
+
+    def factor(self, phi: np.ndarray) -> np.ndarray:
+        s = self.sds(phi)
+        if self.p == 1:
+            return s.reshape(1, 1)
+        return s[:, None] * self.corr_factor(self.rho(phi[-1]))
+
+    def phi_from_factor(self, T: np.ndarray) -> np.ndarray:
+        v = self.sdcor_from_cov(T @ T.T)
+        return np.r_[v[:-1], self.c_of_rho(v[-1])] if self.p > 1 else v
+
+    def sdcor_index(self):
+        out = [("sd", i, i) for i in range(self._nsd())]
+        return out + ([("cor", 1, 0)] if self.p > 1 else [])
+
+    def sdcor_from_cov(self, S: np.ndarray) -> np.ndarray:
+        sd = np.sqrt(np.maximum(np.diag(S), 0.0))
+        sds = np.array([np.sqrt(np.mean(sd ** 2))]) if self.hom else sd
+        if self.p == 1:
+            return sds
+        return np.r_[sds, self.rho_from_cov(S, sd)]
+
+    def cov_from_sdcor(self, v: np.ndarray) -> np.ndarray | None:
+        v = np.asarray(v, dtype=float)
+        s = self.sds(v)
+        if self.p == 1:
+            return np.outer(s, s)
+        lo, hi = self.cor_range()
+        if not lo - 1e-12 <= v[-1] <= hi + 1e-12:
+            return None
+        return np.outer(s, s) * self.corr_matrix(v[-1])
+
+    @property
+    def label(self) -> str:
+        return self.name

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import CovStructure, psd_cholesky
+from .base import CorrelatedStructure, psd_cholesky
 
 
-class CompoundSymmetry(CovStructure):
+class CompoundSymmetry(CorrelatedStructure):
     """``T = diag(s) chol(R(rho))``; ``phi = (s_1, ..., s_p, c)`` (or ``(s, c)`` if hom).
 
     Examples
@@ -27,9 +27,6 @@ class CompoundSymmetry(CovStructure):
 
     name = "cs"
 
-    def _nsd(self) -> int:
-        return 1 if self.hom else self.p
-
     def cor_range(self) -> tuple[float, float]:
         return (-1.0 / (self.p - 1) if self.p > 1 else -1.0), 1.0
 
@@ -42,52 +39,13 @@ class CompoundSymmetry(CovStructure):
         u = np.clip((rho - lo) / (1.0 - lo), 1e-15, 1 - 1e-15)
         return float(np.log(u / (1.0 - u)))
 
-    def lower(self) -> np.ndarray:
-        return np.r_[np.zeros(self._nsd()), [-np.inf] * (self.p > 1)]
-
-    def start(self) -> np.ndarray:
-        return np.r_[np.ones(self._nsd()), [self.c_of_rho(0.0)] * (self.p > 1)]
-
-    def sds(self, phi: np.ndarray) -> np.ndarray:
-        return np.full(self.p, phi[0]) if self.hom else np.asarray(phi[:self.p], dtype=float)
-
-    def corr(self, rho: float) -> np.ndarray:
+    def corr_matrix(self, rho: float) -> np.ndarray:
         return (1.0 - rho) * np.eye(self.p) + rho
 
-    def factor(self, phi: np.ndarray) -> np.ndarray:
-        s = self.sds(phi)
-        if self.p == 1:
-            return s.reshape(1, 1)
-        return s[:, None] * psd_cholesky(self.corr(self.rho(phi[-1])))
+    def corr_factor(self, rho: float) -> np.ndarray:
+        return psd_cholesky(self.corr_matrix(rho))
 
-    def phi_from_factor(self, T: np.ndarray) -> np.ndarray:
-        v = self.sdcor_from_cov(T @ T.T)
-        return np.r_[v[:-1], self.c_of_rho(v[-1])] if self.p > 1 else v
-
-    def sdcor_index(self):
-        out = [("sd", i, i) for i in range(self._nsd())]
-        return out + ([("cor", 1, 0)] if self.p > 1 else [])
-
-    def sdcor_from_cov(self, S: np.ndarray) -> np.ndarray:
-        sd = np.sqrt(np.maximum(np.diag(S), 0.0))
-        sds = np.array([np.sqrt(np.mean(sd ** 2))]) if self.hom else sd
-        if self.p == 1:
-            return sds
+    def rho_from_cov(self, S: np.ndarray, sd: np.ndarray) -> float:
         i, j = np.tril_indices(self.p, -1)
         ok = (sd[i] > 0) & (sd[j] > 0)  # pairs with a vanishing sd say nothing about rho
-        rho = float(np.mean(S[i, j][ok] / (sd[i] * sd[j])[ok])) if ok.any() else 0.0
-        return np.r_[sds, rho]
-
-    def cov_from_sdcor(self, v: np.ndarray) -> np.ndarray | None:
-        v = np.asarray(v, dtype=float)
-        s = self.sds(v)
-        if self.p == 1:
-            return np.outer(s, s)
-        lo, hi = self.cor_range()
-        if not lo - 1e-12 <= v[-1] <= hi + 1e-12:
-            return None
-        return np.outer(s, s) * self.corr(v[-1])
-
-    @property
-    def label(self) -> str:
-        return "cs"
+        return float(np.mean(S[i, j][ok] / (sd[i] * sd[j])[ok])) if ok.any() else 0.0

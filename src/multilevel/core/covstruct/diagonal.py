@@ -21,17 +21,11 @@ class Diagonal(CovStructure):
 
     name = "diag"
 
-    def _nsd(self) -> int:
-        return 1 if self.hom else self.p
-
     def lower(self) -> np.ndarray:
         return np.zeros(self._nsd())
 
     def start(self) -> np.ndarray:
         return np.ones(self._nsd())
-
-    def sds(self, phi: np.ndarray) -> np.ndarray:
-        return np.full(self.p, phi[0]) if self.hom else np.asarray(phi[:self.p], dtype=float)
 
     def factor(self, phi: np.ndarray) -> np.ndarray:
         return np.diag(self.sds(phi))
