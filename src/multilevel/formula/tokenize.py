@@ -60,7 +60,16 @@ def _is_name_start(s: str, i: int) -> bool:
     return c == "." and not (i + 1 < len(s) and s[i + 1].isdigit())
 
 
-def _read_number(s: str, i: int) -> int:
+def read_number(s: str, i: int, integer_suffix: bool = True) -> int:
+    """The end of the R number that starts at ``s[i]``: digits, a decimal point, an
+    exponent, and (with ``integer_suffix``) R's integer ``L``.
+
+    Examples
+    --------
+    >>> s = "x + 2.5e-3*z + 2L"
+    >>> s[4:read_number(s, 4)], s[15:read_number(s, 15)], s[15:read_number(s, 15, False)]
+    ('2.5e-3', '2L', '2')
+    """
     j = i
     n = len(s)
     while j < n and s[j].isdigit():
@@ -77,7 +86,7 @@ def _read_number(s: str, i: int) -> int:
             j = k
             while j < n and s[j].isdigit():
                 j += 1
-    if j < n and s[j] == "L":  # R integer literal 2L
+    if integer_suffix and j < n and s[j] == "L":  # R integer literal 2L
         j += 1
     return j
 
@@ -117,7 +126,7 @@ def tokenize(formula: str) -> list[Token]:
             i += 1
             continue
         if c.isdigit() or (c == "." and i + 1 < n and formula[i + 1].isdigit()):
-            j = _read_number(formula, i)
+            j = read_number(formula, i)
             out.append(Token("NUMBER", formula[i:j], i))
             i = j
             continue

@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import FormulaError, MultilevelError, two_line
+from ..formula.tokenize import read_number
 from . import multiplicity as mult
 
 
@@ -52,17 +53,7 @@ def _tokens(text: str, names: list[str]) -> list[tuple[str, object]]:
                 i = end
                 continue
         if ch.isdigit() or (ch == "." and i + 1 < n and text[i + 1].isdigit()):
-            j = i
-            while j < n and (text[j].isdigit() or text[j] == "."):
-                j += 1
-            if j < n and text[j] in "eE":
-                k = j + 1
-                if k < n and text[k] in "+-":
-                    k += 1
-                if k < n and text[k].isdigit():
-                    j = k
-                    while j < n and text[j].isdigit():
-                        j += 1
+            j = read_number(text, i, integer_suffix=False)
             out.append(("num", float(text[i:j])))
             i = j
             continue
