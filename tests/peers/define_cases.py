@@ -353,6 +353,28 @@ case("lt_cake_ordered", LT, "tests/test_anova.R:140-163", "ml:cake",
          n("DenDF", "an['DenDF']", [42, 210, 210], all_equal=1e-4),
      ])
 
+LEGACY = json.loads((Path(__file__).resolve().parent / "data"
+                     / "lmerTest_legacy_saved.json").read_text())
+CT = [("Estimate", "estimate"), ("Std. Error", "std_error"), ("df", "df"),
+      ("t value", "statistic"), ("Pr(>|t|)", "p_value")]
+AN = [("Sum Sq", "Sum Sq"), ("Mean Sq", "Mean Sq"), ("NumDF", "NumDF"), ("DenDF", "DenDF"),
+      ("F.value", "F value"), ("Pr(>F)", "Pr(>F)")]
+case("lt_legacy_fm1", LT, "tests/test_legacy.R:7-51 (legacy_fits.RData: an1, sfm1)",
+     "ml:sleepstudy",
+     "fm1 = ml.lmer('Reaction ~ Days + (Days|Subject)', d)\n"
+     "an = fm1.anova()\nct = fm1.coef_table()",
+     [n(f"anova {c}", f"an[{k!r}]", LEGACY["an1"][c], all_equal=1e-4) for c, k in AN]
+     + [n(f"coef {c}", f"ct[{k!r}]", LEGACY["coef1"][c], all_equal=1e-4) for c, k in CT])
+case("lt_legacy_fm2", LT, "tests/test_legacy.R:7-82 (legacy_fits.RData: an2, sfm2)",
+     "peer:ham",
+     "d = d.astype({'Product': 'category', 'Information': 'category',\n"
+     "              'Gender': 'category', 'Consumer': 'category'})\n"
+     "fm2 = ml.lmer('Informed.liking ~ Product + Information + Gender +'\n"
+     "              ' (1|Product:Consumer)', d)\n"
+     "an = fm2.anova()\nct = fm2.coef_table()",
+     [n(f"anova {c}", f"an[{k!r}]", LEGACY["an2"][c], all_equal=1e-4) for c, k in AN]
+     + [n(f"coef {c}", f"ct[{k!r}]", LEGACY["coef2"][c], all_equal=1e-4) for c, k in CT])
+
 # ---------------------------------------------------------------- lme4
 L4 = "lme4"
 case("l4_dyestuff", L4, "tests/testthat/test-lmer.R:28-76", "ml:Dyestuff",
@@ -562,6 +584,20 @@ case("l4_ranef_multiple_terms", L4, "tests/testthat/test-ranef.R:59-80", "ml:sle
          n("postVar", "np.concatenate([v.ravel() for v in fm.cond_cov().values()])",
            [149.79166] * 18 + [5.4543894] * 18, all_equal=1e-4),
      ], note='the test fits with nloptwrap at xtol_abs = ftol_abs = 1e-6; lme4 1.1.31 with its defaults gives condval 1.512664769, 9.323497040, as multilevel does')
+
+case("l4_gelman", L4, "tests/lmer-1.R:131-149", "peer:lme4_gelman",
+     "d['group.id'] = d['group.id'].astype(str)\n"
+     "fit1 = ml.lmer('y ~ 1 + (1 | group.id)', d)\nre = fit1.ranef()", [
+         n("fixef", "fit1.fixef", [1.571312129]),
+         n("ranef", "re.set_index('grp').condval.loc[[str(i) for i in range(1, 11)]]",
+           [1.8046888, -1.8097665, 1.6146451, 1.5408268, -0.1331995,
+            -3.3306655, -1.8259277, -0.8735145, -0.3591311, 3.3720441], all_equal=1e-5),
+         n("postVar", "re.condsd ** 2", [0.311091076] * 10, all_equal=1e-5),
+     ])
+case("l4_prior_weights", L4, "tests/priorWeights.R:119-147", "peer:lme4_priorweights",
+     "m = ml.lmer('y ~ x + (1|g)', d, weights=d['w'], REML=True)", [
+         n("fixef (vs lme4.0)", "m.fixef", [-0.7306540061, 2.0289540256], all_equal=1e-3),
+     ])
 
 case("l4_nlmer_orange", L4, "tests/nlmer.R:6-8 (printed in tests/nlmer.Rout.save)",
      "shared:Orange",

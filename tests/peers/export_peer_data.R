@@ -22,3 +22,12 @@ saved <- lapply(mget(ls(e), envir = e), function(x) {
 })
 jsonlite::write_json(saved, file.path(out, "lmerTest_paper_saved.json"), digits = NA,
                      auto_unbox = TRUE, pretty = TRUE, na = "null")
+
+# tests/test_legacy.R: anova and summary tables saved by lmerTest 2.0-37.9002
+e2 <- new.env()
+load(system.file("testdata", "legacy_fits.RData", package = "lmerTest"), envir = e2)
+tab <- function(x) lapply(as.list(as.data.frame(x)), as.numeric)
+legacy <- list(an1 = tab(e2$an1), coef1 = tab(coef(e2$sfm1)),
+               an2 = tab(e2$an2), coef2 = tab(coef(e2$sfm2)))
+jsonlite::write_json(legacy, file.path(out, "lmerTest_legacy_saved.json"), digits = NA,
+                     auto_unbox = TRUE, pretty = TRUE, na = "null")

@@ -59,3 +59,21 @@ dat <- data.frame(
   grp = as.factor(sample(letters[1:4], size = 100, replace = TRUE))
 )
 w(dat, "predict_sefit")
+
+## lmer-1.R: simple example by Andrew Gelman (2006-01-10)
+n.groups <- 10 ; n.reps <- 2
+n <- length(group.id <- gl(n.groups, n.reps))
+set.seed(0)
+a.group <- rnorm(n.groups, 1, 2)
+y <- rnorm (n, a.group[group.id], 1)
+w(data.frame(y = y, group.id = group.id), "gelman")
+
+## priorWeights.R: weights, compared with lme4.0
+set.seed(2)
+n <- 40
+wt <- runif(n)
+x <- runif(n)
+g <- factor(sample(1:10,n,replace=TRUE))
+Z <- model.matrix(~g-1);
+y <- Z%*%rnorm(ncol(Z)) + x + rnorm(n)/wt^.5
+w(data.frame(y = as.numeric(y), x = x, g = g, w = wt), "priorweights")
