@@ -599,6 +599,61 @@ case("l4_prior_weights", L4, "tests/priorWeights.R:119-147", "peer:lme4_priorwei
          n("fixef (vs lme4.0)", "m.fixef", [-0.7306540061, 2.0289540256], all_equal=1e-3),
      ])
 
+case("l4_ergostool", L4, "tests/vcov-etc.R:14-31 (ergoStool as in MEMSS/nlme)",
+     "peer:ergoStool",
+     "d = d.astype({'Type': 'category', 'Subject': 'category'})\n"
+     "fm1 = ml.lmer('effort ~ Type + (1|Subject)', d)", [
+         n("Std. Error", "np.sqrt(np.diag(fm1.vcov))", [0.57601226] + [0.51868384] * 3,
+           all_equal=1e-6),
+     ])
+
+case("l4_remldev", L4, "tests/REMLdev.R:15-30 (lme4.0's value)", "ml:sleepstudy",
+     "fm1 = ml.lmer('Reaction ~ Days + (Days|Subject)', d)", [
+         n("REMLcrit", "fm1.reml_crit", 1743.6282722424),
+         n("logLik = REMLcrit / -2", "fm1.loglik", 1743.6282722424 / -2),
+     ])
+case("l4_confint_wald", L4, "tests/confint.R:9-13 (fit_sleepstudy_2)", "ml:sleepstudy",
+     "fm1 = ml.lmer('Reaction ~ Days + (Days|Subject)', d)", [
+         n("Wald CI Days", "fm1.confint(parm='Days', method='Wald').iloc[0]",
+           [7.437592, 13.496980], all_equal=1e-6),
+     ])
+case("l4_glmmext_gamma", L4, "tests/glmmExt.R:16-59", "peer:lme4_glmmext_gamma",
+     "d['block'] = d['block'].astype(str)\n"
+     "gm3 = ml.glmer('y ~ x + (1|block)', d, family='Gamma', nAGQ=0)\n"
+     "gm3B = ml.glmer('y ~ x + (1|block)', d, family='Gamma')", [
+         n("fixef (nAGQ = 0)", "gm3.fixef", [4.07253, 3.080585], all_equal=1e-5),
+         n("fixef", "gm3B.fixef", [4.159398, 3.058521], all_equal=1e-5),
+     ], note="fixef (Laplace): lme4 1.1.31 stops at logLik 2125.947143 with these values; multilevel reaches 2125.947346 (higher), 6e-5 relative away in the fixed effects")
+case("l4_glmmext_gamma_log", L4, "tests/glmmExt.R:70-78", "peer:lme4_glmmext_gamma_log",
+     "d['block'] = d['block'].astype(str)\n"
+     "fam = ml.family.Gamma(link='log')\n"
+     "ggl1 = ml.glmer('y ~ 1 + (1|block)', d, family=fam)\n"
+     "ggl2 = ml.glmer('y ~ x + (1|block)', d, family=fam)\n"
+     "h = ml.anova(ggl1, ggl2)", [
+         n("anova row 2", "h.iloc[1][['npar', 'AIC', 'BIC', 'logLik', 'deviance', 'Chisq', "
+           "'Df', 'Pr(>Chisq)']]",
+           [4, 34216.014, 34239.467, -17104.007, 34208.014, 2458.5792, 1, 0]),
+     ])
+case("l4_glmmext_cloglog", L4, "tests/glmmExt.R:108-120 (vs glmmADMB)",
+     "peer:lme4_glmmext_cloglog",
+     "d['block'] = d['block'].astype(str)\n"
+     "gBc2 = ml.glmer('y ~ x + (1|block)', d, family=ml.family.Binomial(link='cloglog'))", [
+         n("fixef", "gBc2.fixef", [-0.717146132730349, 2.83642900561633], all_equal=5e-3),
+         n("VarCorr", "gBc2.varcorr.vcov.iloc[0]", 0.79992, all_equal=2e-2),
+     ])
+case("l4_prlogistic", L4, "tests/prLogistic.R:8-26 (vs glmmML and lme4.0)",
+     "peer:lme4_prlogistic",
+     "d['schoolid'] = d['schoolid'].astype(str)\n"
+     "m = ml.glmer('rgi ~ sex + pped + (1|schoolid)', d, family='binomial')\n"
+     "res = [m.varcorr.sdcor.iloc[0]] + list(m.fixef)", [
+         n("sigma, beta vs glmmML", "res",
+           [1.25365353546143, -2.19478801858317, 0.548884468743364, -0.623835613907385],
+           all_equal=3e-3),
+         n("sigma, beta vs lme4.0", "res",
+           [1.25369539060849, -2.19474529099587, 0.548900267825802, -0.623934772981894],
+           all_equal=3e-3),
+     ])
+
 case("l4_nlmer_orange", L4, "tests/nlmer.R:6-8 (printed in tests/nlmer.Rout.save)",
      "shared:Orange",
      "m = ml.nlmer('circumference ~ SSlogis(age, Asym, xmid, scal) ~ (Asym|Tree)', d,\n"

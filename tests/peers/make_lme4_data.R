@@ -77,3 +77,26 @@ g <- factor(sample(1:10,n,replace=TRUE))
 Z <- model.matrix(~g-1);
 y <- Z%*%rnorm(ncol(Z)) + x + rnorm(n)/wt^.5
 w(data.frame(y = as.numeric(y), x = x, g = g, w = wt), "priorweights")
+
+## vcov-etc.R uses MEMSS's ergoStool (the same data as nlme's)
+data(ergoStool, package = "nlme")
+write.csv(as.data.frame(ergoStool), file.path(out, "ergoStool.csv"), row.names = FALSE)
+
+## glmmExt.R: families and links, simulated with lme4's gSim() (lme-tst-funs.R)
+source(system.file("testdata/lme-tst-funs.R", package="lme4", mustWork=TRUE))
+set.seed(101)
+d <- gSim()
+dgl <- gSim(dInitial = d, family = Gamma(link = log))
+dP <- gSim(dInitial = d, family = poisson())
+dG <- gSim(dInitial = d, family = gaussian(link = log), sd = 2)
+dGi <- gSim(dInitial = d, family = gaussian(link = inverse), sd = 0.01)
+dBc <- d
+dBc$eta <- d$eta - 5
+dBc <- gSim(dInitial = dBc, nbinom = 1, family = binomial(link="cloglog"))
+w(d[c("block", "x", "y")], "glmmext_gamma")
+w(dgl[c("block", "x", "y")], "glmmext_gamma_log")
+w(dBc[c("block", "x", "y")], "glmmext_cloglog")
+
+## prLogistic.R
+load(system.file("testdata", "prLogistic.RData", package = "lme4"))
+w(dataset[c("rgi", "sex", "pped", "schoolid")], "prlogistic")
