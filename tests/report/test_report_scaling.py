@@ -1,9 +1,9 @@
 """Per-group content scales: summarised figures beyond ~50 groups, a capped group table,
-ID-like integers printed as integers, wide tables scroll in their box, 20,000 groups < 30 s."""
+ID-like integers printed as integers, wide tables scroll in their box, and a 20,000-group
+report stays small (its time is measured by benchmarks/report_scaling.py, never asserted here)."""
 from __future__ import annotations
 
 import re
-import time
 import warnings
 
 import matplotlib
@@ -98,13 +98,10 @@ def test_wide_comparison_scrolls_in_notebooks():
 
 
 @pytest.mark.slow
-def test_report_with_20000_groups_under_30_seconds(tmp_path):
+def test_report_with_20000_groups_stays_summarised(tmp_path):
     data = _data(20_000)
-    t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         html = ml.report(["y ~ x", "y ~ x + (1 | school_id)", "y ~ x + (x | school_id)"],
                          data=data, path=tmp_path / "r.html")
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 30, elapsed
     assert "20,000" in html and len(html) < 5e6
