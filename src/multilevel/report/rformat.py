@@ -39,6 +39,7 @@ __all__ = [
     "DBL_EPS",
     "format_r",
     "format_num",
+    "reformat_false_zeros",
     "round_r",
     "signif_r",
     "zapsmall",
@@ -359,6 +360,31 @@ def format_num(x: float, digits: int = 7) -> str:
     ('46504', '258', '1673.94')
     """
     return format_r([x], digits)[0].strip()
+
+
+def reformat_false_zeros(cf: list[list[str]], values, cells, digits: int) -> None:
+    """R's ``printCoefmat`` fix-up, in place: among the ``(column, row)`` ``cells`` of the
+    formatted columns ``cf``, those that are non-zero but print as zero (or the other way
+    round) are formatted again, together, with ``digits - 1``.
+
+    Examples
+    --------
+    >>> cf = [["0", "2"]]
+    >>> reformat_false_zeros(cf, [[1e-5, 2.0]], [(0, 0), (0, 1)], digits=3)
+    >>> cf
+    [['1e-05', '2']]
+    """
+    bad = []
+    for j, i in cells:
+        try:
+            shown0 = float(cf[j][i]) == 0
+        except ValueError:
+            continue
+        if (values[j][i] == 0) != shown0:
+            bad.append((j, i))
+    if bad:
+        for (j, i), s in zip(bad, format_r([values[j][i] for j, i in bad], max(1, digits - 1))):
+            cf[j][i] = s
 
 
 def formatc(x: float, digits: int | None = None) -> str:

@@ -39,7 +39,7 @@ import pandas as pd
 
 from ..options import get_option
 from .rformat import (DBL_EPS, SIGNIF_LEGEND, format_pval, format_r, print_char_matrix,
-                      round_r, signif_stars, zapsmall)
+                      reformat_false_zeros, round_r, signif_stars, zapsmall)
 
 __all__ = ["RFrame", "AnovaTable", "VarCorrTable", "RDataFrame", "render_anova",
            "render_varcorr", "render_data_frame"]
@@ -138,17 +138,7 @@ def render_anova(frame: pd.DataFrame, digits: int | None = None) -> str:
     # cells that are non-zero but print as zero get fewer digits (printCoefmat)
     ok_cells = [(j, i) for j in range(nc - int(has_p)) if j not in tst for i in range(nr)
                 if not math.isnan(xm[j][i])]
-    bad = []
-    for j, i in ok_cells:
-        try:
-            shown0 = float(cf[j][i]) == 0
-        except ValueError:
-            continue
-        if (xm[j][i] == 0) != shown0:
-            bad.append((j, i))
-    if bad:
-        for (j, i), s in zip(bad, format_r([xm[j][i] for j, i in bad], max(1, digits - 1))):
-            cf[j][i] = s
+    reformat_false_zeros(cf, xm, ok_cells, digits)
     for j in range(nc):
         for i in range(nr):
             if math.isnan(xm[j][i]):

@@ -35,6 +35,7 @@ from .rformat import (
     formatc,
     print_char_matrix,
     print_named_vector,
+    reformat_false_zeros,
     round_r,
     signif_r,
     signif_stars,
@@ -129,18 +130,7 @@ def print_coefmat(
 
     # values that are non-zero but print as zero: reformat with fewer digits
     cells = [(j, i) for j in cs_ind for i in range(nr) if not math.isnan(cols[j][i])]
-    bad = []
-    for j, i in cells:
-        try:
-            shown0 = float(cf[j][i]) == 0
-        except ValueError:
-            continue
-        if (cols[j][i] == 0) != shown0:
-            bad.append((j, i))
-    if bad:
-        refmt = format_r([cols[j][i] for j, i in bad], max(1, digits - 1))
-        for (j, i), s in zip(bad, refmt):
-            cf[j][i] = s
+    reformat_false_zeros(cf, cols, cells, digits)
     for j in range(nc):
         for i in range(nr):
             if math.isnan(cols[j][i]):
