@@ -654,6 +654,18 @@ case("l4_prlogistic", L4, "tests/prLogistic.R:8-26 (vs glmmML and lme4.0)",
            all_equal=3e-3),
      ])
 
+case("l4_hsaur_trees", L4, "tests/HSAURtrees.R:1-41 (vs lme4.0, tolerance 1.5e-3)",
+     "peer:lme4_trees513A",
+     "d['damage'] = pd.Categorical(d['damage'], categories=['yes', 'no'])  # R's levels\n"
+     "d['species'] = pd.Categorical(d['species'],\n"
+     "                              categories=['spruce', 'pine', 'beech', 'oak', 'hardwood'])\n"
+     "d = d.astype({'lattice': str, 'plot': str})\n"
+     "m = ml.glmer('damage ~ species - 1 + (1 | lattice / plot)', d, family='binomial')", [
+         n("fixef, theta", "list(m.fixef) + list(m.theta)",
+           [5.23645064474105, 4.73568475545248, 2.65289926317093, 1.29043984816924,
+            1.59329381563025, 0.532663142106669, 1.16703186884403], all_equal=1.5e-3),
+     ])
+
 case("l4_nlmer_orange", L4, "tests/nlmer.R:6-8 (printed in tests/nlmer.Rout.save)",
      "shared:Orange",
      "m = ml.nlmer('circumference ~ SSlogis(age, Asym, xmid, scal) ~ (Asym|Tree)', d,\n"

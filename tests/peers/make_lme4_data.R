@@ -100,3 +100,7 @@ w(dBc[c("block", "x", "y")], "glmmext_cloglog")
 ## prLogistic.R
 load(system.file("testdata", "prLogistic.RData", package = "lme4"))
 w(dataset[c("rgi", "sex", "pped", "schoolid")], "prlogistic")
+
+## HSAURtrees.R (trees513A from lme4's testdata)
+load(system.file("testdata", "trees513.RData", package = "lme4"))
+w(trees513A[c("damage", "species", "lattice", "plot")], "trees513A")
