@@ -66,22 +66,10 @@ class DenseObjective:
     def __init__(self, A: CrossProducts):
         self.full = dense_crossproducts(A)
         self.q = int(sum(l * p for l, p in zip(A.n_levels, A.ps)))
-        rows, cols, tidx = [], [], []
-        off, start = 0, 0
-        for l, p in zip(A.n_levels, A.ps):
-            r, c = lower_tri_indices(p)
-            base = off + np.arange(l)[:, None] * p
-            rows.append((base + r[None, :]).ravel())
-            cols.append((base + c[None, :]).ravel())
-            tidx.append(np.tile(start + np.arange(r.size), l))
-            off += l * p
-            start += n_theta(p)
-        self._rows = np.concatenate(rows)
-        self._cols = np.concatenate(cols)
-        self._tidx = np.concatenate(tidx)
+        self._rows, self._cols, self._tidx = lambda_index(A.n_levels, A.ps)
         m = self.full.shape[0]
         self._lam = np.eye(m)  # Lambda on the Z block, identity on [X y]
-        self._diag_z = np.arange(self.q)
+        self._diag_z = slice(0, self.q * (m + 1), m + 1)  # flat indices of diag[:q]
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """``log det(Lambda'Z'Z Lambda + I)`` and the ``[X y]`` block of ``L``.
@@ -92,11 +80,118 @@ class DenseObjective:
         lam = self._lam
         lam[self._rows, self._cols] = np.asarray(theta, dtype=float)[self._tidx]
         S = lam.T @ self.full @ lam
-        S[self._diag_z, self._diag_z] += 1.0
+        S.reshape(-1)[self._diag_z] += 1.0  # + I on the Z block, through a strided view
         try:
-            L = np.linalg.cholesky(S)
+            L = np.linalg.cholesky(S)  # lower triangle, zeros above: no np.tril needed
         except np.linalg.LinAlgError as exc:
             raise NotPositiveDefinite(str(exc)) from exc
-        d = np.diag(L)
         q = self.q
-        return 2.0 * float(np.sum(np.log(d[:q]))), np.tril(L[q:, q:])
+        return 2.0 * float(np.log(L.reshape(-1)[self._diag_z]).sum()), L[q:, q:]
+
+
+DENSE_PLS_MAX_ORDER = 64       # q + p + 1 up to which a GLMM's PLS step is one dense factor
+DENSE_PLS_MAX_CELLS = 60_000   # and nobs * (q + p + 1) up to this: the cross-product M'WM costs
+                               # nobs * order^2, which must stay below the blocked path's overhead
+
+
+def lambda_index(n_levels: list[int], ps: list[int]) -> tuple[np.ndarray, ...]:
+    """``(rows, cols, tidx)``: ``Lambda[rows, cols] = theta[tidx]`` for terms in order, levels
+    major within a term (each level's block is the term's lower-triangular factor).
+
+    Examples
+    --------
+    >>> [a.tolist() for a in lambda_index([2], [2])]
+    [[0, 1, 1, 2, 3, 3], [0, 0, 1, 2, 2, 3], [0, 1, 2, 0, 1, 2]]
+    """
+    rows, cols, tidx = [], [], []
+    off, start = 0, 0
+    for l, p in zip(n_levels, ps):
+        r, c = lower_tri_indices(p)
+        base = off + np.arange(l)[:, None] * p
+        rows.append((base + r[None, :]).ravel())
+        cols.append((base + c[None, :]).ravel())
+        tidx.append(np.tile(start + np.arange(r.size), l))
+        off += l * p
+        start += n_theta(p)
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(tidx)
+
+
+class DensePls:
+    """Penalised weighted least squares of a small GLMM by one dense factorisation.
+
+    For a few random effects (cbpp: 15 herds) a PIRLS step is a handful of numpy calls on
+    the dense ``Z`` (``nobs x q``), ``Lambda`` and ``[X z]``: the factor of
+    ``[[Lambda'Z'WZ Lambda + I, .], [[X z]'WZ Lambda, [X z]'W[X z]]]`` is the blocked path's
+    ``L`` (same order), so solutions agree to rounding.
+
+    Examples
+    --------
+    >>> from multilevel.core.crossprod import TermData
+    >>> g = np.repeat(np.arange(3), 4)
+    >>> dp = DensePls([TermData(g, np.ones((12, 1)), 3)])
+    >>> beta, u, LXX, ld = dp.solve(np.array([1.0]), np.ones((12, 1)), np.arange(12.0),
+    ...                             np.ones(12))
+    >>> np.round(beta, 6).tolist(), (np.round(u, 4) + 0.0).tolist()
+    ([5.5], [-3.2, 0.0, 3.2])
+    """
+
+    @staticmethod
+    def applies(terms, p: int) -> bool:
+        """Whether the dense step is the cheaper one for these terms and ``p`` fixed effects."""
+        order = sum(t.q for t in terms) + p + 1
+        return order <= DENSE_PLS_MAX_ORDER and terms[0].codes.size * order <= DENSE_PLS_MAX_CELLS
+
+    def __init__(self, terms):
+        n = terms[0].codes.size
+        self.q = q = sum(t.q for t in terms)
+        self.Z = np.zeros((n, q))
+        off = 0
+        for t in terms:  # one scatter per term: Z[i, off + level_i * p + j] = Z_t[i, j]
+            cols = off + t.codes[:, None] * t.p + np.arange(t.p)[None, :]
+            self.Z[np.arange(n)[:, None], cols] = t.Z
+            off += t.q
+        self._index = lambda_index([t.n_levels for t in terms], [t.p for t in terms])
+        self._lam = np.zeros((q, q))
+        self._theta = None
+
+    def lam(self, theta: np.ndarray) -> np.ndarray:
+        """``Lambda(theta)`` as a dense ``q x q`` array (kept for the last theta)."""
+        theta = np.asarray(theta, dtype=float)
+        key = theta.tobytes()
+        if key != self._theta:
+            rows, cols, tidx = self._index
+            self._lam[rows, cols] = theta[tidx]
+            self._theta = key
+        return self._lam
+
+    def zb(self, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """``Z Lambda u``."""
+        return self.Z @ (self.lam(theta) @ u)
+
+    def _factor(self, theta, M: np.ndarray, w: np.ndarray) -> np.ndarray:
+        ZL = self.Z @ self.lam(theta)
+        A = np.concatenate([ZL, M], axis=1)
+        C = A.T @ (A * w[:, None])
+        m = C.shape[0]
+        C.reshape(-1)[:self.q * (m + 1):m + 1] += 1.0  # + I on the u block
+        try:
+            return np.linalg.cholesky(C)
+        except np.linalg.LinAlgError as exc:
+            raise NotPositiveDefinite(str(exc)) from exc
+
+    def logdet(self, theta: np.ndarray, w: np.ndarray) -> float:
+        """``log det(Lambda'Z'WZ Lambda + I)``."""
+        L = self._factor(theta, np.zeros((self.Z.shape[0], 0)), w)
+        return 2.0 * float(np.log(np.diagonal(L)).sum())
+
+    def solve(self, theta, X: np.ndarray, z: np.ndarray, w: np.ndarray):
+        """``(beta, u, L_XX, log det(Lambda'Z'WZ Lambda + I))`` for working response ``z``.
+
+        ``L_XX`` is the ``[X z]`` block of the factor, as in the blocked path.
+        """
+        L = self._factor(theta, np.column_stack([X, z]), w)
+        q, k = self.q, L.shape[0] - 1
+        # [u; beta] solves L11' x = l, with l the last row of L (left of its diagonal)
+        x = np.linalg.solve(L[:k, :k].T, L[k, :k]) if k else np.zeros(0)
+        logdet = 2.0 * float(np.log(np.diagonal(L)[:q]).sum())
+        return x[q:], x[:q], L[q:, q:], logdet

@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .cholesky import NotPositiveDefinite, logdet_re, make_plan
+from .dense_small import DensePls
 from .crossprod import RowPlan, TermData, form_crossproducts
 from .families import Family
 from .lmm import LOG2PI, LmmProblem, LmmSolution, cond_var
@@ -217,6 +218,9 @@ class GlmmProblem:
 
     def zb(self, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
         """``Z Lambda u`` for the rows of the fit."""
+        dense = self._dense()
+        if dense:
+            return dense.zb(theta, u)
         out = np.zeros(self.data.nobs)
         for t, b in zip(self.data.terms, self.b_from_u(theta, u)):
             if t.p == 1:
@@ -328,6 +332,10 @@ class GlmmProblem:
     def _pls(self, theta: np.ndarray, X: np.ndarray, z: np.ndarray, w: np.ndarray
              ) -> LmmSolution:
         """One penalised weighted least-squares solve for working response ``z``."""
+        dense = self._dense()
+        if dense:
+            beta, u, LXX, logdet = dense.solve(theta, X, z, w)
+            return self._solution(theta, beta, self.split_u(u), LXX, logdet)
         nested = self._nested()
         if nested:
             parents, sums, cache = nested
@@ -366,6 +374,14 @@ class GlmmProblem:
                            logdet_re=logdet, logdet_x=ldx,
                            objective=float(logdet + n * (1.0 + LOG2PI + np.log(r2 / n))))
 
+    def _dense(self):
+        """A :class:`DensePls` when the model is small enough for one dense factor per step
+        (made once); else False."""
+        if getattr(self, "_dense_pls", None) is None:
+            terms = self.data.terms
+            self._dense_pls = DensePls(terms) if DensePls.applies(terms, self.data.p) else False
+        return self._dense_pls
+
     def _nested(self):
         """``(parents, level sums)`` when the terms are nested (one grouping factor
         included), so that PIRLS solves with batched level blocks; else False."""
@@ -403,6 +419,12 @@ class GlmmProblem:
             t = terms[0]
             zz = np.bincount(t.codes, weights=w * t.Z[:, 0] ** 2, minlength=t.n_levels)
             return float(np.sum(np.log1p(float(theta[0]) ** 2 * zz)))
+        dense = self._dense()
+        if dense:
+            try:
+                return dense.logdet(theta, w)
+            except NotPositiveDefinite as exc:
+                raise PirlsError(str(exc)) from exc
         nested = self._nested()
         if nested:
             S = NestedSystem.from_rows(terms, nested[0], self._X0, w, nested[1], nested[2])

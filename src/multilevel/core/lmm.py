@@ -16,6 +16,7 @@ fixed effects and the spherical random effects ``u`` are then one back-substitut
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,13 +123,14 @@ class LmmProblem:
         return self._criterion(logdet_re(F), F.LXX)
 
     def _criterion(self, logdet_z: float, LXX: np.ndarray) -> float:
-        r2 = LXX[-1, -1] ** 2
+        r2 = float(LXX[-1, -1]) ** 2  # Python floats: this runs once per evaluation
         ld = logdet_z - self.log_det_w
+        log = math.log if 0.0 < r2 < math.inf else np.log  # numpy's -inf/nan otherwise
         if self.reml:
             dof = self.n - self.p
             ldx = 2.0 * np.sum(np.log(np.diag(LXX)[:-1]))
-            return float(ld + ldx + dof * (1.0 + LOG2PI + np.log(r2 / dof)))
-        return float(ld + self.n * (1.0 + LOG2PI + np.log(r2 / self.n)))
+            return float(ld + ldx + dof * (1.0 + LOG2PI + log(r2 / dof)))
+        return float(ld + self.n * (1.0 + LOG2PI + log(r2 / self.n)))
 
     def objective(self, theta: np.ndarray) -> float:
         """The profiled deviance (ML) or REML criterion at ``theta``."""
