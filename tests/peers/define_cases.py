@@ -666,6 +666,40 @@ case("l4_hsaur_trees", L4, "tests/HSAURtrees.R:1-41 (vs lme4.0, tolerance 1.5e-3
             1.59329381563025, 0.532663142106669, 1.16703186884403], all_equal=1.5e-3),
      ])
 
+CRAB_RHS = ("crab.speciesS + crab.speciesW + crab.sizeS + crab.sizeM + snail.sizeS"
+            " + crab.speciesS:crab.sizeS + crab.speciesS:crab.sizeM"
+            " + crab.speciesS:snail.sizeS + crab.speciesW:snail.sizeS"
+            " + crab.sizeS:snail.sizeS + crab.sizeM:snail.sizeS"
+            " + crab.speciesS:crab.sizeS:snail.sizeS + crab.speciesS:crab.sizeM:snail.sizeS"
+            " + (snail.size | plot)")
+case("l4_crabs", L4, "tests/testcrab.R:20-88 (vs lme4.0 and glmmADMB)", "peer:lme4_crabs",
+     "d = d.astype({'plot': str, 'snail.size': str})\n"
+     f"g1 = ml.glmer('surv ~ {CRAB_RHS}', d, family='binomial',\n"
+     "              weights=d['initial.snail.density'])\n"
+     f"g1B = ml.glmer('cbind(final.snail.density, snails.lost) ~ {CRAB_RHS}', d,\n"
+     "               family='binomial')\n"
+     "vc = lambda m: list(m.varcorr.vcov.iloc[[0, 2, 2, 1]])\n"
+     "res1, res1B = list(g1.fixef) + vc(g1), list(g1B.fixef) + vc(g1B)", [
+         n("theta, beta vs p1X", "list(g1.theta) + list(g1.fixef)", [
+             0.681301656652347, -1.14775239687404, 0.436143018123226, 2.77730476938968,
+             0.609023583738824, -1.60055813739844, 2.0324468778545, 0.624173873057839,
+             -1.7908793509579, -2.44540201631615, -1.42365990002708, -2.26780929006268,
+             0.700928084600075, -1.26220238391029, 0.369024582097804, 3.44325347343035,
+             2.26400391093108], all_equal=0.03),
+         n("res1 vs lme4.0", "res1", [
+             2.77730476938968, 0.609023583738824, -1.60055813739844, 2.0324468778545,
+             0.624173873057839, -1.7908793509579, -2.44540201631615, -1.42365990002708,
+             -2.26780929006268, 0.700928084600075, -1.26220238391029, 0.369024582097804,
+             3.44325347343035, 2.26400391093108, 0.464171947357232, -0.532754465140956,
+             -0.532754465140956, 0.801690946568518], all_equal=0.015),
+         n("res1B vs glmmADMB", "res1B", [
+             2.7773101267224, 0.609026276823218, -1.60055704634712, 2.03244174458562,
+             0.624171008585953, -1.79088398816641, -2.44540300134182, -1.42366043619683,
+             -2.26780858382505, 0.700927141726545, -1.26219964572264, 0.369029052442189,
+             3.44326297908383, 2.26403738918967, 0.46417, -0.53253, -0.53253, 0.80169],
+           all_equal=0.015),
+     ])
+
 case("l4_nlmer_orange", L4, "tests/nlmer.R:6-8 (printed in tests/nlmer.Rout.save)",
      "shared:Orange",
      "m = ml.nlmer('circumference ~ SSlogis(age, Asym, xmid, scal) ~ (Asym|Tree)', d,\n"

@@ -104,3 +104,7 @@ w(dataset[c("rgi", "sex", "pped", "schoolid")], "prlogistic")
 ## HSAURtrees.R (trees513A from lme4's testdata)
 load(system.file("testdata", "trees513.RData", package = "lme4"))
 w(trees513A[c("damage", "species", "lattice", "plot")], "trees513A")
+
+## testcrab.R (randdata from lme4's testdata)
+load(system.file("testdata", "crabs_randdata2.Rda", package = "lme4"))
+w(randdata, "crabs")
