@@ -213,8 +213,7 @@ class GlmmProblem:
         >>> prob.b_from_u(np.array([2.0]), np.ones(prob.data.q))[0][:2, 0].tolist()
         [2.0, 2.0]
         """
-        Ts = split_theta(np.asarray(theta, dtype=float), self.data.ps)
-        return [uk @ T.T for uk, T in zip(self.split_u(u), Ts)]
+        return [uk @ T.T for uk, T in zip(self.split_u(u), self._factors(theta))]
 
     def zb(self, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
         """``Z Lambda u`` for the rows of the fit."""
@@ -292,11 +291,12 @@ class GlmmProblem:
                 raise PirlsError("non-finite working weights or residuals in PIRLS")
             with np.errstate(divide="ignore", invalid="ignore"):
                 try:
-                    sol = self._pls(theta, X, eta - base + r, w)
+                    step_parts = self._pls_parts(theta, X, eta - base + r, w)
                 except NotPositiveDefinite as exc:
                     raise PirlsError(str(exc)) from exc
-            u_new = np.concatenate([x.ravel() for x in sol.u]) if sol.u else np.zeros(0)
-            b_new = sol.beta if joint else b
+            sol_beta, sol_u = _beta_u(step_parts)
+            u_new = np.concatenate([x.ravel() for x in sol_u]) if sol_u else np.zeros(0)
+            b_new = sol_beta if joint else b
             eta_new = self.eta(theta, b_new, u_new)
             wk = fam.working(d.y, d.weights, eta_new)
             pdev = self.penalised_deviance(wk[0], u_new)
@@ -325,6 +325,7 @@ class GlmmProblem:
         # log|L|^2 at the weights of the converged modes (the last solve used the weights of
         # the iterate before, which would leave an error proportional to the last step)
         mu, w = wk[0], wk[1]
+        sol = self._to_solution(theta, step_parts)
         return PirlsState(theta=theta, beta=np.asarray(b, dtype=float), u=u, eta=eta, mu=mu,
                           w=w, pdev=float(pdev_old), ldL2=self.logdet(theta, w), sol=sol,
                           iterations=it, converged=converged)
@@ -332,23 +333,44 @@ class GlmmProblem:
     def _pls(self, theta: np.ndarray, X: np.ndarray, z: np.ndarray, w: np.ndarray
              ) -> LmmSolution:
         """One penalised weighted least-squares solve for working response ``z``."""
+        return self._to_solution(theta, self._pls_parts(theta, X, z, w))
+
+    def _pls_parts(self, theta, X, z, w):
+        """:meth:`_pls` without building the solution object where a fast path applies:
+        ``(beta, us, L_XX, log|L_Z|^2)`` (PIRLS needs only beta and u until it converges),
+        else the :class:`LmmSolution` itself."""
         dense = self._dense()
         if dense:
             beta, u, LXX, logdet = dense.solve(theta, X, z, w)
-            return self._solution(theta, beta, self.split_u(u), LXX, logdet)
+            return beta, self.split_u(u), LXX, logdet
         nested = self._nested()
         if nested:
             parents, sums, cache = nested
             S = NestedSystem.from_rows(self.data.terms, parents, np.column_stack([X, z]), w,
                                        sums, cache)
-            F = nested_factor(S, split_theta(theta, self.data.ps))
+            F = nested_factor(S, self._factors(theta))
             beta, us = nested_solve(F, S)
-            return self._solution(theta, beta, us, F.LXX, F.logdet)
+            return beta, us, F.LXX, F.logdet
         A = self._crossproducts(X, z, w)
         if schur_applies(A):  # crossed, all but the first term small: one dense factor
             ld, LXX, beta, us = SchurObjective(A).solve(theta)
-            return self._solution(theta, beta, us, LXX, ld)
+            return beta, us, LXX, ld
         return LmmProblem(A, reml=False, plan=self._structure(A)).solve(theta)
+
+    def _to_solution(self, theta, parts) -> LmmSolution:
+        if isinstance(parts, LmmSolution):
+            return parts
+        beta, us, LXX, logdet = parts
+        return self._solution(theta, beta, us, LXX, logdet)
+
+    def _factors(self, theta) -> list[np.ndarray]:
+        """``split_theta(theta)``, kept for the last theta (PIRLS asks for it every step)."""
+        theta = np.asarray(theta, dtype=float)
+        key = theta.tobytes()
+        last = getattr(self, "_last_factors", None)
+        if last is None or last[0] != key:
+            self._last_factors = last = (key, split_theta(theta, self.data.ps))
+        return last[1]
 
     def _crossproducts(self, X: np.ndarray, z: np.ndarray, w: np.ndarray):
         """``form_crossproducts(terms, X, z, weights=w)``, by a :class:`RowPlan` made once
@@ -362,7 +384,7 @@ class GlmmProblem:
 
     def _solution(self, theta, beta, us, LXX, logdet) -> LmmSolution:
         """The :class:`LmmSolution` (ML scale) of a PLS solve done outside ``LmmProblem``."""
-        Ts = split_theta(theta, self.data.ps)
+        Ts = self._factors(theta)
         p = LXX.shape[0] - 1
         Lxx = LXX[:p, :p]
         r2 = float(LXX[p, p] ** 2)
@@ -429,7 +451,7 @@ class GlmmProblem:
         if nested:
             S = NestedSystem.from_rows(terms, nested[0], self._X0, w, nested[1], nested[2])
             try:
-                return nested_factor(S, split_theta(theta, self.data.ps)).logdet
+                return nested_factor(S, self._factors(theta)).logdet
             except NotPositiveDefinite as exc:
                 raise PirlsError(str(exc)) from exc
         try:
@@ -646,3 +668,8 @@ def _demo_problem() -> GlmmProblem:
     data = GlmmData([TermData(g, np.ones((200, 1)), 20)], np.ones((200, 1)), y,
                     np.ones(200), np.ones(200), np.zeros(200), Family.make("binomial"))
     return GlmmProblem(data)
+
+
+def _beta_u(parts) -> tuple[np.ndarray, list]:
+    """``(beta, us)`` of a :meth:`GlmmProblem._pls_parts` result."""
+    return (parts.beta, parts.u) if isinstance(parts, LmmSolution) else (parts[0], parts[1])
