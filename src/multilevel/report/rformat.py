@@ -46,6 +46,7 @@ __all__ = [
     "formatc",
     "format_pval",
     "signif_stars",
+    "pvalue_column",
     "SIGNIF_LEGEND",
     "print_named_vector",
     "print_char_matrix",
@@ -486,6 +487,35 @@ def signif_stars(pv) -> list[str]:
         else:
             out.append(" ")
     return out
+
+
+def pvalue_column(cf: list[list[str]], headers: list[str], pv, digits: int,
+                  eps: float = DBL_EPS, stars: bool = True) -> bool:
+    """R's ``printCoefmat`` p-value column, in place: the non-missing p-values ``pv`` of the
+    last formatted column of ``cf`` by :func:`format_pval`, then (with ``stars``, when one is
+    below 0.1) a column of significance stars with an empty header. True when the stars
+    were added (the legend is due).
+
+    Examples
+    --------
+    >>> cf, headers = [["1.0", "2.0"], ["", ""]], ["Estimate", "Pr(>|t|)"]
+    >>> pvalue_column(cf, headers, [0.5, 1e-4], digits=3)
+    True
+    >>> cf[1:], headers
+    ([['5e-01', '1e-04'], ['   ', '***']], ['Estimate', 'Pr(>|t|)', ''])
+    """
+    ok = [i for i in range(len(pv)) if not math.isnan(pv[i])]
+    if not ok:
+        return False
+    for i, s in zip(ok, format_pval([pv[i] for i in ok], digits=digits, eps=eps)):
+        cf[-1][i] = s
+    if not (stars and any(pv[i] < 0.1 for i in ok)):
+        return False
+    marks = signif_stars(pv)
+    sw = max(len(s) for s in marks)
+    cf.append([s.ljust(sw) for s in marks])
+    headers.append("")
+    return True
 
 
 # ----------------------------------------------------------------------------

@@ -38,8 +38,8 @@ import numpy as np
 import pandas as pd
 
 from ..options import get_option
-from .rformat import (DBL_EPS, SIGNIF_LEGEND, format_pval, format_r, print_char_matrix,
-                      reformat_false_zeros, round_r, signif_stars, zapsmall)
+from .rformat import (DBL_EPS, SIGNIF_LEGEND, format_r, print_char_matrix, pvalue_column,
+                      reformat_false_zeros, round_r, zapsmall)
 
 __all__ = ["RFrame", "AnovaTable", "VarCorrTable", "RDataFrame", "render_anova",
            "render_varcorr", "render_data_frame"]
@@ -144,19 +144,7 @@ def render_anova(frame: pd.DataFrame, digits: int | None = None) -> str:
             if math.isnan(xm[j][i]):
                 cf[j][i] = ""
     headers = list(cn)
-    legend = False
-    if has_p:
-        pv = xm[-1]
-        ok = [i for i in range(nr) if not math.isnan(pv[i])]
-        if ok:
-            for i, s in zip(ok, format_pval([pv[i] for i in ok], digits=dig_tst, eps=DBL_EPS)):
-                cf[-1][i] = s
-            if any(pv[i] < 0.1 for i in ok):
-                stars = signif_stars(pv)
-                sw = max(len(s) for s in stars)
-                cf.append([s.ljust(sw) for s in stars])
-                headers.append("")
-                legend = True
+    legend = has_p and pvalue_column(cf, headers, xm[-1], digits=dig_tst, eps=DBL_EPS)
     lines = []
     heading = frame.attrs.get("heading")
     if heading:

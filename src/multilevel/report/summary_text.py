@@ -35,10 +35,10 @@ from .rformat import (
     formatc,
     print_char_matrix,
     print_named_vector,
+    pvalue_column,
     reformat_false_zeros,
     round_r,
     signif_r,
-    signif_stars,
     strwrap,
     zapsmall,
 )
@@ -138,20 +138,8 @@ def print_coefmat(
 
     out_cols = [list(c) for c in cf]
     headers = list(colnames)
-    legend = False
-    if has_pvalue:
-        pv = cols[-1]
-        ok = [i for i in range(nr) if not math.isnan(pv[i])]
-        if ok:
-            fp = format_pval([pv[i] for i in ok], digits=dig_tst, eps=eps_pvalue)
-            for i, s in zip(ok, fp):
-                out_cols[-1][i] = s
-            if signif_stars_show and any(pv[i] < 0.1 for i in ok):
-                stars = signif_stars(pv)
-                sw = max(len(s) for s in stars)
-                out_cols.append([s.ljust(sw) for s in stars])
-                headers.append("")
-                legend = True
+    legend = has_pvalue and pvalue_column(out_cols, headers, cols[-1], digits=dig_tst,
+                                          eps=eps_pvalue, stars=signif_stars_show)
     lines = print_char_matrix(rownames, headers, out_cols, right=True)
     if legend:
         lines.append("---")
