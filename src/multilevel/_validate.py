@@ -531,15 +531,16 @@ def check_model_data(df, tree, bars):
     from .design.variables import names_in
     from .formula.expand import nobars
 
-    if any(not isinstance(c, str) for c in df.columns):
-        df = df.set_axis([str(c) for c in df.columns], axis=1, copy=False)
+    # plain Python labels: iterating a pandas Index of Arrow-backed strings costs ~0.1 ms
+    # (tolist ~8 us), and its hash engine is built on the first lookup (~1-2 ms per frame)
+    labels = df.columns.tolist()
+    if any(not isinstance(c, str) for c in labels):
+        labels = [str(c) for c in labels]
+        df = df.set_axis(labels, axis=1, copy=False)
     lhs_names = names_in(tree.lhs)
     fixed_names = names_in(nobars(tree.rhs)) + [n for b in bars for n in names_in(b.left)]
     group_names = [n for b in bars for n in names_in(b.right)]
     used = list(dict.fromkeys(lhs_names + fixed_names + group_names))
-    # plain Python labels: a pandas Index of Arrow-backed strings builds a hash engine on
-    # its first lookup (~1-2 ms per data frame), a set of a few names takes microseconds
-    labels = df.columns.tolist()  # list(Index) of Arrow strings: ~15x slower
     columns = set(labels)
     dup = [n for n in used if labels.count(n) > 1] if len(columns) < len(labels) else []
     if dup:
