@@ -90,8 +90,10 @@ class DenseObjective:
 
 
 DENSE_PLS_MAX_ORDER = 64       # q + p + 1 up to which a GLMM's PLS step is one dense factor
-DENSE_PLS_MAX_CELLS = 60_000   # and nobs * (q + p + 1) up to this: the cross-product M'WM costs
-                               # nobs * order^2, which must stay below the blocked path's overhead
+DENSE_PLS_MAX_WORK = 200_000   # and nobs * order^2 (the cross-product M'WM) up to this; one
+# thread, one binomial intercept term, p = 3 (dense vs nested level blocks, us per step):
+# order 19: nobs 56 59 vs 100, 300 83 vs 112, 600 112 vs 127; order 34: nobs 150 98 vs 107,
+# 300 82 vs 55; order 44: nobs 400 117 vs 62, 1200 449 vs 131
 
 
 def lambda_index(n_levels: list[int], ps: list[int]) -> tuple[np.ndarray, ...]:
@@ -139,7 +141,8 @@ class DensePls:
     def applies(terms, p: int) -> bool:
         """Whether the dense step is the cheaper one for these terms and ``p`` fixed effects."""
         order = sum(t.q for t in terms) + p + 1
-        return order <= DENSE_PLS_MAX_ORDER and terms[0].codes.size * order <= DENSE_PLS_MAX_CELLS
+        return (order <= DENSE_PLS_MAX_ORDER
+                and terms[0].codes.size * order ** 2 <= DENSE_PLS_MAX_WORK)
 
     def __init__(self, terms):
         n = terms[0].codes.size
