@@ -455,7 +455,7 @@ def _jitter_for(model, x) -> float:
 def report(models, data=None, *, path: str | os.PathLike | None = None,
            title: str | None = None, names: Sequence[str] | None = None,
            group: str | None = None, x: str | None = None, reml: bool = False,
-           digits: int = 3, image_format: str = "png", data_name: str | None = None,
+           digits: int | None = None, image_format: str = "png", data_name: str | None = None,
            progress: Callable[[str], None] | None = None) -> str:
     """Write the lesson's report: one self-contained HTML page with tables and figures.
 
@@ -478,8 +478,9 @@ def report(models, data=None, *, path: str | os.PathLike | None = None,
     reml : bool
         For formulas: fit mixed models by REML (default ML, as the lesson, which likelihood-
         ratio tests need).
-    digits : int
-        Significant digits of the summaries (3, as the lesson's ``options(digits = 3)``).
+    digits : int, optional
+        Significant digits of the summaries; default :func:`multilevel.options`' ``digits``
+        (7, R's default; the lesson sets ``ml.options(digits=3)``, the command line 3).
     image_format : {"png", "svg"}
     data_name : str, optional
         The data's name in the summaries (``Data: imm10``); default ``data.attrs["name"]``

@@ -337,8 +337,9 @@ class NlmerResult(MixedResultBase):
         return out
 
     # ----- presentation -------------------------------------------------------------------
-    def summary(self, digits: int = 7):
-        """lme4's ``print(summary(m))`` for an nlmer fit.
+    def summary(self, digits: int | None = None):
+        """lme4's ``print(summary(m))`` for an nlmer fit (``digits``: default
+        :func:`multilevel.options`' ``digits``).
 
         Examples
         --------
@@ -399,7 +400,7 @@ def _labels(df: pd.DataFrame, group: str) -> list[str]:
 class _NlSummary:
     """lme4's summary layout with nlmer's title (``Nonlinear mixed model ...``)."""
 
-    def __init__(self, data, digits: int = 7, notes: tuple = (), failure: str = ""):
+    def __init__(self, data, digits: int | None = None, notes: tuple = (), failure: str = ""):
         from .summary import Summary
 
         self._inner = Summary(data, digits=digits, notes=tuple(notes))
