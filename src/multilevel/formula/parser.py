@@ -175,7 +175,7 @@ def parse_tree(formula: str) -> Tilde:
     >>> deparse(parse_tree("y ~ a + b:c^2"))
     'y ~ a + b:c^2'
     """
-    from multilevel._validate import guard_formula
+    from .limits import guard_formula
 
     guard_formula(formula)  # documented size limits; room for the recursive walkers
     return _Parser(formula).formula_()

@@ -162,15 +162,16 @@ def _normalise(models, names, data, reml: bool, data_name: str | None = None):
                 from ..errors import DataError
 
                 raise DataError("formulas need data=: report(['y ~ x'], data=frame)")
-            import multilevel as ml
+            from ..fit.lm import lm
+            from ..fit.lmer import lmer
 
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
                     if "|" in item:
-                        model = ml.lmer(item, data, reml=reml, data_name=data_name)
+                        model = lmer(item, data, reml=reml, data_name=data_name)
                     else:
-                        model = ml.lm(item, data, data_name=data_name)
+                        model = lm(item, data, data_name=data_name)
                     error = None
                 except MultilevelError as exc:
                     model, error = None, " ".join(str(exc).split())
@@ -311,12 +312,11 @@ def _lrt(named) -> str | None:
 
 def _anova_function():
     """``ml.anova`` when the installed multilevel has it, else None."""
-    import multilevel as ml
-
     try:
-        return getattr(ml, "anova", None)
-    except ImportError:  # listed but its module is missing
+        from ..inference import anova
+    except ImportError:  # pragma: no cover - a partial installation
         return None
+    return anova
 
 
 def _has_dummies(model) -> bool:
