@@ -33,6 +33,18 @@ def test_more_coefficients_than_rows():
         ml.lm("y ~ " + " + ".join(f"x{i}" for i in range(10)), d)
 
 
+@pytest.mark.parametrize("family", ["poisson", "binomial"])
+def test_glmer_more_coefficients_than_rows(family):
+    rng = np.random.default_rng(2)
+    d = pd.DataFrame(rng.normal(size=(8, 10)), columns=[f"x{i}" for i in range(10)])
+    d["y"] = [0, 1, 2, 0, 1, 3, 1, 0] if family == "poisson" else [0, 1, 1, 0, 1, 0, 1, 0]
+    d["g"] = list("aabbccdd")
+    f = "y ~ " + " + ".join(f"x{i}" for i in range(10)) + " + (1 | g)"
+    with pytest.warns(ml.errors.RankDeficiencyWarning), \
+            pytest.raises(DataError, match="8 observations for 8 fixed-effect coefficients"):
+        ml.glmer(f, d, family=family)
+
+
 @pytest.mark.parametrize("factor, word", [(1e300, "overflow"), (1e-300, "underflow"),
                                           (1e160, "overflow"), (1e-160, "underflow")])
 @pytest.mark.parametrize("column", ["Reaction", "Days"])

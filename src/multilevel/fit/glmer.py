@@ -505,6 +505,11 @@ def _prepare(formula: str, data, fam: Family, n_agq: int, weights, offset,
             f"the response {design.response_name} is constant (every value is "
             f"{resp.y[resp.weights > 0][:1].tolist()}): response is constant",
             "a model needs variation in the response; check the data or the subset used"))
+    if design.nobs <= design.X.shape[1]:  # before PIRLS, which could only fail on it
+        raise DataError(two_line(
+            f"{design.nobs} observations for {design.X.shape[1]} fixed-effect coefficients: "
+            "the fixed effects alone would reproduce every observation",
+            "use fewer predictors or more data"))
     if (fam.name == "binomial" and control.check_separation
             and design.nobs <= SEPARATION_MAX_ROWS):
         rows = resp.weights > 0
