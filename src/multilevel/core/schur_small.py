@@ -23,8 +23,8 @@ import numpy as np
 from .cholesky import (NotPositiveDefinite, batched_cholesky, blockdiag_right,
                        lambda_times_inv_t, scaled_blocks)
 from .crossprod import CrossProducts
-from .dense_small import dense_crossproducts
-from .theta import lower_tri_indices, n_theta, split_theta
+from .dense_small import dense_crossproducts, lambda_index
+from .theta import n_theta, split_theta
 
 SCHUR_MAX = 400          # largest order r of the dense Schur complement
 SCHUR_ENTRIES = 2_000_000  # largest r x q_0 block W formed per evaluation
@@ -83,18 +83,7 @@ class SchurObjective:
         self.diag0, self.p0 = np.asarray(A.diag[0], dtype=float), A.ps[0]
         self.q_rest = int(sum(l * p for l, p in zip(A.n_levels[1:], A.ps[1:])))
         self.m0 = n_theta(self.p0)
-        rows, cols, tidx = [], [], []
-        off, start = 0, 0
-        for l, p in zip(A.n_levels[1:], A.ps[1:]):
-            r, c = lower_tri_indices(p)
-            base = off + np.arange(l)[:, None] * p
-            rows.append((base + r[None, :]).ravel())
-            cols.append((base + c[None, :]).ravel())
-            tidx.append(np.tile(start + np.arange(r.size), l))
-            off += l * p
-            start += n_theta(p)
-        self._rows, self._cols = np.concatenate(rows), np.concatenate(cols)
-        self._tidx = np.concatenate(tidx)
+        self._rows, self._cols, self._tidx = lambda_index(A.n_levels[1:], A.ps[1:])
         self._rest_sizes = list(zip(A.n_levels[1:], A.ps[1:]))
         self._lam = np.eye(self.R.shape[0])
         self._diag_z = np.arange(self.q_rest)
