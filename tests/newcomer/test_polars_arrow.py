@@ -105,3 +105,26 @@ def test_polars_lazyframe_and_bad_input(sleep):
     assert m.nobs == 180
     with pytest.raises(ml.DataError, match="pyarrow Table"):
         ml.lm("Reaction ~ Days", [1, 2, 3])
+
+
+def test_post_fit_functions_that_take_data(both, sleep):
+    """emmeans(data=), influence(data=) of a GLMM, predictions(data=) and nlmer's predict and
+    augment take polars and pyarrow as they take pandas."""
+    kind, _ = both
+    counts = sleep.assign(y=(sleep["Reaction"] > 300).astype(int))
+    g = ml.glmer("y ~ Days + (1 | Subject)", counts, family="binomial")
+    other = KINDS[kind](counts)
+    pd.testing.assert_frame_equal(g.influence(group="Subject", data=other).fixef,
+                                  g.influence(group="Subject", data=counts).fixef)
+    cake = ml.datasets.load("cake")
+    m = ml.lmer("angle ~ recipe + temp + (1 | replicate)", cake)
+    pd.testing.assert_frame_equal(ml.emmeans(m, "recipe", data=KINDS[kind](cake)).frame,
+                                  ml.emmeans(m, "recipe", data=cake).frame)
+    ax = ml.plot.predictions(ml.lmer(F, sleep), "Days", data=KINDS[kind](sleep))
+    assert ax.lines
+    from multilevel.fit.nlmer import _example
+
+    nl = _example()
+    grid = pd.DataFrame({"age": [500.0, 1000.0]})
+    np.testing.assert_allclose(nl.predict(KINDS[kind](grid), re_form=None),
+                               nl.predict(grid, re_form=None))

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .._data_input import to_pandas
 from ..errors import DataError, MultilevelError, two_line
 
 DENSE_LIMIT = 4000
@@ -186,7 +187,7 @@ def _glmer_refitter(m, data):
         raise MultilevelError(two_line(
             "this glmer fit used weights= or offset= arguments, which are not kept",
             "write the offset in the formula (offset(log(n))), or refit the subsets yourself"))
-    used = pd.DataFrame(data).iloc[np.asarray(m.design.rows)]
+    used = to_pandas(data).iloc[np.asarray(m.design.rows)]
 
     def refit(drop):
         return glmer(m.formula, used[~np.asarray(drop)], family=m._family, n_agq=m.n_agq,
@@ -294,7 +295,7 @@ def _units(m, group, data) -> tuple[str, np.ndarray, list]:
             remap[first] = np.arange(len(first))
             return group, remap[codes], [t.levels[i] for i in first]
     if data is not None and group in data:
-        vals = pd.DataFrame(data)[group].iloc[np.asarray(m.design.rows)].astype(str).to_numpy()
+        vals = to_pandas(data)[group].iloc[np.asarray(m.design.rows)].astype(str).to_numpy()
         codes, labels = pd.factorize(vals)
         return group, codes, list(labels)
     raise DataError(two_line(f"{group!r} is not a grouping factor of the model",

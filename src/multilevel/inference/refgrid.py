@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from .._data_input import to_pandas
 from ..errors import DataError, MultilevelError, two_line
 
 
@@ -69,7 +70,7 @@ def _grid_variables(design, data, at) -> list[tuple[str, str, list]]:
 
 def _covariate_mean(design, data, name: str) -> float:
     if data is not None:
-        col = pd.to_numeric(pd.DataFrame(data)[name].iloc[np.asarray(design.rows)],
+        col = pd.to_numeric(to_pandas(data)[name].iloc[np.asarray(design.rows)],
                             errors="coerce").to_numpy(dtype=float)
         return math.fsum(col) / len(col)
     if name in design.xnames:
@@ -134,7 +135,7 @@ def _null_basis(design, data) -> np.ndarray:
     if kept.all():  # lm keeps aliased columns in X
         X = design.X
     elif data is not None:
-        X, _ = _full_matrix(design, pd.DataFrame(data).iloc[np.asarray(design.rows)])
+        X, _ = _full_matrix(design, to_pandas(data).iloc[np.asarray(design.rows)])
     else:
         raise DataError(two_line("the fit dropped collinear columns; emmeans needs the data "
                                  "to tell which means are estimable",
@@ -153,7 +154,7 @@ def _fit_factors(design, data, names: list[str]) -> pd.DataFrame:
     from .contrasts import _read_variables, _variables
 
     if data is not None:
-        d = pd.DataFrame(data).iloc[np.asarray(design.rows)]
+        d = to_pandas(data).iloc[np.asarray(design.rows)]
         return pd.DataFrame({n: [r_label(v) for v in d[n].tolist()] for n in names})
     spec = design.spec
     info = _variables(spec)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._data_input import to_pandas
 from ..errors import DataError, two_line
 from ._style import ACCENT, BAND, INK, group_colors, new_axes, safe_text, style_axes
 
@@ -20,7 +21,7 @@ __all__ = ["predictions", "reference_grid"]
 
 def _focal_range(m, name: str, data, n_points: int) -> np.ndarray:
     if data is not None:
-        col = pd.to_numeric(pd.DataFrame(data)[name], errors="coerce").to_numpy(float)
+        col = pd.to_numeric(to_pandas(data)[name], errors="coerce").to_numpy(float)
     elif name in m.design.xnames:
         col = m.design.X[:, m.design.xnames.index(name)]
     else:

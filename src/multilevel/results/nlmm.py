@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from .._data_input import to_pandas
 from ..core.nlmm import unscaled_vcov
 from ..core.theta import split_theta
 from ..errors import DataError, two_line
@@ -227,8 +228,7 @@ class NlmerResult(MixedResultBase):
             codes = [t.codes if k in keep else None for k, t in enumerate(self.terms)]
             index = self.row_labels
         else:
-            if not isinstance(newdata, pd.DataFrame):
-                newdata = pd.DataFrame(newdata)
+            newdata = to_pandas(newdata, what="newdata")
             x = eval_column(self.parsed.input, newdata, f"input of {self.model.name}")
             codes = []
             for k, t in enumerate(self.terms):
@@ -328,8 +328,7 @@ class NlmerResult(MixedResultBase):
         if data is None:
             out = pd.DataFrame({"y": self._y, "x": self._x}, index=self.row_labels)
         else:
-            if not isinstance(data, pd.DataFrame):
-                data = pd.DataFrame(data)
+            data = to_pandas(data)
             out = data.iloc[np.asarray(self.design.rows)].copy()
         out[".fitted"] = self._state.mu
         out[".resid"] = self._y - self._state.mu
