@@ -316,28 +316,15 @@ def _matrix(m, hypotheses, L, rhs) -> tuple[np.ndarray, np.ndarray, list[str]]:
 
 
 def _joint_lmer(m, L, r, ddf) -> tuple[pd.Series, str]:
-    beta = np.asarray(m.fixef, dtype=float)
-    d = L @ beta - r
     if ddf == "kenward-roger":
-        from .kenward_roger import kr_ddf, vcov_adjusted
+        from .kenward_roger import kr_ftest
 
-        adj = vcov_adjusted(m)
-        k = kr_ddf(adj, L)
-        F = float(d @ np.linalg.solve(L @ adj.vcov_adj @ L.T, d)) / k["q"] * k["F_scaling"]
-        ndf, den = k["q"], k["ddf"]
+        k = kr_ftest(m, L, rhs=r)
     else:
-        from .satterthwaite import fstat_ddf, varpar_covariance
+        from .satterthwaite import contrast_f
 
-        vc = varpar_covariance(m)
-        VL = L @ vc.vcov_beta @ L.T
-        ev, P = np.linalg.eigh(VL)
-        ev, P = ev[::-1], P[:, ::-1]
-        q = int(np.sum(ev > max(np.sqrt(np.finfo(float).eps) * ev[0], 0.0)))
-        PtL = (P.T @ L)[:q]
-        t2 = (P.T @ d)[:q] ** 2 / ev[:q]
-        grad = np.einsum("ki,mij,kj->km", PtL, vc.jac, PtL)
-        nu = 2.0 * ev[:q] ** 2 / np.einsum("km,mn,kn->k", grad, vc.vcov_varpar, grad)
-        F, ndf, den = float(t2.sum() / q), q, fstat_ddf(nu)
+        k = contrast_f(m, L, rhs=r)
+    F, ndf, den = k["F"], k["ndf"], k["ddf"]
     return pd.Series({"F": F, "ndf": ndf, "ddf": den,
                       "p_value": float(stats.f.sf(F, ndf, den))}), ddf
 

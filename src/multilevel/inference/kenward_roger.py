@@ -310,8 +310,9 @@ def kr_ddf(adj: KRAdjusted, L: np.ndarray) -> dict:
     return {"ddf": float(df2), "F_scaling": float(scaling), "q": q}
 
 
-def kr_ftest(m, L: np.ndarray) -> dict:
-    """Kenward-Roger F test of ``L beta = 0`` (pbkrtest's ``KRmodcomp``).
+def kr_ftest(m, L: np.ndarray, rhs=None) -> dict:
+    """Kenward-Roger F test of ``L beta = rhs`` (``rhs`` defaults to 0; pbkrtest's
+    ``KRmodcomp``).
 
     Returns
     -------
@@ -328,6 +329,8 @@ def kr_ftest(m, L: np.ndarray) -> dict:
     L = np.atleast_2d(np.asarray(L, dtype=float))
     r = kr_ddf(adj, L)
     Lb = L @ np.asarray(m.fixef, dtype=float)
+    if rhs is not None:
+        Lb = Lb - np.asarray(rhs, dtype=float)
     wald = float(Lb @ np.linalg.solve(L @ adj.vcov_adj @ L.T, Lb))
     Fu = wald / r["q"]
     return {"F": Fu * r["F_scaling"], "F_unscaled": Fu, "ndf": r["q"], "ddf": r["ddf"],

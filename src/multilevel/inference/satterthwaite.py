@@ -239,8 +239,10 @@ def fstat_ddf(nu: np.ndarray, tol: float = 1e-8) -> float:
     return 2.0 * E / (E - nu.size)
 
 
-def contrast_f(m, L: np.ndarray, eps: float = float(np.sqrt(np.finfo(float).eps))) -> dict:
-    """F test of ``L beta = 0`` with Satterthwaite's ddf (lmerTest's ``contestMD``).
+def contrast_f(m, L: np.ndarray, eps: float = float(np.sqrt(np.finfo(float).eps)),
+               rhs=None) -> dict:
+    """F test of ``L beta = rhs`` (``rhs`` defaults to 0) with Satterthwaite's ddf
+    (lmerTest's ``contestMD``).
 
     Returns
     -------
@@ -257,10 +259,11 @@ def contrast_f(m, L: np.ndarray, eps: float = float(np.sqrt(np.finfo(float).eps)
     vc = varpar_covariance(m)
     L = np.atleast_2d(np.asarray(L, dtype=float))
     beta = np.asarray(m.fixef, dtype=float)
+    r = np.zeros(L.shape[0]) if rhs is None else np.atleast_1d(np.asarray(rhs, dtype=float))
     if L.shape[0] == 0:
         return {"F": np.nan, "ndf": 0, "ddf": np.nan}
     if L.shape[0] == 1:
-        t = float(L[0] @ beta) / np.sqrt(float(L[0] @ vc.vcov_beta @ L[0]))
+        t = (float(L[0] @ beta) - r[0]) / np.sqrt(float(L[0] @ vc.vcov_beta @ L[0]))
         return {"F": t * t, "ndf": 1, "ddf": float(contrast_df(m, L)[0])}
     VL = L @ vc.vcov_beta @ L.T
     d, P = np.linalg.eigh(VL)
@@ -268,11 +271,11 @@ def contrast_f(m, L: np.ndarray, eps: float = float(np.sqrt(np.finfo(float).eps)
     q = int(np.sum(d > max(eps * d[0], 0.0)))
     if q == 0:
         return {"F": np.nan, "ndf": 0, "ddf": np.nan}
-    PtL = (P.T @ L)[:q]
+    PtL, Ptr = (P.T @ L)[:q], (P.T @ r)[:q]
     if q == 1:
-        t = float(PtL[0] @ beta) / np.sqrt(float(PtL[0] @ vc.vcov_beta @ PtL[0]))
+        t = (float(PtL[0] @ beta) - Ptr[0]) / np.sqrt(float(PtL[0] @ vc.vcov_beta @ PtL[0]))
         return {"F": t * t, "ndf": 1, "ddf": float(contrast_df(m, PtL)[0])}
-    t2 = (PtL @ beta) ** 2 / d[:q]
+    t2 = (PtL @ beta - Ptr) ** 2 / d[:q]
     grad = np.einsum("ki,mij,kj->km", PtL, vc.jac, PtL)
     nu = 2.0 * d[:q] ** 2 / np.einsum("km,mn,kn->k", grad, vc.vcov_varpar, grad)
     return {"F": float(t2.sum() / q), "ndf": q, "ddf": fstat_ddf(nu)}
