@@ -330,15 +330,11 @@ class GlmmProblem:
                           w=w, pdev=float(pdev_old), ldL2=self.logdet(theta, w), sol=sol,
                           iterations=it, converged=converged)
 
-    def _pls(self, theta: np.ndarray, X: np.ndarray, z: np.ndarray, w: np.ndarray
-             ) -> LmmSolution:
-        """One penalised weighted least-squares solve for working response ``z``."""
-        return self._to_solution(theta, self._pls_parts(theta, X, z, w))
-
     def _pls_parts(self, theta, X, z, w):
-        """:meth:`_pls` without building the solution object where a fast path applies:
-        ``(beta, us, L_XX, log|L_Z|^2)`` (PIRLS needs only beta and u until it converges),
-        else the :class:`LmmSolution` itself."""
+        """One penalised weighted least-squares solve for working response ``z``, without
+        building the solution object where a fast path applies: ``(beta, us, L_XX,
+        log|L_Z|^2)`` (PIRLS needs only beta and u until it converges; see
+        :meth:`_to_solution`), else the :class:`LmmSolution` itself."""
         dense = self._dense()
         if dense:
             beta, u, LXX, logdet = dense.solve(theta, X, z, w)
