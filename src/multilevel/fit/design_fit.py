@@ -13,16 +13,12 @@ import warnings
 
 import numpy as np
 
-from ..core.covstruct import ThetaMap
-from ..core.optimize import bobyqa
-from ..core.threads import blas_threads_for, largest_dense_block
 from ..design.problem import lmer_problem, order_terms, to_term_data
 from ..design.types import Design
-from ..results.lmm import LmerResult
 from ..results.operations import register
 from .glmer import GlmerControl, _fit, _offset, glmer
-from .lmer_control import SINGULAR_TOL, LmerControl, _post_fit_checks
-from .start import initial_step, lmer_start
+from .lmer import optimise
+from .lmer_control import LmerControl
 
 
 def fit_lmer_design(design: Design, *, reml: bool, weights=None, data_name=None,
@@ -48,26 +44,8 @@ def fit_lmer_design(design: Design, *, reml: bool, weights=None, data_name=None,
     """
     terms = order_terms(design.re_terms)
     problem = lmer_problem(design, terms, reml=reml, weights=weights)
-    tm = ThetaMap.for_terms(terms)
-    lower = tm.lower
-    objective = tm.wrap(problem.objective)
-    control = LmerControl()
-    with blas_threads_for(largest_dense_block(problem.A)):
-        if start is None:
-            s = tm.phi(lmer_start(terms, design.y))
-            step = (initial_step(s, [t.p for t in terms], control.step_fraction)
-                    if tm.identity else None)
-        else:
-            s, step = np.asarray(start, dtype=float), None
-        if optimizer is None:
-            opt = bobyqa(objective, s, lower, initial_step=step)
-        else:
-            opt = optimizer(objective, s, lower)
-        singular = tm.is_singular(opt.theta, SINGULAR_TOL)
-        msgs = _post_fit_checks(problem, opt, lower, control, design.nobs, singular,
-                                objective=objective)
-        res = LmerResult(design=design, terms=terms, problem=problem, opt=opt,
-                         data_name=data_name, singular=singular, weights=weights)
+    res, msgs = optimise(design, terms, problem, LmerControl(), data_name=data_name,
+                         weights=weights, start=start, optimizer=optimizer)
     if not quiet:
         for msg, cat in msgs:
             warnings.warn(msg, cat, stacklevel=2)

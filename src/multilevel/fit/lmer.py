@@ -106,20 +106,50 @@ def lmer(formula: str, data, *, reml: bool | None = None, weights=None,
     terms = order_terms(design.re_terms)
     w = prior_weights(weights, design, data, positive=True) if weights is not None else None
     problem = lmer_problem(design, terms, reml=reml, weights=w)
-    ps = [t.p for t in terms]
+    result, messages = optimise(design, terms, problem, control, data_name=data_name,
+                                weights=w)
+    for msg, category in messages:
+        warnings.warn(msg, category, stacklevel=2)
+    return result
+
+
+def optimise(design, terms, problem, control: LmerControl, *, data_name=None, weights=None,
+             start=None, optimizer=None) -> tuple[LmerResult, list]:
+    """Optimise ``problem`` (from :func:`lmer_problem`) and check the optimum: the result and
+    lme4's ``(message, warning class)`` pairs, not yet warned. Shared by :func:`lmer` and the
+    refits on a prepared design (:mod:`multilevel.fit.design_fit`).
+
+    ``start``: starting parameters (lme4's by default); ``optimizer``:
+    ``optimizer(objective, start, lower) -> OptSummary`` (BOBYQA with ``control``'s
+    settings by default).
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> m = ml.lmer("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"))
+    >>> res, msgs = optimise(m.design, m.terms, m.problem, LmerControl())
+    >>> round(res.loglik, 3), msgs
+    (-871.814, [])
+    """
     tm = ThetaMap.for_terms(terms)  # covariance structures; the identity for (x | g) terms
     lower = tm.lower
     objective = tm.wrap(problem.objective)  # problem.objective itself for the identity
     with blas_threads_for(largest_dense_block(problem.A)):
-        start = tm.phi(lmer_start(terms, design.y))
-        step = initial_step(start, ps, control.step_fraction) if tm.identity else None
-        opt = bobyqa(objective, start, lower, xtol_abs=control.xtol_abs,
-                     ftol_abs=control.ftol_abs, maxeval=control.maxeval, initial_step=step)
+        if start is None:
+            start = tm.phi(lmer_start(terms, design.y))
+            step = (initial_step(start, [t.p for t in terms], control.step_fraction)
+                    if tm.identity else None)
+        else:
+            start, step = np.asarray(start, dtype=float), None
+        if optimizer is None:
+            opt = bobyqa(objective, start, lower, xtol_abs=control.xtol_abs,
+                         ftol_abs=control.ftol_abs, maxeval=control.maxeval,
+                         initial_step=step)
+        else:
+            opt = optimizer(objective, start, lower)
         singular = tm.is_singular(opt.theta, SINGULAR_TOL)
         messages = _post_fit_checks(problem, opt, lower, control, design.nobs, singular,
                                     objective=objective)
         result = LmerResult(design=design, terms=terms, problem=problem, opt=opt,
-                            data_name=data_name, singular=singular, weights=w)
-    for msg, category in messages:
-        warnings.warn(msg, category, stacklevel=2)
-    return result
+                            data_name=data_name, singular=singular, weights=weights)
+    return result, messages
