@@ -139,21 +139,12 @@ def refit_without(m, drop: np.ndarray, start=None):
     from ..design.problem import lmer_problem
     from ..results.lmm import LmerResult
 
+    from .design_fit import subset_rows
+
     keep = ~np.asarray(drop, dtype=bool)
-    d = m.design
-    terms = []
-    for t in m.terms:
-        codes = np.asarray(t.codes)[keep]
-        used, new = np.unique(codes, return_inverse=True)
-        terms.append(dataclasses.replace(t, codes=new.astype(np.int64),
-                                         levels=[t.levels[i] for i in used],
-                                         Z=np.ascontiguousarray(np.asarray(t.Z)[keep])))
-    order = {id(t): k for k, t in enumerate(m.terms)}
-    re_terms = [terms[order[id(t)]] if id(t) in order else t for t in d.re_terms]
-    sub = dataclasses.replace(
-        d, y=np.ascontiguousarray(d.y[keep]), X=np.ascontiguousarray(d.X[keep]),
-        offset=None if d.offset is None else d.offset[keep], rows=np.asarray(d.rows)[keep],
-        re_terms=re_terms)
+    sub = subset_rows(m.design, keep)
+    by_id = {id(t): s for t, s in zip(m.design.re_terms, sub.re_terms)}
+    terms = [by_id[id(t)] for t in m.terms]  # m's term order, so its theta starts the fit
     w = None if getattr(m, "weights", None) is None else np.asarray(m.weights)[keep]
     problem = lmer_problem(sub, terms, reml=m.reml, weights=w)
     tm = ThetaMap.for_terms(terms)
