@@ -11,6 +11,7 @@ import math
 import numbers
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Iterable, Iterator
 
@@ -327,8 +328,6 @@ def temp_name(folder: str, base: str) -> str:
             stale = os.path.join(folder, n)
             with contextlib.suppress(OSError):
                 if os.path.isdir(stale) and not os.path.islink(stale):
-                    import shutil
-
                     shutil.rmtree(stale, ignore_errors=True)
                 else:
                     os.remove(stale)
@@ -336,9 +335,11 @@ def temp_name(folder: str, base: str) -> str:
 
 
 @contextlib.contextmanager
-def atomic_path(path) -> Iterator[str]:
+def atomic_path(path, *, folder_ok: bool = False) -> Iterator[str]:
     """Yield a temporary name beside ``path``; rename it to ``path`` (``os.replace``) when the
     block ends normally, remove it on any error or interrupt: nothing is ever half-written.
+    With ``folder_ok`` the block may write a folder (Spark's output), and a file or folder
+    already at ``path`` is replaced.
 
     Examples
     --------
@@ -354,11 +355,19 @@ def atomic_path(path) -> Iterator[str]:
     tmp = temp_name(folder, os.path.basename(path))
     try:
         yield tmp
-        if os.path.exists(tmp):
+        if folder_ok:
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            elif os.path.isdir(tmp) and os.path.exists(path):
+                os.remove(path)
+            os.replace(tmp, path)
+        elif os.path.exists(tmp):
             os.replace(tmp, path)
     finally:
         with contextlib.suppress(OSError):
-            if os.path.isfile(tmp):
+            if os.path.isdir(tmp) and not os.path.islink(tmp):
+                shutil.rmtree(tmp, ignore_errors=True)
+            elif os.path.lexists(tmp):
                 os.remove(tmp)
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import shutil
 from abc import ABC, abstractmethod
 from typing import Protocol, runtime_checkable
 
@@ -240,7 +239,7 @@ def atomic_output(to: str, inputs=()):
     >>> os.listdir(d)
     ['a.txt']
     """
-    from .._validate import output_path
+    from .._validate import atomic_path, output_path
 
     to = os.fspath(to)
     folder = os.path.dirname(os.path.abspath(to))
@@ -248,27 +247,8 @@ def atomic_output(to: str, inputs=()):
         raise BackendError(two_line(f"the output folder {folder!r} does not exist",
                                     "create it first or write somewhere else"))
     to = output_path(to, inputs=inputs, what="output", folder_ok=True)
-    base = os.path.basename(to)
-    from .._validate import temp_name
-
-    tmp = temp_name(folder, base)  # also removes what killed writers left
-    try:
+    with atomic_path(to, folder_ok=True) as tmp:  # also removes what killed writers left
         yield tmp
-        if os.path.isdir(tmp):
-            if os.path.isdir(to):
-                shutil.rmtree(to)
-            elif os.path.exists(to):
-                os.remove(to)
-            os.rename(tmp, to)
-        else:
-            if os.path.isdir(to):
-                shutil.rmtree(to)
-            os.replace(tmp, to)
-    finally:
-        if os.path.isdir(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
-        elif os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def write_frame(frame, to: str, inputs=()) -> str:
