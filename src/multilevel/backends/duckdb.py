@@ -154,9 +154,10 @@ def resolve_files(paths) -> tuple[list[str], str]:
 def _copy(src: str, dst: str) -> None:
     import shutil
 
-    tmp = f"{dst}.part-{uuid.uuid4().hex[:8]}"
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    from .._validate import atomic_path
+
+    with atomic_path(dst) as tmp:  # no half-copied file is ever left under dst's name
+        shutil.copyfile(src, tmp)
 
 
 def _list_sql(files: list[str]) -> str:
