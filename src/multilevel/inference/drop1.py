@@ -36,14 +36,6 @@ def droppable_terms(design) -> dict[str, list[int]]:
         u != t and factors[t] < factors[u] for u in cols)}
 
 
-def _ml_fit(m, design):
-    from .design_fit import fit_glmer_design, fit_lmer_design
-
-    if m.kind == "glmer":
-        return fit_glmer_design(m, design)
-    return fit_lmer_design(design, reml=False, weights=m.weights, data_name=m.data_name)
-
-
 def drop1(m, test: str = "Chisq", *, scope=None, ddf: str = "satterthwaite", k: float = 2.0
           ) -> pd.DataFrame:
     """Drop each droppable fixed-effect term and refit (lme4's ``drop1(m, test="Chisq")``).
@@ -117,13 +109,13 @@ def drop1(m, test: str = "Chisq", *, scope=None, ddf: str = "satterthwaite", k: 
         out.attrs = {"heading": f"Single term deletions using {method} method:\n"
                                 + heading_model}
         return as_anova_table(out)
-    from .design_fit import drop_columns
+    from .design_fit import drop_columns, refit_design
     from .refit import refit_ml
 
     full = refit_ml(m) if getattr(m, "reml", False) else m
     rows = [("<none>", full.n_params, full.loglik)]
     for term, cols in scope.items():
-        fit = _ml_fit(m, drop_columns(m.design, cols))
+        fit = refit_design(m, drop_columns(m.design, cols), reml=False)
         rows.append((term, fit.n_params, fit.loglik))
     names = [r[0] for r in rows]
     edf = np.array([r[1] for r in rows], dtype=float)
