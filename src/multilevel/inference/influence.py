@@ -138,8 +138,8 @@ def refit_without(m, drop: np.ndarray, start=None):
     from ..core.optimize import bobyqa
     from ..design.problem import lmer_problem
     from ..results.lmm import LmerResult
-
     from .design_fit import subset_rows
+    from .refit import SINGULAR_TOL
 
     keep = ~np.asarray(drop, dtype=bool)
     sub = subset_rows(m.design, keep)
@@ -151,7 +151,7 @@ def refit_without(m, drop: np.ndarray, start=None):
     theta0 = np.asarray(m._theta_hat if start is None else start, dtype=float)
     opt = bobyqa(tm.wrap(problem.objective), tm.phi(theta0), tm.lower)
     return LmerResult(design=sub, terms=terms, problem=problem, opt=opt,
-                      data_name=m.data_name, singular=tm.is_singular(opt.theta, 1e-4),
+                      data_name=m.data_name, singular=tm.is_singular(opt.theta, SINGULAR_TOL),
                       weights=w)
 
 

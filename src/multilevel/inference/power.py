@@ -236,10 +236,11 @@ class _Lmm:
             return float(stats.chi2.sf(chisq, len(self.cols)))
         from ..results.lmm import LmerResult
         from .coef_table import coef_table
+        from .refit import SINGULAR_TOL
 
         fit = LmerResult(design=dataclasses.replace(self.design, y=y), terms=self.terms,
                          problem=prob, opt=opt, data_name=None,
-                         singular=bool(self.m.theta_map.is_singular(opt.theta, 1e-4)))
+                         singular=bool(self.m.theta_map.is_singular(opt.theta, SINGULAR_TOL)))
         return float(coef_table(fit, ddf="satterthwaite")["p_value"].iloc[self.cols[0]])
 
 
