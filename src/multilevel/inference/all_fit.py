@@ -225,6 +225,7 @@ def _glmer_fit(m, optimizer):
     from ..core.theta import theta_start
     from ..results.glmm import GlmerResult
     from .design_fit import fit_glmer_design
+    from .refit import SINGULAR_TOL
 
     if optimizer is None:  # BOBYQA: the fit's own path
         return fit_glmer_design(m, m.design)
@@ -267,7 +268,7 @@ def _glmer_fit(m, optimizer):
     return GlmerResult(design=m.design, terms=m.terms, problem=problem, state=st, opt=opt,
                        response=m.response, n_agq=m.n_agq, hessian=None, gradient=None,
                        data_name=m.data_name,
-                       singular=bool(np.any(theta[lower == 0] < 1e-4)))
+                       singular=tm.is_singular(theta, SINGULAR_TOL))
 
 
 def all_fit(m, optimizers=None) -> AllFit:
