@@ -25,6 +25,7 @@ from ..core.glmm import GlmmData, GlmmProblem, PirlsError, fd_hessian
 from ..core.optimize import OptSummary, bobyqa, theta_scales
 from ..core.covstruct import ThetaMap
 from ..core.theta import theta_start
+from .glmer_separation import check_separation
 from .weights import prior_weights as _prior_weights
 from ..errors import ConvergenceError, ConvergenceWarning, DataError, SingularFitWarning, two_line
 from .._callsite import caller_data_name
@@ -35,7 +36,6 @@ SINGULAR_TOL = 1e-4
 GRAD_TOL = 2e-3  # lme4: check.conv.grad tol
 HESS_TOL = 1e-6  # lme4: check.conv.hess tol
 SEPARATION_MAX_ROWS = 2_000_000
-SEPARATION_SUBSAMPLE = 2_000
 
 
 @dataclass(frozen=True)
@@ -178,62 +178,6 @@ def glm_response(y_mat: np.ndarray, fam: Family, prior: np.ndarray, name: str) -
             f"allowed for the {fam.name} family",
             "use a strictly positive response, or another family"))
     return GlmResponse(y, prior.copy(), np.ones(n), prior)
-
-
-def check_separation(X: np.ndarray, y: np.ndarray, names: list[str]) -> tuple[bool, list[str]]:
-    """Linear-programming test for separation of a binomial response by the fixed effects.
-
-    Returns ``(complete, columns)``: ``complete`` is True when some ``beta`` gives
-    ``x_i' beta > 0`` for every success and ``< 0`` for every failure (the MLE is infinite
-    whatever the random effects do); ``columns`` names the coefficients that can grow
-    without bound (quasi-complete separation) -- empty when the MLE is finite.
-
-    Examples
-    --------
-    >>> X = np.column_stack([np.ones(6), [0, 0, 0, 1, 1, 1.0]])
-    >>> check_separation(X, np.array([0, 1, 0, 1, 1, 1.0]), ["(Intercept)", "x"])
-    (False, ['x'])
-    >>> check_separation(X, np.array([0, 1, 0, 1, 0, 1.0]), ["(Intercept)", "x"])
-    (False, [])
-    """
-    p = X.shape[1]
-    if p == 0:
-        return False, []
-    n = X.shape[0]
-    if n > SEPARATION_SUBSAMPLE:
-        # separation of all rows implies separation of every subset: a subset of full column
-        # rank that is not even quasi-separated clears the whole data cheaply
-        idx = np.random.default_rng(0).choice(n, SEPARATION_SUBSAMPLE, replace=False)
-        if np.linalg.matrix_rank(X[idx]) == p:
-            complete, cols = _separation_lp(X[idx], y[idx], names)
-            if not complete and not cols:
-                return False, []
-    return _separation_lp(X, y, names)
-
-
-def _separation_lp(X: np.ndarray, y: np.ndarray, names: list[str]) -> tuple[bool, list[str]]:
-    from scipy.optimize import linprog
-
-    p = X.shape[1]
-    # each row gives a constraint s x' beta >= 0 for every outcome it has
-    pos, neg = X[y > 0], X[y < 1]
-    S = np.unique(np.vstack([pos, -neg]), axis=0)
-    # complete separation: maximise t subject to S beta >= t, |beta| <= 1, t <= 1
-    c = np.zeros(p + 1)
-    c[-1] = -1.0
-    A = np.hstack([-S, np.ones((S.shape[0], 1))])
-    res = linprog(c, A_ub=A, b_ub=np.zeros(S.shape[0]),
-                  bounds=[(-1, 1)] * p + [(None, 1)], method="highs")
-    complete = bool(res.status == 0 and -res.fun > 1e-7)
-    # quasi-complete: a direction with S beta >= 0 and some S beta > 0; find all of them
-    # by maximising the total slack, then report the coefficients that move
-    res2 = linprog(-S.sum(axis=0), A_ub=-S, b_ub=np.zeros(S.shape[0]),
-                   bounds=[(-1, 1)] * p, method="highs")
-    cols: list[str] = []
-    if res2.status == 0 and -res2.fun > 1e-7:
-        beta = res2.x
-        cols = [nm for nm, b in zip(names, beta) if abs(b) > 1e-7]
-    return complete, cols
 
 
 def _conv_messages(grad: np.ndarray, hess: np.ndarray, n_theta: int) -> list[str]:
