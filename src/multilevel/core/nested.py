@@ -28,7 +28,7 @@ import numpy as np
 
 from .cholesky import NotPositiveDefinite, batched_cholesky
 from .crossprod import CrossProducts
-from .theta import split_theta
+from .theta import lower_tri_indices, split_theta
 
 
 def _parents(M, l_rows: int, p_rows: int, l_cols: int, p_cols: int) -> np.ndarray | None:
@@ -319,6 +319,187 @@ def nested_solve(F: NestedFactor, S: NestedSystem) -> tuple[np.ndarray, list]:
     return beta, [np.ascontiguousarray(uk.T) for uk in u]
 
 
+# --- derivatives: selected inverse (levels last, as the factor) ---------------------------
+
+def _mul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``A_l B_l`` for every level of two stacks ``(a, b, l)``, ``(b, c, l)``."""
+    out = A[:, 0, None] * B[None, 0]
+    for b in range(1, A.shape[1]):
+        out += A[:, b, None] * B[None, b]
+    return out
+
+
+def _tmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``A_l' B_l`` for every level of two stacks ``(b, a, l)``, ``(b, c, l)``."""
+    out = A[0, :, None] * B[None, 0]
+    for b in range(1, A.shape[0]):
+        out += A[b, :, None] * B[None, b]
+    return out
+
+
+def _right_t(X: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """``X_l T'`` for a constant lower-triangular ``T``."""
+    p = T.shape[0]
+    if p == 1:
+        return X * T[0, 0]
+    out = np.empty(X.shape[:1] + (p,) + X.shape[2:])
+    for c in range(p):
+        acc = X[:, 0] * T[c, 0]
+        for b in range(1, c + 1):
+            acc += X[:, b] * T[c, b]
+        out[:, c] = acc
+    return out
+
+
+def _level_sum(X: np.ndarray, T: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """``sum_l X_l T' Y_l`` for stacks ``X (a, c, l)``, ``Y (d, b, l)`` and a constant ``T``
+    ``(d, c)``: one matrix product over the levels, then the small contraction with ``T``."""
+    a, c, l = X.shape
+    d, b, _ = Y.shape
+    P = (X.reshape(a * c, l) @ Y.reshape(d * b, l).T).reshape(a, c, d, b)
+    return np.einsum("dc,acdb->ab", T, P)
+
+
+def selected_inverse(S: NestedSystem, F: NestedFactor) -> tuple[list, dict]:
+    """The blocks of ``A^{-1} = (Lambda'Z'Z Lambda + I)^{-1}`` on the pattern of ``L``.
+
+    Returns ``(diag, off)``: ``diag[k]`` the ``(p_k, p_k, l_k)`` diagonal level blocks,
+    ``off[(j, k)]`` (``j > k``) the ``(p_j, p_k, l_k)`` blocks between each level of ``k`` and
+    its parent in ``j``. From ``Sigma L = L^{-T}`` (Takahashi's recursion), coarsest term
+    first, with ``s`` over the parents of a level ``m`` of ``k``:
+
+    .. math::
+
+        \\Sigma_{r,k} = -\\Big(\\sum_s \\Sigma_{r,s} L_{s,k}\\Big) L_{kk}^{-1}, \\qquad
+        \\Sigma_{kk} = \\Big(L_{kk}^{-T} - \\sum_s \\Sigma_{s,k}' L_{s,k}\\Big) L_{kk}^{-1}
+
+    Every ``Sigma_{r,s}`` between two parents of ``m`` is itself on the pattern (parents
+    compose), so no other block is needed.
+
+    Examples
+    --------
+    >>> from multilevel.core.crossprod import TermData, form_crossproducts
+    >>> from multilevel.core.dense_small import dense_crossproducts
+    >>> child, school = np.array([0, 0, 1, 2, 2, 3]), np.array([0, 0, 0, 1, 1, 1])
+    >>> ts = [TermData(child, np.ones((6, 1)), 4), TermData(school, np.ones((6, 1)), 2)]
+    >>> A = form_crossproducts(ts, np.ones((6, 1)), np.arange(6.0))
+    >>> S = NestedSystem.from_crossproducts(A, nested_structure(A))
+    >>> diag, off = selected_inverse(S, nested_factor(S, [np.eye(1), np.eye(1)]))
+    >>> full = np.linalg.inv(dense_crossproducts(A)[:6, :6] + np.eye(6))
+    >>> bool(np.allclose(diag[0][0, 0], np.diag(full)[:4]))
+    True
+    """
+    K = len(F.Linv)
+    diag: list = [None] * K
+    off: dict = {}
+    for k in range(K - 1, -1, -1):
+        Li = F.Linv[k]
+        for r in range(k + 1, K):
+            acc = None
+            for s in range(k + 1, K):  # Sigma_{r,s} at the parents of each level of k
+                if s == r:
+                    sig = diag[r][:, :, S.parents[(r, k)]]
+                elif r > s:
+                    sig = off[(r, s)][:, :, S.parents[(s, k)]]
+                else:
+                    sig = off[(s, r)][:, :, S.parents[(r, k)]].transpose(1, 0, 2)
+                term = _mul(sig, F.rows[(s, k)])
+                acc = term if acc is None else acc + term
+            off[(r, k)] = -_mul(acc, Li)
+        D = _tmul(Li, Li)  # L_kk^{-T} L_kk^{-1}
+        for s in range(k + 1, K):
+            D -= _mul(_tmul(off[(s, k)], F.rows[(s, k)]), Li)
+        diag[k] = D
+    return diag, off
+
+
+def _gram_times(S: NestedSystem, x: list) -> list:
+    """``x' Z'Z`` for stacks ``x[k]`` of shape ``(c, p_k, l_k)`` (``c`` row vectors ``x'``,
+    per term and level): the same layout back."""
+    K = len(x)
+    out = []
+    for k in range(K):
+        g = _mul(x[k], S.diag[k])
+        for j in range(k + 1, K):  # coarser terms: Z_j'Z_k at each level's parent
+            g += _mul(x[j][:, :, S.parents[(j, k)]], S.cross[(j, k)])
+        for i in range(k):  # finer terms: summed over the levels of each parent
+            g += S.sums[(k, i)](_mul(x[i], S.cross[(k, i)].transpose(1, 0, 2)))
+        out.append(g)
+    return out
+
+
+def nested_gradient(S: NestedSystem, F: NestedFactor) -> tuple[np.ndarray, ...]:
+    """Derivatives of ``log|L_Z|^2``, ``log|R_X|^2`` and ``r^2`` by theta at the factor ``F``.
+
+    With ``A = Lambda'Z'Z Lambda + I``, ``E_t`` the 0/1 pattern of ``theta_t`` in ``Lambda``
+    and ``[L_XZ, L_XX]`` the ``[X y]`` rows of ``L``:
+
+    .. math::
+
+        \\partial_t \\log|L_Z|^2 = 2 \\operatorname{tr}(A^{-1} \\Lambda' Z'Z E_t)
+
+    needs only the diagonal level blocks of ``A^{-1} Lambda'Z'Z``: the blocks of ``A^{-1}``
+    on the pattern of ``L`` (:func:`selected_inverse`), because ``Z'Z`` has no others. With
+    ``V = L_Z^{-T} L_XZ' L_XX^{-T}`` (one back-substitution, ``p + 1`` columns) and
+    ``G = Z'Z Lambda V``, the derivative of ``log det`` of the ``[X y]`` Schur complement is
+    ``2 tr(V (G' - L_XX^{-1} [X y]'Z) E_t)``; its first ``p`` columns are
+    ``d log|R_X|^2`` and its last is ``d log r^2`` (``V``'s last column is ``u / r``, so this
+    is the envelope theorem's ``d r^2 = -2 (Z'(y - X beta) - Z'Z Lambda u)' E_t u``).
+
+    Returns ``(g_logdet_z, g_logdet_x, g_r2)``, each of length ``len(theta)``.
+
+    Examples
+    --------
+    >>> from multilevel.core.crossprod import TermData, form_crossproducts
+    >>> child, school = np.array([0, 0, 1, 2, 2, 3]), np.array([0, 0, 0, 1, 1, 1])
+    >>> ts = [TermData(child, np.ones((6, 1)), 4), TermData(school, np.ones((6, 1)), 2)]
+    >>> A = form_crossproducts(ts, np.ones((6, 1)), np.array([1.0, 2, 4, 3, 5, 9]))
+    >>> S = NestedSystem.from_crossproducts(A, nested_structure(A))
+    >>> logdet = lambda t: nested_factor(S, [np.eye(1) * t[0], np.eye(1) * t[1]]).logdet
+    >>> g_z = nested_gradient(S, nested_factor(S, [np.eye(1) * 0.5, np.eye(1) * 0.8]))[0]
+    >>> h = 1e-6
+    >>> fd = (logdet([0.5 + h, 0.8]) - logdet([0.5 - h, 0.8])) / (2 * h)
+    >>> bool(np.isclose(g_z[0], fd))
+    True
+    """
+    K = len(F.Ts)
+    LXX = F.LXX
+    m = LXX.shape[0]
+    p = m - 1
+    diag, off = selected_inverse(S, F)
+    # Y' = L_XZ L_Z^{-1}... as stacks (m, p_k, l_k), coarsest term first: Y_k' =
+    # (L_{X,k} - sum_j Y_j' L_{jk}) L_kk^{-1}; then V' = L_XX^{-1} Y'
+    LXXinv = np.linalg.inv(LXX)
+    Vt: list = [None] * K
+    Yt: list = [None] * K
+    for k in range(K - 1, -1, -1):
+        B = F.rows[(K, k)]
+        for j in range(k + 1, K):
+            B = B - _mul(Yt[j][:, :, S.parents[(j, k)]], F.rows[(j, k)])
+        Yt[k] = _mul(B, F.Linv[k])
+        Vt[k] = _left(LXXinv.T, Yt[k])
+    # (Lambda V)' per term, then G' = (Lambda V)' Z'Z
+    Gt = _gram_times(S, [_right_t(v, T) for v, T in zip(Vt, F.Ts)])
+    g_z, g_x, g_r2 = [], [], []
+    r2 = float(LXX[-1, -1]) ** 2
+    for k in range(K):
+        Tk = F.Ts[k]
+        # N_k = sum over levels of the diagonal blocks of A^{-1} Lambda'Z'Z in term k
+        N = _level_sum(diag[k], Tk, S.diag[k])
+        for j in range(k + 1, K):
+            N += _level_sum(off[(j, k)].transpose(1, 0, 2), F.Ts[j], S.cross[(j, k)])
+        for i in range(k):
+            N += _level_sum(off[(k, i)], F.Ts[i], S.cross[(k, i)].transpose(1, 0, 2))
+        # the [X y] part: sum over levels of V_c (G_c' - (L_XX^{-1} [X y]'Z)_c) per column c
+        E = Gt[k] - _left(LXXinv.T, S.fixed[k])
+        Q = np.einsum("cbl,cal->cba", Vt[k], E)
+        rows, cols = lower_tri_indices(Tk.shape[0])
+        g_z.append(2.0 * N[cols, rows])
+        g_x.append(2.0 * Q[:p].sum(axis=0)[cols, rows])
+        g_r2.append(2.0 * r2 * Q[p][cols, rows])
+    return np.concatenate(g_z), np.concatenate(g_x), np.concatenate(g_r2)
+
+
 class NestedObjective:
     """``theta -> (log|L_Z|^2, L_XX)`` for nested terms; see the module docstring.
 
@@ -348,3 +529,25 @@ class NestedObjective:
         """``log det(Lambda'Z'Z Lambda + I)`` and the ``[X y]`` block of ``L``."""
         F = nested_factor(self.system, split_theta(np.asarray(theta, dtype=float), self.ps))
         return F.logdet, F.LXX
+
+    def gradient_parts(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray,
+                                                          np.ndarray, np.ndarray]:
+        """``(log|L_Z|^2, L_XX, d log|L_Z|^2, d log|R_X|^2, d r^2)``: ``__call__``'s values
+        and their derivatives by theta (:func:`nested_gradient`).
+
+        Raises :class:`~multilevel.core.cholesky.NotPositiveDefinite` as ``__call__``.
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData, form_crossproducts
+        >>> g = np.repeat(np.arange(4), 3)
+        >>> A = form_crossproducts([TermData(g, np.ones((12, 1)), 4)], np.ones((12, 1)),
+        ...                        np.arange(12.0) % 5)
+        >>> obj, h = NestedObjective(A, nested_structure(A)), 1e-6
+        >>> r2 = lambda t: obj(np.array([t]))[1][-1, -1] ** 2
+        >>> g_r2 = obj.gradient_parts(np.array([0.6]))[4]
+        >>> bool(np.isclose(g_r2[0], (r2(0.6 + h) - r2(0.6 - h)) / (2 * h)))
+        True
+        """
+        F = nested_factor(self.system, split_theta(np.asarray(theta, dtype=float), self.ps))
+        return (F.logdet, F.LXX) + nested_gradient(self.system, F)

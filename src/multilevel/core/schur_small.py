@@ -24,7 +24,7 @@ from .cholesky import (NotPositiveDefinite, batched_cholesky, blockdiag_right,
                        lambda_times_inv_t, scaled_blocks)
 from .crossprod import CrossProducts
 from .dense_small import dense_crossproducts, lambda_index
-from .theta import n_theta, split_theta
+from .theta import lower_tri_indices, n_theta, split_theta
 
 SCHUR_MAX = 400          # largest order r of the dense Schur complement
 SCHUR_ENTRIES = 2_000_000  # largest r x q_0 block W formed per evaluation
@@ -116,6 +116,95 @@ class SchurObjective:
         ld, L, *_ = self._factor(theta)
         q = self.q_rest
         return ld, L[q:, q:]
+
+    def gradient_parts(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray,
+                                                          np.ndarray, np.ndarray]:
+        """``(log|L_Z|^2, L_XX, d log|L_Z|^2, d log|R_X|^2, d r^2)``: ``__call__``'s values
+        and their derivatives by theta.
+
+        With ``A = Lambda'Z'Z Lambda + I`` and ``E_t`` the 0/1 pattern of ``theta_t`` in
+        ``Lambda``, ``d log|L_Z|^2 = 2 tr(A^{-1} Lambda'Z'Z E_t)`` needs the first term's
+        diagonal level blocks of ``A^{-1} Lambda'Z'Z`` and its dense block for the other
+        terms. From the factor ``[[L_0, 0], [V_z, L_zz]]`` of ``A``:
+
+        .. math::
+
+            \\Sigma_{rr} = L_{zz}^{-T} L_{zz}^{-1}, \\quad
+            \\Sigma_{r0} = -\\Sigma_{rr} V_z L_0^{-1}, \\quad
+            \\Sigma_{00,l} = L_{0,l}^{-T} L_{0,l}^{-1} - \\Sigma_{r0,l}' V_{z,l} L_{0,l}^{-1}
+
+        (only the first term's level blocks of ``Sigma_00``). The ``[X y]`` part is that of
+        :func:`multilevel.core.nested.nested_gradient`: with ``V = L_Z^{-T} L_XZ' L_XX^{-T}``
+        and ``G = Z'Z Lambda V``, ``2 tr(V (G' - L_XX^{-1} [X y]'Z) E_t)`` over the first
+        ``p`` columns is ``d log|R_X|^2``, over the last ``d log r^2``.
+
+        Raises :class:`~multilevel.core.cholesky.NotPositiveDefinite` as ``__call__``.
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData, form_crossproducts
+        >>> rng = np.random.default_rng(0)
+        >>> a, b = rng.integers(0, 30, 300), rng.integers(0, 6, 300)
+        >>> A = form_crossproducts([TermData(a, np.ones((300, 1)), 30),
+        ...                         TermData(b, np.ones((300, 1)), 6)], np.ones((300, 1)),
+        ...                        rng.normal(size=300))
+        >>> obj, h = SchurObjective(A), 1e-6
+        >>> ldx = lambda t: 2 * np.log(obj(t)[1][0, 0])
+        >>> g_x = obj.gradient_parts(np.array([0.7, 1.3]))[3]
+        >>> fd = (ldx(np.array([0.7, 1.3 + h])) - ldx(np.array([0.7, 1.3 - h]))) / (2 * h)
+        >>> bool(np.isclose(g_x[1], fd))
+        True
+        """
+        ld, L, L0inv, W, lam = self._factor(theta)
+        theta = np.asarray(theta, dtype=float)
+        T0 = split_theta(theta[:self.m0], [self.p0])[0]
+        q, p0, l0 = self.q_rest, self.p0, L0inv.shape[0]
+        mx = L.shape[0] - q           # p + 1 columns of [X y]
+        V = (lam.T @ W).reshape(-1, l0, p0)  # rows of L below the first term, per level
+        Vz, Vx = V[:q], V[q:]
+        Cz = self.C[:q].reshape(q, l0, p0)   # Z_r'Z_0
+        D0 = self.diag0
+        Lzz_inv = np.linalg.inv(L[:q, :q])
+        LXX = L[q:, q:]
+        LXX_inv = np.linalg.inv(LXX)
+        # selected blocks of A^{-1}
+        S_rr = Lzz_inv.T @ Lzz_inv
+        VzL = np.einsum("rlb,lbc->rlc", Vz, L0inv)              # V_z L_0^{-1}
+        S_r0 = -(S_rr @ VzL.reshape(q, -1)).reshape(q, l0, p0)
+        S_00 = (np.einsum("lba,lbc->lac", L0inv, L0inv)
+                - np.einsum("rla,rlc->lac", S_r0, VzL))
+        # d log|L_Z|^2: the first term's level blocks of A^{-1} Lambda'Z'Z, summed ...
+        lam_z = lam[:q, :q]
+        N0 = (np.einsum("lab,cb,lcd->ad", S_00, T0, D0, optimize=True)
+              + np.tensordot(S_r0, (lam_z.T @ Cz.reshape(q, -1)).reshape(q, l0, p0),
+                             axes=([0, 1], [0, 1])))
+        # ... and the other terms' dense block
+        CzT = (Cz @ T0).reshape(q, -1)                            # Z_r'Z_0 Lambda_0
+        R_zz = self.R[:q, :q]
+        N_rr = S_r0.reshape(q, -1) @ CzT.T + S_rr @ (lam_z.T @ R_zz)
+        # the [X y] part: V = L_Z^{-T} L_XZ' L_XX^{-T}, first the other terms, then term 0
+        Y_r = Lzz_inv.T @ L[q:, :q].T                            # (q, p + 1)
+        B0 = Vx.transpose(1, 2, 0) - np.einsum("rlb,rc->lbc", Vz, Y_r)
+        V0 = np.einsum("lba,lbc->lac", L0inv, B0) @ LXX_inv.T   # (l0, p0, p + 1)
+        Vr = Y_r @ LXX_inv.T
+        x0, xr = np.einsum("ab,lbc->lac", T0, V0), lam_z @ Vr   # Lambda V
+        G0 = D0 @ x0 + (Cz.reshape(q, -1).T @ xr).reshape(l0, p0, mx)
+        Gr = Cz.reshape(q, -1) @ x0.reshape(-1, mx) + R_zz @ xr
+        E0 = (LXX_inv @ self.C[q:]).reshape(mx, l0, p0).transpose(1, 2, 0)
+        Er = (LXX_inv @ self.R[q:, :q]).T
+        Q0 = np.einsum("lbc,lac->cba", V0, G0 - E0)
+        Hr = Vr[self._cols] * (Gr - Er)[self._rows]
+        # per theta: entry (r, c) of Lambda meets entry (c, r) of the trace matrices
+        rows0, cols0 = lower_tri_indices(p0)
+        n_rest, t = sum(n_theta(p) for _, p in self._rest_sizes), self._tidx
+        p = mx - 1
+        r2 = float(LXX[-1, -1]) ** 2
+        g_z = np.concatenate([2.0 * N0[cols0, rows0],
+                              2.0 * np.bincount(t, N_rr[self._cols, self._rows], n_rest)])
+        g_x = np.concatenate([2.0 * Q0[:p].sum(axis=0)[cols0, rows0],
+                              2.0 * np.bincount(t, Hr[:, :p].sum(axis=1), n_rest)])
+        g_r2 = 2.0 * r2 * np.concatenate([Q0[p][cols0, rows0], np.bincount(t, Hr[:, p], n_rest)])
+        return ld, LXX, g_z, g_x, g_r2
 
     def solve(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, list]:
         """``(log|L_Z|^2, L_XX, beta, u)`` with ``u`` per term as ``(l_k, p_k)`` arrays: the
