@@ -515,7 +515,30 @@ def _stray_text(s) -> tuple[list, list, int] | None:
     return list(uniq[bad_mask][:5]), rows, int(row_bad.sum())
 
 
-def check_model_data(df, tree, bars):
+def model_names(tree, bars) -> tuple[list, list, list, set]:
+    """The columns a formula uses: (response, fixed and random-effect variables, grouping
+    factors, names inside ``factor()``-like calls); see :func:`check_model_data`.
+
+    Examples
+    --------
+    >>> from multilevel.formula.parser import parse_tree
+    >>> from multilevel.formula.expand import findbars
+    >>> t = parse_tree("y ~ x + factor(k) + (x | g)")
+    >>> model_names(t, findbars(t.rhs))
+    (['y'], ['x', 'k', 'x'], ['g'], {'k'})
+    """
+    from .design.variables import names_in
+    from .formula.expand import nobars
+
+    lhs_names = names_in(tree.lhs)
+    fixed_names = names_in(nobars(tree.rhs)) + [n for b in bars for n in names_in(b.left)]
+    group_names = [n for b in bars for n in names_in(b.right)]
+    wrapped: set = set()
+    _factor_wrapped(tree.rhs, wrapped)
+    return lhs_names, fixed_names, group_names, wrapped
+
+
+def check_model_data(df, tree, bars, names=None):
     """Check the columns a formula uses before the design is built; returns the frame
     (column labels made text, as R's names always are).
 
@@ -523,6 +546,10 @@ def check_model_data(df, tree, bars):
     a column of numbers holding a few text values (``"n/a"``, ``"12,5"``) used as a number
     (pandas keeps such a column as text, which would make a factor of every distinct value).
     Write ``factor(x)`` when the column is really a category.
+
+    `df` is a DataFrame or a :class:`~multilevel.design.variables.Columns` view of one (then
+    a Columns is returned, and the columns read here are read once for the whole design);
+    `names` is :func:`model_names` of the formula when already known.
 
     Examples
     --------
@@ -537,31 +564,39 @@ def check_model_data(df, tree, bars):
     """
     import pandas as pd
 
-    from .design.variables import names_in
-    from .formula.expand import nobars
+    from .design.variables import Columns
 
-    # plain Python labels: iterating a pandas Index of Arrow-backed strings costs ~0.1 ms
-    # (tolist ~8 us), and its hash engine is built on the first lookup (~1-2 ms per frame)
-    labels = df.columns.tolist()
-    if any(not isinstance(c, str) for c in labels):
-        labels = [str(c) for c in labels]
-        df = df.set_axis(labels, axis=1, copy=False)
-    lhs_names = names_in(tree.lhs)
-    fixed_names = names_in(nobars(tree.rhs)) + [n for b in bars for n in names_in(b.left)]
-    group_names = [n for b in bars for n in names_in(b.right)]
+    view = df if isinstance(df, Columns) else None
+    frame = view.frame if view is not None else df
+    index = frame.columns
+    # a text Index (pandas' str dtype) caches whether it is unique and has NaN, so a frame
+    # fitted again costs no pass over its labels; other labels are listed and checked
+    plain_text = (isinstance(index.dtype, pd.StringDtype) and not index.hasnans
+                  and index.is_unique)
+    if not plain_text:
+        # plain Python labels: iterating a pandas Index of Arrow-backed strings costs ~0.1 ms
+        # (tolist ~8 us), and its hash engine is built on the first lookup (~1-2 ms per frame)
+        labels = index.tolist()
+        if any(not isinstance(c, str) for c in labels):
+            labels = [str(c) for c in labels]
+            frame = frame.set_axis(labels, axis=1, copy=False)
+            view = Columns(frame) if view is not None else None
+    lhs_names, fixed_names, group_names, wrapped = names or model_names(tree, bars)
     used = list(dict.fromkeys(lhs_names + fixed_names + group_names))
-    columns = set(labels)
-    dup = [n for n in used if labels.count(n) > 1] if len(columns) < len(labels) else []
-    if dup:
-        raise DataError(two_line(
-            f"the data has {labels.count(dup[0])} columns named {dup[0]!r}",
-            "give every column a distinct name (df.columns = [...]) before fitting"))
-    wrapped: set = set()
-    _factor_wrapped(tree.rhs, wrapped)
+    if not plain_text:
+        columns = set(labels)
+        dup = [n for n in used if labels.count(n) > 1] if len(columns) < len(labels) else []
+        if dup:
+            raise DataError(two_line(
+                f"the data has {labels.count(dup[0])} columns named {dup[0]!r}",
+                "give every column a distinct name (df.columns = [...]) before fitting"))
+    else:
+        columns = index
+    get = view.__getitem__ if view is not None else frame.__getitem__
     for name in used:
         if name not in columns:
             continue  # the design names the missing column
-        s = df[name]
+        s = get(name)
         if pd.api.types.is_complex_dtype(s.dtype) or (
                 s.dtype == object and s.head(1000).map(lambda v: isinstance(v, complex)).any()):
             raise DataError(two_line(
@@ -595,7 +630,7 @@ def check_model_data(df, tree, bars):
                     f"make them numbers or missing, e.g. df[{name!r}] = "
                     f"pd.to_numeric(df[{name!r}], errors='coerce'); write factor({name}) if "
                     "the column is a category"))
-    return df
+    return view if view is not None else frame
 
 
 # ----- formula size ------------------------------------------------------------------------------
@@ -671,8 +706,16 @@ def size_text(nbytes: float) -> str:
     return f"{int(nbytes)} bytes"
 
 
+#: Allocations up to this many bytes are never refused on the available memory alone (the
+#: default budget is a quarter of it; a machine with under 4 MiB free cannot run Python).
+ALWAYS_AFFORDABLE = 2 ** 20
+
+
 def check_allocation(nbytes: float, what: str, fix: str, max_bytes=None) -> None:
     """A DataError, before allocating, when ``nbytes`` exceeds the memory budget.
+
+    With no explicit budget (``max_bytes`` or ``$MULTILEVEL_MAX_BYTES``), allocations of at
+    most :data:`ALWAYS_AFFORDABLE` bytes pass without reading the available memory.
 
     Examples
     --------
@@ -682,6 +725,8 @@ def check_allocation(nbytes: float, what: str, fix: str, max_bytes=None) -> None
     multilevel.errors.DataError: the simulated responses would need 909.5 TiB of memory, ...
       How to fix: simulate fewer (or raise the budget: $MULTILEVEL_MAX_BYTES)
     """
+    if nbytes <= ALWAYS_AFFORDABLE and max_bytes is None and not os.environ.get(_ENV_BUDGET):
+        return  # too small to refuse: reading /proc/meminfo would cost more than this
     budget = memory_budget(max_bytes)
     if nbytes > budget:
         raise DataError(two_line(

@@ -25,12 +25,12 @@ from multilevel.design.contrasts import (Contrast, contrast_matrix, default_cont
                                          resolve_contrasts)
 from multilevel.design.rank import drop_collinear, rank_mask
 from multilevel.design.types import Design, ReTerm
-from multilevel.design.variables import (FacVar, NumVar, _factor_values, column, eval_numeric,
-                                         eval_variable, names_in)
+from multilevel.design.formula_plan import formula_plan, group_parts
+from multilevel.design.variables import (Columns, FacVar, NumVar, _factor_values, column,
+                                         eval_numeric, eval_variable, names_in)
 from multilevel.errors import (DataError, FormulaError, MissingDataWarning, MultilevelWarning,
                                two_line)
-from multilevel.formula.expand import (FixedTerms, bar_cov, expand_dot, expand_terms, findbars,
-                                       nobars)
+from multilevel.formula.expand import FixedTerms, findbars, nobars
 from multilevel.formula.nodes import BinOp, Call, Name, Node, Paren, deparse
 from multilevel.formula.terms import parse_checked
 
@@ -191,13 +191,7 @@ def _check_columns(df: pd.DataFrame, tree, bars: list[BinOp]) -> None:
             column(df, nm, f"grouping factor in ({deparse(bar)}): ")
 
 
-def _group_parts(node: Node) -> list[str]:
-    if isinstance(node, Paren):
-        return _group_parts(node.expr)
-    if isinstance(node, BinOp):
-        return _group_parts(node.left) + _group_parts(node.right)
-    assert isinstance(node, Name)
-    return [node.id]
+_group_parts = group_parts  # the name the out-of-core backends import
 
 
 def _group_codes(df: pd.DataFrame, parts: list[str]):
@@ -308,11 +302,12 @@ def _omit_missing(na_by: dict, n_all: int) -> tuple[np.ndarray, int]:
     return rows, int(na.sum())
 
 
-def _check_finite(named: dict, rows: np.ndarray) -> None:
-    """R refuses Inf in y, X and the offset ("NA/NaN/Inf in 'x'"); name and count them."""
+def _check_finite(named: dict, rows: np.ndarray | None) -> None:
+    """R refuses Inf in y, X and the offset ("NA/NaN/Inf in 'x'"); name and count them.
+    `rows`: the rows used (None: all of them)."""
     bad = {}
     for k, v in named.items():
-        m = np.isinf(v[rows])
+        m = np.isinf(v if rows is None else v[rows])
         count = int((m.any(axis=1) if m.ndim == 2 else m).sum())
         if count:
             bad[k] = count
@@ -406,12 +401,14 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
     df = as_dataframe(data)
-    # R's `.`: the other columns (tolist: list() of an Arrow-backed Index is ~15x slower)
-    tree = expand_dot(parse_checked(formula), df.columns.tolist())
+    # the formula's tree, bars, terms and names: worked out once per formula text; R's `.`
+    # stands for the other columns (tolist: list() of an Arrow-backed Index is ~15x slower)
+    plan = formula_plan(formula, lambda: df.columns.tolist())
+    tree = plan.tree
     if tree.lhs is None:
         raise FormulaError(two_line(f"formula {formula!r} has no response",
                                     "put the response left of '~', e.g. \"y ~ x\""))
-    bars = findbars(tree.rhs)
+    bars = plan.bars
     if kind == "lm" and bars:
         raise FormulaError(two_line("lm() formulas cannot have random-effects terms (x | g)",
                                     "use lmer() for mixed models, or remove the bars"))
@@ -420,18 +417,21 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
                                     "add a term such as (1 | group), or use lm()"))
     if len(df) == 0:
         raise DataError(two_line("the data has no rows", "pass a table with observations"))
-    from .._validate import check_allocation, check_model_data, guard_terms
+    from .._validate import check_allocation, check_model_data
 
-    df = check_model_data(df, tree, bars)  # duplicated names, complex numbers, stray text
-    _check_columns(df, tree, bars)
-    guard_terms(tree.rhs)  # a 20-way interaction: refused before it is expanded
-    fixed = expand_terms(nobars(tree.rhs), tree.lhs)
+    # each model column is taken out of the frame once (Columns), then checked: duplicated
+    # names, complex numbers, stray text; then every name must be a column
+    df = check_model_data(Columns(df), tree, bars, plan.model_names)
+    if not all(nm in df.columns for nm in plan.column_names):
+        _check_columns(df, tree, bars)  # names the first missing column and its role
+    fixed = plan.fixed_terms()  # R's terms (a 20-way interaction is refused first)
     check_allocation(8.0 * len(df) * (len(fixed.terms) + 1), "the fixed-effects model matrix",
                      f"use fewer terms than {len(fixed.terms):,} or fewer rows")
-    lhs_terms = [expand_terms(b.left) for b in bars]
+    lhs_terms = plan.bar_terms()
     state: dict = {}
     n_all = len(df)
 
+    # evaluate every model variable on all rows (R's model.frame)
     y_all = _response(tree.lhs, df, state, kind)
     variables: dict = {}
     for ft in [fixed, *lhs_terms]:
@@ -439,29 +439,33 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
             if key not in variables:
                 variables[key] = eval_variable(node, df, state, True)
     offsets = [eval_numeric(o, df, state, True) for o in fixed.offsets]
-    groups = [_group_codes(df, _group_parts(b.right)) for b in bars]
+    groups = [_group_codes(df, list(parts)) for parts in plan.parts]
 
-    named = {deparse(tree.lhs): y_all}
+    # R's na.omit over the model variables, then no infinite values in the rows left
+    named = {plan.response: y_all}
     named.update({k: v.values for k, v in variables.items() if isinstance(v, NumVar)})
     named.update({f"offset({deparse(o)})": v for o, v in zip(fixed.offsets, offsets)})
     na_by = {k: (np.isnan(v).any(axis=1) if v.ndim == 2 else np.isnan(v))
              for k, v in named.items()}
     na_by.update({k: v.na for k, v in variables.items() if isinstance(v, FacVar)})
-    for b, (_, gna, _) in zip(bars, groups):
-        na_by.setdefault(deparse(b.right), gna)
+    for group, (_, gna, _) in zip(plan.groups, groups):
+        na_by.setdefault(group, gna)
     rows, n_dropped = _omit_missing(na_by, n_all)
-    _check_finite(named, rows)
+    every_row = n_dropped == 0  # rows is 0..n-1: no row selection (no copies) below
+    _check_finite(named, None if every_row else rows)
 
     vars_ = {}
     for k, v in variables.items():
         if isinstance(v, FacVar):
-            v = FacVar(v.codes[rows], v.levels, v.ordered)
+            v = v if every_row else FacVar(v.codes[rows], v.levels, v.ordered)
             if kind != "lm":
                 v = _drop_unused(v, k, state)
-        else:
+        elif not every_row:
             v = NumVar(v.values[rows], v.suffixes)
         vars_[k] = v
     n = len(rows)
+
+    # the fixed-effects model matrix (R's model.matrix), its magnitudes and rank
     coding = _coding(fixed, vars_)
     factors = [k for k in fixed.variables if isinstance(vars_[k], FacVar)]
     contr = _contrasts_used([fixed], [coding], vars_, resolve_contrasts(contrasts, factors))
@@ -478,30 +482,34 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
         X, xnames, dropped = drop_collinear(X_all, names, rank_tol)
         kept = np.array([nm not in dropped for nm in names], dtype=bool)
 
+    # one ReTerm per bar: the model matrix of its left side and the grouping factor's levels
     re_terms, re_specs = [], []
     re_codings = [_coding(ft, vars_) for ft in lhs_terms]
     re_contr = _contrasts_used(lhs_terms, re_codings, vars_, {})
-    for b, ft, c, (combined, _, part_levels) in zip(bars, lhs_terms, re_codings, groups):
+    for k, (ft, c, (combined, _, part_levels)) in enumerate(zip(lhs_terms, re_codings, groups)):
+        bar_text, group = plan.bar_texts[k], plan.groups[k]
         Z, cnames = _model_matrix(ft, c, vars_, n, re_contr)
         if Z.shape[1] == 0:
-            raise FormulaError(two_line(f"random-effects term ({deparse(b)}) has no columns",
+            raise FormulaError(two_line(f"random-effects term ({bar_text}) has no columns",
                                         "write (1 | g) for a random intercept"))
-        used, codes = dense_codes(combined[rows])
+        used, codes = dense_codes(combined if every_row else combined[rows])
         levels = _labels_of(used, part_levels)
-        group = deparse(b.right)
-        _check_levels(group, len(levels), n, Z.shape[1], kind, deparse(b), checks)
-        re_terms.append(ReTerm(group, codes.astype(np.int64), levels, Z, cnames, bar_cov(b)))
-        re_specs.append(_ReSpec(deparse(b), ft, c, group, tuple(_group_parts(b.right)),
-                                tuple(levels)))
+        _check_levels(group, len(levels), n, Z.shape[1], kind, bar_text, checks)
+        re_terms.append(ReTerm(group, codes.astype(np.int64), levels, Z, cnames, plan.covs[k]))
+        re_specs.append(_ReSpec(bar_text, ft, c, group, plan.parts[k], tuple(levels)))
 
-    y_mat = y_all[rows]
+    y_mat = y_all if every_row else y_all[rows]
     spec = DesignSpec(kind, fixed, coding, tuple(names), kept, state, tuple(re_specs),
                       fixed.offsets, y_mat, contr, re_contr)
-    offset = np.sum([o[rows] for o in offsets], axis=0) if offsets else None
+    if not offsets:
+        offset = None
+    else:
+        offset = np.sum(offsets, axis=0) if every_row else np.sum([o[rows] for o in offsets],
+                                                                   axis=0)
     return Design(y=np.ascontiguousarray(y_mat[:, 0]), X=np.ascontiguousarray(X),
                   xnames=list(xnames), re_terms=re_terms, offset=offset, rows=rows,
                   n_dropped=n_dropped, dropped_columns=dropped,
-                  response_name=deparse(tree.lhs), formula=formula, spec=spec)
+                  response_name=plan.response, formula=formula, spec=spec)
 
 
 def with_offset(design: Design, offset, data) -> Design:

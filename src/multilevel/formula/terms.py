@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from multilevel.formula.check import check_tokens, validate
 from multilevel.formula.expand import (_has_bar, bar_cov, expand_double_verts, findbars,
@@ -101,11 +102,28 @@ class Formula:
 def parse_checked(formula: str) -> Tilde:
     """Parse and whitelist-check a formula; return its syntax tree (internal helper).
 
+    Parsing is a pure function of the text and the tree is immutable (frozen nodes, tuples),
+    so trees of text formulas are cached: refitting a model parses its formula once. Errors
+    are not cached; a bad formula is refused with the same message every time.
+
     Examples
     --------
     >>> parse_checked("y ~ x").lhs
     Name(id='y')
+    >>> parse_checked("y ~ x") is parse_checked("y ~ x")
+    True
     """
+    if type(formula) is str:
+        return _parse_cached(formula)
+    return _parse_checked(formula)  # not text: refused by the checks, with their message
+
+
+@lru_cache(maxsize=512)
+def _parse_cached(formula: str) -> Tilde:
+    return _parse_checked(formula)
+
+
+def _parse_checked(formula) -> Tilde:
     check_tokens(tokenize(formula), formula)
     tree = parse_tree(formula)
     validate(tree, formula)
