@@ -49,6 +49,22 @@ def dense_crossproducts(A: CrossProducts) -> np.ndarray:
 class DenseObjective:
     """``theta -> (log|L_Z|^2, L_XX)`` by one dense factorisation; see the module docstring.
 
+    With ``C`` the cross-products of ``[Z X y]``, ``Lt = blockdiag(Lambda, I)`` and
+    ``S = Lt' C Lt + blockdiag(I_q, 0) = L L'``, :meth:`gradient_parts` also returns the
+    derivatives of the three pieces of the profiled criterion (``k = q + p``, ``M = S[:k, :k]``,
+    ``E_t`` the 0/1 pattern of ``theta_t`` in ``Lambda``):
+
+    .. math::
+
+        \\partial_t \\log|L_Z|^2 = 2 \\operatorname{tr}(S_{ZZ}^{-1} \\Lambda' C_{ZZ} E_t),
+        \\qquad
+        \\partial_t (\\log|L_Z|^2 + \\log|R_X|^2) = 2 \\operatorname{tr}(M^{-1} (Lt'C)_{:k, Z} E_t)
+
+        \\partial_t r^2 = -2\\, w' E_t u, \\quad w = Z'y - Z'X\\beta - Z'Z \\Lambda u
+
+    (the last by the envelope theorem at the penalised least-squares solution ``(u, beta)``,
+    which is ``L[:k, :k]^{-T} L[k, :k]``).
+
     Examples
     --------
     >>> from multilevel.core.crossprod import TermData, form_crossproducts
@@ -61,15 +77,38 @@ class DenseObjective:
     >>> F = update_L(A, np.array([0.7]))
     >>> bool(np.isclose(ld, logdet_re(F))), bool(np.allclose(LXX, F.LXX))
     (True, True)
+    >>> obj, h = DenseObjective(A), 1e-6
+    >>> d = (obj(np.array([0.7 + h]))[0] - obj(np.array([0.7 - h]))[0]) / (2 * h)
+    >>> bool(np.isclose(obj.gradient_parts(np.array([0.7]))[2][0], d))
+    True
     """
 
     def __init__(self, A: CrossProducts):
         self.full = dense_crossproducts(A)
-        self.q = int(sum(l * p for l, p in zip(A.n_levels, A.ps)))
-        self._rows, self._cols, self._tidx = lambda_index(A.n_levels, A.ps)
+        self.q = q = int(sum(l * p for l, p in zip(A.n_levels, A.ps)))
+        rows, cols, tidx = lambda_index(A.n_levels, A.ps)
         m = self.full.shape[0]
         self._lam = np.eye(m)  # Lambda on the Z block, identity on [X y]
-        self._diag_z = slice(0, self.q * (m + 1), m + 1)  # flat indices of diag[:q]
+        self._lam_flat = rows * m + cols  # where theta[tidx] goes in the flat Lambda
+        self._tidx = tidx
+        self._n_theta = int(tidx.max()) + 1 if tidx.size else 0
+        # entry (r, c) of Lambda meets entry (c, r) of a q x q trace matrix
+        self._trace_flat = cols * q + rows
+        self._rows, self._cols = rows, cols
+        self._diag_z = slice(0, q * (m + 1), m + 1)  # flat indices of diag[:q]
+
+    def _factor(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(Lt'C, L)``; raises NotPositiveDefinite."""
+        lam = self._lam
+        lam.reshape(-1)[self._lam_flat] = np.asarray(theta, dtype=float)[self._tidx]
+        LtC = lam.T @ self.full
+        S = LtC @ lam
+        S.reshape(-1)[self._diag_z] += 1.0  # + I on the Z block, through a strided view
+        try:
+            L = np.linalg.cholesky(S)  # lower triangle, zeros above: no np.tril needed
+        except np.linalg.LinAlgError as exc:
+            raise NotPositiveDefinite(str(exc)) from exc
+        return LtC, L
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """``log det(Lambda'Z'Z Lambda + I)`` and the ``[X y]`` block of ``L``.
@@ -77,16 +116,38 @@ class DenseObjective:
         Raises :class:`~multilevel.core.cholesky.NotPositiveDefinite` when the system is not
         positive definite.
         """
-        lam = self._lam
-        lam[self._rows, self._cols] = np.asarray(theta, dtype=float)[self._tidx]
-        S = lam.T @ self.full @ lam
-        S.reshape(-1)[self._diag_z] += 1.0  # + I on the Z block, through a strided view
-        try:
-            L = np.linalg.cholesky(S)  # lower triangle, zeros above: no np.tril needed
-        except np.linalg.LinAlgError as exc:
-            raise NotPositiveDefinite(str(exc)) from exc
+        L = self._factor(theta)[1]
         q = self.q
         return 2.0 * float(np.log(L.reshape(-1)[self._diag_z]).sum()), L[q:, q:]
+
+    def gradient_parts(self, theta: np.ndarray):
+        """``(log|L_Z|^2, L_XX, d log|L_Z|^2, d log|R_X|^2, d r^2)``, derivatives by theta.
+
+        See the class docstring for the formulas. Raises NotPositiveDefinite as ``__call__``.
+        """
+        LtC, L = self._factor(theta)
+        q, k = self.q, L.shape[0] - 1
+        Linv = np.linalg.inv(L[:k, :k])  # lower triangular, as L
+        x = L[k, :k] @ Linv  # [u; beta] = L11^{-T} l: one product with the inverse
+        # traces: W = L11^{-1} (Lt'C)[:k, :q]; M^{-1} (.) = L11^{-T} W splits into the Z rows
+        # of L11^{-1} (the S_ZZ^{-1} part) and its X rows (what R_X adds)
+        W = Linv @ LtC[:k, :q]
+        G_z = Linv[:q, :q].T @ W[:q]
+        G_x = Linv[q:, :q].T @ W[q:]
+        # penalised-residual cross-product w = C_Z. @ [-Lambda u; -beta; 1]
+        u = x[:q]
+        v = np.empty(k + 1)
+        v[:q] = self._lam[:q, :q] @ u
+        v[q:k] = x[q:]
+        v[:k] *= -1.0
+        v[k] = 1.0
+        w = self.full[:q] @ v
+        n, t = self._n_theta, self._tidx
+        g_z = 2.0 * np.bincount(t, G_z.reshape(-1)[self._trace_flat], n)
+        g_x = 2.0 * np.bincount(t, G_x.reshape(-1)[self._trace_flat], n)
+        g_r2 = -2.0 * np.bincount(t, w[self._rows] * u[self._cols], n)
+        logdet = 2.0 * float(np.log(L.reshape(-1)[self._diag_z]).sum())
+        return logdet, L[q:, q:], g_z, g_x, g_r2
 
 
 DENSE_PLS_MAX_ORDER = 64       # q + p + 1 up to which a GLMM's PLS step is one dense factor

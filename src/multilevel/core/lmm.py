@@ -142,6 +142,59 @@ class LmmProblem:
         except NotPositiveDefinite:
             return BAD_OBJECTIVE
 
+    @property
+    def has_gradient(self) -> bool:
+        """Whether :meth:`objective_and_gradient` has an analytic gradient for this model."""
+        return hasattr(self._fast(), "gradient_parts")
+
+    def objective_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray | None]:
+        """The objective and its analytic gradient by theta (``grad`` None when the model's
+        fast objective has no ``gradient_parts``; ``f`` is then :meth:`objective`).
+
+        With ``d`` the derivatives of ``log|L_Z|^2``, ``log|R_X|^2`` and ``r^2`` from the
+        fast objective's ``gradient_parts`` (the prior weights' ``log|W|`` is constant):
+
+        .. math::
+
+            \\nabla d_{ML} = \\nabla \\log|L_Z|^2 + n \\nabla r^2 / r^2, \\qquad
+            \\nabla d_{REML} = \\nabla \\log|L_Z|^2 + \\nabla \\log|R_X|^2
+                              + (n - p) \\nabla r^2 / r^2
+
+        Where the system is not positive definite (or the values are not finite) the
+        objective is ``BAD_OBJECTIVE`` and the gradient None.
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData, form_crossproducts
+        >>> rng = np.random.default_rng(1)
+        >>> g = np.repeat(np.arange(5), 4)
+        >>> y = rng.normal(size=5)[g] + rng.normal(size=20)
+        >>> A = form_crossproducts([TermData(g, np.ones((20, 1)), 5)], np.ones((20, 1)), y)
+        >>> prob, h = LmmProblem(A, reml=False), 1e-6
+        >>> f, grad = prob.objective_and_gradient(np.array([0.5]))
+        >>> fd = (prob.objective(np.array([0.5 + h])) - prob.objective(np.array([0.5 - h])))
+        >>> bool(np.isclose(f, prob.objective(np.array([0.5])))), bool(np.isclose(grad[0],
+        ...                                                                       fd / (2 * h)))
+        (True, True)
+        """
+        fast = self._fast()
+        parts = getattr(fast, "gradient_parts", None)
+        if parts is None:
+            return self.objective(theta), None
+        try:
+            logdet_z, LXX, g_z, g_x, g_r2 = parts(theta)
+        except NotPositiveDefinite:
+            return BAD_OBJECTIVE, None
+        f = self._criterion(logdet_z, LXX)
+        r2 = float(LXX[-1, -1]) ** 2
+        if self.reml:
+            grad = g_z + g_x + ((self.n - self.p) / r2) * g_r2
+        else:
+            grad = g_z + (self.n / r2) * g_r2
+        if not (math.isfinite(f) and np.isfinite(grad).all()):
+            return (f if math.isfinite(f) else BAD_OBJECTIVE), None
+        return f, grad
+
     def deviance_ml(self, theta: np.ndarray) -> float:
         """The ML deviance at ``theta`` with beta and sigma profiled (``deviance(m, REML=FALSE)``)."""
         F = self.factor(theta)

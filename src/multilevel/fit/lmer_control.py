@@ -10,6 +10,7 @@ from .checks import check_convergence
 from .start import STEP_FRACTION
 
 SINGULAR_TOL = 1e-4
+OPTIMIZERS = ("auto", "bobyqa")
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,13 @@ class LmerControl:
 
     Attributes
     ----------
+    optimizer : {"auto", "bobyqa"}
+        ``"auto"`` (default): where the model's objective has an analytic gradient (terms
+        ``(x | g)`` without covariance structures, on the dense, nested or Schur paths), a
+        bounded trust-region quasi-Newton method with it
+        (:func:`multilevel.core.optimize.trust_bfgs`: the same optimum in a few times fewer
+        evaluations), falling back to BOBYQA when it fails; BOBYQA otherwise, and also with
+        ``step_fraction=None`` (lme4's own path). ``"bobyqa"``: always lme4's optimiser.
     xtol_abs, ftol_abs : float   -- NLopt BOBYQA stopping tolerances (lme4's defaults)
     maxeval : int
     check_conv : bool            -- run lme4's gradient / Hessian convergence checks
@@ -40,16 +48,38 @@ class LmerControl:
     check_nobs_vs_nlev: str = "stop"
     check_nlev_gtr_1: str = "stop"
     check_nobs_vs_nre: str = "stop"
+    optimizer: str = "auto"
 
     def __post_init__(self):
         from .._validate import check_fields
 
         check_fields(self)
+        if self.optimizer not in OPTIMIZERS:
+            from ..errors import DataError, two_line
+
+            raise DataError(two_line(f"LmerControl(optimizer=...) must be one of {OPTIMIZERS}, "
+                                     f"got {self.optimizer!r}"[:200],
+                                     'use optimizer="bobyqa" for lme4\'s optimiser'))
+
+    @property
+    def gradient_optimizer(self) -> bool:
+        """Whether fits may use the analytic-gradient optimiser (``optimizer="auto"`` and not
+        lme4's own BOBYQA path, ``step_fraction=None``).
+
+        Examples
+        --------
+        >>> LmerControl().gradient_optimizer, LmerControl(optimizer="bobyqa").gradient_optimizer
+        (True, False)
+        """
+        return self.optimizer == "auto" and self.step_fraction is not None
 
 
-def _post_fit_checks(problem, opt, lower, control, nobs, singular, objective=None) -> list:
+def _post_fit_checks(problem, opt, lower, control, nobs, singular, objective=None,
+                     gradient=None) -> list:
     """lme4's checks after the optimiser: convergence code, singularity, gradient (of
     ``objective``, the function the optimiser saw; ``problem.objective`` by default).
+    ``gradient(theta) -> (f, grad)``: its analytic gradient, when there is one (the Hessian
+    is then differences of it, see :func:`multilevel.fit.checks.check_convergence`).
 
     Examples
     --------
@@ -60,13 +90,14 @@ def _post_fit_checks(problem, opt, lower, control, nobs, singular, objective=Non
     """
     out: list = []
     if not opt.converged:
-        out.append((f"optimizer (bobyqa) stopped with code {opt.return_code} after "
+        out.append((f"optimizer ({getattr(opt, 'optimizer', 'bobyqa')}) stopped with code "
+                    f"{opt.return_code} after "
                     f"{opt.feval} evaluations", ConvergenceWarning))
     if singular:
         out.append(("boundary (singular) fit: see help('isSingular')", SingularFitWarning))
     elif control.check_conv and nobs < 100_000:
         out.extend((m, ConvergenceWarning)
                    for m in check_convergence(objective or problem.objective, opt.theta,
-                                              lower))
+                                              lower, fg=gradient))
     opt.messages.extend(m for m, _ in out)
     return out

@@ -1,0 +1,149 @@
+"""The analytic gradient of a small model's profiled criterion (``DenseObjective``'s
+``gradient_parts`` and ``LmmProblem.objective_and_gradient``) equals central finite
+differences, ML and REML, for scalar, 2 x 2 and 3 x 3 terms, two terms and singular points;
+the trust-region quasi-Newton method lands where BOBYQA lands; the convergence checks from
+the analytic gradient agree with lme4's finite-difference ones."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from multilevel.core.crossprod import TermData, form_crossproducts
+from multilevel.core.dense_small import DenseObjective
+from multilevel.core.lmm import BAD_OBJECTIVE, LmmProblem
+from multilevel.core.optimize import bobyqa, trust_bfgs
+from multilevel.core.theta import n_theta, theta_lower, theta_start
+from multilevel.fit.checks import analytic_derivs, check_convergence, fd_derivs
+
+H = 1e-6
+
+
+def _problem(seed: int, ps: list[int], reml: bool, n: int = 80, levels=(6, 4, 3)):
+    """Random data with ``len(ps)`` crossed grouping factors, term ``k`` with ``ps[k]``
+    columns (intercept and slopes), two fixed effects; real between-group variation."""
+    rng = np.random.default_rng(seed)
+    terms, x = [], rng.normal(size=n)
+    y = 1.0 + 0.5 * x + rng.normal(size=n)
+    for p, l in zip(ps, levels):
+        codes = np.concatenate([np.arange(l), rng.integers(0, l, n - l)])
+        Z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(p - 1)])
+        y = y + np.einsum("ij,ij->i", Z, rng.normal(size=(l, p))[codes])
+        terms.append(TermData(codes, Z, l))
+    A = form_crossproducts(terms, np.column_stack([np.ones(n), x]), y)
+    return LmmProblem(A, reml=reml)
+
+
+def _random_theta(rng, ps, zero_diag: bool = False) -> np.ndarray:
+    theta = rng.uniform(0.2, 1.5, sum(n_theta(p) for p in ps))
+    free = ~np.isfinite(theta_lower(ps))
+    theta[free] = rng.uniform(-0.8, 0.8, free.sum())
+    if zero_diag:  # a singular point: the first diagonal element on its bound
+        theta[0] = 0.0
+    return theta
+
+
+def _fd(fn, theta):
+    return np.array([(fn(theta + H * e) - fn(theta - H * e)) / (2 * H)
+                     for e in np.eye(theta.size)])
+
+
+def _parts(obj, theta):
+    ld, LXX = obj(theta)
+    return np.array([ld, 2.0 * np.sum(np.log(np.diag(LXX)[:-1])), LXX[-1, -1] ** 2])
+
+
+@pytest.mark.parametrize("ps", [[1], [2], [3], [2, 1], [1, 1, 1]])
+@pytest.mark.parametrize("zero_diag", [False, True])
+def test_gradient_parts_equal_finite_differences(ps, zero_diag):
+    prob = _problem(3, ps, reml=True)
+    obj = DenseObjective(prob.A)
+    theta = _random_theta(np.random.default_rng(7), ps, zero_diag)
+    ld, LXX, g_z, g_x, g_r2 = obj.gradient_parts(theta)
+    ld0, LXX0 = obj(theta)
+    assert ld == pytest.approx(ld0, rel=1e-13)
+    np.testing.assert_allclose(LXX, LXX0, rtol=1e-13)
+    # at theta[0] = 0 the central differences step to -1e-6: the criterion is smooth through
+    # the bound (only the optimiser keeps diagonal elements >= 0), so they stay valid
+    fd = _fd(lambda t: _parts(obj, t), theta).T
+    for got, want in zip((g_z, g_x, g_r2), fd):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * (1 + np.abs(want).max()))
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), reml=st.booleans(),
+       ps=st.lists(st.integers(1, 3), min_size=1, max_size=2), zero_diag=st.booleans())
+def test_criterion_gradient_equals_finite_differences(seed, reml, ps, zero_diag):
+    prob = _problem(seed % 1000, ps, reml)
+    theta = _random_theta(np.random.default_rng(seed), ps, zero_diag)
+    f, grad = prob.objective_and_gradient(theta)
+    assert f == pytest.approx(prob.objective(theta), rel=1e-13)
+    want = _fd(prob.objective, theta)
+    np.testing.assert_allclose(grad, want, rtol=0, atol=2e-6 * (1 + np.abs(want).max()))
+
+
+def test_no_gradient_without_gradient_parts_and_at_bad_points():
+    prob = _problem(1, [2], reml=False)
+    assert prob.has_gradient
+    f, grad = prob.objective_and_gradient(np.array([np.nan, 0.0, 1.0]))
+    assert grad is None and f == BAD_OBJECTIVE
+    prob._fast_objective = False  # the blocked update has no gradient_parts
+    assert not prob.has_gradient
+    f, grad = prob.objective_and_gradient(np.array([1.0, 0.0, 1.0]))
+    assert grad is None and f == pytest.approx(prob.objective(np.array([1.0, 0.0, 1.0])))
+
+
+@pytest.mark.parametrize("ps, reml", [([1], True), ([2], False), ([3], True), ([2, 1], False),
+                                      ([1, 1], True)])
+def test_trust_region_lands_at_bobyqas_optimum(ps, reml):
+    prob = _problem(11, ps, reml, n=150)
+    start, lower = theta_start(ps), theta_lower(ps)
+    ref = bobyqa(prob.objective, start, lower)
+    opt = trust_bfgs(prob.objective_and_gradient, start, lower)
+    assert opt.converged and opt.optimizer == "trust-region BFGS"
+    assert opt.fmin <= ref.fmin + 1e-7  # the same optimum (BOBYQA stops within ~1e-8)
+    np.testing.assert_allclose(opt.theta, ref.theta, atol=2e-3)
+    assert opt.feval < ref.feval
+
+
+def test_trust_region_ends_exactly_on_the_bound_of_a_singular_fit():
+    # every group has the same mean: no between-group variation, the optimum is theta = 0
+    # (lme4 ends exactly on the bound, and so must this)
+    rng = np.random.default_rng(2)
+    g = np.repeat(np.arange(8), 10)
+    e = rng.normal(size=80)
+    y = e - (np.bincount(g, e) / 10)[g]
+    A = form_crossproducts([TermData(g, np.ones((80, 1)), 8)], np.ones((80, 1)), y)
+    for reml in (True, False):
+        prob = LmmProblem(A, reml=reml)
+        opt = trust_bfgs(prob.objective_and_gradient, np.array([1.0]), np.array([0.0]))
+        assert opt.converged and opt.theta[0] == 0.0
+        assert opt.fmin == pytest.approx(bobyqa(prob.objective, np.array([1.0]),
+                                                np.array([0.0])).fmin, abs=1e-8)
+
+
+def test_trust_region_reports_failure_without_a_gradient():
+    opt = trust_bfgs(lambda x: (1.0, None), np.array([1.0]), np.array([0.0]))
+    assert not opt.converged and opt.return_code == "FAILURE"
+    slow = trust_bfgs(lambda x: (float(np.cosh(x[0] - 3.0)), np.sinh(x - 3.0)),
+                      np.array([0.0]), np.array([-np.inf]), maxeval=3)
+    assert not slow.converged and slow.return_code == "MAXEVAL_REACHED"
+
+
+@pytest.mark.parametrize("ps", [[2], [2, 1]])
+def test_analytic_checks_agree_with_finite_differences(ps):
+    prob = _problem(5, ps, reml=True, n=150)
+    lower = theta_lower(ps)
+    theta = trust_bfgs(prob.objective_and_gradient, theta_start(ps), lower).theta
+    g_fd, H_fd = fd_derivs(prob.objective, theta, lower)
+    g, Hs = analytic_derivs(prob.objective_and_gradient, theta)
+    np.testing.assert_allclose(g, g_fd, atol=1e-4)
+    np.testing.assert_allclose(Hs, H_fd, rtol=1e-3, atol=1e-3 * np.abs(H_fd).max())
+    assert check_convergence(prob.objective, theta, lower,
+                             fg=prob.objective_and_gradient) == []
+    # away from the optimum both report the same failed gradient check
+    off = theta + 0.05
+    fd_msgs = check_convergence(prob.objective, off, lower)
+    an_msgs = check_convergence(prob.objective, off, lower, fg=prob.objective_and_gradient)
+    assert [m[:40] for m in an_msgs] == [m[:40] for m in fd_msgs]
+    assert an_msgs and an_msgs[0].startswith("Model failed to converge with max|grad|")
