@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import itertools
 import linecache
 import os
 from functools import lru_cache
@@ -29,12 +30,23 @@ def _outside_frame():
 
 def _argument_text(f, position: int = 1, keyword: str = "data") -> str | None:
     """Source text of the call's data argument in frame ``f``, if it is a simple name."""
+    code = f.f_code
+    return _call_argument(code.co_filename, code, f.f_lasti, position, keyword)
+
+
+@lru_cache(maxsize=1024)
+def _call_argument(filename: str, code, lasti: int, position: int,
+                   keyword: str) -> str | None:
+    """The data argument's text of the call at instruction ``lasti`` of ``code`` in
+    ``filename`` (cached: a call site's text does not change while its code object lives, so
+    a loop of fits reads and parses it once)."""
     try:
         # the position of the instruction being executed: the call into multilevel
-        lineno, end_lineno, col, end_col = list(f.f_code.co_positions())[f.f_lasti // 2]
+        positions = itertools.islice(code.co_positions(), lasti // 2, None)
+        lineno, end_lineno, col, end_col = next(positions)
         if None in (lineno, end_lineno, col, end_col):
             return None
-        lines = [linecache.getline(f.f_code.co_filename, n) for n in range(lineno, end_lineno + 1)]
+        lines = [linecache.getline(filename, n) for n in range(lineno, end_lineno + 1)]
         if not any(lines):
             return None
         if len(lines) == 1:
@@ -42,7 +54,7 @@ def _argument_text(f, position: int = 1, keyword: str = "data") -> str | None:
         else:
             text = lines[0][col:] + "".join(lines[1:-1]) + lines[-1][:end_col]
         node = ast.parse(text.strip(), mode="eval").body
-    except (SyntaxError, ValueError, OSError, IndexError, AttributeError):
+    except (SyntaxError, ValueError, OSError, IndexError, AttributeError, StopIteration):
         return None
     if not isinstance(node, ast.Call):
         return None
