@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .cholesky import (NotPositiveDefinite, batched_cholesky, blockdiag_right,
-                       lambda_times_inv_t, scaled_blocks)
+                       lambda_right, lambda_times_inv_t, scaled_blocks)
 from .crossprod import CrossProducts
 from .dense_small import dense_crossproducts, lambda_index
 from .theta import lower_tri_indices, n_theta, split_theta
@@ -32,6 +32,13 @@ SCHUR_ENTRIES = 2_000_000  # largest r x q_0 block W formed per evaluation
 
 def _dense(M) -> np.ndarray:
     return M.toarray() if hasattr(M, "toarray") else np.asarray(M, dtype=float)
+
+
+def _level_blocks(A: np.ndarray, B: np.ndarray, l: int, p: int) -> np.ndarray:
+    """``(l, p, p)`` blocks ``sum_r A[r, level a] B[r, level b]`` of two level-major arrays."""
+    if p == 1:
+        return np.einsum("rl,rl->l", A, B)[:, None, None]
+    return np.einsum("rla,rlb->lab", A.reshape(-1, l, p), B.reshape(-1, l, p))
 
 
 def schur_applies(A: CrossProducts) -> bool:
@@ -159,41 +166,36 @@ class SchurObjective:
         theta = np.asarray(theta, dtype=float)
         T0 = split_theta(theta[:self.m0], [self.p0])[0]
         q, p0, l0 = self.q_rest, self.p0, L0inv.shape[0]
-        mx = L.shape[0] - q           # p + 1 columns of [X y]
-        V = (lam.T @ W).reshape(-1, l0, p0)  # rows of L below the first term, per level
-        Vz, Vx = V[:q], V[q:]
-        Cz = self.C[:q].reshape(q, l0, p0)   # Z_r'Z_0
-        D0 = self.diag0
-        Lzz_inv = np.linalg.inv(L[:q, :q])
-        LXX = L[q:, q:]
-        LXX_inv = np.linalg.inv(LXX)
-        # selected blocks of A^{-1}
-        S_rr = Lzz_inv.T @ Lzz_inv
-        VzL = np.einsum("rlb,lbc->rlc", Vz, L0inv)              # V_z L_0^{-1}
-        S_r0 = -(S_rr @ VzL.reshape(q, -1)).reshape(q, l0, p0)
-        S_00 = (np.einsum("lba,lbc->lac", L0inv, L0inv)
-                - np.einsum("rla,rlc->lac", S_r0, VzL))
-        # d log|L_Z|^2: the first term's level blocks of A^{-1} Lambda'Z'Z, summed ...
-        lam_z = lam[:q, :q]
-        N0 = (np.einsum("lab,cb,lcd->ad", S_00, T0, D0, optimize=True)
-              + np.tensordot(S_r0, (lam_z.T @ Cz.reshape(q, -1)).reshape(q, l0, p0),
-                             axes=([0, 1], [0, 1])))
+        mx = L.shape[0] - q            # p + 1 columns of [X y]
+        # matrices with q0 columns are level-major (p0 per level), as C and W
+        V = lam.T @ W                  # rows of L below the first term
+        Linv = np.linalg.inv(L)        # its diagonal blocks are L_zz^{-1} and L_XX^{-1}
+        Lzi, LXX, LXX_inv = Linv[:q, :q], L[q:, q:], Linv[q:, q:]
+        Cz, D0, R_zz, lam_z = self.C[:q], self.diag0, self.R[:q, :q], lam[:q, :q]
+        # selected blocks of A^{-1}: Sigma_rr dense, Sigma_r0 dense, Sigma_00 per level
+        S_rr = Lzi.T @ Lzi
+        VzL = blockdiag_right(V[:q], L0inv)                   # V_z L_0^{-1}
+        S_r0 = -(S_rr @ VzL)
+        S_00 = (np.swapaxes(L0inv, 1, 2) @ L0inv
+                - _level_blocks(S_r0, VzL, l0, p0))
+        # d log|L_Z|^2: the first term's level blocks of A^{-1} Lambda'Z'Z, summed over
+        # levels (sum_l S_00,l T0' D0_l and the rows of Sigma_r0' Lambda_r'Z_r'Z_0) ...
+        LC = lam_z.T @ Cz
+        N0 = (np.tensordot(S_00 @ T0.T, D0, axes=([0, 2], [0, 1]))
+              + S_r0.reshape(-1, p0).T @ LC.reshape(-1, p0))
         # ... and the other terms' dense block
-        CzT = (Cz @ T0).reshape(q, -1)                            # Z_r'Z_0 Lambda_0
-        R_zz = self.R[:q, :q]
-        N_rr = S_r0.reshape(q, -1) @ CzT.T + S_rr @ (lam_z.T @ R_zz)
-        # the [X y] part: V = L_Z^{-T} L_XZ' L_XX^{-T}, first the other terms, then term 0
-        Y_r = Lzz_inv.T @ L[q:, :q].T                            # (q, p + 1)
-        B0 = Vx.transpose(1, 2, 0) - np.einsum("rlb,rc->lbc", Vz, Y_r)
-        V0 = np.einsum("lba,lbc->lac", L0inv, B0) @ LXX_inv.T   # (l0, p0, p + 1)
-        Vr = Y_r @ LXX_inv.T
-        x0, xr = np.einsum("ab,lbc->lac", T0, V0), lam_z @ Vr   # Lambda V
-        G0 = D0 @ x0 + (Cz.reshape(q, -1).T @ xr).reshape(l0, p0, mx)
-        Gr = Cz.reshape(q, -1) @ x0.reshape(-1, mx) + R_zz @ xr
-        E0 = (LXX_inv @ self.C[q:]).reshape(mx, l0, p0).transpose(1, 2, 0)
-        Er = (LXX_inv @ self.R[q:, :q]).T
-        Q0 = np.einsum("lbc,lac->cba", V0, G0 - E0)
-        Hr = Vr[self._cols] * (Gr - Er)[self._rows]
+        N_rr = S_r0 @ lambda_right(Cz, T0, l0).T + S_rr @ (lam_z.T @ R_zz)
+        # the [X y] part: V = L_Z^{-T} L_XZ' L_XX^{-T}; its rows for the other terms are
+        # -(L^{-1})[X, z]', those of the first term L_0^{-T} ((L^{-1})[X, :] V)' per level
+        Vr = -Linv[q:, :q].T                                   # (q, p + 1)
+        V0 = blockdiag_right(Linv[q:] @ V, L0inv).T           # (q0, p + 1)
+        x0, xr = lambda_right(V0.T, T0.T, l0).T, lam_z @ Vr   # Lambda V
+        # G - (L_XX^{-1} [X y]'Z)': the derivative of the [X y] factor's log det
+        G0 = (blockdiag_right(x0.T, D0).T + Cz.T @ xr - (LXX_inv @ self.C[q:]).T)
+        Gr = Cz @ x0 + R_zz @ xr - (LXX_inv @ self.R[q:, :q]).T
+        Q0 = np.stack([_level_blocks(V0[:, c][None], G0[:, c][None], l0, p0).sum(axis=0)
+                       for c in range(mx)])                     # (p + 1, p0, p0)
+        Hr = Vr[self._cols] * Gr[self._rows]
         # per theta: entry (r, c) of Lambda meets entry (c, r) of the trace matrices
         rows0, cols0 = lower_tri_indices(p0)
         n_rest, t = sum(n_theta(p) for _, p in self._rest_sizes), self._tidx
