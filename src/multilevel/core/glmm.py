@@ -56,6 +56,7 @@ from .cholesky import NotPositiveDefinite, logdet_re, make_plan
 from .dense_small import DensePls
 from .crossprod import RowPlan, TermData, form_crossproducts
 from .families import Family
+from .glmm_blocks import block_pls
 from .lmm import LOG2PI, LmmProblem, LmmSolution, cond_var
 from .nested import NestedSystem, _GroupSum, nested_factor, nested_solve, nested_structure
 from .schur_small import SchurObjective, schur_applies
@@ -114,7 +115,8 @@ class PirlsState:
     eta, mu, w : (n,) arrays   -- linear predictor, means and working weights at the modes
     pdev : float               -- penalised deviance ``sum(d_i) + |u|^2``
     ldL2 : float               -- ``log |L|^2``
-    sol : LmmSolution          -- the last penalised least-squares solution (``RX_inv``)
+    sol : LmmSolution          -- the last penalised least-squares solution (``RX_inv``),
+                                  built when first asked for
     iterations : int ; converged : bool
     """
 
@@ -126,9 +128,15 @@ class PirlsState:
     w: np.ndarray
     pdev: float
     ldL2: float
-    sol: LmmSolution | None = field(default=None, repr=False)
+    _sol: object = field(default=None, repr=False)  # an LmmSolution or a function making it
     iterations: int = 0
     converged: bool = True
+
+    @property
+    def sol(self) -> LmmSolution | None:
+        if callable(self._sol):
+            self._sol = self._sol()
+        return self._sol
 
 
 class PirlsError(ArithmeticError):
@@ -190,6 +198,7 @@ class GlmmProblem:
         self._dev_noise = 8 * np.finfo(float).eps * float(np.sum(np.abs(wt * y)))
         mu0 = fam.mustart(y, wt)
         self._aic = _aic_function(fam, y, data.n_trials, wt, self._dev_sum, mu0)
+        self._kernel = fam.pirls_kernel(y, wt)
         self._eta_start = fam.link.linkfun(mu0)
         self._X0 = data.X[:, :0]
         self._warm: dict[str, PirlsState | None] = {"joint": None, "u": None}
@@ -217,6 +226,9 @@ class GlmmProblem:
 
     def zb(self, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
         """``Z Lambda u`` for the rows of the fit."""
+        blocks = self._blocks()
+        if blocks:
+            return blocks.zb(theta, u)
         dense = self._dense()
         if dense:
             return dense.zb(theta, u)
@@ -267,39 +279,37 @@ class GlmmProblem:
         (True, (1,), (20,))
         """
         d = self.data
-        fam = d.family
         theta = np.asarray(theta, dtype=float)
         joint = beta is None
         X = d.X if joint else self._X0
+        respond = self._kernel  # eta -> (mu, w, r, deviance)
         if start is None:
             u = np.zeros(d.q)
             b = np.zeros(d.p) if joint else np.asarray(beta, dtype=float)
             eta = self._eta_start.copy()
+            mu, w, r, dev = respond(eta)
             pdev_old = np.inf
         else:
             u = start.u.copy()
             b = start.beta.copy() if joint else np.asarray(beta, dtype=float)
             eta = self.eta(theta, b, u)
-        wk = fam.working(d.y, d.weights, eta)  # (mu, w, r) at eta
-        if start is not None:
-            pdev_old = self.penalised_deviance(wk[0], u)
+            mu, w, r, dev = respond(eta)
+            pdev_old = dev + float(u @ u)
         base = d.offset if joint else d.offset + d.X @ b
         converged = False
         for it in range(1, self.maxit + 1):
-            mu, w, r = wk
-            if not (np.all(np.isfinite(w)) and np.all(np.isfinite(r))):
+            if not np.isfinite(np.sum(w) + np.sum(r)):  # any inf or nan
                 raise PirlsError("non-finite working weights or residuals in PIRLS")
+            # the penalised least-squares step for working response z = eta - base + r
             with np.errstate(divide="ignore", invalid="ignore"):
                 try:
-                    step_parts = self._pls_parts(theta, X, eta - base + r, w)
+                    b_step, u_new, step_parts = self._step(theta, X, eta - base + r, w)
                 except NotPositiveDefinite as exc:
                     raise PirlsError(str(exc)) from exc
-            sol_beta, sol_u = _beta_u(step_parts)
-            u_new = np.concatenate([x.ravel() for x in sol_u]) if sol_u else np.zeros(0)
-            b_new = sol_beta if joint else b
-            eta_new = self.eta(theta, b_new, u_new)
-            wk = fam.working(d.y, d.weights, eta_new)
-            pdev = self.penalised_deviance(wk[0], u_new)
+            b_new = b_step if joint else b
+            eta_new = (d.offset + d.X @ b_new if joint else base) + self.zb(theta, u_new)
+            mu, w, r, dev = respond(eta_new)
+            pdev = dev + float(u_new @ u_new)
             halvings = 0
             # halve only on a real increase: near the mode rounding moves pdev both ways
             slack = (max(1e-12 * abs(pdev_old), self._dev_noise) if np.isfinite(pdev_old)
@@ -309,8 +319,8 @@ class GlmmProblem:
                 u_new = 0.5 * (u + u_new)
                 b_new = 0.5 * (b + b_new) if joint else b
                 eta_new = 0.5 * (eta + eta_new)
-                wk = fam.working(d.y, d.weights, eta_new)
-                pdev = self.penalised_deviance(wk[0], u_new)
+                mu, w, r, dev = respond(eta_new)
+                pdev = dev + float(u_new @ u_new)
             if not np.isfinite(pdev) or (pdev > pdev_old + max(1e-10 * abs(pdev_old),
                                                                 self._dev_noise)):
                 raise PirlsError("PIRLS step-halving failed to reduce the deviance")
@@ -324,11 +334,29 @@ class GlmmProblem:
         self.n_pirls += it
         # log|L|^2 at the weights of the converged modes (the last solve used the weights of
         # the iterate before, which would leave an error proportional to the last step)
-        mu, w = wk[0], wk[1]
-        sol = self._to_solution(theta, step_parts)
         return PirlsState(theta=theta, beta=np.asarray(b, dtype=float), u=u, eta=eta, mu=mu,
-                          w=w, pdev=float(pdev_old), ldL2=self.logdet(theta, w), sol=sol,
+                          w=w, pdev=float(pdev_old), ldL2=self.logdet(theta, w),
+                          _sol=lambda: self._to_solution(theta, step_parts),
                           iterations=it, converged=converged)
+
+    def _step(self, theta, X, z, w):
+        """One penalised weighted least-squares solve: ``(beta, u, parts)`` with ``u`` flat
+        and ``parts`` what :meth:`_to_solution` needs (built only if asked for)."""
+        blocks = self._blocks()
+        if blocks:
+            beta, u, LXX, logdet = blocks.solve(theta, w, z, "joint" if X.shape[1] else "u")
+            return beta, u, (beta, self.split_u(u), LXX, logdet)
+        parts = self._pls_parts(theta, X, z, w)
+        sol_beta, sol_u = _beta_u(parts)
+        u = np.concatenate([x.ravel() for x in sol_u]) if sol_u else np.zeros(0)
+        return sol_beta, u, parts
+
+    def _blocks(self):
+        """The block solver of :mod:`multilevel.core.glmm_blocks` for scalar terms (made
+        once), else False."""
+        if getattr(self, "_block_pls", None) is None:
+            self._block_pls = block_pls(self.data.terms, self.data.X) or False
+        return self._block_pls
 
     def _pls_parts(self, theta, X, z, w):
         """One penalised weighted least-squares solve for working response ``z``, without
@@ -433,10 +461,12 @@ class GlmmProblem:
     def logdet(self, theta: np.ndarray, w: np.ndarray) -> float:
         """``log |L|^2`` for working weights ``w``."""
         terms = self.data.terms
-        if len(terms) == 1 and terms[0].p == 1:  # L is diagonal: one sum per level
-            t = terms[0]
-            zz = np.bincount(t.codes, weights=w * t.Z[:, 0] ** 2, minlength=t.n_levels)
-            return float(np.sum(np.log1p(float(theta[0]) ** 2 * zz)))
+        blocks = self._blocks()
+        if blocks:
+            try:
+                return blocks.logdet(theta, w)
+            except NotPositiveDefinite as exc:
+                raise PirlsError(str(exc)) from exc
         dense = self._dense()
         if dense:
             try:

@@ -1,0 +1,440 @@
+"""Penalised weighted least squares for GLMMs whose random-effects terms are all scalar,
+by an elimination plan made once per model.
+
+A PIRLS step solves, for working weights ``w`` and working response ``z``,
+
+.. math::
+
+    \\begin{bmatrix} \\Lambda' Z' W Z \\Lambda + I & \\Lambda' Z' W X \\\\
+                    X' W Z \\Lambda & X' W X \\end{bmatrix}
+    \\begin{bmatrix} u \\\\ \\beta \\end{bmatrix} =
+    \\begin{bmatrix} \\Lambda' Z' W z \\\\ X' W z \\end{bmatrix}.
+
+With scalar terms (``(1 | g)``, ``(0 + x | g)``) every term's diagonal block is diagonal, so
+the Cholesky factor of the augmented system ``[Z Lambda, X, z]`` can be formed with
+per-level sums (``np.bincount`` over precomputed flat indices) and small dense algebra:
+
+* :class:`NestedPls` -- each term's levels lie inside single levels of the next (one
+  grouping factor, ``(1 | a/b)``, ``(1 | a) + (1 | a:b)``): eliminating the finest term
+  leaves no fill outside the ancestors' blocks, so every term is eliminated level-wise and
+  only ``[X z]`` is dense (order ``p + 1``).
+* :class:`CrossedPls` -- other designs (crossed factors) with a small rest: the largest term
+  is eliminated level-wise and the other terms with ``[X z]`` form one dense Schur
+  complement.
+
+Both return the same ``beta``, ``u``, ``L_XX`` (the factor of the ``[X z]`` block) and
+``log |L_Z|^2`` as the blocked path of :mod:`multilevel.core.cholesky` (the determinant and
+the Schur complement of ``[X z]`` do not depend on the elimination order). The solvers work
+in three modes: ``"joint"`` (columns ``X`` and ``z``: PIRLS for ``beta`` and ``u``), ``"u"``
+(``z`` only: ``beta`` fixed in the offset), ``"ld"`` (no columns: the log-determinant only).
+
+Only numpy and scipy's LAPACK wrappers (their per-call cost is far below ``np.linalg``'s on
+matrices of order ten).
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg import lapack
+
+from .cholesky import NotPositiveDefinite
+
+CROSSED_MAX_ORDER = 400        # largest dense rest (other terms + p + 1) of CrossedPls
+CROSSED_MAX_ENTRIES = 2_000_000  # largest (levels of the first term) x (rest) block per step
+
+
+def _chol(S: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor of a small symmetric matrix (LAPACK ``dpotrf``)."""
+    if S.shape[0] == 0:
+        return S
+    L, info = lapack.dpotrf(S, lower=1, clean=1)
+    if info != 0:
+        raise NotPositiveDefinite("the penalised least-squares system is not positive definite")
+    return L
+
+
+def _last_row_solve(L: np.ndarray) -> np.ndarray:
+    """``x`` with ``L[:k, :k]' x = L[k, :k]`` (``k`` = order - 1): the back-substitution of an
+    augmented factor whose last column is the response."""
+    k = L.shape[0] - 1
+    if k <= 0:
+        return np.zeros(0)
+    x, info = lapack.dtrtrs(L[:k, :k], L[k, :k], lower=1, trans=1)
+    if info != 0:
+        raise NotPositiveDefinite("singular factor in the penalised least-squares solve")
+    return x
+
+
+def _spread_order(n: int) -> np.ndarray:
+    """A permutation of ``range(n)`` that puts neighbouring rows far apart: ``i -> i s mod
+    n`` with ``s`` near ``0.618 n`` and coprime to ``n``.
+
+    Examples
+    --------
+    >>> _spread_order(5).tolist()
+    [0, 3, 1, 4, 2]
+    """
+    from math import gcd
+
+    s = max(1, int(round(0.618 * n)))
+    while gcd(s, n) != 1:
+        s += 1
+    return (np.arange(n, dtype=np.int64) * s) % max(n, 1)
+
+
+def scalar_terms(terms) -> bool:
+    """Whether every random-effects term has one column (``(1 | g)``, ``(0 + x | g)``).
+
+    Examples
+    --------
+    >>> from multilevel.core.crossprod import TermData
+    >>> scalar_terms([TermData(np.array([0, 1]), np.ones((2, 1)), 2)])
+    True
+    """
+    return len(terms) > 0 and all(t.p == 1 for t in terms)
+
+
+def nested_order(terms) -> list[int] | None:
+    """Term indices from the finest grouping to the coarsest when each term's levels lie
+    within single levels of the next term's (a chain of nested factors), else None.
+
+    Examples
+    --------
+    >>> from multilevel.core.crossprod import TermData
+    >>> a = np.array([0, 0, 1, 1]); ab = np.array([0, 1, 2, 3])
+    >>> nested_order([TermData(a, np.ones((4, 1)), 2), TermData(ab, np.ones((4, 1)), 4)])
+    [1, 0]
+    >>> nested_order([TermData(a, np.ones((4, 1)), 2),
+    ...               TermData(np.array([0, 1, 0, 1]), np.ones((4, 1)), 2)]) is None
+    True
+    """
+    order = sorted(range(len(terms)), key=lambda k: -terms[k].n_levels)
+    for a, b in zip(order, order[1:]):
+        parent = np.zeros(terms[a].n_levels, dtype=np.int64)
+        parent[terms[a].codes] = terms[b].codes
+        if not np.array_equal(parent[terms[a].codes], terms[b].codes):
+            return None
+    return order
+
+
+class _ScalarTerms:
+    """What both solvers share: per-term codes, columns and the ``u`` layout (data order)."""
+
+    def __init__(self, terms, X: np.ndarray, order: list[int], spread: bool = False):
+        self.order = order
+        self.K = len(terms)
+        self.n = n = int(terms[0].codes.size)
+        self.X = np.asarray(X, dtype=float)
+        self.p = int(self.X.shape[1])
+        self.codes = [np.asarray(t.codes, dtype=np.int64) for t in terms]
+        self.z = [np.ascontiguousarray(t.Z[:, 0], dtype=float) for t in terms]
+        self.unit = [bool(np.all(z == 1.0)) for z in self.z]
+        self.levels = [int(t.n_levels) for t in terms]
+        self.offsets = np.concatenate([[0], np.cumsum(self.levels)]).astype(int)
+        self.q = int(self.offsets[-1])
+        self.n_cols = {"joint": self.p + 1, "u": 1, "ld": 0}  # columns after the terms
+        # With ``spread`` the per-level sums read the rows in a spread order: rows of one
+        # level are often adjacent, and bincount adding into one bin again and again waits
+        # on each addition (measured twice as slow as spread writes for 60,000 additions
+        # into 10,000 bins). Row arrays of the plans are stored in this order; the weights
+        # are gathered into it once per solve.
+        self.perm = _spread_order(n) if spread else None
+        keep = slice(None) if self.perm is None else self.perm
+        self.pcodes = [c[keep] for c in self.codes]
+        self.pz = [z[keep] for z in self.z]
+        self.XT = np.ascontiguousarray(self.X[keep].T)
+        self._plans: dict = {}
+
+    def zb(self, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """``Z Lambda u`` (``u`` flat, terms in data order)."""
+        out = None
+        for k in range(self.K):
+            uk = u[self.offsets[k]:self.offsets[k + 1]][self.codes[k]]
+            v = uk * float(theta[k]) if self.unit[k] else uk * (float(theta[k]) * self.z[k])
+            out = v if out is None else out + v
+        return out if out is not None else np.zeros(self.n)
+
+    def _xx(self, w: np.ndarray, z: np.ndarray, wz: np.ndarray, mode: str) -> np.ndarray:
+        """``[X z]' W [X z]`` (``z' W z`` alone in mode ``"u"``)."""
+        p = self.p if mode == "joint" else 0
+        XX = np.empty((p + 1, p + 1))
+        if p:
+            WXT = self.XT * w                 # (p, n): w along contiguous rows
+            XX[:p, :p] = WXT @ self.XT.T
+            XX[p, :p] = XX[:p, p] = WXT @ z
+        XX[p, p] = wz @ z
+        return XX
+
+    def _weighted(self, fixed: np.ndarray, k: int, w: np.ndarray, wz: np.ndarray | None,
+                  out: np.ndarray) -> np.ndarray:
+        """Row weights ``w z_k [fixed columns]`` and ``z_k w z`` last (when ``wz`` is given)
+        into ``out``, flattened for one ``bincount``.
+
+        Columns are stored as rows (``fixed`` is ``(c, n)``): numpy broadcasts ``w`` along
+        contiguous rows several times faster than along short ``(n, c)`` rows.
+        """
+        v = w if self.unit[k] else w * self.pz[k]
+        c = fixed.shape[0]
+        np.multiply(fixed, v, out=out[:c])
+        if wz is not None:
+            if self.unit[k]:
+                out[c] = wz
+            else:
+                np.multiply(wz, self.pz[k], out=out[c])
+        return out.reshape(-1)
+
+
+class NestedPls(_ScalarTerms):
+    """PLS for a chain of nested scalar terms (one term included); see the module docstring.
+
+    Terms are eliminated from the finest to the coarsest. Level ``a`` of term ``i`` has a
+    row ``R_i[a] = [d, c_{i+1}, ..., c_{K-1}, x]``: its diagonal, its cross-products with
+    its ancestors' levels and with ``[X z]``. Eliminating it (``l = R_i[a, 1:] / sqrt(d)``)
+    subtracts ``l_j l[j:]`` from its ancestor's row in each coarser term ``j`` and
+    ``l_x' l_x`` from the ``[X z]`` block -- one ``bincount`` per pair of terms, no fill.
+
+    Examples
+    --------
+    >>> from multilevel.core.crossprod import TermData
+    >>> g = np.repeat(np.arange(3), 4)
+    >>> pls = NestedPls([TermData(g, np.ones((12, 1)), 3)], np.ones((12, 1)))
+    >>> beta, u, LXX, ld = pls.solve(np.array([1.0]), np.ones(12), np.arange(12.0), "joint")
+    >>> np.round(beta, 6).tolist(), (np.round(u, 4) + 0.0).tolist()
+    ([5.5], [-3.2, 0.0, 3.2])
+    """
+
+    def __init__(self, terms, X: np.ndarray, order: list[int] | None = None):
+        order = nested_order(terms) if order is None else order
+        if order is None:
+            raise ValueError("the terms are not nested")
+        super().__init__(terms, X, order)
+        # anc[(i, j)]: level of term order[j] containing each level of term order[i]
+        self.anc = {}
+        for i in range(self.K - 2, -1, -1):  # coarser maps first: anc(i, j) composes them
+            a, b = order[i], order[i + 1]
+            parent = np.zeros(self.levels[a], dtype=np.int64)
+            parent[self.codes[a]] = self.codes[b]
+            self.anc[(i, i + 1)] = parent
+            for j in range(i + 2, self.K):
+                self.anc[(i, j)] = self.anc[(i + 1, j)][parent]
+
+    def _plan(self, mode: str):
+        """Per term (elimination order): fixed row columns ``[z_i, z_j (j > i), X]``, the
+        flat ``bincount`` index of its rows, and the ancestors' tiled indices."""
+        if mode not in self._plans:
+            nc = self.n_cols[mode]
+            per_term = []
+            for i, k in enumerate(self.order):
+                cols = [self.pz[self.order[j]][None, :] for j in range(i, self.K)]
+                fixed = np.concatenate(cols + ([self.XT] if mode == "joint" else []))
+                width = self.K - i + nc           # [d, ancestors, X z]
+                idx = (self.pcodes[k][None, :] + self.levels[k] * np.arange(width)[:, None]
+                       ).reshape(-1)              # column-major: (width, levels) output
+                anc = {}
+                for j in range(i + 1, self.K):
+                    wj = self.K - j + nc
+                    anc[j] = (self.anc[(i, j)][:, None] * wj + np.arange(wj)).reshape(-1)
+                per_term.append((np.ascontiguousarray(fixed), idx, width, anc,
+                                 np.empty((width, self.n))))
+            self._plans[mode] = per_term
+        return self._plans[mode]
+
+    def _eliminate(self, theta, w, z, mode):
+        """Forward elimination: per term ``(sqrt(d), l)`` and the ``[X z]`` block left."""
+        K, nc = self.K, self.n_cols[mode]
+        plan = self._plan(mode)
+        if self.perm is not None:               # rows in the plans' order
+            w = w[self.perm]
+            z = z[self.perm] if nc else None
+        wz = w * z if nc else None
+        th = [float(theta[k]) for k in self.order]
+        rows = []
+        for i, k in enumerate(self.order):  # per-level sums over the rows of each term
+            fixed, idx, width, _, buf = plan[i]
+            S = np.bincount(idx, self._weighted(fixed, k, w, wz, buf),
+                            minlength=self.levels[k] * width).reshape(width, self.levels[k]).T
+            scale = np.array(th[i:] + [1.0] * nc) * th[i]  # Lambda on both sides
+            S *= scale
+            S[:, 0] += 1.0
+            rows.append(S)
+        XX = self._xx(w, z, wz, mode) if nc else None
+        factors = []
+        for i, k in enumerate(self.order):  # eliminate the levels of term i
+            R = rows[i]
+            if np.any(R[:, 0] <= 0.0):
+                raise NotPositiveDefinite("non-positive pivot in the nested elimination")
+            Ld = np.sqrt(R[:, 0])
+            ell = R[:, 1:] / Ld[:, None]        # columns: ancestors, then [X z]
+            for j in range(i + 1, K):
+                c = j - i - 1
+                upd = ell[:, c:c + 1] * ell[:, c:]
+                rows[j] -= np.bincount(plan[i][3][j], upd.reshape(-1),
+                                       minlength=rows[j].size).reshape(rows[j].shape)
+            if nc:
+                lx = ell[:, K - 1 - i:]
+                XX -= lx.T @ lx
+            factors.append((Ld, ell))
+        return factors, XX
+
+    def solve(self, theta, w: np.ndarray, z: np.ndarray, mode: str = "joint"):
+        """``(beta, u, L_XX, log|L_Z|^2)`` for weights ``w`` and working response ``z``
+        (``u`` flat in data order; ``mode`` ``"joint"`` or ``"u"``)."""
+        factors, XX = self._eliminate(theta, w, z, mode)
+        LXX = _chol(XX)
+        beta = _last_row_solve(LXX) if mode == "joint" else np.zeros(0)
+        K = self.K
+        us = [None] * K
+        for i in range(K - 1, -1, -1):  # back-substitution, coarsest term first
+            Ld, ell = factors[i]
+            rhs = ell[:, -1].copy()
+            if beta.size:
+                rhs -= ell[:, K - 1 - i:-1] @ beta
+            for j in range(i + 1, K):
+                rhs -= ell[:, j - i - 1] * us[j][self.anc[(i, j)]]
+            us[i] = rhs / Ld
+        u = np.empty(self.q)
+        for i, k in enumerate(self.order):
+            u[self.offsets[k]:self.offsets[k + 1]] = us[i]
+        logdet = 2.0 * float(sum(np.log(Ld).sum() for Ld, _ in factors))
+        return beta, u, LXX, logdet
+
+    def logdet(self, theta, w: np.ndarray) -> float:
+        """``log det(Lambda' Z' W Z Lambda + I)``."""
+        factors, _ = self._eliminate(theta, w, None, "ld")
+        return 2.0 * float(sum(np.log(Ld).sum() for Ld, _ in factors))
+
+
+class CrossedPls(_ScalarTerms):
+    """PLS for scalar terms that are not nested: the largest term is eliminated level-wise,
+    the others and ``[X z]`` form one dense Schur complement (order
+    ``r = q_rest + p + 1``); see the module docstring.
+
+    Examples
+    --------
+    >>> from multilevel.core.crossprod import TermData
+    >>> rng = np.random.default_rng(1)
+    >>> a, b = np.arange(40) % 8, np.arange(40) % 5
+    >>> terms = [TermData(a, np.ones((40, 1)), 8), TermData(b, np.ones((40, 1)), 5)]
+    >>> pls = CrossedPls(terms, np.ones((40, 1)))
+    >>> w, z = np.full(40, 0.25), rng.normal(size=40)
+    >>> beta, u, LXX, ld = pls.solve(np.array([1.0, 0.5]), w, z, "joint")
+    >>> bool(np.isclose(ld, pls.logdet(np.array([1.0, 0.5]), w)))
+    True
+    """
+
+    @staticmethod
+    def applies(terms, p: int) -> bool:
+        """Whether the dense rest is small enough (order and size of the first block)."""
+        k0 = max(range(len(terms)), key=lambda k: terms[k].n_levels)
+        r = sum(t.n_levels for j, t in enumerate(terms) if j != k0) + p + 1
+        return r <= CROSSED_MAX_ORDER and r * terms[k0].n_levels <= CROSSED_MAX_ENTRIES
+
+    def __init__(self, terms, X: np.ndarray):
+        k0 = max(range(len(terms)), key=lambda k: terms[k].n_levels)
+        super().__init__(terms, X, [k0] + [k for k in range(len(terms)) if k != k0],
+                         spread=True)
+        self.rest = self.order[1:]
+        self.rest_off = np.concatenate([[0], np.cumsum([self.levels[k] for k in self.rest])]
+                                       ).astype(int)
+        self.q_rest = int(self.rest_off[-1])
+
+    def _plan(self, mode: str):
+        """Flat ``bincount`` indices of the first term's row ``[d, rest, X z]`` and of the
+        rest terms' rows ``[rest, X z]``, with their fixed row values (columns as rows)."""
+        if mode not in self._plans:
+            nc = self.n_cols[mode]
+            r = self.q_rest + nc
+            n = self.n
+            # position of each row's nonzero in the rest: its level of every rest term, X, z
+            pos = [self.rest_off[j] + self.pcodes[k] for j, k in enumerate(self.rest)]
+            pos += [np.full(n, self.q_rest + c, dtype=np.int64) for c in range(nc)]
+            zrest = [self.pz[k][None, :] for k in self.rest]
+            xfix = [self.XT] if mode == "joint" else []
+            k0 = self.order[0]
+            fixed0 = np.concatenate([self.pz[k0][None, :]] + zrest + xfix)
+            pos0 = np.stack([np.zeros(n, dtype=np.int64)] + [1 + x for x in pos])
+            idx0 = (self.pcodes[k0][None, :] * (r + 1) + pos0).reshape(-1)
+            first = (fixed0, idx0, np.empty((pos0.shape[0], n)))
+            per_rest = []
+            fixed = np.ascontiguousarray(np.concatenate(zrest + xfix))
+            posr = np.stack(pos)
+            for j, k in enumerate(self.rest):
+                idx = (self.pcodes[k][None, :] * r + posr).reshape(-1)
+                per_rest.append((fixed, idx, np.empty((posr.shape[0], n))))
+            self._plans[mode] = (r, first, per_rest)
+        return self._plans[mode]
+
+    def _factor(self, theta, w, z, mode):
+        nc = self.n_cols[mode]
+        r, (fixed0, idx0, buf0), per_rest = self._plan(mode)
+        if self.perm is not None:               # rows in the plans' order
+            w = w[self.perm]
+            z = z[self.perm] if nc else None
+        wz = w * z if nc else None
+        th = np.asarray(theta, dtype=float)
+        k0 = self.order[0]
+        th0 = float(th[k0])
+        l0 = self.levels[k0]
+        # scale of the rest columns: theta of their term, 1 for X and z
+        s = np.ones(r)
+        for j, k in enumerate(self.rest):
+            s[self.rest_off[j]:self.rest_off[j + 1]] = th[k]
+        S0 = np.bincount(idx0, self._weighted(fixed0, k0, w, wz, buf0),
+                         minlength=l0 * (r + 1)).reshape(l0, r + 1)
+        d0 = th0 * th0 * S0[:, 0] + 1.0
+        L0 = np.sqrt(d0)
+        Wt = S0[:, 1:] * ((th0 * s)[None, :] / L0[:, None])   # rows of L below the block
+        G = np.empty((r, r))
+        q = self.q_rest
+        for j, k in enumerate(self.rest):
+            fixed, idx, buf = per_rest[j]
+            lj = self.levels[k]
+            G[self.rest_off[j]:self.rest_off[j + 1]] = np.bincount(
+                idx, self._weighted(fixed, k, w, wz, buf), minlength=lj * r).reshape(lj, r)
+        if nc:
+            G[q:, q:] = self._xx(w, z, wz, mode)
+            G[q:, :q] = G[:q, q:].T
+        G *= s[:, None] * s[None, :]
+        G[np.arange(q), np.arange(q)] += 1.0
+        G -= Wt.T @ Wt
+        L = _chol(G)
+        logdet = 2.0 * float(np.log(L0).sum() + np.log(np.diagonal(L)[:q]).sum())
+        return L, L0, Wt, logdet
+
+    def solve(self, theta, w: np.ndarray, z: np.ndarray, mode: str = "joint"):
+        """``(beta, u, L_XX, log|L_Z|^2)`` for weights ``w`` and working response ``z``
+        (``u`` flat in data order; ``mode`` ``"joint"`` or ``"u"``)."""
+        L, L0, Wt, logdet = self._factor(theta, w, z, mode)
+        x = _last_row_solve(L)                      # [u of the rest; beta]
+        u0 = (Wt[:, -1] - Wt[:, :-1] @ x) / L0      # L_00' u_0 = rhs - L_r0' x
+        q = self.q_rest
+        u = np.empty(self.q)
+        k0 = self.order[0]
+        u[self.offsets[k0]:self.offsets[k0 + 1]] = u0
+        for j, k in enumerate(self.rest):
+            u[self.offsets[k]:self.offsets[k + 1]] = x[self.rest_off[j]:self.rest_off[j + 1]]
+        return x[q:], u, L[q:, q:], logdet
+
+    def logdet(self, theta, w: np.ndarray) -> float:
+        """``log det(Lambda' Z' W Z Lambda + I)``."""
+        return self._factor(theta, w, None, "ld")[3]
+
+
+def block_pls(terms, X: np.ndarray):
+    """The block solver for these terms, or None when neither applies (vector-valued
+    terms; crossed designs with a large rest).
+
+    Examples
+    --------
+    >>> from multilevel.core.crossprod import TermData
+    >>> g = np.repeat(np.arange(3), 4)
+    >>> type(block_pls([TermData(g, np.ones((12, 1)), 3)], np.ones((12, 1)))).__name__
+    'NestedPls'
+    """
+    if not scalar_terms(terms):
+        return None
+    order = nested_order(terms)
+    if order is not None:
+        return NestedPls(terms, X, order)
+    if CrossedPls.applies(terms, X.shape[1]):
+        return CrossedPls(terms, X)
+    return None

@@ -1,0 +1,102 @@
+"""The block-structured PLS solvers of GLMMs against the general blocked path: same
+``beta``, ``u``, ``L_XX`` and ``log|L|^2`` for one term, nested chains and crossed terms,
+and the same PIRLS modes and Laplace deviance."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from multilevel.core.crossprod import TermData
+from multilevel.core.families import Family
+from multilevel.core.glmm import GlmmData, GlmmProblem
+from multilevel.core.glmm_blocks import CrossedPls, NestedPls, block_pls, nested_order
+
+
+def _codes(rng, n, l):
+    """Every level used at least once."""
+    return rng.permutation(np.concatenate([np.arange(l), rng.integers(0, l, n - l)]))
+
+
+def _design(rng, kind: str, n: int):
+    unit = lambda: np.ones((n, 1))  # noqa: E731
+    slope = lambda: rng.normal(size=(n, 1))  # noqa: E731
+    if kind == "one":
+        l = int(rng.integers(2, 12))
+        terms = [TermData(_codes(rng, n, l), unit() if rng.random() < 0.7 else slope(), l)]
+    elif kind == "nested":
+        fine = _codes(rng, n, 24)
+        mid = fine // 3
+        top = mid // 3                            # 24 -> 8 -> 3 levels, each inside the next
+        terms = [TermData(mid, unit(), 8), TermData(fine, slope(), 24), TermData(top, unit(), 3)]
+    else:  # crossed
+        terms = [TermData(_codes(rng, n, 5), unit(), 5), TermData(_codes(rng, n, 15), unit(), 15),
+                 TermData(_codes(rng, n, 3), slope(), 3)][: int(rng.integers(2, 4))]
+    X = np.column_stack([np.ones(n), rng.normal(size=n), rng.integers(0, 2, n)])
+    return terms, X
+
+
+def _problem(terms, X, family, rng, blocks: bool) -> GlmmProblem:
+    n = X.shape[0]
+    eta = X @ np.array([0.2, 0.5, -0.4]) + 0.6 * rng.normal(size=n)
+    if family == "binomial":
+        y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)
+    else:
+        y = rng.poisson(np.exp(eta)).astype(float)
+    data = GlmmData(terms, X, y, np.ones(n), np.ones(n), np.zeros(n), Family.make(family))
+    prob = GlmmProblem(data)
+    if not blocks:
+        prob._block_pls = False  # the general path
+    return prob
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), kind=st.sampled_from(["one", "nested", "crossed"]))
+def test_block_solve_equals_the_general_path(seed, kind):
+    rng = np.random.default_rng(seed)
+    n = 90
+    terms, X = _design(rng, kind, n)
+    pls = block_pls(terms, X)
+    assert isinstance(pls, CrossedPls if kind == "crossed" else NestedPls)
+    prob = _problem(terms, X, "binomial", rng, blocks=False)
+    theta = rng.uniform(0.0, 2.0, len(terms))
+    w, z = rng.uniform(0.05, 0.3, n), rng.normal(size=n)
+    for mode, Xm in (("joint", X), ("u", X[:, :0])):
+        sol = prob._to_solution(theta, prob._pls_parts(theta, Xm, z, w))
+        beta, u, LXX, ld = pls.solve(theta, w, z, mode)
+        np.testing.assert_allclose(beta, sol.beta, rtol=1e-9, atol=1e-11)
+        np.testing.assert_allclose(u, np.concatenate([x.ravel() for x in sol.u]), rtol=1e-9,
+                                   atol=1e-11)
+        np.testing.assert_allclose(ld, sol.logdet_re, rtol=1e-11)
+        assert LXX[-1, -1] ** 2 == pytest.approx(sol.pwrss, rel=1e-9)
+    assert pls.logdet(theta, w) == pytest.approx(prob.logdet(theta, w), rel=1e-11)
+    u = rng.normal(size=sum(t.q for t in terms))
+    np.testing.assert_allclose(pls.zb(theta, u), prob.zb(theta, u), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["one", "nested", "crossed"])
+@pytest.mark.parametrize("family", ["binomial", "poisson"])
+def test_pirls_modes_and_laplace_equal_the_general_path(kind, family):
+    rng = np.random.default_rng(7)
+    terms, X = _design(rng, kind, 150)
+    fast = _problem(terms, X, family, np.random.default_rng(1), blocks=True)
+    slow = _problem(terms, X, family, np.random.default_rng(1), blocks=False)
+    assert fast._blocks() and not slow._blocks()
+    theta = np.linspace(0.4, 1.2, len(terms))
+    for beta in (None, np.array([0.1, 0.4, -0.3])):
+        a, b = fast.pirls(theta, beta), slow.pirls(theta, beta)
+        np.testing.assert_allclose(a.u, b.u, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(a.beta, b.beta, rtol=1e-8, atol=1e-10)
+        assert fast.laplace(a) == pytest.approx(slow.laplace(b), rel=1e-10)
+        np.testing.assert_allclose(a.sol.RX_inv, b.sol.RX_inv, rtol=1e-8, atol=1e-12)
+
+
+def test_nested_order_and_fallbacks():
+    g = np.repeat(np.arange(4), 5)
+    a = TermData(g, np.ones((20, 1)), 4)
+    ab = TermData(2 * g + (np.arange(20) % 5 >= 3), np.ones((20, 1)), 8)  # splits each level
+    assert nested_order([a, ab]) == [1, 0]
+    crossed = TermData(np.arange(20) % 4, np.ones((20, 1)), 4)
+    assert nested_order([a, crossed]) is None
+    vector = TermData(g, np.column_stack([np.ones(20), np.arange(20.0)]), 4)
+    assert block_pls([vector], np.ones((20, 1))) is None   # (x | g): the general path
