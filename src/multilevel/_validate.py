@@ -402,12 +402,33 @@ def check_control(control, expected: type, name: str = "control"):
     5
     """
     if control is None:
-        return expected()
+        return _default_settings(expected)
     if not isinstance(control, expected):
         raise DataError(two_line(
             f"{name} must be a {expected.__name__}, not the {type(control).__name__} "
             f"{control!r}"[:300], f"pass {name}={expected.__name__}(...)"))
     return control
+
+
+_DEFAULT_SETTINGS: dict = {}
+_IMMUTABLE = (bool, int, float, str, bytes, tuple, frozenset, type(None))
+
+
+def _default_settings(cls):
+    """``cls()``, made once and shared when ``cls`` is a frozen dataclass whose defaults are
+    plain immutable values (nothing a caller could change); building and checking a settings
+    object field by field costs ~20 us, each fit asked for one."""
+    made = _DEFAULT_SETTINGS.get(cls)
+    if made is not None:
+        return made
+    import dataclasses
+
+    made = cls()
+    params = getattr(cls, "__dataclass_params__", None)
+    if params is not None and params.frozen and all(
+            isinstance(getattr(made, f.name), _IMMUTABLE) for f in dataclasses.fields(cls)):
+        _DEFAULT_SETTINGS[cls] = made
+    return made
 
 
 def check_fields(obj) -> None:
@@ -853,6 +874,23 @@ def check_design_numbers(design, kind: str = "lmer") -> None:
             "needs variation in the response", "check the data or the rows used"))
 
 
+def _column_tops(X):
+    """Per column of a 2-D float array: the largest absolute finite value (0 when none) and
+    the number of finite values."""
+    import numpy as np
+
+    n, p = X.shape
+    if n == 0 or p == 0:
+        return np.zeros(p), np.zeros(p, dtype=np.int64)
+    tops = np.maximum(X.max(axis=0), -X.min(axis=0))  # max |x|; NaN/Inf where a column has one
+    counts = np.full(p, n, dtype=np.int64)
+    for j in np.flatnonzero(~np.isfinite(tops)):
+        v = X[:, j][np.isfinite(X[:, j])]
+        tops[j] = float(np.max(np.abs(v))) if v.size else 0.0
+        counts[j] = v.size
+    return tops, counts
+
+
 def check_magnitudes(X, xnames, y=None, response: str = "response") -> None:
     """A DataError for a column whose squares overflow or underflow (see
     :func:`check_design_numbers`); called on the model matrix before collinear columns are
@@ -870,12 +908,19 @@ def check_magnitudes(X, xnames, y=None, response: str = "response") -> None:
     import numpy as np
 
     X = np.asarray(X, dtype=float)
-    columns = ([] if y is None else [(f"the response {response!r}", np.asarray(y, float))]) + [
-        (f"the column {xn!r} of the fixed effects", X[:, j]) for j, xn in enumerate(xnames)]
-    for what, v in columns:
-        v = v[np.isfinite(v)]
-        top = float(np.max(np.abs(v))) if v.size else 0.0
-        if top > np.sqrt(MAX_SUM_SQUARES / max(v.size, 1)):
+    # per column: the largest |finite value| and how many finite values there are (one
+    # max/min reduction over X; a column with NaN or Inf is looked at on its own)
+    tops, counts = _column_tops(X[:, :len(xnames)] if X.ndim == 2 else X.reshape(-1, 0))
+    whats = [f"the column {xn!r} of the fixed effects" for xn in xnames]
+    if y is not None:
+        y_top, y_count = _column_tops(np.asarray(y, float).reshape(-1, 1))
+        tops, counts = np.concatenate([y_top, tops]), np.concatenate([y_count, counts])
+        whats.insert(0, f"the response {response!r}")
+    limit = np.sqrt(MAX_SUM_SQUARES / np.maximum(counts, 1))
+    bad = np.flatnonzero((tops > limit) | ((tops > 0) & (tops < MIN_MAGNITUDE)))
+    for j in bad[:1]:  # the first column out of range, named as before
+        what, top = whats[j], float(tops[j])
+        if top > np.sqrt(MAX_SUM_SQUARES / max(int(counts[j]), 1)):
             raise DataError(two_line(
                 f"{what} has values as large as {top:.3g}: their squares overflow",
                 f"rescale it (e.g. divide by 1e{int(np.floor(np.log10(top)))}) and fit again"))
