@@ -123,3 +123,22 @@ def theta_from_factors(factors: list[np.ndarray]) -> np.ndarray:
         rows, cols = lower_tri_indices(T.shape[0])
         parts.append(T[rows, cols])
     return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def theta_columns(ps: list[int]) -> list[np.ndarray]:
+    """Positions in theta of each column of each ``T_k``, diagonal element first.
+
+    Changing the signs of a whole column leaves ``T T'`` (and so the model) unchanged; the
+    diagonal element heads it (lme4's order is column-major).
+
+    Examples
+    --------
+    >>> [c.tolist() for c in theta_columns([2, 1])]
+    [[0, 1], [2], [3]]
+    """
+    out, start = [], 0
+    for p in ps:
+        for j in range(p):
+            out.append(np.arange(start, start + p - j))
+            start += p - j
+    return out

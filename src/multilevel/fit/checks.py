@@ -65,7 +65,7 @@ def analytic_derivs(fg: Callable, x: np.ndarray) -> tuple[np.ndarray, np.ndarray
     >>> np.round(g, 6).tolist(), np.round(H, 4).tolist()
     ([8.0, 3.0], [[2.0, 3.0], [3.0, 0.0]])
     """
-    from ..core.optimize import gradient_hessian
+    from ..core.trust_region import gradient_hessian
 
     grad = fg(x)[1]
     if grad is None:

@@ -9,7 +9,9 @@ import warnings
 
 import numpy as np
 
-from ..core.optimize import bobyqa, trust_bfgs
+from ..core.optimize import bobyqa
+from ..core.theta import theta_columns
+from ..core.trust_region import trust_sr1
 from ..core.covstruct import ThetaMap
 from ..design.problem import lmer_problem, order_terms
 from ..results.lmm import LmerResult
@@ -20,7 +22,7 @@ from ..core.threads import blas_threads_for, largest_dense_block
 from .weights import prior_weights
 
 TRUST_MAXEVAL_PER_PARAM = 50  # the gradient method's evaluations per (theta size + 1) before
-                              # BOBYQA takes over (it needs 4-10: sleepstudy 22 for 3 thetas)
+                              # BOBYQA takes over (it needs 3-5: sleepstudy 17 for 3 thetas)
 
 
 def lmer(formula: str, data, *, reml: bool | None = None, weights=None,
@@ -155,8 +157,10 @@ def optimise(design, terms, problem, control: LmerControl, *, data_name=None, we
         else:
             opt, spent = None, 0
             if gradient is not None and control.gradient_optimizer:
-                opt = trust_bfgs(gradient, start, lower, maxeval=min(
-                    control.maxeval, TRUST_MAXEVAL_PER_PARAM * (start.size + 1)))
+                opt = trust_sr1(gradient, start, lower,
+                                columns=theta_columns([t.p for t in terms]),
+                                maxeval=min(control.maxeval,
+                                            TRUST_MAXEVAL_PER_PARAM * (start.size + 1)))
                 spent = opt.feval
             # lme4's BOBYQA; also the fallback from the start, within what is left of maxeval
             if opt is None or (not opt.converged and spent < control.maxeval):
@@ -165,7 +169,7 @@ def optimise(design, terms, problem, control: LmerControl, *, data_name=None, we
                               initial_step=step)
                 if spent:
                     opt2.feval += spent
-                    opt2.log.append(f"trust-region BFGS stopped ({opt.return_code}) after "
+                    opt2.log.append(f"{opt.optimizer} stopped ({opt.return_code}) after "
                                     f"{spent} evaluations; BOBYQA from the start")
                 opt = opt2
         singular = tm.is_singular(opt.theta, SINGULAR_TOL)

@@ -22,9 +22,9 @@ class LmerControl:
     optimizer : {"auto", "bobyqa"}
         ``"auto"`` (default): where the model's objective has an analytic gradient (terms
         ``(x | g)`` without covariance structures, on the dense, nested or Schur paths), a
-        bounded trust-region quasi-Newton method with it
-        (:func:`multilevel.core.optimize.trust_bfgs`: the same optimum in a few times fewer
-        evaluations), falling back to BOBYQA when it fails; BOBYQA otherwise, and also with
+        trust-region quasi-Newton method with it
+        (:func:`multilevel.core.trust_region.trust_sr1`: the same optimum in a few times
+        fewer evaluations), falling back to BOBYQA when it fails; BOBYQA otherwise, and with
         ``step_fraction=None`` (lme4's own path). ``"bobyqa"``: always lme4's optimiser.
     xtol_abs, ftol_abs : float   -- NLopt BOBYQA stopping tolerances (lme4's defaults)
     maxeval : int
