@@ -4,12 +4,13 @@ Stage 1 (lme4's ``nAGQ = 0`` step) optimises the Laplace deviance over theta alo
 fixed effects found by PIRLS together with the random effects. Stage 2 starts from there and
 optimises over ``(theta, beta)`` with PIRLS for the random effects only, using the Laplace
 approximation (``n_agq = 1``) or adaptive Gauss-Hermite quadrature (``n_agq > 1``). Both
-stages use BOBYQA; in stage 2 the fixed effects are measured in units of their stage-1
-standard errors so that every coordinate has a similar scale. ``fast=True`` stops after
+stages use BOBYQA; stage 2 works in whitened coordinates (theta in units of rough standard
+errors, beta through the stage-1 ``R_X^{-1}``) and ends with a Newton step using the
+finite-difference Hessian (:mod:`multilevel.fit.glmer_stage2`). ``fast=True`` stops after
 stage 1 (lme4's ``nAGQ = 0``).
 
 Standard errors come, as in lme4 (``vcov(m, use.hessian = TRUE)``), from the Hessian of the
-deviance over ``(theta, beta)`` at the optimum, found by central differences of the
+deviance over ``(theta, beta)`` at the optimum, found by finite differences of the
 (tightly converged) deviance: ``vcov(beta) = 2 [H^{-1}]_{beta beta}``.
 """
 from __future__ import annotations
@@ -21,11 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.families import Family
-from ..core.glmm import GlmmData, GlmmProblem, PirlsError, fd_hessian
+from ..core.glmm import GlmmData, GlmmProblem, PirlsError
 from ..core.optimize import OptSummary, bobyqa, theta_scales
 from ..core.covstruct import ThetaMap
 from ..core.theta import theta_start
 from .glmer_separation import check_separation
+from .glmer_stage2 import STAGE2_FTOL, Deviance, bobyqa_unit_steps, newton_polish, whitening
 from .weights import prior_weights as _prior_weights
 from ..errors import ConvergenceError, ConvergenceWarning, DataError, SingularFitWarning, two_line
 from .._callsite import caller_data_name
@@ -49,10 +51,12 @@ class GlmerControl:
                               links, 1e-10 otherwise). lme4's ``tolPwrss`` is on the
                               deviance; this is tighter, so that the deviance is smooth in
                               the parameters and its finite-difference Hessian is accurate
-    xtol_abs, ftol_abs : float -- BOBYQA stopping tolerances (stage 2 in scaled units);
+    xtol_abs, ftol_abs : float -- BOBYQA stopping tolerances (stage 2 in whitened units);
                               ``ftol_abs = 1e-8`` is lme4's for lmer, 1000x tighter than
-                              glmer's Nelder-Mead stage 2 (1e-10: ~20% more evaluations
-                              for logLik changes below 1e-7)
+                              glmer's Nelder-Mead stage 2. With ``calc_derivs`` stage 2's
+                              BOBYQA stops at ``max(ftol_abs, 1e-6)`` (about 1e-3 standard
+                              errors from the optimum) and a Newton step with the
+                              finite-difference Hessian lands on the optimum
     maxeval : int
     check_conv : bool      -- lme4's gradient and Hessian checks at the optimum
     calc_derivs : bool     -- compute the finite-difference Hessian (the standard errors
@@ -508,52 +512,53 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
 
     opt2: OptSummary | None = None
     stage2 = not fast and n_agq > 0
+    grad = hess = None
     if stage2:
-        # stage 2 works in units of approximate standard errors around the stage-1 point
+        # stage 2 works in whitened units around the stage-1 point (see glmer_stage2)
         problem.seed(st1)
         se_theta = theta_scales(objective_theta, opt1.theta, lower, opt1.fmin)
         problem.seed(st1, joint=True)
         p1 = np.concatenate([opt1.theta, st1.beta])
         scale = np.concatenate([se_theta, se_beta])
+        T = whitening(st1, se_beta)
+
+        def to_pars(x: np.ndarray) -> np.ndarray:
+            return p1 + np.concatenate([se_theta * x[:m], T @ x[m:]])
 
         def f2(x: np.ndarray) -> float:
-            return joint.objective(p1 + scale * x, n_agq)
+            return joint.objective(to_pars(x), n_agq)
 
         lower2 = np.concatenate([(lower - opt1.theta) / se_theta, np.full(gdata.p, -np.inf)])
+        # with derivatives, a Newton step finishes the optimisation (glmer_stage2)
+        ftol2 = max(control.ftol_abs, STAGE2_FTOL) if control.calc_derivs else control.ftol_abs
         with np.errstate(all="ignore"):
-            opt2 = _bobyqa_unit_steps(f2, lower2, control)
-        pars = p1 + scale * opt2.theta
+            opt2 = bobyqa_unit_steps(f2, lower2, xtol_abs=control.xtol_abs, ftol_abs=ftol2,
+                                     maxeval=control.maxeval)
+        pars = to_pars(opt2.theta)
         pars[:m] = np.maximum(pars[:m], lower)  # exact zeros on the boundary
-        opt2.theta = pars[:m].copy()
-        beta = pars[m:]
-        phi = opt2.theta.copy()
-        theta = tm.theta(phi)
-        opt2.theta0 = opt1.theta.copy()
         if not opt2.converged:
             messages.append(f"optimizer (bobyqa, stage 2) stopped with code "
                             f"{opt2.return_code} after {opt2.feval} evaluations")
+        dev = Deviance(problem, None if tm.identity else tm, n_agq)
         with np.errstate(all="ignore"):
-            try:
-                st = problem.pirls(theta, beta, start=problem._warm["u"])
-            except PirlsError as exc:
+            fmin, st = dev(pars, problem._warm["u"])
+            if st is None:
                 raise ConvergenceError(two_line(
-                    f"PIRLS failed at the estimates: {exc}",
-                    "check the response and predictors for extreme values or separation")
-                ) from None
-        fmin = problem.laplace(st) if n_agq <= 1 else problem.agq(st, n_agq)
+                    "PIRLS failed at the estimates",
+                    "check the response and predictors for extreme values or separation"))
+            phi, beta, st, fmin, grad, hess, log = newton_polish(
+                dev, pars[:m], pars[m:], st, fmin, lower, scale, control.calc_derivs)
+        opt2.theta, opt2.theta0 = phi.copy(), opt1.theta.copy()
+        opt2.log.extend(log)
     else:
         phi, beta, st = opt1.theta.copy(), st1.beta.copy(), st1
-        theta = tm.theta(phi)
         fmin = problem.laplace(st)
     opt = _stage_summary(opt1, opt2)
     opt.fmin = float(fmin)
 
     singular = tm.is_singular(phi, SINGULAR_TOL)
-    grad = hess = None
-    if stage2 and control.calc_derivs:  # over (phi, beta): the structures' parameters
-        grad, hess = _derivatives(joint, phi, beta, lower, scale, n_agq, fmin)
-        if control.check_conv and not singular:
-            messages.extend(_conv_messages(grad, hess, m))
+    if hess is not None and control.check_conv and not singular:
+        messages.extend(_conv_messages(grad, hess, m))
     if singular:
         messages.append("boundary (singular) fit: see help('isSingular')")
     if not st.converged:
@@ -579,86 +584,3 @@ class _JointPhi:
         pars = np.asarray(pars, dtype=float)
         return self.problem.objective(np.r_[self.tm.theta(pars[:self.m]), pars[self.m:]],
                                       n_agq)
-
-
-def _bobyqa_unit_steps(fn, lower: np.ndarray, control: GlmerControl) -> OptSummary:
-    """BOBYQA from 0 with initial steps of 1 in every (standard-error scaled) coordinate.
-
-    (NLopt's default step near a finite bound is a fraction of the distance to it, which in
-    these units would be tens of standard errors.) Coordinates ending within ``1e-5`` of
-    their bound are set onto it when that is no worse (lme4's ``check.boundary``).
-    """
-    import nlopt
-
-    from ..core.optimize import _NLOPT_CODES
-
-    n = lower.size
-    t0 = time.perf_counter()
-    count = [0]
-    best = [np.inf, np.zeros(n)]
-
-    def f(x, grad):
-        count[0] += 1
-        v = float(fn(x))
-        if v < best[0]:
-            best[0], best[1] = v, x.copy()
-        return v
-
-    opt = nlopt.opt(nlopt.LN_BOBYQA, n)
-    opt.set_min_objective(f)
-    opt.set_lower_bounds(np.where(np.isfinite(lower), lower, -np.inf))
-    opt.set_initial_step(np.minimum(1.0, np.where(np.isfinite(lower), -lower, 1.0)).clip(1e-3))
-    opt.set_xtol_abs(control.xtol_abs)
-    opt.set_ftol_abs(control.ftol_abs)
-    opt.set_maxeval(control.maxeval)
-    messages = []
-    try:
-        x = opt.optimize(np.zeros(n))
-        code = _NLOPT_CODES.get(opt.last_optimize_result(), str(opt.last_optimize_result()))
-    except nlopt.RoundoffLimited:
-        x, code = best[1], "ROUNDOFF_LIMITED"
-        messages.append("NLopt stopped: roundoff limited")
-    fmin = float(fn(x))
-    count[0] += 1
-    near = np.isfinite(lower) & (x - lower < 1e-5) & (x != lower)
-    if near.any():
-        snapped = np.where(near, lower, x)
-        f_snap = float(fn(snapped))
-        count[0] += 1
-        if f_snap <= fmin:
-            x, fmin = snapped, f_snap
-    return OptSummary(optimizer="bobyqa", theta0=np.zeros(n), lower=lower, theta=x, fmin=fmin,
-                      feval=count[0], return_code=code, xtol_abs=control.xtol_abs,
-                      ftol_abs=control.ftol_abs, maxeval=control.maxeval,
-                      seconds=time.perf_counter() - t0, messages=messages)
-
-
-def _derivatives(problem: GlmmProblem, theta: np.ndarray, beta: np.ndarray,
-                 lower: np.ndarray, scale: np.ndarray, n_agq: int, fmin: float):
-    """Gradient and Hessian of the deviance over ``(theta, beta)`` by central differences.
-
-    Steps are ``1e-3`` approximate standard errors (``scale``) per parameter, so every
-    second difference sees the same relative change of the deviance. A theta within two
-    steps of its bound is held fixed (its row and column of the Hessian are the identity,
-    its gradient zero): the standard errors of beta are then conditional on it, as for a
-    boundary fit in lme4.
-    """
-    m = theta.size
-    x0 = np.concatenate([theta, beta])
-    steps = 1e-3 * scale
-    free = np.ones(x0.size, dtype=bool)
-    free[:m] = ~(np.isfinite(lower) & (theta - lower < 2 * steps[:m]))
-    idx = np.flatnonzero(free)
-
-    def fsub(xs: np.ndarray) -> float:
-        x = x0.copy()
-        x[idx] = xs
-        return problem.objective(x, n_agq)
-
-    with np.errstate(all="ignore"):
-        g_sub, h_sub = fd_hessian(fsub, x0[idx], steps[idx], fx=fmin)
-    grad = np.zeros(x0.size)
-    hess = np.eye(x0.size)
-    grad[idx] = g_sub
-    hess[np.ix_(idx, idx)] = h_sub
-    return grad, hess
