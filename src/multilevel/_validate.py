@@ -860,7 +860,13 @@ def check_design_numbers(design, kind: str = "lmer") -> None:
 
     name = getattr(design, "response_name", None) or "response"
     y = np.asarray(design.y, dtype=float)
-    check_magnitudes(np.zeros((y.size, 0)), [], y, name)  # X: checked by build_design
+    # the response's magnitudes (X was checked by build_design); its range from one max/min
+    hi, lo = (float(y.max()), float(y.min())) if y.size else (0.0, 0.0)
+    top = max(hi, -lo)
+    if math.isfinite(top):
+        _refuse_magnitude(f"the response {name!r}", top, y.size)
+    else:  # NaN or Inf: the finite values only
+        check_magnitudes(np.zeros((y.size, 0)), [], y, name)
     if kind != "lmer":
         return
     p = np.shape(design.X)[1]
@@ -868,7 +874,7 @@ def check_design_numbers(design, kind: str = "lmer") -> None:
         raise DataError(two_line(
             f"{design.nobs} observations for {p} fixed-effect coefficients: no residual "
             "degrees of freedom", "use fewer predictors or more data"))
-    if y.size and np.ptp(y) == 0:
+    if y.size and hi - lo == 0:  # np.ptp: NaN (Inf - Inf) is not constant
         raise DataError(two_line(
             f"the response {name!r} is constant (every value is {y[0]:g}): a mixed model "
             "needs variation in the response", "check the data or the rows used"))
@@ -919,13 +925,22 @@ def check_magnitudes(X, xnames, y=None, response: str = "response") -> None:
     limit = np.sqrt(MAX_SUM_SQUARES / np.maximum(counts, 1))
     bad = np.flatnonzero((tops > limit) | ((tops > 0) & (tops < MIN_MAGNITUDE)))
     for j in bad[:1]:  # the first column out of range, named as before
-        what, top = whats[j], float(tops[j])
-        if top > np.sqrt(MAX_SUM_SQUARES / max(int(counts[j]), 1)):
-            raise DataError(two_line(
-                f"{what} has values as large as {top:.3g}: their squares overflow",
-                f"rescale it (e.g. divide by 1e{int(np.floor(np.log10(top)))}) and fit again"))
-        if 0 < top < MIN_MAGNITUDE:
-            raise DataError(two_line(
-                f"{what} has values no larger than {top:.3g}: their squares underflow to 0",
-                f"rescale it (e.g. multiply by 1e{-int(np.floor(np.log10(top)))}) and fit "
-                "again"))
+        _refuse_magnitude(whats[j], float(tops[j]), int(counts[j]))
+
+
+def _refuse_magnitude(what: str, top: float, count: int) -> None:
+    """The DataError for values whose squares overflow (summed over `count` values) or
+    underflow; `top` is the largest absolute finite value."""
+    if top > math.sqrt(MAX_SUM_SQUARES / max(count, 1)):
+        import numpy as np
+
+        raise DataError(two_line(
+            f"{what} has values as large as {top:.3g}: their squares overflow",
+            f"rescale it (e.g. divide by 1e{int(np.floor(np.log10(top)))}) and fit again"))
+    if 0 < top < MIN_MAGNITUDE:
+        import numpy as np
+
+        raise DataError(two_line(
+            f"{what} has values no larger than {top:.3g}: their squares underflow to 0",
+            f"rescale it (e.g. multiply by 1e{-int(np.floor(np.log10(top)))}) and fit "
+            "again"))
