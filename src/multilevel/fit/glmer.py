@@ -35,6 +35,7 @@ from ..core.threads import blas_threads_for, glmm_dense_order
 from ..design.problem import order_terms, to_term_data
 
 SINGULAR_TOL = 1e-4
+STAGE1_FTOL = 1e-2  # stage 1's BOBYQA ftol_abs when stage 2 follows
 GRAD_TOL = 2e-3  # lme4: check.conv.grad tol
 HESS_TOL = 1e-6  # lme4: check.conv.hess tol
 SEPARATION_MAX_ROWS = 2_000_000
@@ -494,9 +495,14 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
     messages: list[str] = []
 
     # ----- stage 1: theta only, beta inside PIRLS (lme4's nAGQ = 0) --------------------------
+    # when stage 2 follows, stage 1 only gives its start (stage 2 re-optimises theta, whose
+    # optimum moves by tenths of a standard error): deviance changes below STAGE1_FTOL,
+    # about a tenth of a standard error of theta, are not worth evaluations
+    stage2 = not fast and n_agq > 0
+    ftol1 = max(control.ftol_abs, STAGE1_FTOL) if stage2 else control.ftol_abs
     with np.errstate(all="ignore"):
         opt1 = bobyqa(objective_theta, tm.phi(theta_start(ps)), lower,
-                      xtol_abs=control.xtol_abs, ftol_abs=control.ftol_abs,
+                      xtol_abs=control.xtol_abs, ftol_abs=ftol1,
                       maxeval=control.maxeval)
         try:
             st1 = problem.pirls(tm.theta(opt1.theta))
@@ -511,7 +517,6 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
     se_beta = np.where(np.isfinite(se_beta) & (se_beta > 0), se_beta, 1.0)
 
     opt2: OptSummary | None = None
-    stage2 = not fast and n_agq > 0
     grad = hess = None
     if stage2:
         # stage 2 works in whitened units around the stage-1 point (see glmer_stage2)
