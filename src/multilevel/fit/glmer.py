@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..core.families import Family
-from ..core.glmm import GlmmData, GlmmProblem, PirlsError
+from ..core.glmm import GlmmData, GlmmProblem, PirlsError, PirlsState
 from ..core.optimize import OptSummary, bobyqa, theta_scales
 from ..core.covstruct import ThetaMap
 from ..core.theta import theta_start
 from .glmer_separation import check_separation
-from .glmer_stage2 import STAGE2_FTOL, Deviance, bobyqa_unit_steps, newton_polish, whitening
+from .glmer_stage2 import (STAGE2_FTOL, Deviance, ModePredictor, bobyqa_unit_steps,
+                           newton_polish, whitening)
 from .weights import prior_weights as _prior_weights
 from ..errors import ConvergenceError, ConvergenceWarning, DataError, SingularFitWarning, two_line
 from .._callsite import caller_data_name
@@ -360,8 +361,6 @@ def glmer_nb(formula: str, data, *, link: str = "log", n_agq: int = 1, weights=N
     >>> m.family
     'negative.binomial'
     """
-    from dataclasses import replace
-
     from scipy.optimize import minimize_scalar
 
     from ..family import Poisson
@@ -530,8 +529,18 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
         def to_pars(x: np.ndarray) -> np.ndarray:
             return p1 + np.concatenate([se_theta * x[:m], T @ x[m:]])
 
+        dev = Deviance(problem, None if tm.identity else tm, n_agq)
+        modes = ModePredictor(m + gdata.p)
+
+        def start_at(x: np.ndarray) -> PirlsState:
+            u = modes.predict(x)
+            return st1 if u is None else replace(st1, u=u)
+
         def f2(x: np.ndarray) -> float:
-            return joint.objective(to_pars(x), n_agq)
+            f, st = dev(to_pars(x), start_at(x))
+            if st is not None:
+                modes.add(x, st.u)
+            return f
 
         lower2 = np.concatenate([(lower - opt1.theta) / se_theta, np.full(gdata.p, -np.inf)])
         # with derivatives, a Newton step finishes the optimisation (glmer_stage2)
@@ -544,9 +553,8 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
         if not opt2.converged:
             messages.append(f"optimizer (bobyqa, stage 2) stopped with code "
                             f"{opt2.return_code} after {opt2.feval} evaluations")
-        dev = Deviance(problem, None if tm.identity else tm, n_agq)
         with np.errstate(all="ignore"):
-            fmin, st = dev(pars, problem._warm["u"])
+            fmin, st = dev(pars, start_at(opt2.theta))
             if st is None:
                 raise ConvergenceError(two_line(
                     "PIRLS failed at the estimates",

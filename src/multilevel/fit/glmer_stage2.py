@@ -94,6 +94,51 @@ class Deviance:
         return float(f), st
 
 
+class ModePredictor:
+    """Starts for PIRLS during stage 2: the modes ``u`` predicted linearly from the
+    evaluations already made.
+
+    BOBYQA's first ``2n + 1`` points are its start and a step of ``+-rho`` along each
+    coordinate, which give the Jacobian ``J = du/dx`` by least squares (central differences).
+    From then on the start at ``x`` is ``u(x_k) + J (x - x_k)`` for the nearest evaluated
+    ``x_k``, whose error is second order in ``|x - x_k|`` (instead of first order for a start
+    at the previous point): about one PIRLS iteration fewer per evaluation.
+
+    Examples
+    --------
+    >>> pred = ModePredictor(2)
+    >>> for x in ([0, 0], [1, 0], [0, 1], [-1, 0], [0, -1]):
+    ...     pred.add(np.array(x, float), np.array([2.0 * x[0] + x[1], 1.0]))
+    >>> pred.predict(np.array([0.5, 0.5])).tolist()
+    [1.5, 1.0]
+    """
+
+    def __init__(self, n: int):
+        self.n = n
+        self.xs: list[np.ndarray] = []
+        self.us: list[np.ndarray] = []
+        self.J: np.ndarray | None = None
+
+    def add(self, x: np.ndarray, u: np.ndarray) -> None:
+        self.xs.append(np.array(x, dtype=float))
+        self.us.append(u)
+        if self.J is None and len(self.xs) == 2 * self.n + 1:
+            dX = np.array(self.xs[1:]) - self.xs[0]
+            dU = np.array(self.us[1:]) - self.us[0]
+            J, _, rank, _ = np.linalg.lstsq(dX, dU, rcond=None)
+            if rank == self.n:
+                self.J = J.T
+
+    def predict(self, x: np.ndarray) -> np.ndarray | None:
+        """The predicted modes at ``x`` (None before the first evaluation)."""
+        if not self.xs:
+            return None
+        k = int(np.argmin([np.sum((x - xk) ** 2) for xk in self.xs]))
+        if self.J is None:
+            return self.us[k]
+        return self.us[k] + self.J @ (x - self.xs[k])
+
+
 def fd_derivatives(dev: Deviance, x0: np.ndarray, st0: PirlsState, f0: float,
                    steps: np.ndarray, free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Gradient and Hessian over the ``free`` coordinates by finite differences.
