@@ -23,6 +23,8 @@ DENSE_CROSS_MAX = 4_000_000  # entries below which a term-by-term block may be k
 DENSE_FILL_MIN = 0.25  # fill ratio above which it is kept dense
 DENSE_SMALL = 250_000  # blocks this small are dense whatever their fill: sparse overhead
                        # (index checks, format conversions) costs more than the zeros
+PAIR_TABLE_MAX = 50_000_000  # level pairs up to which a sparse block's pattern is found by a
+                             # table over all pairs (one bincount) rather than by sorting
 
 
 @dataclass(frozen=True)
@@ -109,15 +111,29 @@ def term_cross(ti: TermData, tj: TermData):
         return out.reshape(ti.q, tj.q)
     import scipy.sparse as sp  # only for large blocks: small fits never import scipy.sparse
 
-    rows, cols, vals = [], [], []
+    # the pairs of levels that meet (sorted, row level major) and each row's pair
+    li, lj = ti.n_levels, tj.n_levels
+    key = ti.codes.astype(np.int64) * lj + tj.codes
+    if li * lj <= PAIR_TABLE_MAX:  # a table over all pairs: no sort
+        pairs = np.flatnonzero(np.bincount(key, minlength=li * lj))
+        index = np.empty(li * lj, dtype=np.int64)
+        index[pairs] = np.arange(pairs.size)
+        pair_of_row = index[key]
+    else:
+        pairs, pair_of_row = np.unique(key, return_inverse=True)
+    n_pairs = pairs.size
+    blocks = np.empty((n_pairs, ti.p, tj.p))
     for a in range(ti.p):
         for b in range(tj.p):
-            rows.append(ti.codes * ti.p + a)
-            cols.append(tj.codes * tj.p + b)
-            vals.append(ti.Z[:, a] * tj.Z[:, b])
-    M = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                      shape=(ti.q, tj.q)).tocsr()
-    M.sum_duplicates()
+            blocks[:, a, b] = np.bincount(pair_of_row, weights=ti.Z[:, a] * tj.Z[:, b],
+                                          minlength=n_pairs)
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(pairs // lj, minlength=li))])
+    cols = pairs % lj
+    if ti.p == tj.p == 1:
+        M = sp.csr_matrix((blocks.ravel(), cols, indptr), shape=(ti.q, tj.q))
+    else:
+        M = sp.bsr_matrix((blocks, cols, indptr), shape=(ti.q, tj.q)).tocsr()
+    M.has_sorted_indices = True
     if size <= DENSE_CROSS_MAX and M.nnz >= DENSE_FILL_MIN * size:
         return M.toarray()
     return M

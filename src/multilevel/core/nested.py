@@ -31,33 +31,45 @@ from .crossprod import CrossProducts
 from .theta import lower_tri_indices, split_theta
 
 
+def _entries(M) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(rows, cols, values)`` of the nonzero entries of a dense or CSR block."""
+    if hasattr(M, "indptr") and getattr(M, "format", "") == "csr":
+        rows = np.repeat(np.arange(M.shape[0]), np.diff(M.indptr))
+        cols, vals = M.indices, M.data
+    elif hasattr(M, "tocoo"):
+        C = M.tocoo()
+        rows, cols, vals = C.row, C.col, C.data
+    else:
+        M = np.asarray(M, dtype=float)
+        rows, cols = np.nonzero(M)
+        vals = M[rows, cols]
+    nz = vals != 0
+    return rows[nz], cols[nz], vals[nz]
+
+
 def _parents(M, l_rows: int, p_rows: int, l_cols: int, p_cols: int) -> np.ndarray | None:
     """The one row level each column level of ``M`` touches, or None when some touch 0 or 2+."""
-    import scipy.sparse as sp
-
     if getattr(M, "nnz", 0) > l_cols * p_rows * p_cols:  # some level has two parents
         return None
-    C = sp.coo_matrix(M)
-    nz = C.data != 0
-    rows, cols = C.row[nz] // p_rows, C.col[nz] // p_cols
-    pairs = np.unique(cols.astype(np.int64) * l_rows + rows)
-    cols_u = pairs // l_rows
-    if cols_u.size != l_cols or np.any(np.diff(cols_u) != 1):
+    rows, cols, _ = _entries(M)
+    r, c = rows // p_rows, cols // p_cols
+    parent = np.full(l_cols, -1, dtype=np.int64)
+    parent[c] = r
+    if np.any(parent < 0) or not np.array_equal(parent[c], r):
         return None
-    return (pairs % l_rows).astype(np.int64)
+    return parent
 
 
 def _blocks(M, parent: np.ndarray, p_rows: int, p_cols: int) -> np.ndarray:
     """The ``(p_rows, p_cols, l_cols)`` blocks of ``M`` at (parent row level, column level)."""
-    import scipy.sparse as sp
-
+    if hasattr(M, "tocoo"):  # sparse: every entry lies in its column level's parent block
+        rows, cols, vals = _entries(M)
+        out = np.zeros((p_rows, p_cols, parent.size))
+        out[rows % p_rows, cols % p_cols, cols // p_cols] = vals
+        return out
     l = parent.size
     rows = np.arange(p_rows)[:, None, None] + parent[None, None, :] * p_rows
     cols = np.arange(p_cols)[None, :, None] + np.arange(l)[None, None, :] * p_cols
-    rows, cols = np.broadcast_arrays(rows, cols)
-    if sp.issparse(M):
-        vals = sp.csr_matrix(M)[rows.ravel(), cols.ravel()]
-        return np.asarray(vals, dtype=float).reshape(p_rows, p_cols, l)
     return np.asarray(M, dtype=float)[rows, cols]
 
 
@@ -178,6 +190,8 @@ class NestedSystem:
     xy : (m, m) array                          -- ``[X y]'[X y]``
     sums : dict[(j, k)] -> level sums by parent
     parents : dict[(j, k)] -> (l_k,) arrays
+    below : list of (c_k, p_k, l_k) arrays     -- ``[Z_{k+1}; ...; Z_{K-1}; [X y]]'Z_k``
+                                                  stacked (``cross`` and ``fixed`` are views)
     """
 
     diag: list
@@ -186,6 +200,21 @@ class NestedSystem:
     xy: np.ndarray
     sums: dict
     parents: dict
+    below: list | None = None
+
+    def __post_init__(self):
+        if self.below is None:  # stack the blocks below each term's diagonal once
+            K = len(self.diag)
+            self.below = [np.ascontiguousarray(np.concatenate(
+                [self.cross[(j, k)] for j in range(k + 1, K)] + [self.fixed[k]], axis=0))
+                for k in range(K)]
+            for k in range(K):
+                start = 0
+                for j in range(k + 1, K):
+                    p = self.diag[j].shape[0]
+                    self.cross[(j, k)] = self.below[k][start:start + p]
+                    start += p
+                self.fixed[k] = self.below[k][start:]
 
     @classmethod
     def from_crossproducts(cls, A: CrossProducts, parents: dict) -> "NestedSystem":
@@ -223,7 +252,7 @@ class NestedSystem:
         """
         K = len(terms)
         cache = {} if cache is None else cache
-        diag, cross, fixed = [], {}, []
+        diag, cross, fixed, below = [], {}, [], []
         for k in range(K):
             t = terms[k]
             later = [j for j in range(k + 1, K) if (j, k) in parents]
@@ -240,64 +269,86 @@ class NestedSystem:
             G = np.bincount(flat, weights=vals, minlength=t.n_levels * c * p)
             G = G.reshape(t.n_levels, c, p).transpose(1, 2, 0)  # (c, p, l)
             diag.append(G[:p])
+            below.append(G[p:])
             start = p
             for j in later:
                 cross[(j, k)] = G[start:start + terms[j].p]
                 start += terms[j].p
             fixed.append(G[start:])
         return cls(diag=diag, cross=cross, fixed=fixed, xy=(XY * w[:, None]).T @ XY,
-                   sums=sums, parents=parents)
+                   sums=sums, parents=parents, below=below)
 
 
 @dataclass
 class NestedFactor:
     """``L`` for one theta: inverses of the diagonal level blocks, the blocks below them
-    (``rows[(i, k)]``: ``(p_i, p_k, l_k)``, ``i = K`` for ``[X y]``), ``L_XX`` and
-    ``log det(Lambda'Z'Z Lambda + I)``."""
+    (``below[k]``: ``(c_k, p_k, l_k)``, the rows of the later terms and ``[X y]`` stacked as
+    in :class:`NestedSystem`; ``rows[(i, k)]`` are views of them, ``i = K`` for ``[X y]``),
+    ``L_XX`` and ``log det(Lambda'Z'Z Lambda + I)``."""
 
     Ts: list
     Linv: list
     rows: dict
     LXX: np.ndarray
     logdet: float
+    below: list | None = None
 
 
 def nested_factor(S: NestedSystem, Ts: list) -> NestedFactor:
     """Factor the penalised system of a :class:`NestedSystem` at the factors ``Ts``.
 
+    Term by term, finest first: the diagonal level blocks ``T_j'(Z_j'Z_j)_l T_j + I`` and the
+    stacked blocks below them (``blockdiag(T_i', I) C T_j``), less the fill from the finer
+    terms (one product of their stacked rows per finer term, summed over the levels with the
+    same parent), then the batched Cholesky factors and ``L_below = B L_jj^{-T}``.
+
     Raises :class:`~multilevel.core.cholesky.NotPositiveDefinite` when a block is not
     positive definite.
     """
     K = len(Ts)
-    rows: dict = {}
+    m = S.xy.shape[0]
+    ps = [T.shape[0] for T in Ts]
+    below: list = []
     Linvs = []
     logdet = 0.0
     for j in range(K):
+        p = ps[j]
         D = _right(_left(Ts[j], S.diag[j]), Ts[j])
-        if D.shape[0] == 1:
+        if p == 1:
             D += 1.0
         else:
-            D[np.arange(D.shape[0]), np.arange(D.shape[0])] += 1.0
-        for k in range(j):
-            D = D - S.sums[(j, k)](_mul_t(rows[(j, k)], rows[(j, k)]))
+            D[np.arange(p), np.arange(p)] += 1.0
+        B = _right(S.below[j], Ts[j])
+        start = 0
+        for i in range(j + 1, K):  # T_i' on the rows of each later term ([X y] keeps I)
+            B[start:start + ps[i]] = _left(Ts[i], B[start:start + ps[i]])
+            start += ps[i]
+        for k in range(j):  # fill from the finer term k: its rows of term j and below
+            o = sum(ps[k + 1:j])
+            Lk = below[k]
+            P = S.sums[(j, k)](_mul_t(Lk[o:], Lk[o:o + p]))
+            D -= P[:p]
+            B -= P[p:]
         Linv, ld = _cholesky(D)
         Linvs.append(Linv)
         logdet += ld
-        for i in range(j + 1, K + 1):
-            B = (_right(_left(Ts[i], S.cross[(i, j)]), Ts[j]) if i < K
-                 else _right(S.fixed[j], Ts[j]))
-            for k in range(j):
-                B = B - S.sums[(j, k)](_mul_t(rows[(i, k)], rows[(j, k)]))
-            rows[(i, j)] = _mul_t(B, Linv)
+        below.append(_mul_t(B, Linv))
     XX = S.xy.copy()
     for j in range(K if XX.size else 0):
-        M = rows[(K, j)].reshape(XX.shape[0], -1)
+        M = below[j][-m:].reshape(m, -1)
         XX -= M @ M.T
     try:
         LXX = np.linalg.cholesky(XX) if XX.size else XX
     except np.linalg.LinAlgError as exc:
         raise NotPositiveDefinite(str(exc)) from exc
-    return NestedFactor(Ts=Ts, Linv=Linvs, rows=rows, LXX=LXX, logdet=logdet)
+    rows: dict = {}
+    for j in range(K):
+        start = 0
+        for i in range(j + 1, K):
+            rows[(i, j)] = below[j][start:start + ps[i]]
+            start += ps[i]
+        rows[(K, j)] = below[j][start:]
+    return NestedFactor(Ts=Ts, Linv=Linvs, rows=rows, LXX=LXX, logdet=logdet, below=below)
 
 
 def nested_solve(F: NestedFactor, S: NestedSystem) -> tuple[np.ndarray, list]:
