@@ -10,7 +10,8 @@ from hypothesis import given, settings, strategies as st
 from multilevel.core.crossprod import TermData
 from multilevel.core.families import Family
 from multilevel.core.glmm import GlmmData, GlmmProblem
-from multilevel.core.glmm_blocks import CrossedPls, NestedPls, block_pls, nested_order
+from multilevel.core.glmm_blocks import (CrossedPls, NestedPls, OneTermPls, block_pls,
+                                         nested_order)
 
 
 def _codes(rng, n, l):
@@ -57,7 +58,7 @@ def test_block_solve_equals_the_general_path(seed, kind):
     n = 90
     terms, X = _design(rng, kind, n)
     pls = block_pls(terms, X)
-    assert isinstance(pls, CrossedPls if kind == "crossed" else NestedPls)
+    assert isinstance(pls, {"one": OneTermPls, "nested": NestedPls, "crossed": CrossedPls}[kind])
     prob = _problem(terms, X, "binomial", rng, blocks=False)
     theta = rng.uniform(0.0, 2.0, len(terms))
     w, z = rng.uniform(0.05, 0.3, n), rng.normal(size=n)
@@ -89,6 +90,22 @@ def test_pirls_modes_and_laplace_equal_the_general_path(kind, family):
         np.testing.assert_allclose(a.beta, b.beta, rtol=1e-8, atol=1e-10)
         assert fast.laplace(a) == pytest.approx(slow.laplace(b), rel=1e-10)
         np.testing.assert_allclose(a.sol.RX_inv, b.sol.RX_inv, rtol=1e-8, atol=1e-12)
+
+
+def test_one_term_equals_the_nested_elimination():
+    rng = np.random.default_rng(3)
+    n = 70
+    X = np.column_stack([np.ones(n), rng.normal(size=n)])
+    for Z in (np.ones((n, 1)), rng.normal(size=(n, 1))):
+        terms = [TermData(_codes(rng, n, 9), Z, 9)]
+        one, nested = OneTermPls(terms, X), NestedPls(terms, X)
+        w, z = rng.uniform(0.1, 1.0, n), rng.normal(size=n)
+        for mode in ("joint", "u"):
+            for a, b in zip(one.solve(np.array([0.7]), w, z, mode),
+                            nested.solve(np.array([0.7]), w, z, mode)):
+                np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+        assert one.logdet(np.array([0.7]), w) == pytest.approx(
+            nested.logdet(np.array([0.7]), w), rel=1e-13)
 
 
 def test_nested_order_and_fallbacks():

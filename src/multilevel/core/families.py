@@ -401,19 +401,22 @@ class Family:
         if self.name == "binomial":
             wny = wt * (1.0 - y)
             sat = float(np.sum(special.xlogy(wy, y) + special.xlogy(wny, 1.0 - y)))
+            # softplus(eta) = log1p(exp(-|eta|)) + (eta + |eta|) / 2, so
+            # sum(wt softplus(eta) - wy eta) = wt @ log1p(e) + wt @ |eta| / 2 + c @ eta
+            c = 0.5 * wt - wy
+            half_wt = 0.5 * wt
 
             def logit(eta):
                 a = np.abs(eta)
-                if a.max(initial=0.0) > 30.0:  # lme4's clamps may bite
+                if a.max() > 30.0:  # lme4's clamps may bite
                     return general(eta)
                 e = np.exp(-a)
                 inv = 1.0 / (1.0 + e)
-                mu = np.where(eta >= 0, inv, e * inv)
-                me = e * inv * inv                  # mu (1 - mu) = the variance
-                # softplus(eta) = log1p(exp(-|eta|)) + max(eta, 0)
-                sp = np.log1p(e)
-                sp += np.maximum(eta, 0.0)
-                dev = 2.0 * (sat + float(wt @ sp) - float(wy @ eta))
+                me = e * inv
+                mu = np.where(eta >= 0, inv, me)   # e / (1 + e) for negative eta
+                me *= inv                          # mu (1 - mu) = the variance
+                dev = 2.0 * (sat + float(wt @ np.log1p(e)) + float(half_wt @ a)
+                             + float(c @ eta))
                 return mu, wt * me, (y - mu) / me, dev
             return logit
         sat = float(np.sum(special.xlogy(wy, y) - wy))

@@ -49,6 +49,7 @@ Only numpy/scipy here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from math import isfinite
 
 import numpy as np
 
@@ -296,41 +297,47 @@ class GlmmProblem:
             mu, w, r, dev = respond(eta)
             pdev_old = dev + float(u @ u)
         base = d.offset if joint else d.offset + d.X @ b
+        zb, step_of = self.zb, self._step
         converged = False
-        for it in range(1, self.maxit + 1):
-            if not np.isfinite(np.sum(w) + np.sum(r)):  # any inf or nan
-                raise PirlsError("non-finite working weights or residuals in PIRLS")
-            # the penalised least-squares step for working response z = eta - base + r
-            with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for it in range(1, self.maxit + 1):
+                if not isfinite(w.sum() + r.sum()):  # any inf or nan
+                    raise PirlsError("non-finite working weights or residuals in PIRLS")
+                # the penalised least-squares step for working response z = eta - base + r
+                z = eta - base
+                z += r
                 try:
-                    b_step, u_new, step_parts = self._step(theta, X, eta - base + r, w)
+                    b_step, u_new, step_parts = step_of(theta, X, z, w)
                 except NotPositiveDefinite as exc:
                     raise PirlsError(str(exc)) from exc
-            b_new = b_step if joint else b
-            eta_new = (d.offset + d.X @ b_new if joint else base) + self.zb(theta, u_new)
-            mu, w, r, dev = respond(eta_new)
-            pdev = dev + float(u_new @ u_new)
-            halvings = 0
-            # halve only on a real increase: near the mode rounding moves pdev both ways
-            slack = (max(1e-12 * abs(pdev_old), self._dev_noise) if np.isfinite(pdev_old)
-                     else 0.0)
-            while not pdev <= pdev_old + slack and np.isfinite(pdev_old) and halvings < 10:
-                halvings += 1
-                u_new = 0.5 * (u + u_new)
-                b_new = 0.5 * (b + b_new) if joint else b
-                eta_new = 0.5 * (eta + eta_new)
+                b_new = b_step if joint else b
+                eta_new = zb(theta, u_new)
+                eta_new += d.offset + d.X @ b_new if joint else base
                 mu, w, r, dev = respond(eta_new)
                 pdev = dev + float(u_new @ u_new)
-            if not np.isfinite(pdev) or (pdev > pdev_old + max(1e-10 * abs(pdev_old),
-                                                                self._dev_noise)):
-                raise PirlsError("PIRLS step-halving failed to reduce the deviance")
-            step = max(float(np.max(np.abs(eta_new - eta), initial=0.0)),
-                       float(np.max(np.abs(u_new - u), initial=0.0)))
-            u, b, eta = u_new, b_new, eta_new
-            pdev_old = pdev
-            if step < self.tol:
-                converged = True
-                break
+                halvings = 0
+                # halve only on a real increase: near the mode rounding moves pdev both ways
+                slack = (max(1e-12 * abs(pdev_old), self._dev_noise) if isfinite(pdev_old)
+                         else 0.0)
+                while not pdev <= pdev_old + slack and isfinite(pdev_old) and halvings < 10:
+                    halvings += 1
+                    u_new = 0.5 * (u + u_new)
+                    b_new = 0.5 * (b + b_new) if joint else b
+                    eta_new = 0.5 * (eta + eta_new)
+                    mu, w, r, dev = respond(eta_new)
+                    pdev = dev + float(u_new @ u_new)
+                if not isfinite(pdev) or (pdev > pdev_old + max(1e-10 * abs(pdev_old),
+                                                                 self._dev_noise)):
+                    raise PirlsError("PIRLS step-halving failed to reduce the deviance")
+                # the largest change of eta or u (u is never empty: q >= 1)
+                eta -= eta_new
+                u -= u_new
+                step = max(float(np.abs(eta).max()), float(np.abs(u).max()))
+                u, b, eta = u_new, b_new, eta_new
+                pdev_old = pdev
+                if step < self.tol:
+                    converged = True
+                    break
         self.n_pirls += it
         # log|L|^2 at the weights of the converged modes (the last solve used the weights of
         # the iterate before, which would leave an error proportional to the last step)
@@ -344,8 +351,8 @@ class GlmmProblem:
         and ``parts`` what :meth:`_to_solution` needs (built only if asked for)."""
         blocks = self._blocks()
         if blocks:
-            beta, u, LXX, logdet = blocks.solve(theta, w, z, "joint" if X.shape[1] else "u")
-            return beta, u, (beta, self.split_u(u), LXX, logdet)
+            parts = blocks.solve(theta, w, z, "joint" if X.shape[1] else "u")
+            return parts[0], parts[1], parts
         parts = self._pls_parts(theta, X, z, w)
         sol_beta, sol_u = _beta_u(parts)
         u = np.concatenate([x.ravel() for x in sol_u]) if sol_u else np.zeros(0)
@@ -385,6 +392,8 @@ class GlmmProblem:
         if isinstance(parts, LmmSolution):
             return parts
         beta, us, LXX, logdet = parts
+        if isinstance(us, np.ndarray):  # flat u of a block solver
+            us = self.split_u(us)
         return self._solution(theta, beta, us, LXX, logdet)
 
     def _factors(self, theta) -> list[np.ndarray]:
