@@ -109,7 +109,7 @@ class ModePredictor:
     >>> pred = ModePredictor(2)
     >>> for x in ([0, 0], [1, 0], [0, 1], [-1, 0], [0, -1]):
     ...     pred.add(np.array(x, float), np.array([2.0 * x[0] + x[1], 1.0]))
-    >>> pred.predict(np.array([0.5, 0.5])).tolist()
+    >>> np.round(pred.predict(np.array([0.5, 0.5])), 12).tolist()
     [1.5, 1.0]
     """
 
