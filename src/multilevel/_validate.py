@@ -866,7 +866,7 @@ def check_design_numbers(design, kind: str = "lmer") -> None:
     if math.isfinite(top):
         _refuse_magnitude(f"the response {name!r}", top, y.size)
     else:  # NaN or Inf: the finite values only
-        check_magnitudes(np.zeros((y.size, 0)), [], y, name)
+        _refuse_magnitude(f"the response {name!r}", *_column_top(y.ravel()))
     if kind != "lmer":
         return
     p = np.shape(design.X)[1]
@@ -880,21 +880,40 @@ def check_design_numbers(design, kind: str = "lmer") -> None:
             "needs variation in the response", "check the data or the rows used"))
 
 
-def _column_tops(X):
-    """Per column of a 2-D float array: the largest absolute finite value (0 when none) and
-    the number of finite values."""
+def _column_top(v) -> tuple[float, int]:
+    """The largest absolute finite value of a vector (0.0 when none) and how many finite
+    values it has."""
+    import numpy as np
+
+    if v.size == 0:
+        return 0.0, 0
+    top = max(float(v.max()), -float(v.min()))
+    if math.isfinite(top):
+        return top, int(v.size)
+    v = v[np.isfinite(v)]
+    return (float(np.max(np.abs(v))) if v.size else 0.0), int(v.size)
+
+
+def _magnitude_suspects(X) -> list[int]:
+    """The columns of a 2-D float array that may be out of range for
+    :func:`check_magnitudes`; the others certainly are not.
+
+    Two full reductions (max, min) bound every column's largest |value|: below the overflow
+    limit for n values, no column overflows. A column's sum of squares ``s_j`` bounds its
+    largest |value| from below (``max |x| >= sqrt(s_j / n)``): ``s_j >= n (2 MIN)^2`` rules
+    out underflow (the factor 2 covers rounding). Reductions along the columns of a tall
+    C-ordered array are slow in numpy (``X.max(axis=0)`` is ~25x a full ``X.max()``), which
+    this avoids."""
     import numpy as np
 
     n, p = X.shape
     if n == 0 or p == 0:
-        return np.zeros(p), np.zeros(p, dtype=np.int64)
-    tops = np.maximum(X.max(axis=0), -X.min(axis=0))  # max |x|; NaN/Inf where a column has one
-    counts = np.full(p, n, dtype=np.int64)
-    for j in np.flatnonzero(~np.isfinite(tops)):
-        v = X[:, j][np.isfinite(X[:, j])]
-        tops[j] = float(np.max(np.abs(v))) if v.size else 0.0
-        counts[j] = v.size
-    return tops, counts
+        return []
+    top = max(float(X.max()), -float(X.min()))
+    if not math.isfinite(top) or top > math.sqrt(MAX_SUM_SQUARES / n):
+        return list(range(p))  # NaN, Inf or very large values: every column on its own
+    squares = np.einsum("ij,ij->j", X, X)
+    return np.flatnonzero(squares < n * (2.0 * MIN_MAGNITUDE) ** 2).tolist()
 
 
 def check_magnitudes(X, xnames, y=None, response: str = "response") -> None:
@@ -914,18 +933,15 @@ def check_magnitudes(X, xnames, y=None, response: str = "response") -> None:
     import numpy as np
 
     X = np.asarray(X, dtype=float)
-    # per column: the largest |finite value| and how many finite values there are (one
-    # max/min reduction over X; a column with NaN or Inf is looked at on its own)
-    tops, counts = _column_tops(X[:, :len(xnames)] if X.ndim == 2 else X.reshape(-1, 0))
-    whats = [f"the column {xn!r} of the fixed effects" for xn in xnames]
+    # the largest |finite value| of the response, then of each column that may be out of
+    # range (see _magnitude_suspects), against the limits for that many finite values
     if y is not None:
-        y_top, y_count = _column_tops(np.asarray(y, float).reshape(-1, 1))
-        tops, counts = np.concatenate([y_top, tops]), np.concatenate([y_count, counts])
-        whats.insert(0, f"the response {response!r}")
-    limit = np.sqrt(MAX_SUM_SQUARES / np.maximum(counts, 1))
-    bad = np.flatnonzero((tops > limit) | ((tops > 0) & (tops < MIN_MAGNITUDE)))
-    for j in bad[:1]:  # the first column out of range, named as before
-        _refuse_magnitude(whats[j], float(tops[j]), int(counts[j]))
+        _refuse_magnitude(f"the response {response!r}",
+                          *_column_top(np.asarray(y, float).ravel()))
+    X = X[:, :len(xnames)] if X.ndim == 2 else X.reshape(-1, 0)
+    for j in _magnitude_suspects(X):  # in column order: the first out of range is named
+        _refuse_magnitude(f"the column {xnames[j]!r} of the fixed effects",
+                          *_column_top(X[:, j]))
 
 
 def _refuse_magnitude(what: str, top: float, count: int) -> None:

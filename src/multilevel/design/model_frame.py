@@ -195,16 +195,34 @@ _group_parts = group_parts  # the name the out-of-core backends import
 
 
 def _group_codes(df: pd.DataFrame, parts: list[str]):
-    """Codes and labels of the interaction of the parts, first part slowest."""
+    """Codes and labels of the interaction of the parts, first part slowest.
+
+    With a :class:`~multilevel.design.variables.Columns` view, each column's factor codes
+    are worked out once for all the terms that group by it (``(1 | a/b)`` reads ``a``
+    twice)."""
+    memo = df.memo if isinstance(df, Columns) else {}
+    if len(parts) == 1:  # one factor: its codes, NA as 0 (and flagged in `na`)
+        codes, labels = _part_codes(df, parts[0], memo)
+        return np.maximum(codes, 0), codes < 0, [labels]
     combined = np.zeros(len(df), dtype=np.int64)
     na = np.zeros(len(df), dtype=bool)
     part_levels = []
     for nm in parts:
-        codes, labels, _ = _factor_values(Name(nm), df, {}, True)
+        codes, labels = _part_codes(df, nm, memo)
         na |= codes < 0
         combined = combined * max(len(labels), 1) + np.maximum(codes, 0)
         part_levels.append(labels)
     return combined, na, part_levels
+
+
+def _part_codes(df, name: str, memo: dict) -> tuple[np.ndarray, list[str]]:
+    """Factor codes (-1 for NA) and level labels of the grouping column `name`."""
+    key = ("group", name)
+    if key not in memo:
+        codes, labels, _ = _factor_values(Name(name), df, {}, True)
+        memo[key] = (codes, labels)
+    codes, labels = memo[key]
+    return codes, list(labels)
 
 
 def dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -14,6 +14,7 @@ original norm is moved to the end (aliased). The kept columns keep their order.
 """
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -70,6 +71,8 @@ def _clearly_full_rank(X: np.ndarray, margin: float = 1e-3) -> bool:
     if X.shape[1] == 0 or X.shape[0] < X.shape[1]:
         return False
     G = X.T @ X
+    if G.shape[0] <= _SMALL_GRAM:
+        return _small_gram_clearly_full_rank(G.tolist(), margin)
     d = np.sqrt(np.diag(G))
     if np.any(d == 0) or not np.all(np.isfinite(G)):
         return False
@@ -78,6 +81,42 @@ def _clearly_full_rank(X: np.ndarray, margin: float = 1e-3) -> bool:
     except np.linalg.LinAlgError:
         return False
     return bool(np.min(np.diag(R)) > margin)
+
+
+#: Gram matrices up to this order are screened in Python floats (numpy's per-call overhead,
+#: ~10 calls of a few us each, is most of the cost for the p = 1..6 of a typical model).
+_SMALL_GRAM = 6
+
+
+def _small_gram_clearly_full_rank(G: list, margin: float) -> bool:
+    """:func:`_clearly_full_rank` on a small Gram matrix (nested lists): the Cholesky factor
+    of the correlation matrix ``G_ij / sqrt(G_ii G_jj)`` has every diagonal entry above
+    `margin` (the same screen; rounding differences only move undecided cases to the exact
+    test).
+
+    Examples
+    --------
+    >>> _small_gram_clearly_full_rank([[4.0, 2.0], [2.0, 2.0]], 1e-3)
+    True
+    >>> _small_gram_clearly_full_rank([[1.0, 1.0], [1.0, 1.0]], 1e-3)
+    False
+    """
+    p = len(G)
+    if not all(math.isfinite(v) for row in G for v in row):
+        return False
+    d = [math.sqrt(G[i][i]) if G[i][i] > 0 else 0.0 for i in range(p)]
+    if 0.0 in d:
+        return False
+    C = [[G[i][j] / (d[i] * d[j]) for j in range(p)] for i in range(p)]
+    L = [[0.0] * p for _ in range(p)]
+    for j in range(p):
+        s = C[j][j] - sum(L[j][k] ** 2 for k in range(j))
+        if not s > margin ** 2:  # the pivot L_jj = sqrt(s) must exceed the margin
+            return False
+        L[j][j] = math.sqrt(s)
+        for i in range(j + 1, p):
+            L[i][j] = (C[i][j] - sum(L[i][k] * L[j][k] for k in range(j))) / L[j][j]
+    return True
 
 
 def rank_deficiency_message(n_dropped: int) -> str:

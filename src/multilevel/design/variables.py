@@ -73,11 +73,12 @@ class Columns:
     (2, True, True)
     """
 
-    __slots__ = ("frame", "columns", "_series", "_n")
+    __slots__ = ("frame", "columns", "memo", "_series", "_n")
 
     def __init__(self, frame: pd.DataFrame):
         self.frame = frame
         self.columns = frame.columns
+        self.memo: dict = {}  # what the design derives from a column once (factor codes)
         self._series: dict = {}
         self._n = len(frame)
 
