@@ -117,3 +117,17 @@ def test_nested_order_and_fallbacks():
     assert nested_order([a, crossed]) is None
     vector = TermData(g, np.column_stack([np.ones(20), np.arange(20.0)]), 4)
     assert block_pls([vector], np.ones((20, 1))) is None   # (x | g): the general path
+
+
+def test_large_plans_keep_the_general_path(monkeypatch):
+    from multilevel.core import glmm_blocks
+
+    rng = np.random.default_rng(5)
+    terms, X = _design(rng, "one", 120)
+    assert block_pls(terms, X) is not None
+    monkeypatch.setattr(glmm_blocks, "PLAN_MAX_ENTRIES", 100)
+    assert block_pls(terms, X) is None
+    prob = _problem(terms, X, "binomial", rng, blocks=True)
+    assert not prob._blocks()
+    st = prob.pirls(np.array([0.8]))
+    assert st.converged and np.isfinite(prob.laplace(st))

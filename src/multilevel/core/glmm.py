@@ -476,6 +476,10 @@ class GlmmProblem:
                 return blocks.logdet(theta, w)
             except NotPositiveDefinite as exc:
                 raise PirlsError(str(exc)) from exc
+        if len(terms) == 1 and terms[0].p == 1:  # L is diagonal: one sum per level
+            t = terms[0]
+            zz = np.bincount(t.codes, weights=w * t.Z[:, 0] ** 2, minlength=t.n_levels)
+            return float(np.sum(np.log1p(float(theta[0]) ** 2 * zz)))
         dense = self._dense()
         if dense:
             try:

@@ -40,6 +40,9 @@ from .cholesky import NotPositiveDefinite
 
 CROSSED_MAX_ORDER = 400        # largest dense rest (other terms + p + 1) of CrossedPls
 CROSSED_MAX_ENTRIES = 2_000_000  # largest (levels of the first term) x (rest) block per step
+PLAN_MAX_ENTRIES = 4_000_000   # rows x (row contributions) of a plan: its index, fixed values
+                               # and buffer are three arrays this long (96 MB at the bound);
+                               # larger problems keep the general blocked path
 
 
 def _chol(S: np.ndarray) -> np.ndarray:
@@ -543,8 +546,8 @@ class CrossedPls(_ScalarTerms):
 
 
 def block_pls(terms, X: np.ndarray):
-    """The block solver for these terms, or None when neither applies (vector-valued
-    terms; crossed designs with a large rest).
+    """The block solver for these terms, or None when none applies (vector-valued terms;
+    crossed designs with a large rest; plans above ``PLAN_MAX_ENTRIES``).
 
     Examples
     --------
@@ -555,11 +558,14 @@ def block_pls(terms, X: np.ndarray):
     """
     if not scalar_terms(terms):
         return None
+    K, p, n = len(terms), X.shape[1], terms[0].codes.size
     if len(terms) == 1:
-        return OneTermPls(terms, X)
+        return OneTermPls(terms, X) if n * p <= PLAN_MAX_ENTRIES else None
     order = nested_order(terms)
-    if order is not None:
-        return NestedPls(terms, X, order)
-    if CrossedPls.applies(terms, X.shape[1]):
+    if order is not None:  # per term: diagonal, ancestors, X and z
+        per_row = sum(K - i + p + 1 for i in range(K))
+        return NestedPls(terms, X, order) if n * per_row <= PLAN_MAX_ENTRIES else None
+    per_row = (K + p + 1) + (K - 1) * (K + p)  # the first term's row, the others'
+    if CrossedPls.applies(terms, p) and n * per_row <= PLAN_MAX_ENTRIES:
         return CrossedPls(terms, X)
     return None
