@@ -27,8 +27,9 @@ from ..core.optimize import OptSummary, bobyqa, theta_scales
 from ..core.covstruct import ThetaMap
 from ..core.theta import theta_start
 from .glmer_separation import check_separation
-from .glmer_stage2 import (STAGE2_FTOL, Deviance, ModePredictor, bobyqa_unit_steps,
-                           newton_polish, whitening)
+from .glmer_stage2 import (STAGE1_PIRLS_TOL, STAGE2_FTOL, STAGE2_PIRLS_TOL, Deviance,
+                           ModePredictor, bobyqa_unit_steps, newton_polish, pirls_tolerance,
+                           whitening)
 from .weights import prior_weights as _prior_weights
 from ..errors import ConvergenceError, ConvergenceWarning, DataError, SingularFitWarning, two_line
 from .._callsite import caller_data_name
@@ -499,6 +500,9 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
     # about a tenth of a standard error of theta, are not worth evaluations
     stage2 = not fast and n_agq > 0
     ftol1 = max(control.ftol_abs, STAGE1_FTOL) if stage2 else control.ftol_abs
+    # PIRLS to the precision each stage needs (glmer_stage2.pirls_tolerance)
+    stage_tol = pirls_tolerance(problem, control.tol_pirls is None and stage2)
+    stage_tol(STAGE1_PIRLS_TOL)
     with np.errstate(all="ignore"):
         opt1 = bobyqa(objective_theta, tm.phi(theta_start(ps)), lower,
                       xtol_abs=control.xtol_abs, ftol_abs=ftol1,
@@ -545,6 +549,7 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
         lower2 = np.concatenate([(lower - opt1.theta) / se_theta, np.full(gdata.p, -np.inf)])
         # with derivatives, a Newton step finishes the optimisation (glmer_stage2)
         ftol2 = max(control.ftol_abs, STAGE2_FTOL) if control.calc_derivs else control.ftol_abs
+        stage_tol(STAGE2_PIRLS_TOL)
         with np.errstate(all="ignore"):
             opt2 = bobyqa_unit_steps(f2, lower2, xtol_abs=control.xtol_abs, ftol_abs=ftol2,
                                      maxeval=control.maxeval)
@@ -553,6 +558,7 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
         if not opt2.converged:
             messages.append(f"optimizer (bobyqa, stage 2) stopped with code "
                             f"{opt2.return_code} after {opt2.feval} evaluations")
+        stage_tol(None)  # the estimates and the derivatives: PIRLS fully converged
         with np.errstate(all="ignore"):
             fmin, st = dev(pars, start_at(opt2.theta))
             if st is None:
