@@ -146,3 +146,39 @@ def test_gradient_vanishes_at_a_fitted_optimum():
     assert np.all(res.x > 0.05)
     np.testing.assert_allclose(grad, 0.0, atol=1e-3)
 
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), ps=st.lists(st.integers(1, 3), min_size=2, max_size=3),
+       weighted=st.booleans())
+def test_update_l_by_level_blocks_equals_blocked(seed, ps, weighted):
+    """update_L with a nested plan (level blocks laid out as a Factor) gives the blocked
+    update's blocks, solutions and conditional variances."""
+    from multilevel.core.cholesky import BlockDiag, Plan, make_plan, update_L
+    from multilevel.core.lmm import cond_var
+
+    rng = np.random.default_rng(seed)
+    n = 200
+    A = _problem(rng, _nested_terms(rng, ps, n), n, 2, weighted)
+    theta = _theta(rng, ps, boundary=bool(seed % 2))
+    plan = make_plan(A)
+    assert plan.nested is not None
+    blocked = Plan(block_diagonal=plan.block_diagonal)
+    F1, F0 = update_L(A, theta, plan), update_L(A, theta, blocked)
+    for key, B0 in F0.blocks.items():
+        B1 = F1.blocks[key]
+        if isinstance(B0, BlockDiag):
+            np.testing.assert_allclose(B1.L, B0.L, rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(B1.Linv, B0.Linv, rtol=1e-10, atol=1e-12)
+        else:
+            assert hasattr(B1, "toarray") == hasattr(B0, "toarray"), key
+            d0 = B0.toarray() if hasattr(B0, "toarray") else B0
+            d1 = B1.toarray() if hasattr(B1, "toarray") else B1
+            np.testing.assert_allclose(d1, d0, rtol=1e-10, atol=1e-12)
+    p0, p1 = LmmProblem(A, plan=blocked), LmmProblem(A, plan=plan)
+    s0, s1 = p0.solve(theta), p1.solve(theta)
+    np.testing.assert_allclose(s1.beta, s0.beta, rtol=1e-9, atol=1e-12)
+    for a, b in zip(s1.b, s0.b):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    for a, b in zip(cond_var(A, F1, 1.3), cond_var(A, F0, 1.3)):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)

@@ -314,10 +314,15 @@ class Plan:
         (see :mod:`multilevel.core.sparse_gram`).
     block_diagonal : set of int
         Terms ``j >= 1`` whose diagonal block of ``L`` stays block diagonal (no fill).
+    nested : dict or None
+        For two or more nested terms (and not ``structure_only``): their level parents
+        (:func:`~multilevel.core.nested.nested_structure`); ``update_L`` then factors by
+        level blocks (:func:`~multilevel.core.nested.nested_factor`), no sparse product.
     """
 
     grams: dict = field(default_factory=dict)
     block_diagonal: frozenset = frozenset()
+    nested: dict | None = None
     _last: dict = field(default_factory=dict, repr=False, compare=False)
 
     def gram(self, key: tuple, theta0: float, w: np.ndarray, scale: float = 1.0) -> np.ndarray:
@@ -354,6 +359,13 @@ def make_plan(A: CrossProducts, *, structure_only: bool = False) -> Plan:
     {}
     """
     K = len(A.ps)
+    if K > 1:
+        from .nested import nested_structure
+
+        parents = nested_structure(A)
+        if parents is not None:  # nested terms: every later diagonal block has no fill
+            return Plan(block_diagonal=frozenset(range(1, K)),
+                        nested=None if structure_only else parents)
     bdiag = block_diagonal_terms(A)
     grams = {}
     if K > 1 and A.ps[0] == 1 and not structure_only:
@@ -470,6 +482,8 @@ def update_L(A: CrossProducts, theta: np.ndarray, plan: Plan | None = None) -> F
     >>> round(float(F.LXX[-1, -1] ** 2), 6)   # penalised residual sum of squares
     4.583333
     """
+    if plan is not None and plan.nested is not None:
+        return _update_nested(A, theta, plan)
     K = len(A.ps)
     Ts = split_theta(theta, A.ps)
     grams = plan.grams if plan is not None else {}
@@ -523,6 +537,63 @@ def update_L(A: CrossProducts, theta: np.ndarray, plan: Plan | None = None) -> F
                                         overwrite_b=1)
     blocks[(0, 0)] = BlockDiag(L0, L0inv)
     return Factor(T=Ts, L0=L0, L0inv=L0inv, blocks=blocks, K=K)
+
+
+def _lower_inverse(Linv: np.ndarray) -> np.ndarray:
+    """Inverses of a stack ``(l, p, p)`` of lower-triangular blocks (closed form for p <= 2)."""
+    p = Linv.shape[1]
+    if p == 1:
+        return 1.0 / Linv
+    if p == 2:
+        a, c, d = Linv[:, 0, 0], Linv[:, 1, 0], Linv[:, 1, 1]
+        out = np.zeros_like(Linv)
+        out[:, 0, 0], out[:, 1, 0], out[:, 1, 1] = 1.0 / a, -c / (a * d), 1.0 / d
+        return out
+    return np.linalg.inv(Linv)
+
+
+def _update_nested(A: CrossProducts, theta: np.ndarray, plan: Plan) -> Factor:
+    """:func:`update_L` for nested terms: the level-block factor of
+    :func:`~multilevel.core.nested.nested_factor` (the same ``L``) laid out as a
+    :class:`Factor`: batched diagonal blocks, one ``p_i x p_k`` block per level below them
+    (sparse when ``A``'s block is), dense ``[X y]`` rows, levels in ``A``'s order."""
+    from .nested import NestedSystem, nested_factor
+
+    S = plan._last.get("nested_system")
+    if S is None:  # made on the first update (the plan serves this A only)
+        S = NestedSystem.from_crossproducts(A, plan.nested)
+        plan._last["nested_system"] = S
+    Ts = split_theta(theta, A.ps)
+    NF = nested_factor(S, Ts)
+    K, m, perm = len(A.ps), A.xy.shape[0], S.perm
+    blocks: dict = {}
+    for k in range(K):
+        p, l = A.ps[k], A.n_levels[k]
+        Linv = np.empty((l, p, p))
+        Linv[perm[k]] = np.moveaxis(NF.Linv[k], 2, 0)
+        blocks[(k, k)] = BlockDiag(_lower_inverse(Linv), Linv)
+        cols = (perm[k] * p)[None, None, :] + np.arange(p)[None, :, None]
+        for i in range(k + 1, K):
+            pi = A.ps[i]
+            rows = ((perm[i][S.parents[(i, k)]] * pi)[None, None, :]
+                    + np.arange(pi)[:, None, None])
+            r, c = np.broadcast_arrays(rows, cols)
+            R = NF.rows[(i, k)]
+            shape = (pi * A.n_levels[i], p * l)
+            if _is_sparse(A.cross[(i, k)]):
+                import scipy.sparse as sp
+
+                blocks[(i, k)] = sp.csr_matrix((R.ravel(), (r.ravel(), c.ravel())), shape=shape)
+            else:
+                out = np.zeros(shape)
+                out[r, c] = R
+                blocks[(i, k)] = out
+        XZ = np.empty((m, l, p))
+        XZ[:, perm[k], :] = NF.rows[(K, k)].transpose(0, 2, 1)
+        blocks[(K, k)] = XZ.reshape(m, l * p)
+    blocks[(K, K)] = NF.LXX
+    B0 = blocks[(0, 0)]
+    return Factor(T=Ts, L0=B0.L, L0inv=B0.Linv, blocks=blocks, K=K)
 
 
 def _update_block_diagonal(A: CrossProducts, Ts: list, blocks: dict, j: int, K: int) -> None:

@@ -192,6 +192,7 @@ class NestedSystem:
     parents : dict[(j, k)] -> (l_k,) arrays
     below : list of (c_k, p_k, l_k) arrays     -- ``[Z_{k+1}; ...; Z_{K-1}; [X y]]'Z_k``
                                                   stacked (``cross`` and ``fixed`` are views)
+    perm : list of (l_k,) arrays or None        -- the original level of each stacked level
     """
 
     diag: list
@@ -201,6 +202,7 @@ class NestedSystem:
     sums: dict
     parents: dict
     below: list | None = None
+    perm: list | None = None
 
     def __post_init__(self):
         if self.below is None:  # stack the blocks below each term's diagonal once
@@ -237,7 +239,7 @@ class NestedSystem:
             fixed=[np.ascontiguousarray(np.asarray(F, dtype=float).reshape(m, l, p)
                                         .transpose(0, 2, 1)[..., perm[k]])
                    for k, (F, l, p) in enumerate(zip(A.fixed, A.n_levels, A.ps))],
-            xy=np.asarray(A.xy, dtype=float), parents=new_parents,
+            xy=np.asarray(A.xy, dtype=float), parents=new_parents, perm=perm,
             sums={(j, k): _GroupSum(par, A.n_levels[j]) for (j, k), par in new_parents.items()})
 
     @classmethod
