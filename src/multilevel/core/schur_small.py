@@ -193,8 +193,8 @@ class SchurObjective:
         # G - (L_XX^{-1} [X y]'Z)': the derivative of the [X y] factor's log det
         G0 = (blockdiag_right(x0.T, D0).T + Cz.T @ xr - (LXX_inv @ self.C[q:]).T)
         Gr = Cz @ x0 + R_zz @ xr - (LXX_inv @ self.R[q:, :q]).T
-        Q0 = np.stack([_level_blocks(V0[:, c][None], G0[:, c][None], l0, p0).sum(axis=0)
-                       for c in range(mx)])                     # (p + 1, p0, p0)
+        Q0 = np.einsum("lbc,lac->cba", V0.reshape(l0, p0, mx),
+                       G0.reshape(l0, p0, mx))                  # (p + 1, p0, p0)
         Hr = Vr[self._cols] * Gr[self._rows]
         # per theta: entry (r, c) of Lambda meets entry (c, r) of the trace matrices
         rows0, cols0 = lower_tri_indices(p0)
