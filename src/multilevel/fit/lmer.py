@@ -9,20 +9,14 @@ import warnings
 
 import numpy as np
 
-from ..core.optimize import bobyqa
-from ..core.theta import theta_columns
-from ..core.trust_region import trust_sr1
 from ..core.covstruct import ThetaMap
 from ..design.problem import lmer_problem, order_terms
 from ..results.lmm import LmerResult
 from .._callsite import caller_data_name
-from .lmer_control import SINGULAR_TOL, LmerControl, _post_fit_checks
+from .lmer_control import SINGULAR_TOL, LmerControl, _post_fit_checks, lmm_gradient, minimise
 from .start import initial_step, lmer_start
 from ..core.threads import blas_threads_for, largest_dense_block
 from .weights import prior_weights
-
-TRUST_MAXEVAL_PER_PARAM = 50  # the gradient method's evaluations per (theta size + 1) before
-                              # BOBYQA takes over (it needs 3-5: sleepstudy 17 for 3 thetas)
 
 
 def lmer(formula: str, data, *, reml: bool | None = None, weights=None,
@@ -125,10 +119,9 @@ def optimise(design, terms, problem, control: LmerControl, *, data_name=None, we
     refits on a prepared design (:mod:`multilevel.fit.design_fit`).
 
     ``start``: starting parameters (lme4's by default); ``optimizer``:
-    ``optimizer(objective, start, lower) -> OptSummary``. By default (``optimizer=None``) the
-    analytic-gradient trust-region method where the model has a gradient and ``control``
-    allows it (:attr:`LmerControl.gradient_optimizer`), else BOBYQA with ``control``'s
-    settings.
+    ``optimizer(objective, start, lower) -> OptSummary`` (by default :func:`minimise`: the
+    analytic-gradient method where the model has one, else BOBYQA with ``control``'s
+    settings).
 
     Examples
     --------
@@ -148,30 +141,10 @@ def optimise(design, terms, problem, control: LmerControl, *, data_name=None, we
                     if tm.identity else None)
         else:
             start, step = np.asarray(start, dtype=float), None
-        # the analytic gradient of the profiled criterion, where the model has one (terms
-        # without covariance structures): a quasi-Newton method, and cheaper checks
-        gradient = (problem.objective_and_gradient
-                    if tm.identity and getattr(problem, "has_gradient", False) else None)
         if optimizer is not None:
-            opt = optimizer(objective, start, lower)
+            opt, gradient = optimizer(objective, start, lower), lmm_gradient(problem, tm)
         else:
-            opt, spent = None, 0
-            if gradient is not None and control.gradient_optimizer:
-                opt = trust_sr1(gradient, start, lower,
-                                columns=theta_columns([t.p for t in terms]),
-                                maxeval=min(control.maxeval,
-                                            TRUST_MAXEVAL_PER_PARAM * (start.size + 1)))
-                spent = opt.feval
-            # lme4's BOBYQA; also the fallback from the start, within what is left of maxeval
-            if opt is None or (not opt.converged and spent < control.maxeval):
-                opt2 = bobyqa(objective, start, lower, xtol_abs=control.xtol_abs,
-                              ftol_abs=control.ftol_abs, maxeval=control.maxeval - spent,
-                              initial_step=step)
-                if spent:
-                    opt2.feval += spent
-                    opt2.log.append(f"{opt.optimizer} stopped ({opt.return_code}) after "
-                                    f"{spent} evaluations; BOBYQA from the start")
-                opt = opt2
+            opt, gradient = minimise(problem, tm, terms, start, step, control)
         singular = tm.is_singular(opt.theta, SINGULAR_TOL)
         messages = _post_fit_checks(problem, opt, lower, control, design.nobs, singular,
                                     objective=objective, gradient=gradient)

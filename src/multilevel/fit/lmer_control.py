@@ -101,3 +101,60 @@ def _post_fit_checks(problem, opt, lower, control, nobs, singular, objective=Non
                                               lower, fg=gradient))
     opt.messages.extend(m for m, _ in out)
     return out
+
+
+TRUST_MAXEVAL_PER_PARAM = 50  # the gradient method's evaluations per (theta size + 1) before
+                              # BOBYQA takes over (it needs 3-5: sleepstudy 17 for 3 thetas)
+
+
+def lmm_gradient(problem, tm):
+    """``problem.objective_and_gradient`` where the model has an analytic gradient by the
+    optimiser's parameters (terms without covariance structures), else None."""
+    if tm.identity and getattr(problem, "has_gradient", False):
+        return problem.objective_and_gradient
+    return None
+
+
+def minimise(problem, tm, terms, start, step, control: LmerControl):
+    """lmer's optimiser: ``(OptSummary, gradient or None)``.
+
+    With an analytic gradient (:func:`lmm_gradient`) and
+    :attr:`LmerControl.gradient_optimizer`, the trust-region SR1 method
+    (:func:`multilevel.core.trust_region.trust_sr1`, bounds by reflection through the columns
+    of the factors); where it fails, and without a gradient, NLopt's BOBYQA from ``start``
+    with ``control``'s settings and first trust region ``step`` (lme4's optimiser), within
+    what is left of ``control.maxeval``. The gradient is returned for the convergence checks.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> from multilevel.core.covstruct import ThetaMap
+    >>> m = ml.lmer("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"))
+    >>> tm = ThetaMap.for_terms(m.terms)
+    >>> opt, grad = minimise(m.problem, tm, m.terms, m.opt_summary.theta0, None, LmerControl())
+    >>> opt.optimizer, round(opt.fmin, 4), grad is not None
+    ('trust-region SR1', 1743.6283, True)
+    """
+    import numpy as np
+
+    from ..core.optimize import bobyqa
+    from ..core.theta import theta_columns
+    from ..core.trust_region import trust_sr1
+
+    gradient = lmm_gradient(problem, tm)
+    start = np.asarray(start, dtype=float)
+    opt, spent = None, 0
+    if gradient is not None and control.gradient_optimizer:
+        opt = trust_sr1(gradient, start, tm.lower, columns=theta_columns([t.p for t in terms]),
+                        maxeval=min(control.maxeval, TRUST_MAXEVAL_PER_PARAM * (start.size + 1)))
+        spent = opt.feval
+    if opt is None or (not opt.converged and spent < control.maxeval):
+        fallback = bobyqa(tm.wrap(problem.objective), start, tm.lower,
+                          xtol_abs=control.xtol_abs, ftol_abs=control.ftol_abs,
+                          maxeval=control.maxeval - spent, initial_step=step)
+        if spent:
+            fallback.feval += spent
+            fallback.log.append(f"{opt.optimizer} stopped ({opt.return_code}) after {spent} "
+                                "evaluations; BOBYQA from the start")
+        opt = fallback
+    return opt, gradient

@@ -26,7 +26,6 @@ from ..backends.registry import is_source, open_source
 from ..backends.sql_frame import SqlDesign, _no_rows, frame_sql
 from ..core.crossprod import CrossProducts
 from ..core.lmm import LmmProblem
-from ..core.optimize import bobyqa
 from ..core.covstruct import ThetaMap
 from ..core.theta import theta_start
 from ..formula.expand import bar_cov, findbars
@@ -38,7 +37,7 @@ from ..design.types import ReTerm
 from ..errors import (BackendError, DataError, MissingDataWarning, RankDeficiencyWarning,
                       two_line)
 from ..results.lmm_source import LmerSourceResult, SourceDesign
-from .lmer_control import SINGULAR_TOL, LmerControl, _post_fit_checks
+from .lmer_control import SINGULAR_TOL, LmerControl, _post_fit_checks, minimise
 from .start import crossproduct_start, initial_step
 from ..core.threads import blas_threads_for, largest_dense_block
 
@@ -214,11 +213,10 @@ def lmer_source(formula: str, data, *, reml: bool = True, weights=None, control=
         start = tm.phi(crossproduct_start(A, terms) if weights is None and not sd.offsets
                        else theta_start(ps))
         step = initial_step(start, ps, control.step_fraction) if tm.identity else None
-        opt = bobyqa(objective, start, lower, xtol_abs=control.xtol_abs,
-                     ftol_abs=control.ftol_abs, maxeval=control.maxeval, initial_step=step)
+        opt, gradient = minimise(problem, tm, terms, start, step, control)  # as lmer's
         singular = tm.is_singular(opt.theta, SINGULAR_TOL)
         messages = _post_fit_checks(problem, opt, lower, control, nobs, singular,
-                                    objective=objective)
+                                    objective=objective, gradient=gradient)
         result = LmerSourceResult(design=design, terms=terms, problem=problem, opt=opt,
                                   data_name=data_name or table.description,
                                   singular=singular, table=table, sql=sd,
