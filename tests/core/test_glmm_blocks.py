@@ -10,8 +10,8 @@ from hypothesis import given, settings, strategies as st
 from multilevel.core.crossprod import TermData
 from multilevel.core.families import Family
 from multilevel.core.glmm import GlmmData, GlmmProblem
-from multilevel.core.glmm_blocks import (CrossedPls, NestedPls, OneTermPls, block_pls,
-                                         nested_order)
+from multilevel.core.glmm_blocks import (CrossedPls, NestedPls, OneTermPls, VectorTermPls,
+                                         block_pls, nested_order)
 
 
 def _codes(rng, n, l):
@@ -25,6 +25,11 @@ def _design(rng, kind: str, n: int):
     if kind == "one":
         l = int(rng.integers(2, 12))
         terms = [TermData(_codes(rng, n, l), unit() if rng.random() < 0.7 else slope(), l)]
+    elif kind == "vector":
+        l = int(rng.integers(3, 10))
+        k = int(rng.integers(2, 4))
+        Z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(k - 1)])
+        terms = [TermData(_codes(rng, n, l), Z, l)]
     elif kind == "nested":
         fine = _codes(rng, n, 24)
         mid = fine // 3
@@ -35,6 +40,16 @@ def _design(rng, kind: str, n: int):
                  TermData(_codes(rng, n, 3), slope(), 3)][: int(rng.integers(2, 4))]
     X = np.column_stack([np.ones(n), rng.normal(size=n), rng.integers(0, 2, n)])
     return terms, X
+
+
+def _theta(rng, terms) -> np.ndarray:
+    """Per term the lower triangle of ``T`` (column-major): positive diagonal."""
+    out = []
+    for t in terms:
+        T = np.tril(rng.uniform(-0.4, 0.4, (t.p, t.p)))
+        T[np.diag_indices(t.p)] = rng.uniform(0.2, 1.5, t.p)
+        out.append(T.T[np.triu_indices(t.p)])
+    return np.concatenate(out)
 
 
 def _problem(terms, X, family, rng, blocks: bool) -> GlmmProblem:
@@ -52,15 +67,17 @@ def _problem(terms, X, family, rng, blocks: bool) -> GlmmProblem:
 
 
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), kind=st.sampled_from(["one", "nested", "crossed"]))
+@given(seed=st.integers(0, 2**32 - 1),
+       kind=st.sampled_from(["one", "nested", "crossed", "vector"]))
 def test_block_solve_equals_the_general_path(seed, kind):
     rng = np.random.default_rng(seed)
     n = 90
     terms, X = _design(rng, kind, n)
     pls = block_pls(terms, X)
-    assert isinstance(pls, {"one": OneTermPls, "nested": NestedPls, "crossed": CrossedPls}[kind])
+    assert isinstance(pls, {"one": OneTermPls, "nested": NestedPls, "crossed": CrossedPls,
+                            "vector": VectorTermPls}[kind])
     prob = _problem(terms, X, "binomial", rng, blocks=False)
-    theta = rng.uniform(0.0, 2.0, len(terms))
+    theta = _theta(rng, terms)
     w, z = rng.uniform(0.05, 0.3, n), rng.normal(size=n)
     for mode, Xm in (("joint", X), ("u", X[:, :0])):
         sol = prob._to_solution(theta, prob._pls_parts(theta, Xm, z, w))
@@ -75,7 +92,7 @@ def test_block_solve_equals_the_general_path(seed, kind):
     np.testing.assert_allclose(pls.zb(theta, u), prob.zb(theta, u), rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("kind", ["one", "nested", "crossed"])
+@pytest.mark.parametrize("kind", ["one", "nested", "crossed", "vector"])
 @pytest.mark.parametrize("family", ["binomial", "poisson"])
 def test_pirls_modes_and_laplace_equal_the_general_path(kind, family):
     rng = np.random.default_rng(7)
@@ -83,7 +100,7 @@ def test_pirls_modes_and_laplace_equal_the_general_path(kind, family):
     fast = _problem(terms, X, family, np.random.default_rng(1), blocks=True)
     slow = _problem(terms, X, family, np.random.default_rng(1), blocks=False)
     assert fast._blocks() and not slow._blocks()
-    theta = np.linspace(0.4, 1.2, len(terms))
+    theta = _theta(np.random.default_rng(2), terms)
     for beta in (None, np.array([0.1, 0.4, -0.3])):
         a, b = fast.pirls(theta, beta), slow.pirls(theta, beta)
         np.testing.assert_allclose(a.u, b.u, rtol=1e-8, atol=1e-10)
@@ -116,7 +133,9 @@ def test_nested_order_and_fallbacks():
     crossed = TermData(np.arange(20) % 4, np.ones((20, 1)), 4)
     assert nested_order([a, crossed]) is None
     vector = TermData(g, np.column_stack([np.ones(20), np.arange(20.0)]), 4)
-    assert block_pls([vector], np.ones((20, 1))) is None   # (x | g): the general path
+    assert isinstance(block_pls([vector], np.ones((20, 1))), VectorTermPls)
+    # (x | g) with another term: the general path
+    assert block_pls([vector, crossed], np.ones((20, 1))) is None
 
 
 def test_large_plans_keep_the_general_path(monkeypatch):

@@ -37,9 +37,12 @@ import numpy as np
 from scipy.linalg import lapack
 
 from .cholesky import NotPositiveDefinite
+from .theta import lower_tri_indices
 
 CROSSED_MAX_ORDER = 400        # largest dense rest (other terms + p + 1) of CrossedPls
 CROSSED_MAX_ENTRIES = 2_000_000  # largest (levels of the first term) x (rest) block per step
+VECTOR_MAX_COLUMNS = 4         # columns of a single (x | g) term solved in batched blocks
+SPREAD_MIN_ROWS = 1000         # rows from which the per-level sums read a spread order
 PLAN_MAX_ENTRIES = 4_000_000   # rows x (row contributions) of a plan: its index, fixed values
                                # and buffer are three arrays this long (96 MB at the bound);
                                # larger problems keep the general blocked path
@@ -122,7 +125,7 @@ def nested_order(terms) -> list[int] | None:
 class _ScalarTerms:
     """What both solvers share: per-term codes, columns and the ``u`` layout (data order)."""
 
-    def __init__(self, terms, X: np.ndarray, order: list[int], spread: bool = False):
+    def __init__(self, terms, X: np.ndarray, order: list[int]):
         self.order = order
         self.K = len(terms)
         self.n = n = int(terms[0].codes.size)
@@ -135,12 +138,12 @@ class _ScalarTerms:
         self.offsets = np.concatenate([[0], np.cumsum(self.levels)]).astype(int)
         self.q = int(self.offsets[-1])
         self.n_cols = {"joint": self.p + 1, "u": 1, "ld": 0}  # columns after the terms
-        # With ``spread`` the per-level sums read the rows in a spread order: rows of one
-        # level are often adjacent, and bincount adding into one bin again and again waits
-        # on each addition (measured twice as slow as spread writes for 60,000 additions
-        # into 10,000 bins). Row arrays of the plans are stored in this order; the weights
-        # are gathered into it once per solve.
-        self.perm = _spread_order(n) if spread else None
+        # From SPREAD_MIN_ROWS rows the per-level sums read the rows in a spread order:
+        # rows of one level are often adjacent, and bincount adding into one bin again and
+        # again waits on each addition (measured 2-3x slower than spread writes: 60,000
+        # additions into 10,000 bins, 20,000 into 300). Row arrays of the plans are stored
+        # in this order; the weights are gathered into it once per solve.
+        self.perm = _spread_order(n) if n >= SPREAD_MIN_ROWS else None
         keep = slice(None) if self.perm is None else self.perm
         self.pcodes = [c[keep] for c in self.codes]
         self.pz = [z[keep] for z in self.z]
@@ -210,8 +213,8 @@ class OneTermPls(_ScalarTerms):
 
     def __init__(self, terms, X: np.ndarray):
         super().__init__(terms, X, [0])
-        self.code, self.l = self.codes[0], self.levels[0]
-        zz = self.z[0]
+        self.code, self.l = self.pcodes[0], self.levels[0]     # rows in the plan's order
+        zz = self.pz[0]
         self.zrow = None if self.unit[0] else zz
         self.z2 = None if self.unit[0] else zz * zz
         # the flat index of (X column c, level) for one bincount of w z [X]
@@ -228,6 +231,8 @@ class OneTermPls(_ScalarTerms):
 
     def solve(self, theta, w: np.ndarray, z: np.ndarray, mode: str = "joint"):
         """``(beta, u, L_XX, log|L_Z|^2)``; see :meth:`NestedPls.solve`."""
+        if self.perm is not None:
+            w, z = w[self.perm], z[self.perm]
         th, d = self._diag(theta, w)
         wz = w * z
         c = np.bincount(self.code, wz if self.zrow is None else wz * self.zrow,
@@ -258,6 +263,8 @@ class OneTermPls(_ScalarTerms):
 
     def logdet(self, theta, w: np.ndarray) -> float:
         """``log det(Lambda' Z' W Z Lambda + I) = sum_j log d_j``."""
+        if self.perm is not None:
+            w = w[self.perm]
         return float(np.log(self._diag(theta, w)[1]).sum())
 
 
@@ -363,6 +370,9 @@ class NestedPls(_ScalarTerms):
         K, nc, Q = self.K, self.n_cols[mode], self.Q
         P = self._plan(mode)
         W, buf, fixed, nf = P["W"], P["buf"], P["fixed"], P["n_fixed"]
+        if self.perm is not None:               # rows in the plans' order
+            w = w[self.perm]
+            z = z[self.perm] if nc else None
         wz = w * z if nc else None
         # per-node sums over the rows: w z_i [z_i, z_ancestors, X] and z_i w z
         if self.unit_all:
@@ -456,8 +466,7 @@ class CrossedPls(_ScalarTerms):
 
     def __init__(self, terms, X: np.ndarray):
         k0 = max(range(len(terms)), key=lambda k: terms[k].n_levels)
-        super().__init__(terms, X, [k0] + [k for k in range(len(terms)) if k != k0],
-                         spread=True)
+        super().__init__(terms, X, [k0] + [k for k in range(len(terms)) if k != k0])
         self.rest = self.order[1:]
         self.rest_off = np.concatenate([[0], np.cumsum([self.levels[k] for k in self.rest])]
                                        ).astype(int)
@@ -545,6 +554,142 @@ class CrossedPls(_ScalarTerms):
         return self._factor(theta, w, None, "ld")[3]
 
 
+class VectorTermPls:
+    """PLS for one vector-valued term ``(x | g)`` with a few columns: the per-level blocks
+    ``L_j L_j' = T' A_j T + I`` (``A_j = sum_{i in j} w_i z_i z_i'``) are factored as one
+    batch, ``l_j = L_j^{-1} T' sum_{i in j} w_i z_i [x_i, z_i]``, and
+
+    .. math::
+
+        L_{XX} L_{XX}' = [X z]' W [X z] - \\sum_j l_j' l_j, \\qquad
+        u_j = L_j^{-T} (l_{j,z} - l_{j,X} \\beta).
+
+    The per-level sums are one ``bincount`` over precomputed products of the columns.
+
+    Examples
+    --------
+    >>> from multilevel.core.crossprod import TermData
+    >>> g = np.repeat(np.arange(3), 4)
+    >>> Z = np.column_stack([np.ones(12), np.tile(np.arange(4.0), 3)])
+    >>> pls = VectorTermPls([TermData(g, Z, 3)], np.ones((12, 1)))
+    >>> beta, u, LXX, ld = pls.solve(np.array([1.0, 0.2, 0.5]), np.ones(12), np.arange(12.0))
+    >>> round(float(beta[0]), 6), u.shape
+    (4.204082, (6,))
+    """
+
+    @staticmethod
+    def applies(terms) -> bool:
+        """One term with two to ``VECTOR_MAX_COLUMNS`` columns."""
+        return len(terms) == 1 and 2 <= terms[0].p <= VECTOR_MAX_COLUMNS
+
+    def __init__(self, terms, X: np.ndarray):
+        t = terms[0]
+        self.code = np.asarray(t.codes, dtype=np.int64)
+        self.l, self.k = int(t.n_levels), int(t.p)
+        self.n = n = int(self.code.size)
+        self.q = self.l * self.k
+        self.ZT = np.ascontiguousarray(np.asarray(t.Z, dtype=float).T)  # (k, n)
+        self.X = np.asarray(X, dtype=float)
+        self.p = int(self.X.shape[1])
+        # the plans' row order (see _ScalarTerms): spread from SPREAD_MIN_ROWS rows
+        self.perm = _spread_order(n) if n >= SPREAD_MIN_ROWS else None
+        keep = slice(None) if self.perm is None else self.perm
+        self.pcode = self.code[keep]
+        self.pZT = np.ascontiguousarray(self.ZT[:, keep])
+        self.XT = np.ascontiguousarray(self.X[keep].T)
+        k = self.k
+        self.pairs = [(a, b) for a in range(k) for b in range(a + 1)]
+        # row of S holding A[a, b] (symmetric) for every (a, b)
+        pos = {ab: r for r, ab in enumerate(self.pairs)}
+        self.sym = np.array([pos[(max(a, b), min(a, b))] for a in range(k) for b in range(k)])
+        self.rows, self.cols = lower_tri_indices(k)
+        self._plans: dict = {}
+
+    def _T(self, theta) -> np.ndarray:
+        T = np.zeros((self.k, self.k))
+        T[self.rows, self.cols] = theta
+        return T
+
+    def _plan(self, mode: str):
+        """Fixed products ``z_a z_b`` (a >= b) and ``z_a x_c`` as rows, the ``bincount``
+        index of their level sums, and a buffer that adds the rows ``z_a w z``."""
+        if mode not in self._plans:
+            Z, n, l = self.pZT, self.n, self.l
+            fixed = [Z[a] * Z[b] for a, b in self.pairs]
+            if mode == "joint":
+                fixed += [Z[a] * x for a in range(self.k) for x in self.XT]
+            fixed = np.ascontiguousarray(np.stack(fixed))
+            n_rows = fixed.shape[0] + (self.k if mode != "ld" else 0)
+            idx = (self.pcode[None, :] + l * np.arange(n_rows)[:, None]).reshape(-1)
+            self._plans[mode] = (fixed, idx, np.empty((n_rows, n)), n_rows)
+        return self._plans[mode]
+
+    def _factor(self, theta, w, z, mode):
+        fixed, idx, buf, n_rows = self._plan(mode)
+        k, l = self.k, self.l
+        nf = fixed.shape[0]
+        if self.perm is not None:               # rows in the plan's order
+            w = w[self.perm]
+            z = z[self.perm] if mode != "ld" else None
+        np.multiply(fixed, w, out=buf[:nf])
+        wz = None
+        if mode != "ld":
+            wz = w * z
+            np.multiply(self.pZT, wz, out=buf[nf:])
+        S = np.bincount(idx, buf.reshape(-1), minlength=n_rows * l).reshape(n_rows, l)
+        T = self._T(theta)
+        A = S[self.sym].T.reshape(l, k, k)              # per-level Z' W Z
+        M = T.T @ A @ T
+        M += np.eye(k)
+        try:
+            L = np.linalg.cholesky(M)
+        except np.linalg.LinAlgError as exc:
+            raise NotPositiveDefinite(str(exc)) from exc
+        logdet = 2.0 * float(np.log(np.diagonal(L, axis1=1, axis2=2)).sum())
+        return L, S, T, wz, logdet
+
+    def solve(self, theta, w: np.ndarray, z: np.ndarray, mode: str = "joint"):
+        """``(beta, u, L_XX, log|L_Z|^2)``; see :meth:`NestedPls.solve`."""
+        L, S, T, wz, logdet = self._factor(theta, w, z, mode)
+        if self.perm is not None:               # as _factor read them
+            w, z = w[self.perm], z[self.perm]
+        k, l = self.k, self.l
+        nc = self.p + 1 if mode == "joint" else 1
+        npair = len(self.pairs)
+        # T' sum w z_a [x, z] per level: (l, k, nc), X columns first, then z
+        C = np.empty((l, k, nc))
+        if nc > 1:
+            C[:, :, :-1] = S[npair:npair + k * self.p].T.reshape(l, k, self.p)
+        C[:, :, -1] = S[-k:].T
+        ell = np.linalg.solve(L, T.T @ C)              # L_j^{-1} T' C_j
+        E = ell.reshape(l * k, nc)
+        p = self.p if mode == "joint" else 0
+        XX = np.empty((p + 1, p + 1))
+        if p:
+            WXT = self.XT * w
+            XX[:p, :p] = WXT @ self.XT.T
+            XX[p, :p] = XX[:p, p] = WXT @ z
+        XX[p, p] = wz @ z
+        XX -= E.T @ E
+        LXX = _chol(XX)
+        beta = _last_row_solve(LXX) if p else np.zeros(0)
+        v = ell[:, :, -1] - ell[:, :, :-1] @ beta if p else ell[:, :, -1]
+        u = np.linalg.solve(L.transpose(0, 2, 1), v[:, :, None])[:, :, 0]
+        return beta, u.reshape(-1), LXX, logdet
+
+    def logdet(self, theta, w: np.ndarray) -> float:
+        """``log det(Lambda' Z' W Z Lambda + I)``."""
+        return self._factor(theta, w, None, "ld")[4]
+
+    def zb(self, theta, u: np.ndarray) -> np.ndarray:
+        """``Z Lambda u``: per row ``z_i' T u_{j(i)}``."""
+        Bt = self._T(theta) @ u.reshape(self.l, self.k).T  # b_j = T u_j as columns (k, l)
+        out = self.ZT[0] * Bt[0][self.code]
+        for a in range(1, self.k):
+            out += self.ZT[a] * Bt[a][self.code]
+        return out
+
+
 def block_pls(terms, X: np.ndarray):
     """The block solver for these terms, or None when none applies (vector-valued terms;
     crossed designs with a large rest; plans above ``PLAN_MAX_ENTRIES``).
@@ -556,9 +701,13 @@ def block_pls(terms, X: np.ndarray):
     >>> type(block_pls([TermData(g, np.ones((12, 1)), 3)], np.ones((12, 1)))).__name__
     'OneTermPls'
     """
+    K, p, n = len(terms), X.shape[1], terms[0].codes.size
+    if VectorTermPls.applies(terms):
+        k = terms[0].p
+        return VectorTermPls(terms, X) if n * (k + 1) * (k + p + 1) <= PLAN_MAX_ENTRIES \
+            else None
     if not scalar_terms(terms):
         return None
-    K, p, n = len(terms), X.shape[1], terms[0].codes.size
     if len(terms) == 1:
         return OneTermPls(terms, X) if n * p <= PLAN_MAX_ENTRIES else None
     order = nested_order(terms)
