@@ -583,6 +583,7 @@ def check_model_data(df, tree, bars, names=None):
     multilevel.errors.DataError: column 'x' holds numbers and 1 text value(s) ('n/a' in row 2)
       How to fix: make them numbers or missing, e.g. df['x'] = pd.to_numeric(...)...
     """
+    import numpy as np
     import pandas as pd
 
     from .design.variables import Columns
@@ -618,6 +619,9 @@ def check_model_data(df, tree, bars, names=None):
         if name not in columns:
             continue  # the design names the missing column
         s = get(name)
+        dt = s.dtype
+        if (isinstance(dt, np.dtype) and dt.kind in "biuf") or isinstance(dt, pd.CategoricalDtype):
+            continue  # plain numbers or a factor: nothing below applies
         if pd.api.types.is_complex_dtype(s.dtype) or (
                 s.dtype == object and s.head(1000).map(lambda v: isinstance(v, complex)).any()):
             raise DataError(two_line(
