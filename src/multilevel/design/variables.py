@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -407,9 +408,31 @@ def _factor_values(node: Node, df: pd.DataFrame, state, fit):
     return codes, labels, True
 
 
+#: id(categories Index) -> (weak reference to it, its labels): a factor's labels are
+#: worked out once per Categorical dtype, not on every fit (an Index is immutable).
+_LABELS: dict[int, tuple] = {}
+
+
 def _category_labels(categories: pd.Index) -> list[str]:
-    """R's labels of a Categorical's categories (:func:`r_label` of each), in one pass for
-    text and integer categories."""
+    """R's labels of a Categorical's categories (:func:`r_label` of each), cached for the
+    categories' lifetime; a new list each call."""
+    key = id(categories)
+    hit = _LABELS.get(key)
+    if hit is not None and hit[0]() is categories:
+        return list(hit[1])
+    labels = _label_categories(categories)
+    try:
+        ref = weakref.ref(categories, lambda _, key=key: _LABELS.pop(key, None))
+    except TypeError:  # not weakly referenceable: not cached
+        return labels
+    if len(_LABELS) >= 1024:
+        _LABELS.clear()
+    _LABELS[key] = (ref, labels)
+    return list(labels)
+
+
+def _label_categories(categories: pd.Index) -> list[str]:
+    """:func:`r_label` of each category, in one pass for text and integer categories."""
     dt = categories.dtype
     if isinstance(dt, pd.StringDtype) and not categories.hasnans:
         return categories.to_numpy(dtype=object).tolist()  # ~3x tolist() for Arrow strings
