@@ -22,14 +22,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..core.families import Family
-from ..core.glmm import GlmmData, GlmmProblem, PirlsError, PirlsState
+from ..core.glmm import GlmmData, GlmmProblem
 from ..core.optimize import OptSummary, bobyqa, theta_scales
 from ..core.covstruct import ThetaMap
 from ..core.theta import theta_start
 from .glmer_separation import check_separation
 from .glmer_stage2 import (STAGE1_PIRLS_TOL, STAGE2_FTOL, STAGE2_PIRLS_TOL, Deviance,
-                           ModePredictor, bobyqa_unit_steps, newton_polish, pirls_tolerance,
-                           whitening)
+                           PredictedObjective, bobyqa_unit_steps, newton_polish,
+                           pirls_tolerance, whitening)
 from .weights import prior_weights as _prior_weights
 from ..errors import ConvergenceError, ConvergenceWarning, DataError, SingularFitWarning, two_line
 from .._callsite import caller_data_name
@@ -57,7 +57,7 @@ class GlmerControl:
     xtol_abs, ftol_abs : float -- BOBYQA stopping tolerances (stage 2 in whitened units);
                               ``ftol_abs = 1e-8`` is lme4's for lmer, 1000x tighter than
                               glmer's Nelder-Mead stage 2. With ``calc_derivs`` stage 2's
-                              BOBYQA stops at ``max(ftol_abs, 1e-6)`` (about 1e-3 standard
+                              BOBYQA stops at ``max(ftol_abs, 1e-7)`` (a few 1e-4 standard
                               errors from the optimum) and a Newton step with the
                               finite-difference Hessian lands on the optimum
     maxeval : int
@@ -490,8 +490,6 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
     tm = ThetaMap.for_terms(terms)  # covariance structures; the identity for (x | g) terms
     lower = tm.lower  # the optimiser works on the structures' parameters (theta for lme4's)
     m = lower.size
-    objective_theta = tm.wrap(problem.objective_theta)
-    joint = problem if tm.identity else _JointPhi(problem, tm)
     messages: list[str] = []
 
     # ----- stage 1: theta only, beta inside PIRLS (lme4's nAGQ = 0) --------------------------
@@ -503,16 +501,17 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
     # PIRLS to the precision each stage needs (glmer_stage2.pirls_tolerance)
     stage_tol = pirls_tolerance(problem, control.tol_pirls is None and stage2)
     stage_tol(STAGE1_PIRLS_TOL)
+    tmap = None if tm.identity else tm
+    # each PIRLS run starts from (beta, u) predicted from the runs before (glmer_stage2)
+    f1 = PredictedObjective(Deviance(problem, tmap, n_agq, joint=True), lambda x: x, m)
     with np.errstate(all="ignore"):
-        opt1 = bobyqa(objective_theta, tm.phi(theta_start(ps)), lower,
-                      xtol_abs=control.xtol_abs, ftol_abs=ftol1,
-                      maxeval=control.maxeval)
-        try:
-            st1 = problem.pirls(tm.theta(opt1.theta))
-        except PirlsError as exc:
+        opt1 = bobyqa(f1, tm.phi(theta_start(ps)), lower, xtol_abs=control.xtol_abs,
+                      ftol_abs=ftol1, maxeval=control.maxeval)
+        st1 = f1.state_at(opt1.theta)
+        if st1 is None:
             raise ConvergenceError(two_line(
-                f"PIRLS failed at the stage-1 estimates: {exc}",
-                "check the response and predictors for extreme values or separation")) from None
+                "PIRLS failed at the stage-1 estimates",
+                "check the response and predictors for extreme values or separation"))
     if not opt1.converged:
         messages.append(f"optimizer (bobyqa, stage 1) stopped with code {opt1.return_code} "
                         f"after {opt1.feval} evaluations")
@@ -523,9 +522,8 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
     grad = hess = None
     if stage2:
         # stage 2 works in whitened units around the stage-1 point (see glmer_stage2)
-        problem.seed(st1)
-        se_theta = theta_scales(objective_theta, opt1.theta, lower, opt1.fmin)
-        problem.seed(st1, joint=True)
+        with np.errstate(all="ignore"):
+            se_theta = theta_scales(f1, opt1.theta, lower, opt1.fmin)
         p1 = np.concatenate([opt1.theta, st1.beta])
         scale = np.concatenate([se_theta, se_beta])
         T = whitening(st1, se_beta)
@@ -533,19 +531,8 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
         def to_pars(x: np.ndarray) -> np.ndarray:
             return p1 + np.concatenate([se_theta * x[:m], T @ x[m:]])
 
-        dev = Deviance(problem, None if tm.identity else tm, n_agq)
-        modes = ModePredictor(m + gdata.p)
-
-        def start_at(x: np.ndarray) -> PirlsState:
-            u = modes.predict(x)
-            return st1 if u is None else replace(st1, u=u)
-
-        def f2(x: np.ndarray) -> float:
-            f, st = dev(to_pars(x), start_at(x))
-            if st is not None:
-                modes.add(x, st.u)
-            return f
-
+        dev = Deviance(problem, tmap, n_agq)
+        f2 = PredictedObjective(dev, to_pars, m + gdata.p, st1)
         lower2 = np.concatenate([(lower - opt1.theta) / se_theta, np.full(gdata.p, -np.inf)])
         # with derivatives, a Newton step finishes the optimisation (glmer_stage2)
         ftol2 = max(control.ftol_abs, STAGE2_FTOL) if control.calc_derivs else control.ftol_abs
@@ -560,7 +547,7 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
                             f"{opt2.return_code} after {opt2.feval} evaluations")
         stage_tol(None)  # the estimates and the derivatives: PIRLS fully converged
         with np.errstate(all="ignore"):
-            fmin, st = dev(pars, start_at(opt2.theta))
+            fmin, st = dev(pars, f2.start_at(opt2.theta))
             if st is None:
                 raise ConvergenceError(two_line(
                     "PIRLS failed at the estimates",
@@ -590,16 +577,3 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
     return GlmerResult(design=design, terms=terms, problem=problem, state=st, opt=opt,
                        response=resp, n_agq=n_agq if stage2 else 0, hessian=hess,
                        gradient=grad, data_name=data_name, singular=singular)
-
-
-class _JointPhi:
-    """``problem.objective`` over ``(phi, beta)``: stage 2 of a model with covariance
-    structures (``cs()``, ``ar1()``, ``diag()``), whose ``theta`` is ``tm.theta(phi)``."""
-
-    def __init__(self, problem: GlmmProblem, tm):
-        self.problem, self.tm, self.m = problem, tm, tm.n_phi
-
-    def objective(self, pars: np.ndarray, n_agq: int = 1) -> float:
-        pars = np.asarray(pars, dtype=float)
-        return self.problem.objective(np.r_[self.tm.theta(pars[:self.m]), pars[self.m:]],
-                                      n_agq)

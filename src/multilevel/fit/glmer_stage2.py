@@ -16,16 +16,18 @@ effects are uncorrelated, which BOBYQA's quadratic model needs fewest evaluation
 (scaling each ``beta_k`` by its standard error alone leaves the correlations, e.g. of
 treatment contrasts with the intercept).
 
-Stopping. BOBYQA stops at ``ftol_abs = 1e-6`` on the deviance, which in these units is
-within about ``1e-3`` standard errors of the optimum. The Hessian needed for the standard
-errors is then computed there by finite differences (:func:`fd_derivatives`), and one
+Stopping. BOBYQA stops at ``ftol_abs = 1e-7`` on the deviance, which in these units is
+within a few ``1e-4`` standard errors of the optimum. The Hessian needed for the standard
+errors is then computed there by central differences (:func:`fd_derivatives`), and one
 Newton step ``-H^{-1} g`` with it moves the estimates onto the optimum (Newton's method
-converges quadratically, so from ``1e-3`` SE the error is far below ``1e-6`` SE). When that
-step is longer than :data:`NEWTON_TRUST` standard errors (BOBYQA stopped early) the
-derivatives are recomputed after it, up to :data:`NEWTON_ROUNDS` times. The Hessian used for
-the standard errors is thus always taken within ``NEWTON_TRUST`` standard errors of the
-estimates -- as lme4's is taken at its Nelder-Mead optimum, itself a few ``1e-3`` standard
-errors from the exact one.
+converges quadratically: the error left is far below ``1e-6`` SE). When that step is longer
+than :data:`NEWTON_TRUST` standard errors (BOBYQA stopped early) the derivatives are
+recomputed after it, up to :data:`NEWTON_ROUNDS` times. The Hessian used for the standard
+errors is thus taken within ``NEWTON_TRUST`` standard errors of the estimates. How close
+matters: the Hessian changes with the third derivatives of the deviance, and for small
+groups (lme4's AGQ test of 100 pairs) a Hessian ``1e-3`` SE away moves the standard errors
+by ``1e-4``, ten times lme4's own tolerance there; at ``ftol_abs = 1e-7`` the step is a few
+``1e-5`` SE.
 """
 from __future__ import annotations
 
@@ -37,16 +39,17 @@ import numpy as np
 from ..core.glmm import BAD_OBJECTIVE, GlmmProblem, PirlsError, PirlsState
 from ..core.optimize import OptSummary
 
-STAGE2_FTOL = 1e-6      # BOBYQA's ftol_abs in whitened units (about 1e-3 SE from the optimum)
+STAGE2_FTOL = 1e-7      # BOBYQA's ftol_abs in whitened units (about 3e-4 SE from the optimum)
 FD_STEP = 1e-3          # finite-difference steps, in standard errors
-NEWTON_TRUST = 1e-2     # longest final Newton step (SE) that keeps the Hessian where it was
+NEWTON_TRUST = 1e-3     # longest final Newton step (SE) that keeps the Hessian where it was
 NEWTON_ROUNDS = 4
 # PIRLS tolerances (on the largest step of eta or u) while optimising, for canonical links:
 # Newton's method converges quadratically, so a run that stops after a step below tol has
-# modes within about tol^2 of the exact ones, and the Laplace deviance (stationary in u
-# except for log|L|^2) within about q tol^2 -- far below stage 1's ftol (1e-2) and, for
-# 1e-5, below stage 2's (1e-6). The estimates and the derivatives use the problem's own
-# tolerance (1e-7: modes exact to rounding).
+# modes within about tol^2 of the exact ones; the Laplace deviance is stationary in u except
+# for log|L|^2, whose error is at most about q_eff tol^2 (q_eff = sum of the leverages of the
+# random effects) -- far below stage 1's ftol (1e-2), and in practice below stage 2's (1e-7):
+# BOBYQA takes the same path as with 1e-7. The estimates and the derivatives use the
+# problem's own tolerance (1e-7: modes exact to rounding).
 STAGE1_PIRLS_TOL = 1e-4
 STAGE2_PIRLS_TOL = 1e-5
 
@@ -66,8 +69,12 @@ class Stage2:
 
 
 class Deviance:
-    """The stage-2 deviance at ``pars = [phi, beta]`` with its PIRLS state, each PIRLS run
-    started from a given state (a start's ``u`` is all PIRLS takes from it).
+    """The deviance at ``pars`` with its PIRLS state, each PIRLS run started from a given
+    state (``u``, and ``beta`` when ``joint``, are all PIRLS takes from it).
+
+    ``joint=False`` (stage 2): ``pars = [phi, beta]``, PIRLS for ``u`` given ``beta``, the
+    Laplace (``n_agq = 1``) or AGQ deviance. ``joint=True`` (stage 1, lme4's ``nAGQ = 0``):
+    ``pars = phi``, PIRLS for ``beta`` and ``u`` together, the Laplace deviance.
 
     Examples
     --------
@@ -77,29 +84,80 @@ class Deviance:
     >>> f, st = dev(np.array([0.8, 0.1]), None)
     >>> bool(np.isclose(f, prob.objective(np.array([0.8, 0.1]))))
     True
+    >>> f1, st1 = Deviance(prob, None, 1, joint=True)(np.array([0.8]), None)
+    >>> bool(np.isclose(f1, prob.objective_theta(np.array([0.8]))))
+    True
     """
 
-    def __init__(self, problem: GlmmProblem, tm, n_agq: int):
-        self.problem, self.tm, self.n_agq = problem, tm, n_agq
+    def __init__(self, problem: GlmmProblem, tm, n_agq: int, *, joint: bool = False):
+        self.problem, self.tm, self.n_agq, self.joint = problem, tm, n_agq, joint
         self.count = 0
 
     def __call__(self, pars: np.ndarray, start: PirlsState | None
                  ) -> tuple[float, PirlsState | None]:
         prob = self.problem
-        m = pars.size - prob.data.p
+        m = pars.size if self.joint else pars.size - prob.data.p
         theta = pars[:m] if self.tm is None else self.tm.theta(pars[:m])
+        beta = None if self.joint else pars[m:]
         self.count += 1
         try:
             try:
-                st = prob.pirls(theta, pars[m:], start=start)
+                st = prob.pirls(theta, beta, start=start)
             except PirlsError:
                 if start is None:
                     raise
-                st = prob.pirls(theta, pars[m:], start=None)
+                st = prob.pirls(theta, beta, start=None)
         except PirlsError:
             return BAD_OBJECTIVE, None
-        f = prob.laplace(st) if self.n_agq <= 1 else prob.agq(st, self.n_agq)
+        f = prob.laplace(st) if self.joint or self.n_agq <= 1 else prob.agq(st, self.n_agq)
         return float(f), st
+
+
+class PredictedObjective:
+    """``f(x) = dev(to_pars(x))`` for an optimiser, with each PIRLS run started from the
+    modes (``beta`` and ``u``) that :class:`ModePredictor` predicts at ``x``; keeps the
+    state of the best point.
+
+    Examples
+    --------
+    >>> from multilevel.core.glmm import _demo_problem
+    >>> prob = _demo_problem()
+    >>> f = PredictedObjective(Deviance(prob, None, 1, joint=True), lambda x: x, 1)
+    >>> bool(np.isclose(f(np.array([0.8])), prob.objective_theta(np.array([0.8]))))
+    True
+    >>> f.state_at(np.array([0.8])).theta.tolist()
+    [0.8]
+    """
+
+    def __init__(self, dev: Deviance, to_pars, n: int, template: PirlsState | None = None):
+        self.dev, self.to_pars = dev, to_pars
+        self.modes = ModePredictor(n)
+        self.template = template
+        self.best: tuple[float, np.ndarray, PirlsState] | None = None
+
+    def start_at(self, x: np.ndarray) -> PirlsState | None:
+        v = self.modes.predict(x)
+        if v is None or self.template is None:
+            return self.template
+        p = self.template.beta.size
+        return replace(self.template, beta=v[:p], u=v[p:])
+
+    def __call__(self, x: np.ndarray) -> float:
+        x = np.array(x, dtype=float)
+        f, st = self.dev(self.to_pars(x), self.start_at(x))
+        if st is not None:
+            if self.template is None:
+                self.template = st
+            self.modes.add(x, np.concatenate([st.beta, st.u]))
+            if self.best is None or f <= self.best[0]:
+                self.best = (f, x, st)
+        return f
+
+    def state_at(self, x: np.ndarray) -> PirlsState | None:
+        """The PIRLS state at ``x``: the best point's when ``x`` is it, else a new run."""
+        if self.best is not None and np.array_equal(self.best[1], x):
+            return self.best[2]
+        return self.dev(self.to_pars(np.asarray(x, dtype=float)), self.start_at(x))[1]
 
 
 def pirls_tolerance(problem: GlmmProblem, loosen: bool):
@@ -179,15 +237,14 @@ def fd_derivatives(dev: Deviance, x0: np.ndarray, st0: PirlsState, f0: float,
 
     - gradient and diagonal by central differences, ``g_i = (f_{+i} - f_{-i}) / 2h_i`` and
       ``H_ii = (f_{+i} - 2 f_0 + f_{-i}) / h_i^2`` (errors ``O(h^2)``);
-    - off-diagonal entries by the forward difference
-      ``H_ij = (f(x + h_i e_i + h_j e_j) - f_{+i} - f_{+j} + f_0) / h_i h_j``: one evaluation
-      per pair instead of two (``(n^2 + 3n) / 2`` evaluations in all, not ``n^2 + n``); its
-      error ``(h/2)(f_iij + f_ijj)`` is, with steps of ``1e-3`` standard errors, a few
-      ``1e-4`` of the diagonal -- the size of the rounding noise of the second differences.
+    - off-diagonal entries by ``H_ij = (f_{++} - f_{+i} - f_{+j} + 2 f_0 - f_{-i} - f_{-j}
+      + f_{--}) / 2 h_i h_j`` with ``f_{++} = f(x + h_i e_i + h_j e_j)`` and ``f_{--}`` its
+      mirror image (``n^2 + n`` evaluations in all; the one-sided formula with ``f_{++}``
+      alone has an error ``(h/2)(f_iij + f_ijj)`` that moved standard errors by ``1e-4``).
 
     Each PIRLS run starts from modes ``u`` predicted to second order from the runs already
-    made (``u(x - h e_i) ~ 2 u_0 - u(x + h e_i)``, ``u(x + h e_i + h e_j) ~ u(x + h e_i) +
-    u(x + h e_j) - u_0``), which saves one PIRLS iteration of about three.
+    made (``u(x - h e_i) ~ 2 u_0 - u(x + h e_i)``, ``u(x +- (h e_i + h e_j)) ~ u_0 +-
+    (u(x + h e_i) + u(x + h e_j) - 2 u_0)``), which saves one PIRLS iteration of about three.
 
     Coordinates outside ``free`` get a zero gradient and an identity row and column.
 
@@ -205,7 +262,7 @@ def fd_derivatives(dev: Deviance, x0: np.ndarray, st0: PirlsState, f0: float,
     n = x0.size
     idx = np.flatnonzero(free)
     grad, hess = np.zeros(n), np.eye(n)
-    fp, up = {}, {}
+    fp, fm, up = {}, {}, {}
 
     def at(delta: dict, u: np.ndarray | None) -> tuple[float, PirlsState | None]:
         x = x0.copy()
@@ -218,13 +275,17 @@ def fd_derivatives(dev: Deviance, x0: np.ndarray, st0: PirlsState, f0: float,
             h = steps[i]
             fp[i], st_p = at({i: h}, None)
             up[i] = st_p.u if st_p is not None else st0.u
-            f_m, _ = at({i: -h}, 2.0 * st0.u - up[i])
-            grad[i] = (fp[i] - f_m) / (2.0 * h)
-            hess[i, i] = (fp[i] - 2.0 * f0 + f_m) / h ** 2
+            fm[i], _ = at({i: -h}, 2.0 * st0.u - up[i])
+            grad[i] = (fp[i] - fm[i]) / (2.0 * h)
+            hess[i, i] = (fp[i] - 2.0 * f0 + fm[i]) / h ** 2
         for a, i in enumerate(idx):
             for j in idx[:a]:
-                f_ij, _ = at({i: steps[i], j: steps[j]}, up[i] + up[j] - st0.u)
-                hess[i, j] = hess[j, i] = (f_ij - fp[i] - fp[j] + f0) / (steps[i] * steps[j])
+                hi, hj = steps[i], steps[j]
+                du = up[i] + up[j] - 2.0 * st0.u
+                f_pp, _ = at({i: hi, j: hj}, st0.u + du)
+                f_mm, _ = at({i: -hi, j: -hj}, st0.u - du)
+                hess[i, j] = hess[j, i] = (f_pp - fp[i] - fp[j] + 2.0 * f0 - fm[i] - fm[j]
+                                           + f_mm) / (2.0 * hi * hj)
     return grad, hess
 
 
