@@ -405,6 +405,7 @@ class Family:
             # sum(wt softplus(eta) - wy eta) = wt @ log1p(e) + wt @ |eta| / 2 + c @ eta
             c = 0.5 * wt - wy
             half_wt = 0.5 * wt
+            unit = bool(np.all(wt == 1.0))  # 0/1 responses: w is mu_eta itself
 
             def logit(eta):
                 a = np.abs(eta)
@@ -417,7 +418,7 @@ class Family:
                 me *= inv                          # mu (1 - mu) = the variance
                 dev = 2.0 * (sat + float(wt @ np.log1p(e)) + float(half_wt @ a)
                              + float(c @ eta))
-                return mu, wt * me, (y - mu) / me, dev
+                return mu, me if unit else wt * me, (y - mu) / me, dev
             return logit
         sat = float(np.sum(special.xlogy(wy, y) - wy))
         log_eps = float(np.log(EPS))

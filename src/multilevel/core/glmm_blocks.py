@@ -154,9 +154,12 @@ class _ScalarTerms:
         """``Z Lambda u`` (``u`` flat, terms in data order)."""
         out = None
         for k in range(self.K):
-            uk = u[self.offsets[k]:self.offsets[k + 1]][self.codes[k]]
-            v = uk * float(theta[k]) if self.unit[k] else uk * (float(theta[k]) * self.z[k])
-            out = v if out is None else out + v
+            bk = u[self.offsets[k]:self.offsets[k + 1]] * float(theta[k])  # b = Lambda u
+            v = bk[self.codes[k]] if self.unit[k] else bk[self.codes[k]] * self.z[k]
+            if out is None:
+                out = v
+            else:
+                out += v
         return out if out is not None else np.zeros(self.n)
 
     def _xx(self, w: np.ndarray, z: np.ndarray, wz: np.ndarray, mode: str) -> np.ndarray:
