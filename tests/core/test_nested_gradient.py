@@ -182,3 +182,29 @@ def test_update_l_by_level_blocks_equals_blocked(seed, ps, weighted):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
     for a, b in zip(cond_var(A, F1, 1.3), cond_var(A, F0, 1.3)):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), p=st.integers(1, 2), p_x=st.integers(0, 3),
+       weighted=st.booleans(), boundary=st.booleans())
+def test_single_term_closed_form_equals_level_factor(seed, p, p_x, weighted, boundary):
+    """One term in closed form (SingleTermObjective) gives the level-block factor's values
+    and derivatives, and its derivatives equal finite differences."""
+    from multilevel.core.nested import NestedSystem, nested_factor, nested_gradient
+    from multilevel.core.single_term import SingleTermObjective
+    from multilevel.core.theta import split_theta
+
+    rng = np.random.default_rng(seed)
+    n = 120
+    A = _problem(rng, _nested_terms(rng, [p], n), n, p_x, weighted)
+    S = NestedSystem.from_crossproducts(A, {})
+    assert SingleTermObjective.applies(S)
+    obj = SingleTermObjective(S)
+    theta = _theta(rng, [p], boundary)
+    F = nested_factor(S, split_theta(theta, [p]))
+    got = obj.gradient_parts(theta)
+    assert got[0] == pytest.approx(F.logdet, rel=1e-11)
+    np.testing.assert_allclose(got[1], F.LXX, rtol=1e-10, atol=1e-12)
+    for a, b in zip(got[2:], nested_gradient(S, F)):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9 * (1 + np.abs(b).max()))
+    _check(obj, theta)

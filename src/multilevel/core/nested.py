@@ -575,11 +575,18 @@ class NestedObjective:
     """
 
     def __init__(self, A: CrossProducts, parents: dict):
+        from .single_term import SingleTermObjective
+
         self.ps = list(A.ps)
         self.system = NestedSystem.from_crossproducts(A, parents)
+        # one term with one or two columns: every level in closed form (same factor)
+        self._single = (SingleTermObjective(self.system)
+                        if SingleTermObjective.applies(self.system) else None)
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """``log det(Lambda'Z'Z Lambda + I)`` and the ``[X y]`` block of ``L``."""
+        if self._single is not None:
+            return self._single(theta)
         F = nested_factor(self.system, split_theta(np.asarray(theta, dtype=float), self.ps))
         return F.logdet, F.LXX
 
@@ -602,5 +609,7 @@ class NestedObjective:
         >>> bool(np.isclose(g_r2[0], (r2(0.6 + h) - r2(0.6 - h)) / (2 * h)))
         True
         """
+        if self._single is not None:
+            return self._single.gradient_parts(theta)
         F = nested_factor(self.system, split_theta(np.asarray(theta, dtype=float), self.ps))
         return (F.logdet, F.LXX) + nested_gradient(self.system, F)

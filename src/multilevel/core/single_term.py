@@ -1,0 +1,178 @@
+"""The profiled objective of one grouping factor with one or two random effects, in closed form.
+
+With a single term ``(1 | g)`` or ``(x | g)`` every level is eliminated on its own. In the
+data's own coordinates, with ``Sigma = T T'`` and ``D_l``, ``F_l`` the level's ``Z'Z`` and
+``[X y]'Z``:
+
+.. math::
+
+    Q_l = T (T' D_l T + I)^{-1} T' = \\Sigma (I + D_l \\Sigma)^{-1}, \\qquad
+    \\log|L_Z|^2 = \\sum_l \\log \\det(I + D_l \\Sigma), \\qquad
+    L_{XX} L_{XX}' = [X y]'[X y] - \\sum_l F_l Q_l F_l'
+
+For ``p = 2``, ``det(I + D Sigma) = 1 + tr(D Sigma) + det D det Sigma`` and
+``Q = (Sigma + det(Sigma) adj(D)) / det(I + D Sigma)``: a few operations on the three distinct
+entries of every level, no per-level factorisation, and the ``[X y]`` block is one product
+of the fixed level products ``F_l (.) F_l'`` with the stacked ``Q_l``.
+
+The derivatives run the same steps backwards. For a part ``f`` of the criterion (``log|L_Z|^2``,
+``log|R_X|^2`` or ``r^2``), ``df/dQ_l = -F_l' (df/dXX) F_l`` with ``df/dXX = S^{-1}`` on the
+``X`` block (``S = R_X R_X'``) for ``log|R_X|^2`` and ``v v'`` with ``v = [-beta; 1]`` for
+``r^2``; then the chain rule through ``Q_l`` and ``det(I + D_l Sigma)`` to ``Sigma`` and ``T``.
+The same factor as :func:`~multilevel.core.nested.nested_factor` (to rounding).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .cholesky import NotPositiveDefinite
+
+MAX_ENTRIES = 4_000_000  # largest table of level products F_l (.) F_l' kept (m^2 p(p+1)/2 l)
+
+
+class SingleTermObjective:
+    """``theta -> (log|L_Z|^2, L_XX)`` and :meth:`gradient_parts` for one term, ``p <= 2``.
+
+    Built from the level blocks of a :class:`~multilevel.core.nested.NestedSystem` with one
+    term; see the module docstring.
+
+    Examples
+    --------
+    >>> from multilevel.core.crossprod import TermData, form_crossproducts
+    >>> from multilevel.core.nested import NestedObjective, NestedSystem, nested_factor
+    >>> rng = np.random.default_rng(0)
+    >>> g, x = np.repeat(np.arange(6), 4), rng.normal(size=24)
+    >>> A = form_crossproducts([TermData(g, np.column_stack([np.ones(24), x]), 6)],
+    ...                        np.ones((24, 1)), rng.normal(size=24))
+    >>> S = NestedSystem.from_crossproducts(A, {})
+    >>> ld, LXX = SingleTermObjective(S)(np.array([0.8, 0.2, 0.5]))
+    >>> F = nested_factor(S, [np.array([[0.8, 0.0], [0.2, 0.5]])])
+    >>> bool(np.isclose(ld, F.logdet)), bool(np.allclose(LXX, F.LXX))
+    (True, True)
+    """
+
+    @staticmethod
+    def applies(S) -> bool:
+        """One term with one or two columns and a table of level products of bounded size."""
+        if len(S.diag) != 1:
+            return False
+        p, _, l = S.diag[0].shape
+        m = S.xy.shape[0]
+        return p <= 2 and m * m * (p * (p + 1) // 2) * l <= MAX_ENTRIES
+
+    def __init__(self, S):
+        D, F = S.diag[0], S.fixed[0]  # (p, p, l), (m, p, l)
+        self.p, self.m = D.shape[0], F.shape[0]
+        self.xy = np.asarray(S.xy, dtype=float)
+        m = self.m
+        if self.p == 1:
+            self.d = D[0, 0].copy()
+            O = (F[:, None, 0] * F[None, :, 0])[:, :, None, :]  # (m, m, 1, l)
+        else:
+            d00, d01, d11 = D[0, 0], D[1, 0], D[1, 1]
+            self.d = np.stack([d00, d01, d11])                   # packed (3, l)
+            self.det_d = d00 * d11 - d01 * d01
+            self.adj_d = np.stack([d11, -d01, d00])               # packed adj(D)
+            f0, f1 = F[:, 0], F[:, 1]
+            cross = f0[:, None] * f1[None, :]
+            O = np.stack([f0[:, None] * f0[None, :], cross + cross.transpose(1, 0, 2),
+                          f1[:, None] * f1[None, :]], axis=2)  # (m, m, 3, l)
+        # F_l Q_l F_l' for packed Q: column j of the table multiplies Q's packed entry j
+        self.O = np.ascontiguousarray(O).reshape(m * m, -1)
+
+    def _q(self, theta: np.ndarray):
+        """``(s, det Sigma, E, Q)``: packed ``Sigma``, ``det(I + D_l Sigma)`` and packed
+        ``Q_l`` per level."""
+        if self.p == 1:
+            s = float(theta[0]) ** 2
+            E = 1.0 + self.d * s
+            return np.array([s]), 0.0, E, (s / E)[None]
+        t0, t1, t2 = (float(v) for v in theta[:3])
+        s = np.array([t0 * t0, t0 * t1, t1 * t1 + t2 * t2])
+        det_s = (t0 * t2) ** 2
+        E = 1.0 + s[0] * self.d[0] + (2.0 * s[1]) * self.d[1] + s[2] * self.d[2] \
+            + det_s * self.det_d
+        Q = (s[:, None] + det_s * self.adj_d) / E
+        return s, det_s, E, Q
+
+    def _factor(self, theta: np.ndarray):
+        s, det_s, E, Q = self._q(theta)
+        if not E.min() > 0:  # also false for NaN
+            raise NotPositiveDefinite("non-positive level determinant")
+        XX = self.xy - (self.O @ Q.ravel()).reshape(self.m, self.m)
+        try:
+            LXX = np.linalg.cholesky(XX)
+        except np.linalg.LinAlgError as exc:
+            raise NotPositiveDefinite(str(exc)) from exc
+        return float(np.log(E).sum()), LXX, s, det_s, E, Q
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """``log det(Lambda'Z'Z Lambda + I)`` and the ``[X y]`` block of ``L``."""
+        ld, LXX, *_ = self._factor(np.asarray(theta, dtype=float))
+        return ld, LXX
+
+    def gradient_parts(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray,
+                                                          np.ndarray, np.ndarray]:
+        """``(log|L_Z|^2, L_XX, d log|L_Z|^2, d log|R_X|^2, d r^2)`` by theta.
+
+        Three channels at once (``log|L_Z|^2``, ``log|R_X|^2``, ``r^2``): the derivatives by
+        the packed ``Q_l`` (``-F_l' (df/dXX) F_l``, one product with the table of level
+        products), then by the packed ``Sigma`` through ``Q_l = N_l / E_l`` with
+        ``N_l = s + det(Sigma) adj(D_l)`` and ``E_l = det(I + D_l Sigma)``:
+
+        .. math::
+
+            \\frac{\\partial f}{\\partial s_j} = \\sum_l \\frac{1}{E_l}\\Big(\\bar q_{l,j}
+            + \\frac{\\partial \\det\\Sigma}{\\partial s_j} \\bar q_l \\cdot adj(D_l)
+            + \\frac{\\partial E_l}{\\partial s_j} (\\bar\\ell - \\bar q_l \\cdot Q_l)\\Big)
+
+        (``bar l`` is 1 for ``log|L_Z|^2``, 0 otherwise), and ``Sigma = T T'`` to theta.
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData, form_crossproducts
+        >>> from multilevel.core.nested import NestedSystem
+        >>> g = np.repeat(np.arange(5), 3)
+        >>> A = form_crossproducts([TermData(g, np.ones((15, 1)), 5)], np.ones((15, 1)),
+        ...                        np.arange(15.0) % 4)
+        >>> obj, h = SingleTermObjective(NestedSystem.from_crossproducts(A, {})), 1e-6
+        >>> ld = lambda t: obj(np.array([t]))[0]
+        >>> g_z = obj.gradient_parts(np.array([0.7]))[2]
+        >>> bool(np.isclose(g_z[0], (ld(0.7 + h) - ld(0.7 - h)) / (2 * h)))
+        True
+        """
+        theta = np.asarray(theta, dtype=float)
+        ld, LXX, s, det_s, E, Q = self._factor(theta)
+        m, p = self.m, self.m - 1
+        # df/dXX for log|R_X|^2 (S^{-1} on the X block) and r^2 (v v', v = [-beta; 1])
+        bar = np.zeros((2, m, m))
+        if p:
+            R_inv = np.linalg.inv(LXX[:p, :p])
+            bar[0, :p, :p] = R_inv.T @ R_inv
+            v = np.append(-(R_inv.T @ LXX[p, :p]), 1.0)  # beta = R_X^{-T} c
+        else:
+            v = np.ones(1)
+        bar[1] = np.outer(v, v)
+        k = Q.shape[0]
+        l = E.size
+        bar_q = np.zeros((3, k, l))                   # channels: log|L_Z|^2, log|R_X|^2, r^2
+        bar_q[1:] = -(bar.reshape(2, m * m) @ self.O).reshape(2, k, l)
+        bar_ld = np.array([1.0, 0.0, 0.0])
+        inv_e = 1.0 / E
+        beta = (bar_ld[:, None] - np.einsum("hkl,kl->hl", bar_q, Q)) * inv_e  # (3, l)
+        g_s = bar_q @ inv_e                            # (3, k): sum_l bar_q / E
+        if self.p == 1:
+            g_s += (beta @ self.d)[:, None]            # dE/ds = d
+            g = 2.0 * theta[0] * g_s[:, 0:1]
+        else:
+            alpha = np.einsum("hkl,kl->hl", bar_q, self.adj_d) * inv_e
+            d_det = np.array([s[2], -2.0 * s[1], s[0]])  # d det(Sigma) / d s_j
+            g_s += alpha.sum(axis=1)[:, None] * d_det[None, :]
+            # dE_l/ds_j = (d00, 2 d01, d11)_l + det(D_l) d_det_j
+            g_s += (beta @ self.d.T) * np.array([1.0, 2.0, 1.0]) \
+                + (beta @ self.det_d)[:, None] * d_det[None, :]
+            t0, t1, t2 = theta[:3]
+            g = np.stack([2.0 * t0 * g_s[:, 0] + t1 * g_s[:, 1],
+                          t0 * g_s[:, 1] + 2.0 * t1 * g_s[:, 2],
+                          2.0 * t2 * g_s[:, 2]], axis=1)
+        return ld, LXX, g[0], g[1], g[2]
