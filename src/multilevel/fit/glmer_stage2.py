@@ -31,8 +31,9 @@ by ``1e-4``, ten times lme4's own tolerance there; at ``ftol_abs = 1e-7`` the st
 """
 from __future__ import annotations
 
+import copy
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -140,7 +141,9 @@ class PredictedObjective:
         if v is None or self.template is None:
             return self.template
         p = self.template.beta.size
-        return replace(self.template, beta=v[:p], u=v[p:])
+        start = copy.copy(self.template)  # PIRLS reads only beta and u of a start
+        start.beta, start.u = v[:p], v[p:]
+        return start
 
     def __call__(self, x: np.ndarray) -> float:
         x = np.array(x, dtype=float)
@@ -205,15 +208,18 @@ class ModePredictor:
 
     def __init__(self, n: int):
         self.n = n
-        self.xs: list[np.ndarray] = []
+        self._x = np.empty((16, n))  # the evaluated points, rows [:len(us)]
         self.us: list[np.ndarray] = []
         self.J: np.ndarray | None = None
 
     def add(self, x: np.ndarray, u: np.ndarray) -> None:
-        self.xs.append(np.array(x, dtype=float))
+        k = len(self.us)
+        if k == self._x.shape[0]:
+            self._x = np.vstack([self._x, np.empty_like(self._x)])
+        self._x[k] = x
         self.us.append(u)
-        if self.J is None and len(self.xs) == 2 * self.n + 1:
-            dX = np.array(self.xs[1:]) - self.xs[0]
+        if self.J is None and k + 1 == 2 * self.n + 1:
+            dX = self._x[1:k + 1] - self._x[0]
             dU = np.array(self.us[1:]) - self.us[0]
             J, _, rank, _ = np.linalg.lstsq(dX, dU, rcond=None)
             if rank == self.n:
@@ -221,12 +227,13 @@ class ModePredictor:
 
     def predict(self, x: np.ndarray) -> np.ndarray | None:
         """The predicted modes at ``x`` (None before the first evaluation)."""
-        if not self.xs:
+        if not self.us:
             return None
-        k = int(np.argmin([np.sum((x - xk) ** 2) for xk in self.xs]))
+        d = self._x[:len(self.us)] - x
+        k = int(np.argmin(np.einsum("ij,ij->i", d, d)))
         if self.J is None:
             return self.us[k]
-        return self.us[k] + self.J @ (x - self.xs[k])
+        return self.us[k] - self.J @ d[k]
 
 
 def fd_derivatives(dev: Deviance, x0: np.ndarray, st0: PirlsState, f0: float,
@@ -268,7 +275,11 @@ def fd_derivatives(dev: Deviance, x0: np.ndarray, st0: PirlsState, f0: float,
         x = x0.copy()
         for i, h in delta.items():
             x[i] += h
-        return dev(x, st0 if u is None else replace(st0, u=u))
+        if u is None:
+            return dev(x, st0)
+        start = copy.copy(st0)  # PIRLS reads only u of a start (beta is given)
+        start.u = u
+        return dev(x, start)
 
     with np.errstate(all="ignore"):
         for i in idx:
