@@ -181,6 +181,11 @@ def _reaches_bobyqa(seed: int):
     assert opt.converged
     assert opt.fmin <= ref.fmin + 1e-7
     assert np.all(opt.theta >= lower)
+    # it stops where the gradient vanishes, not merely where the deviance flattens (lme4's
+    # BOBYQA leaves gradients of 1e-4 to 1e-3: sleepstudy 3e-4)
+    grad = prob.objective_and_gradient(opt.theta)[1]
+    inside = opt.theta != lower
+    assert np.all(np.abs(grad[inside]) < 1e-4)
 
 
 @settings(max_examples=40, deadline=None)
@@ -191,11 +196,11 @@ def test_trust_region_never_stops_above_bobyqa(seed):
     _reaches_bobyqa(seed)
 
 
-@pytest.mark.parametrize("seed", [0, 18, 29, 61])
+@pytest.mark.parametrize("seed", [0, 18, 29, 61, 65, 138])
 def test_known_bound_traps_are_escaped(seed):
     # seeds where a bounded quasi-Newton method stopped on the bound 0.06 to 1.5 above
     # BOBYQA's optimum (a stationary point at theta_i = 0, or a column of T = [[0, 0],
-    # [-0.01, 0]] whose other sign leads down)
+    # [-0.01, 0]] whose other sign leads down); 65 and 138: the largest gradients left
     _reaches_bobyqa(seed)
 
 

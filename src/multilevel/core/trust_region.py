@@ -35,6 +35,8 @@ from .optimize import OptSummary
 
 EDGE_RESTARTS = 3  # restarts from inside a bound after stopping on it (lme4 makes one)
 EDGE_STEP = 1e-4   # how far inside the bound the one-sided slope is measured
+POLISH_STEPS = 3   # steps by the gradient alone once the deviance stops resolving them
+POLISH_XTOL = 1e-10  # ... until they are this short, relative to theta
 
 
 def gradient_hessian(fg: Callable, theta: np.ndarray, grad: np.ndarray,
@@ -138,6 +140,7 @@ def _iterate(evaluate, x, f, g, lower, columns, pred_tol, maxeval, count):
     bounded = np.isfinite(lower)
     H = np.eye(x.size) * max(_norm(g), 1e-8)
     radius = 0.25 * max(1.0, _norm(x))
+    polish = 0  # steps taken after the predicted decrease fell below pred_tol
     while count[0] < maxeval:
         if columns is not None:
             s = _trust_step(H, g, radius)
@@ -146,6 +149,19 @@ def _iterate(evaluate, x, f, g, lower, columns, pred_tol, maxeval, count):
             s = _bounded_step(H, g, x, lower, free, radius)
         step = _norm(s)
         pred = -float(g @ s + 0.5 * s @ H @ s)
+        if polish:
+            # the deviance no longer resolves the steps (its rounding is ~1e-16 |f|): go on
+            # while the gradient shrinks, to where it vanishes rather than where f flattens
+            if step <= POLISH_XTOL * (1.0 + _norm(x)) or polish > POLISH_STEPS:
+                return x, f, g, True
+            fn, gn = evaluate(x + s)
+            if (gn is None or fn > f + 1e-13 * max(1.0, abs(f))
+                    or _norm(gn) >= _norm(g)):
+                return x, f, g, True
+            H = _sr1(H, s, gn - g, step)
+            x, f, g, H = _accept(x + s, fn, gn, H, columns)
+            polish += 1
+            continue
         if step == 0.0 or pred <= 0.0:  # no descent left in the model: optimum to rounding
             if step == 0.0 or pred > -1e-12 * abs(f) or radius < 1e-12:
                 return x, f, g, True
@@ -157,22 +173,34 @@ def _iterate(evaluate, x, f, g, lower, columns, pred_tol, maxeval, count):
             radius = 0.25 * step
         elif rho > 0.75 and step > 0.99 * radius:
             radius *= 2.0
-        if gn is not None:  # SR1, skipped when the denominator is tiny (N&W eq. 6.26)
-            r = gn - g - H @ s
-            rs = float(r @ s)
-            if abs(rs) > 1e-8 * step * _norm(r):
-                H = H + np.outer(r, r) / rs
+        if gn is not None:
+            H = _sr1(H, s, gn - g, step)
         if fn < f:
-            x, f, g = x + s, fn, gn
-            if columns is not None:
-                D = _signs(x, columns)
-                if D is not None:  # the same point with non-negative diagonals
-                    x, g, H = D * x, D * g, H * np.outer(D, D)
+            x, f, g, H = _accept(x + s, fn, gn, H, columns)
             if pred < pred_tol:
-                return x, f, g, True
+                polish = 1
         elif radius < 1e-12:
             return x, f, g, True  # no smaller step improves: the optimum to rounding
     return x, f, g, False
+
+
+def _sr1(H: np.ndarray, s: np.ndarray, y: np.ndarray, step: float) -> np.ndarray:
+    """The SR1 update, skipped when its denominator is tiny (N&W eq. 6.26)."""
+    r = y - H @ s
+    rs = float(r @ s)
+    if abs(rs) > 1e-8 * step * _norm(r):
+        return H + np.outer(r, r) / rs
+    return H
+
+
+def _accept(x, f, g, H, columns):
+    """The new iterate, with every column's sign made canonical (non-negative diagonal; the
+    same point of the model) and ``g``, ``H`` changed to match."""
+    if columns is not None:
+        D = _signs(x, columns)
+        if D is not None:
+            return D * x, f, D * g, H * np.outer(D, D)
+    return x, f, g, H
 
 
 def _norm(v: np.ndarray) -> float:
