@@ -41,7 +41,9 @@ def _column(name: str, s: pd.Series) -> tuple[list[str], bool]:
     if name == "p_value":
         return [_pval(float(v)) for v in s], True
     if name == "statistic":
-        return ["NA" if not np.isfinite(v) else f"{float(v):.3f}" for v in s], True
+        # emmeans: format(round(x, 3), nsmall = 3), where a rounded -0 prints as 0.000
+        return ["NA" if not np.isfinite(v) else f"{round(float(v), 3) + 0.0:.3f}"
+                for v in s], True
     if pd.api.types.is_numeric_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype):
         vals = s.astype(float).to_numpy()
         fin = np.isfinite(vals)
