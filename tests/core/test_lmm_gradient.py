@@ -71,6 +71,23 @@ def test_gradient_parts_equal_finite_differences(ps, zero_diag):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * (1 + np.abs(want).max()))
 
 
+@pytest.mark.parametrize("ps, levels", [([1], (30,)), ([2], (14,)), ([3], (9,)),
+                                         ([2, 1], (13, 5)), ([1, 1], (25, 6))])
+def test_inverse_by_blocks_of_a_large_first_term(ps, levels):
+    # a first term of 24 rows or more: L's inverse by its block-diagonal first block
+    prob = _problem(4, ps, reml=False, n=200, levels=levels)
+    obj = DenseObjective(prob.A)
+    assert obj._q1 >= 24
+    theta = _random_theta(np.random.default_rng(8), ps, zero_diag=True)
+    _, L = obj._factor(theta)
+    k = L.shape[0] - 1
+    np.testing.assert_allclose(obj._inverse(L[:k, :k]), np.linalg.inv(L[:k, :k]),
+                               rtol=1e-10, atol=1e-12)
+    f, grad = prob.objective_and_gradient(theta)
+    want = _fd(prob.objective, theta)
+    np.testing.assert_allclose(grad, want, rtol=0, atol=2e-6 * (1 + np.abs(want).max()))
+
+
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), reml=st.booleans(),
        ps=st.lists(st.integers(1, 3), min_size=1, max_size=2), zero_diag=st.booleans())
