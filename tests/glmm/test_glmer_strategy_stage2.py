@@ -65,3 +65,30 @@ def test_fit_lands_on_the_tight_optimum(fits):
     assert np.all(np.abs(m.fixef.to_numpy() - best.x[1:]) <= 2e-4 * se)
     assert -2 * m.loglik == pytest.approx(best.fun, abs=1e-7)
     assert np.max(np.abs(m.gradient)) < 1e-3
+
+
+def test_newton_polish_recomputes_far_from_the_optimum(demo):
+    prob, dev = demo
+    best = minimize(lambda x: prob.objective(x), np.array([0.7, 0.2]), method="Nelder-Mead",
+                    options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 4000})
+    start = best.x + np.array([0.1, 0.1])  # about half a standard error off
+    f0, st0 = dev(start, None)
+    phi, beta, st, fmin, g, H, log = newton_polish(
+        dev, start[:1], start[1:], st0, f0, np.array([0.0]), np.array([0.2, 0.2]), True)
+    assert len(log) >= 2  # a long step, then derivatives again where it landed
+    assert np.concatenate([phi, beta]) == pytest.approx(best.x, abs=2e-5)
+
+
+def test_fit_restores_the_tight_pirls_tolerance(fits):
+    df = simulate_binary(n_groups=25, per_group=12, seed=8)
+    m = fits.get("stage2_sim", lambda: ml.glmer("y ~ x + z + (1 | g)", df, family="binomial"))
+    # stages 1 and 2 loosen PIRLS; the problem kept in the result (profiles, refits,
+    # conditional variances) has its own tolerance back
+    assert m.problem.tol == 1e-7
+
+
+def test_fast_fit_keeps_stage_one_tight():
+    df = simulate_binary(n_groups=25, per_group=12, seed=8)
+    m = ml.glmer("y ~ x + z + (1 | g)", df, family="binomial", fast=True)
+    st = m.problem.pirls(m.theta.to_numpy())  # beta and u jointly, from a cold start
+    assert m.fixef.to_numpy() == pytest.approx(st.beta, abs=1e-8)
