@@ -208,3 +208,29 @@ def test_single_term_closed_form_equals_level_factor(seed, p, p_x, weighted, bou
     for a, b in zip(got[2:], nested_gradient(S, F)):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9 * (1 + np.abs(b).max()))
     _check(obj, theta)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), p0=st.integers(1, 2), p1=st.integers(1, 3),
+       p_x=st.integers(0, 3), weighted=st.booleans(), boundary=st.booleans())
+def test_two_level_closed_form_equals_level_factor(seed, p0, p1, p_x, weighted, boundary):
+    """Two nested terms with the finer in closed form (TwoLevelObjective) give the level-block
+    factor's values and derivatives, and its derivatives equal finite differences."""
+    from multilevel.core.nested import NestedSystem, nested_factor, nested_gradient
+    from multilevel.core.nested_two import TwoLevelObjective
+    from multilevel.core.theta import split_theta
+
+    rng = np.random.default_rng(seed)
+    n = 150
+    A = _problem(rng, _nested_terms(rng, [p0, p1], n), n, p_x, weighted)
+    S = NestedSystem.from_crossproducts(A, nested_structure(A))
+    assert TwoLevelObjective.applies(S)
+    obj = TwoLevelObjective(S)
+    theta = _theta(rng, [p0, p1], boundary)
+    F = nested_factor(S, split_theta(theta, [p0, p1]))
+    got = obj.gradient_parts(theta)
+    assert got[0] == pytest.approx(F.logdet, rel=1e-11)
+    np.testing.assert_allclose(got[1], F.LXX, rtol=1e-10, atol=1e-12)
+    for a, b in zip(got[2:], nested_gradient(S, F)):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9 * (1 + np.abs(b).max()))
+    _check(obj, theta)

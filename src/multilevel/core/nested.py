@@ -515,6 +515,13 @@ def nested_gradient(S: NestedSystem, F: NestedFactor) -> tuple[np.ndarray, ...]:
     >>> bool(np.isclose(g_z[0], fd))
     True
     """
+    return nested_gradient_internals(S, F)[:3]
+
+
+def nested_gradient_internals(S: NestedSystem, F: NestedFactor) -> tuple:
+    """:func:`nested_gradient`'s ``(g_logdet_z, g_logdet_x, g_r2)`` and what it computed on
+    the way: the selected inverse ``(diag, off)``, ``(Lambda V)'`` per term (``(m, p_k,
+    l_k)``) and ``L_XX^{-1}``."""
     K = len(F.Ts)
     LXX = F.LXX
     m = LXX.shape[0]
@@ -532,7 +539,8 @@ def nested_gradient(S: NestedSystem, F: NestedFactor) -> tuple[np.ndarray, ...]:
         Yt[k] = _mul(B, F.Linv[k])
         Vt[k] = _left(LXXinv.T, Yt[k])
     # (Lambda V)' per term, then G' = (Lambda V)' Z'Z
-    Gt = _gram_times(S, [_right_t(v, T) for v, T in zip(Vt, F.Ts)])
+    LVt = [_right_t(v, T) for v, T in zip(Vt, F.Ts)]
+    Gt = _gram_times(S, LVt)
     g_z, g_x, g_r2 = [], [], []
     r2 = float(LXX[-1, -1]) ** 2
     for k in range(K):
@@ -550,7 +558,8 @@ def nested_gradient(S: NestedSystem, F: NestedFactor) -> tuple[np.ndarray, ...]:
         g_z.append(2.0 * N[cols, rows])
         g_x.append(2.0 * Q[:p].sum(axis=0)[cols, rows])
         g_r2.append(2.0 * r2 * Q[p][cols, rows])
-    return np.concatenate(g_z), np.concatenate(g_x), np.concatenate(g_r2)
+    return (np.concatenate(g_z), np.concatenate(g_x), np.concatenate(g_r2), diag, off, LVt,
+            LXXinv)
 
 
 class NestedObjective:
@@ -575,13 +584,17 @@ class NestedObjective:
     """
 
     def __init__(self, A: CrossProducts, parents: dict):
+        from .nested_two import TwoLevelObjective
         from .single_term import SingleTermObjective
 
         self.ps = list(A.ps)
         self.system = NestedSystem.from_crossproducts(A, parents)
-        # one term with one or two columns: every level in closed form (same factor)
+        # one term, or two whose finer has one or two columns: the (finer) term's levels in
+        # closed form (the same factor, fewer operations)
         self._single = (SingleTermObjective(self.system)
-                        if SingleTermObjective.applies(self.system) else None)
+                        if SingleTermObjective.applies(self.system)
+                        else TwoLevelObjective(self.system)
+                        if TwoLevelObjective.applies(self.system) else None)
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """``log det(Lambda'Z'Z Lambda + I)`` and the ``[X y]`` block of ``L``."""

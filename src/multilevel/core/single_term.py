@@ -81,19 +81,8 @@ class SingleTermObjective:
         self.O = np.ascontiguousarray(O).reshape(m * m, -1)
 
     def _q(self, theta: np.ndarray):
-        """``(s, det Sigma, E, Q)``: packed ``Sigma``, ``det(I + D_l Sigma)`` and packed
-        ``Q_l`` per level."""
-        if self.p == 1:
-            s = float(theta[0]) ** 2
-            E = 1.0 + self.d * s
-            return np.array([s]), 0.0, E, (s / E)[None]
-        t0, t1, t2 = (float(v) for v in theta[:3])
-        s = np.array([t0 * t0, t0 * t1, t1 * t1 + t2 * t2])
-        det_s = (t0 * t2) ** 2
-        E = 1.0 + s[0] * self.d[0] + (2.0 * s[1]) * self.d[1] + s[2] * self.d[2] \
-            + det_s * self.det_d
-        Q = (s[:, None] + det_s * self.adj_d) / E
-        return s, det_s, E, Q
+        return level_q(self.p, theta, self.d, getattr(self, "det_d", None),
+                       getattr(self, "adj_d", None))
 
     def _factor(self, theta: np.ndarray):
         s, det_s, E, Q = self._q(theta)
@@ -154,25 +143,65 @@ class SingleTermObjective:
             v = np.ones(1)
         bar[1] = np.outer(v, v)
         k = Q.shape[0]
-        l = E.size
-        bar_q = np.zeros((3, k, l))                   # channels: log|L_Z|^2, log|R_X|^2, r^2
-        bar_q[1:] = -(bar.reshape(2, m * m) @ self.O).reshape(2, k, l)
-        bar_ld = np.array([1.0, 0.0, 0.0])
-        inv_e = 1.0 / E
-        beta = (bar_ld[:, None] - np.einsum("hkl,kl->hl", bar_q, Q)) * inv_e  # (3, l)
-        g_s = bar_q @ inv_e                            # (3, k): sum_l bar_q / E
-        if self.p == 1:
-            g_s += (beta @ self.d)[:, None]            # dE/ds = d
-            g = 2.0 * theta[0] * g_s[:, 0:1]
-        else:
-            alpha = np.einsum("hkl,kl->hl", bar_q, self.adj_d) * inv_e
-            d_det = np.array([s[2], -2.0 * s[1], s[0]])  # d det(Sigma) / d s_j
-            g_s += alpha.sum(axis=1)[:, None] * d_det[None, :]
-            # dE_l/ds_j = (d00, 2 d01, d11)_l + det(D_l) d_det_j
-            g_s += (beta @ self.d.T) * np.array([1.0, 2.0, 1.0]) \
-                + (beta @ self.det_d)[:, None] * d_det[None, :]
-            t0, t1, t2 = theta[:3]
-            g = np.stack([2.0 * t0 * g_s[:, 0] + t1 * g_s[:, 1],
-                          t0 * g_s[:, 1] + 2.0 * t1 * g_s[:, 2],
-                          2.0 * t2 * g_s[:, 2]], axis=1)
+        bar_q = np.zeros((3, k, E.size))              # channels: log|L_Z|^2, log|R_X|^2, r^2
+        bar_q[1:] = -(bar.reshape(2, m * m) @ self.O).reshape(2, k, E.size)
+        g = theta_gradient(self.p, theta, s, E, Q, bar_q, self.d,
+                           getattr(self, "det_d", None), getattr(self, "adj_d", None))
         return ld, LXX, g[0], g[1], g[2]
+
+
+def level_q(p: int, theta: np.ndarray, d: np.ndarray, det_d, adj_d):
+    """``(s, det Sigma, E, Q)`` for one term's levels: packed ``Sigma = T T'``,
+    ``E_l = det(I + D_l Sigma)`` and packed ``Q_l = Sigma (I + D_l Sigma)^{-1}`` from the
+    packed level blocks ``d`` (``(l,)`` for ``p = 1``, ``(3, l)`` for ``p = 2``), ``det D_l``
+    and packed ``adj D_l``.
+
+    Examples
+    --------
+    >>> s, det_s, E, Q = level_q(1, np.array([2.0]), np.array([1.0, 3.0]), None, None)
+    >>> E.tolist(), Q.tolist()
+    ([5.0, 13.0], [[0.8, 0.3076923076923077]])
+    """
+    if p == 1:
+        s = float(theta[0]) ** 2
+        E = 1.0 + d * s
+        return np.array([s]), 0.0, E, (s / E)[None]
+    t0, t1, t2 = (float(v) for v in theta[:3])
+    s = np.array([t0 * t0, t0 * t1, t1 * t1 + t2 * t2])
+    det_s = (t0 * t2) ** 2
+    E = 1.0 + s[0] * d[0] + (2.0 * s[1]) * d[1] + s[2] * d[2] + det_s * det_d
+    Q = (s[:, None] + det_s * adj_d) / E
+    return s, det_s, E, Q
+
+
+def theta_gradient(p: int, theta: np.ndarray, s, E, Q, bar_q, d, det_d, adj_d) -> np.ndarray:
+    """Derivatives by the term's theta, per channel, of ``sum_l (bar_l log E_l + bar_q_l . Q_l)``
+    (``bar_l`` 1, 0, 0 for the three channels; ``bar_q`` ``(3, k, l)`` by the packed ``Q``,
+    an off-diagonal entry counted once): the chain rule of :func:`level_q`. Returns
+    ``(3, n_theta)``.
+
+    Examples
+    --------
+    >>> d = np.array([1.0, 3.0])
+    >>> f = lambda t: np.log(level_q(1, np.array([t]), d, None, None)[2]).sum()
+    >>> s, _, E, Q = level_q(1, np.array([0.5]), d, None, None)
+    >>> g = theta_gradient(1, np.array([0.5]), s, E, Q, np.zeros((3, 1, 2)), d, None, None)
+    >>> bool(np.isclose(g[0, 0], (f(0.5 + 1e-6) - f(0.5 - 1e-6)) / 2e-6))
+    True
+    """
+    bar_ld = np.array([1.0, 0.0, 0.0])
+    inv_e = 1.0 / E
+    beta = (bar_ld[:, None] - np.einsum("hkl,kl->hl", bar_q, Q)) * inv_e  # (3, l)
+    g_s = bar_q @ inv_e                                # (3, k): sum_l bar_q / E
+    if p == 1:
+        g_s += (beta @ d)[:, None]                     # dE/ds = d
+        return 2.0 * theta[0] * g_s[:, 0:1]
+    alpha = np.einsum("hkl,kl->hl", bar_q, adj_d) * inv_e
+    d_det = np.array([s[2], -2.0 * s[1], s[0]])        # d det(Sigma) / d s_j
+    g_s += alpha.sum(axis=1)[:, None] * d_det[None, :]
+    # dE_l/ds_j = (d00, 2 d01, d11)_l + det(D_l) d_det_j
+    g_s += (beta @ d.T) * np.array([1.0, 2.0, 1.0]) + (beta @ det_d)[:, None] * d_det[None, :]
+    t0, t1, t2 = theta[:3]
+    return np.stack([2.0 * t0 * g_s[:, 0] + t1 * g_s[:, 1],
+                     t0 * g_s[:, 1] + 2.0 * t1 * g_s[:, 2],
+                     2.0 * t2 * g_s[:, 2]], axis=1)

@@ -1,0 +1,160 @@
+"""Two nested terms, the finer eliminated in closed form: ``(x | a/b)``, ``(1 | a/b)``.
+
+The finer term (children, many levels, ``p_0 <= 2``) is eliminated level by level in the data's
+own coordinates (as in :mod:`multilevel.core.single_term`): with ``G_l`` its level's
+cross-products with the coarser term and ``[X y]`` and ``Q_l = Sigma_0 (I + D_l Sigma_0)^{-1}``,
+
+.. math::
+
+    C_{eff} = C_{rest} - \\sum_l G_l Q_l G_l', \\qquad
+    \\log|L_Z|^2 = \\sum_l \\log\\det(I + D_l \\Sigma_0) + \\log|L_{Z,rest}|^2
+
+where ``C_rest`` holds the coarser term's level blocks (each child adds to its parent's) and
+``[X y]'[X y]``; the coarser term is then one nested term
+(:func:`~multilevel.core.nested.nested_factor` on ``C_eff``, few levels).
+
+Derivatives: the coarser term's theta through the small system
+(:func:`~multilevel.core.nested.nested_gradient_internals`); the finer term's by the chain rule
+through ``C_eff``. For each part ``f`` of the criterion, ``df/dC_eff`` is ``Psi =
+Lambda A^{-1} Lambda'`` on the coarse blocks for ``log|L_Z|^2`` and ``Phi J Phi'`` with
+``Phi = [Lambda V; -L_XX^{-T}]`` for the ``[X y]`` parts (``J`` selects the ``X`` columns for
+``log|R_X|^2``, ``r^2 e e'`` for ``r^2``), so ``df/dQ_l = -G_l' Psi_l G_l`` needs
+``K_l = G_l' Phi_l`` per child (a ``p_0 x (p + 1)`` product), then
+:func:`~multilevel.core.single_term.theta_gradient`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .nested import (NestedSystem, _left, _mul, _right_t, _tmul, nested_factor,
+                     nested_gradient_internals)
+from .single_term import MAX_ENTRIES, level_q, theta_gradient
+from .theta import n_theta, split_theta
+
+
+class TwoLevelObjective:
+    """``theta -> (log|L_Z|^2, L_XX)`` and :meth:`gradient_parts` for two nested terms whose
+    finer one has one or two columns; see the module docstring.
+
+    Examples
+    --------
+    >>> from multilevel.core.crossprod import TermData, form_crossproducts
+    >>> from multilevel.core.nested import NestedSystem, nested_factor, nested_structure
+    >>> rng = np.random.default_rng(0)
+    >>> child, school = np.repeat(np.arange(12), 3), np.repeat(np.arange(4), 9)
+    >>> ts = [TermData(child, np.ones((36, 1)), 12), TermData(school, np.ones((36, 1)), 4)]
+    >>> A = form_crossproducts(ts, np.ones((36, 1)), rng.normal(size=36))
+    >>> S = NestedSystem.from_crossproducts(A, nested_structure(A))
+    >>> ld, LXX = TwoLevelObjective(S)(np.array([0.8, 1.2]))
+    >>> F = nested_factor(S, [np.eye(1) * 0.8, np.eye(1) * 1.2])
+    >>> bool(np.isclose(ld, F.logdet)), bool(np.allclose(LXX, F.LXX))
+    (True, True)
+    """
+
+    @staticmethod
+    def applies(S: NestedSystem) -> bool:
+        """Two terms, the finer with at most two columns, level tables of bounded size."""
+        if len(S.diag) != 2:
+            return False
+        p0, _, l0 = S.diag[0].shape
+        c0 = S.below[0].shape[0]
+        return p0 <= 2 and c0 * c0 * (p0 * (p0 + 1) // 2) * l0 <= MAX_ENTRIES
+
+    def __init__(self, S: NestedSystem):
+        self.S = S
+        D0 = S.diag[0]
+        self.p0, self.p1 = D0.shape[0], S.diag[1].shape[0]
+        self.m = S.xy.shape[0]
+        if self.p0 == 1:
+            self.d, self.det_d, self.adj_d = D0[0, 0].copy(), None, None
+        else:
+            d00, d01, d11 = D0[0, 0], D0[1, 0], D0[1, 1]
+            self.d = np.stack([d00, d01, d11])
+            self.det_d = d00 * d11 - d01 * d01
+            self.adj_d = np.stack([d11, -d01, d00])
+        # G_l Q_l G_l' for packed Q: the coarse-term columns (summed into each parent) and
+        # the [X y] block (summed over all levels)
+        G = S.below[0]                                  # (c0, p0, l0): [Z_1; [X y]]'Z_0
+        if self.p0 == 1:
+            O = (G[:, None, 0] * G[None, :, 0])[:, :, None]
+        else:
+            g0, g1 = G[:, 0], G[:, 1]
+            cross = g0[:, None] * g1[None, :]
+            O = np.stack([g0[:, None] * g0[None, :], cross + cross.transpose(1, 0, 2),
+                          g1[:, None] * g1[None, :]], axis=2)  # (c0, c0, 3, l0)
+        p1, m = self.p1, self.m
+        self.O_par = np.ascontiguousarray(O[:, :p1])                  # (c0, p1, k, l0)
+        self.O_xy = np.ascontiguousarray(O[p1:, p1:]).reshape(m * m, -1)
+        self.sum = S.sums[(1, 0)]
+        self.parent = S.parents[(1, 0)]
+        self.m0 = n_theta(self.p0)
+
+    def _reduce(self, theta: np.ndarray):
+        """The finer term's closed forms and the coarse system ``C_eff`` left after it."""
+        S = self.S
+        s, det_s, E, Q = level_q(self.p0, theta[:self.m0], self.d, self.det_d, self.adj_d)
+        if not E.min() > 0:  # also false for NaN
+            from .cholesky import NotPositiveDefinite
+
+            raise NotPositiveDefinite("non-positive level determinant")
+        U = self.sum(np.einsum("abkl,kl->abl", self.O_par, Q))     # (c0, p1, l1)
+        p1, m = self.p1, self.m
+        xy = S.xy - (self.O_xy @ Q.ravel()).reshape(m, m)
+        rest = NestedSystem(diag=[S.diag[1] - U[:p1]], cross={}, fixed=[S.fixed[1] - U[p1:]],
+                            xy=xy, sums={}, parents={})
+        T1 = split_theta(theta[self.m0:], [p1])
+        return s, E, Q, rest, T1
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """``log det(Lambda'Z'Z Lambda + I)`` and the ``[X y]`` block of ``L``."""
+        theta = np.asarray(theta, dtype=float)
+        _, E, _, rest, T1 = self._reduce(theta)
+        F = nested_factor(rest, T1)
+        return float(np.log(E).sum()) + F.logdet, F.LXX
+
+    def gradient_parts(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray,
+                                                          np.ndarray, np.ndarray]:
+        """``(log|L_Z|^2, L_XX, d log|L_Z|^2, d log|R_X|^2, d r^2)`` by theta; see the module
+        docstring.
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData, form_crossproducts
+        >>> from multilevel.core.nested import NestedSystem, nested_structure
+        >>> rng = np.random.default_rng(1)
+        >>> child, school = np.repeat(np.arange(12), 3), np.repeat(np.arange(4), 9)
+        >>> ts = [TermData(child, np.ones((36, 1)), 12), TermData(school, np.ones((36, 1)), 4)]
+        >>> A = form_crossproducts(ts, np.ones((36, 1)), rng.normal(size=36))
+        >>> obj = TwoLevelObjective(NestedSystem.from_crossproducts(A, nested_structure(A)))
+        >>> r2 = lambda t: obj(t)[1][-1, -1] ** 2
+        >>> g_r2, h = obj.gradient_parts(np.array([0.8, 1.2]))[4], 1e-6
+        >>> fd = (r2(np.array([0.8 + h, 1.2])) - r2(np.array([0.8 - h, 1.2]))) / (2 * h)
+        >>> bool(np.isclose(g_r2[0], fd))
+        True
+        """
+        theta = np.asarray(theta, dtype=float)
+        S = self.S
+        s, E, Q, rest, T1 = self._reduce(theta)
+        F = nested_factor(rest, T1)
+        g_z1, g_x1, g_r1, diag, _, LVt, LXXinv = nested_gradient_internals(rest, F)
+        LXX = F.LXX
+        m, p, r2 = self.m, self.m - 1, float(F.LXX[-1, -1]) ** 2
+        T = T1[0]
+        # K_l' = (Lambda V)'_parent Z_1'Z_0,l - L_XX^{-1} [X y]'Z_0,l  (m, p0, l0)
+        cross, fixed = S.cross[(1, 0)], S.fixed[0]
+        Kt = _mul(LVt[0][:, :, self.parent], cross) - _left(LXXinv.T, fixed)
+        # Psi for log|L_Z|^2 on the coarse blocks: T_1 Sigma_11 T_1' at each child's parent
+        P = _right_t(_left(T.T, diag[0]), T)[:, :, self.parent]
+        bar = np.stack([-_tmul(cross, _mul(P, cross)),             # -G' Psi G per channel
+                        -_tmul(Kt[:p], Kt[:p]) if p else np.zeros(Kt.shape[1:2] * 2
+                                                                   + Kt.shape[2:]),
+                        -r2 * (Kt[p, :, None] * Kt[p, None, :])])     # (3, p0, p0, l0)
+        if self.p0 == 1:
+            bar_q = bar[:, 0]                                        # (3, 1, l0)
+        else:  # packed: an off-diagonal entry of Q counts twice
+            bar_q = np.stack([bar[:, 0, 0], 2.0 * bar[:, 1, 0], bar[:, 1, 1]], axis=1)
+        g0 = theta_gradient(self.p0, theta[:self.m0], s, E, Q, bar_q, self.d, self.det_d,
+                            self.adj_d)
+        ld = float(np.log(E).sum()) + F.logdet
+        return (ld, LXX, np.concatenate([g0[0], g_z1]), np.concatenate([g0[1], g_x1]),
+                np.concatenate([g0[2], g_r1]))
