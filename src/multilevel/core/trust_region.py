@@ -175,7 +175,10 @@ def _iterate(evaluate, x, f, g, lower, columns, pred_tol, maxeval, count):
             radius *= 2.0
         if gn is not None:
             H = _sr1(H, s, gn - g, step)
-        if fn < f:
+        # lower, or level to the deviance's rounding with a smaller gradient (next to the
+        # optimum the deviance cannot tell the points apart; the gradient still can)
+        if fn < f or (gn is not None and fn <= f + 1e-13 * max(1.0, abs(f))
+                      and _norm(gn) < _norm(g)):
             x, f, g, H = _accept(x + s, fn, gn, H, columns)
             if pred < pred_tol:
                 polish = 1
