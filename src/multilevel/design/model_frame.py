@@ -513,7 +513,8 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
         used, codes = dense_codes(combined if every_row else combined[rows])
         levels = _labels_of(used, part_levels)
         _check_levels(group, len(levels), n, Z.shape[1], kind, bar_text, checks)
-        re_terms.append(ReTerm(group, codes.astype(np.int64), levels, Z, cnames, plan.covs[k]))
+        re_terms.append(ReTerm(group, codes.astype(np.int64, copy=False), levels, Z, cnames,
+                               plan.covs[k]))  # dense_codes' codes are new int64 arrays
         re_specs.append(_ReSpec(bar_text, ft, c, group, plan.parts[k], tuple(levels)))
 
     y_mat = y_all if every_row else y_all[rows]
