@@ -284,19 +284,20 @@ class GlmmProblem:
         joint = beta is None
         X = d.X if joint else self._X0
         respond = self._kernel  # eta -> (mu, w, r, deviance)
+        b = np.asarray(beta, dtype=float) if not joint else (
+            np.zeros(d.p) if start is None else start.beta.copy())
+        base = d.offset if joint else d.offset + d.X @ b  # eta = base (+ X beta) + Z Lambda u
         if start is None:
             u = np.zeros(d.q)
-            b = np.zeros(d.p) if joint else np.asarray(beta, dtype=float)
             eta = self._eta_start.copy()
             mu, w, r, dev = respond(eta)
             pdev_old = np.inf
         else:
             u = start.u.copy()
-            b = start.beta.copy() if joint else np.asarray(beta, dtype=float)
-            eta = self.eta(theta, b, u)
+            eta = self.zb(theta, u)
+            eta += d.offset + d.X @ b if joint else base
             mu, w, r, dev = respond(eta)
             pdev_old = dev + float(u @ u)
-        base = d.offset if joint else d.offset + d.X @ b
         zb, step_of = self.zb, self._step
         converged = False
         with np.errstate(divide="ignore", invalid="ignore"):
