@@ -488,7 +488,7 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
     factors = [k for k in fixed.variables if isinstance(vars_[k], FacVar)]
     contr = _contrasts_used([fixed], [coding], vars_, resolve_contrasts(contrasts, factors))
     X_all, names = _model_matrix(fixed, coding, vars_, n, contr)
-    from .._validate import check_magnitudes
+    from .magnitudes import check_magnitudes
 
     check_magnitudes(X_all, names)  # 1e300 / 1e-300: before a tiny column looks collinear
     if kind == "lm":  # lm keeps aliased columns in X and reports them (keep_aliased)
