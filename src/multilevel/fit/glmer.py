@@ -26,6 +26,7 @@ from ..core.glmm import GlmmData, GlmmProblem
 from ..core.optimize import OptSummary, bobyqa, theta_scales
 from ..core.covstruct import ThetaMap
 from ..core.theta import theta_start
+from .glmer_derivs import exact_applies
 from .glmer_separation import check_separation
 from .glmer_stage2 import (STAGE1_PIRLS_TOL, STAGE2_FTOL, STAGE2_PIRLS_TOL, Deviance,
                            PredictedObjective, bobyqa_unit_steps, newton_polish,
@@ -553,7 +554,8 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
                     "PIRLS failed at the estimates",
                     "check the response and predictors for extreme values or separation"))
             phi, beta, st, fmin, grad, hess, log = newton_polish(
-                dev, pars[:m], pars[m:], st, fmin, lower, scale, control.calc_derivs)
+                dev, pars[:m], pars[m:], st, fmin, lower, scale, control.calc_derivs,
+                exact=tm.identity and exact_applies(problem, n_agq))
         opt2.theta, opt2.theta0 = phi.copy(), opt1.theta.copy()
         opt2.log.extend(log)
     else:

@@ -39,11 +39,14 @@ import numpy as np
 
 from ..core.glmm import BAD_OBJECTIVE, GlmmProblem, PirlsError, PirlsState
 from ..core.optimize import OptSummary
+from .glmer_derivs import laplace_derivatives
 
 STAGE2_FTOL = 1e-7      # BOBYQA's ftol_abs in whitened units (about 3e-4 SE from the optimum)
 FD_STEP = 1e-3          # finite-difference steps, in standard errors
 NEWTON_TRUST = 1e-3     # longest final Newton step (SE) that keeps the Hessian where it was
 NEWTON_ROUNDS = 4
+EXACT_TRUST = 1e-5      # the same with exact derivatives (each round costs one PIRLS run)
+EXACT_ROUNDS = 8
 # PIRLS tolerances (on the largest step of eta or u) while optimising, for canonical links:
 # Newton's method converges quadratically, so a run that stops after a step below tol has
 # modes within about tol^2 of the exact ones; the Laplace deviance is stationary in u except
@@ -308,8 +311,14 @@ def held_fixed(phi: np.ndarray, lower: np.ndarray, steps: np.ndarray) -> np.ndar
 
 
 def newton_polish(dev: Deviance, phi: np.ndarray, beta: np.ndarray, st: PirlsState,
-                  fmin: float, lower: np.ndarray, scale: np.ndarray, derivs: bool):
+                  fmin: float, lower: np.ndarray, scale: np.ndarray, derivs: bool,
+                  exact: bool = False):
     """Derivatives at ``(phi, beta)`` and Newton steps onto the optimum (module docstring).
+
+    ``exact``: the derivatives come from :func:`~multilevel.fit.glmer_derivs.
+    laplace_derivatives` (one PIRLS run each, no finite differences), so they are
+    recomputed after every step until a step is shorter than ``EXACT_TRUST`` standard
+    errors: the Hessian is then that of the estimates themselves.
 
     Returns ``(phi, beta, state, fmin, grad, hess, log)``: ``hess`` is the Hessian of the
     last point where derivatives were computed, ``x_d``, and ``grad`` the gradient carried
@@ -324,11 +333,19 @@ def newton_polish(dev: Deviance, phi: np.ndarray, beta: np.ndarray, st: PirlsSta
     steps = FD_STEP * scale
     x = np.concatenate([phi, beta])
     grad = hess = None
-    for _round in range(NEWTON_ROUNDS):
+    trust = EXACT_TRUST if exact else NEWTON_TRUST
+    for _round in range(EXACT_ROUNDS if exact else NEWTON_ROUNDS):
         free = np.ones(x.size, dtype=bool)
         free[:m] = ~held_fixed(x[:m], lower, steps)
         x_d = x
-        grad, hess = fd_derivatives(dev, x, st, fmin, steps, free)
+        if exact:
+            grad, hess = laplace_derivatives(dev.problem, st)
+            grad[~free] = 0.0
+            hess[~free, :] = 0.0
+            hess[:, ~free] = 0.0
+            hess[~free, ~free] = 1.0
+        else:
+            grad, hess = fd_derivatives(dev, x, st, fmin, steps, free)
         idx = np.flatnonzero(free)
         try:
             chol = np.linalg.cholesky(hess[np.ix_(idx, idx)])
@@ -349,7 +366,7 @@ def newton_polish(dev: Deviance, phi: np.ndarray, beta: np.ndarray, st: PirlsSta
             dx = 0.5 * dx
         log.append(f"Newton step of {size:.2g} standard errors"
                    + ("" if improved else " (no decrease: not taken)"))
-        if not improved or size <= NEWTON_TRUST:
+        if not improved or size <= trust:
             break
     grad = grad + hess @ (x - x_d)
     return x[:m], x[m:], st, fmin, grad, hess, log
