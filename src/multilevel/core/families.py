@@ -378,6 +378,9 @@ class Family:
         needs the exact residuals) it falls back to :meth:`working` and
         :meth:`dev_sum_function`.
 
+        The fast kernels carry ``finite_with_dev = True``: their weights and residuals are
+        finite wherever the deviance is.
+
         Examples
         --------
         >>> fam = Family.make("binomial")
@@ -419,6 +422,7 @@ class Family:
                 dev = 2.0 * (sat + float(wt @ np.log1p(e)) + float(half_wt @ a)
                              + float(c @ eta))
                 return mu, me if unit else wt * me, (y - mu) / me, dev
+            logit.finite_with_dev = True  # w and r are finite where the deviance is
             return logit
         sat = float(np.sum(special.xlogy(wy, y) - wy))
         log_eps = float(np.log(EPS))
@@ -429,6 +433,7 @@ class Family:
             mu = np.exp(eta)
             dev = 2.0 * (sat - float(wy @ eta) + float(wt @ mu))
             return mu, wt * mu, (y - mu) / mu, dev
+        log.finite_with_dev = True
         return log
 
     def dev_sum_function(self, y: np.ndarray, wt: np.ndarray):

@@ -299,10 +299,11 @@ class GlmmProblem:
             mu, w, r, dev = respond(eta)
             pdev_old = dev + float(u @ u)
         zb, step_of = self.zb, self._step
+        dev_tells = getattr(respond, "finite_with_dev", False)  # w, r finite iff dev is
         converged = False
         with np.errstate(divide="ignore", invalid="ignore"):
             for it in range(1, self.maxit + 1):
-                if not isfinite(w.sum() + r.sum()):  # any inf or nan
+                if not (isfinite(dev) if dev_tells else isfinite(w.sum() + r.sum())):
                     raise PirlsError("non-finite working weights or residuals in PIRLS")
                 # the penalised least-squares step for working response z = eta - base + r
                 z = eta - base
@@ -351,9 +352,10 @@ class GlmmProblem:
         """One penalised weighted least-squares solve: ``(beta, u, parts)`` with ``u`` flat
         and ``parts`` what :meth:`_to_solution` needs (built only if asked for)."""
         blocks = self._blocks()
-        if blocks:
-            parts = blocks.solve(theta, w, z, "joint" if X.shape[1] else "u")
-            return parts[0], parts[1], parts
+        if blocks:  # the modes now; the factor's other parts only if the solution is asked for
+            mode = "joint" if X.shape[1] else "u"
+            beta, u = blocks.modes(theta, w, z, mode)
+            return beta, u, (blocks, theta, w, z, mode)
         parts = self._pls_parts(theta, X, z, w)
         sol_beta, sol_u = _beta_u(parts)
         u = np.concatenate([x.ravel() for x in sol_u]) if sol_u else np.zeros(0)
@@ -392,6 +394,9 @@ class GlmmProblem:
     def _to_solution(self, theta, parts) -> LmmSolution:
         if isinstance(parts, LmmSolution):
             return parts
+        if len(parts) == 5:  # a block solver's step: solve again for the whole factor
+            blocks, theta, w, z, mode = parts
+            parts = blocks.solve(theta, w, z, mode)
         beta, us, LXX, logdet = parts
         if isinstance(us, np.ndarray):  # flat u of a block solver
             us = self.split_u(us)

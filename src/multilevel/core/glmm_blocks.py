@@ -48,6 +48,10 @@ PLAN_MAX_ENTRIES = 4_000_000   # rows x (row contributions) of a plan: its index
                                # larger problems keep the general blocked path
 
 
+_EMPTY = np.zeros(0)
+_EMPTY.flags.writeable = False
+
+
 def _chol(S: np.ndarray) -> np.ndarray:
     """Lower Cholesky factor of a small symmetric matrix (LAPACK ``dpotrf``)."""
     if S.shape[0] == 0:
@@ -149,6 +153,10 @@ class _ScalarTerms:
         self.pz = [z[keep] for z in self.z]
         self.XT = np.ascontiguousarray(self.X[keep].T)
         self._plans: dict = {}
+
+    def modes(self, theta, w: np.ndarray, z: np.ndarray, mode: str = "joint"):
+        """``(beta, u)`` of :meth:`solve` alone (what a PIRLS step needs)."""
+        return self.solve(theta, w, z, mode)[:2]
 
     def zb(self, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
         """``Z Lambda u`` (``u`` flat, terms in data order)."""
@@ -263,6 +271,21 @@ class OneTermPls(_ScalarTerms):
         beta = _last_row_solve(LXX)
         u = (ell[-1] - beta @ ell[:-1]) / sd
         return beta, u, LXX, logdet
+
+    def modes(self, theta, w: np.ndarray, z: np.ndarray, mode: str = "joint"):
+        """``(beta, u)`` without the factor's other parts; with ``beta`` fixed (mode
+        ``"u"``) every level is on its own: ``u_j = theta c_j / d_j``."""
+        if mode == "joint" and self.p:
+            return self.solve(theta, w, z, mode)[:2]
+        if self.perm is not None:
+            w, z = w[self.perm], z[self.perm]
+        th, d = self._diag(theta, w)
+        wz = w * z
+        c = np.bincount(self.code, wz if self.zrow is None else wz * self.zrow,
+                        minlength=self.l)
+        c *= th
+        c /= d
+        return _EMPTY, c
 
     def logdet(self, theta, w: np.ndarray) -> float:
         """``log det(Lambda' Z' W Z Lambda + I) = sum_j log d_j``."""
@@ -683,6 +706,10 @@ class VectorTermPls:
     def logdet(self, theta, w: np.ndarray) -> float:
         """``log det(Lambda' Z' W Z Lambda + I)``."""
         return self._factor(theta, w, None, "ld")[4]
+
+    def modes(self, theta, w: np.ndarray, z: np.ndarray, mode: str = "joint"):
+        """``(beta, u)`` of :meth:`solve` alone (what a PIRLS step needs)."""
+        return self.solve(theta, w, z, mode)[:2]
 
     def zb(self, theta, u: np.ndarray) -> np.ndarray:
         """``Z Lambda u``: per row ``z_i' T u_{j(i)}``."""
