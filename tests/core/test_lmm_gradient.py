@@ -239,3 +239,32 @@ def test_reflection_changes_the_sign_of_whole_columns():
     np.testing.assert_allclose(T @ T.T, target, atol=1e-6)
     with pytest.raises(ValueError, match="head a column"):
         trust_sr1(fg, np.ones(3), theta_lower([2]), columns=[np.array([1, 2])])
+
+
+def test_lmer_uses_the_gradient_and_falls_back_to_bobyqa(monkeypatch):
+    import multilevel as ml
+    from multilevel.core.cholesky import NotPositiveDefinite
+    from multilevel.errors import ConvergenceWarning
+
+    sleep = ml.datasets.load("sleepstudy")
+    f = "Reaction ~ Days + (Days | Subject)"
+    m = ml.lmer(f, sleep)
+    assert m.opt_summary.optimizer == "trust-region SR1" and m.opt_summary.converged
+    for control in (ml.LmerControl(optimizer="bobyqa"), ml.LmerControl(step_fraction=None)):
+        ref = ml.lmer(f, sleep, control=control)
+        assert ref.opt_summary.optimizer == "bobyqa"
+        assert m.loglik == pytest.approx(ref.loglik, abs=1e-6)
+    with pytest.warns(ConvergenceWarning, match=r"trust-region SR1\) stopped with code "
+                                                 "MAXEVAL_REACHED after 5 evaluations"):
+        ml.lmer(f, sleep, control=ml.LmerControl(maxeval=5))
+
+    def broken(self, theta):  # a gradient that fails everywhere: BOBYQA takes over
+        raise NotPositiveDefinite("test")
+
+    monkeypatch.setattr(DenseObjective, "gradient_parts", broken)
+    fb = ml.lmer(f, sleep)
+    assert fb.opt_summary.optimizer == "bobyqa" and fb.opt_summary.converged
+    assert "BOBYQA from the start" in fb.opt_summary.log[-1]
+    assert fb.loglik == pytest.approx(m.loglik, abs=1e-6)
+    with pytest.raises(ml.DataError, match="optimizer"):
+        ml.LmerControl(optimizer="nelder_mead")
