@@ -14,8 +14,12 @@ working response ``z`` (see :mod:`multilevel.core.families`), each step solves t
 normal equations for ``[Z X z]`` weighted by ``w`` -- exactly the blocked cross-products
 and Cholesky factor of :func:`~multilevel.core.crossprod.form_crossproducts` and
 :func:`~multilevel.core.cholesky.update_L`, so a step costs one pass over the rows plus a
-factorisation whose size does not depend on ``nobs``. Steps that increase the penalised
-deviance are halved (lme4's ``pwrssUpdate``).
+factorisation whose size does not depend on ``nobs``. For one term, nested scalar terms and
+crossed scalar terms with a small rest, the solvers of :mod:`multilevel.core.glmm_blocks`
+form that factor from per-level sums with an index plan made once per model, and the
+family's :meth:`~multilevel.core.families.Family.pirls_kernel` gives the weights, working
+residuals and deviance of a step in one pass. Steps that increase the penalised deviance
+are halved (lme4's ``pwrssUpdate``).
 
 At the mode, with ``L L' = Lambda' Z' W Z Lambda + I``, the Laplace approximation to the
 deviance is (lme4's ``glmResp::Laplace``)

@@ -1,5 +1,5 @@
-"""Penalised weighted least squares for GLMMs whose random-effects terms are all scalar,
-by an elimination plan made once per model.
+"""Penalised weighted least squares for GLMMs with a block structure, by an elimination plan
+made once per model.
 
 A PIRLS step solves, for working weights ``w`` and working response ``z``,
 
@@ -10,23 +10,27 @@ A PIRLS step solves, for working weights ``w`` and working response ``z``,
     \\begin{bmatrix} u \\\\ \\beta \\end{bmatrix} =
     \\begin{bmatrix} \\Lambda' Z' W z \\\\ X' W z \\end{bmatrix}.
 
-With scalar terms (``(1 | g)``, ``(0 + x | g)``) every term's diagonal block is diagonal, so
-the Cholesky factor of the augmented system ``[Z Lambda, X, z]`` can be formed with
-per-level sums (``np.bincount`` over precomputed flat indices) and small dense algebra:
+When every random-effects block of one level is small, the Cholesky factor of the augmented
+system ``[Z Lambda, X, z]`` can be formed with per-level sums (one ``np.bincount`` over
+precomputed flat indices per term, no Python loop over levels) and small dense algebra:
 
-* :class:`NestedPls` -- each term's levels lie inside single levels of the next (one
-  grouping factor, ``(1 | a/b)``, ``(1 | a) + (1 | a:b)``): eliminating the finest term
-  leaves no fill outside the ancestors' blocks, so every term is eliminated level-wise and
-  only ``[X z]`` is dense (order ``p + 1``).
-* :class:`CrossedPls` -- other designs (crossed factors) with a small rest: the largest term
-  is eliminated level-wise and the other terms with ``[X z]`` form one dense Schur
+* :class:`OneTermPls` -- one scalar term (``(1 | g)``): ``L_Z`` is diagonal;
+* :class:`VectorTermPls` -- one ``(x | g)`` term of up to four columns: batched ``k x k``
+  blocks per level;
+* :class:`NestedPls` -- scalar terms each nested in the next (``(1 | a/b)``, an
+  observation-level term): eliminating the finest term leaves no fill outside the
+  ancestors' blocks, so every term is eliminated level-wise and only ``[X z]`` is dense;
+* :class:`CrossedPls` -- other scalar designs (crossed factors) with a small rest: the
+  largest term is eliminated level-wise, the other terms with ``[X z]`` form one dense Schur
   complement.
 
-Both return the same ``beta``, ``u``, ``L_XX`` (the factor of the ``[X z]`` block) and
+All return the same ``beta``, ``u``, ``L_XX`` (the factor of the ``[X z]`` block) and
 ``log |L_Z|^2`` as the blocked path of :mod:`multilevel.core.cholesky` (the determinant and
 the Schur complement of ``[X z]`` do not depend on the elimination order). The solvers work
 in three modes: ``"joint"`` (columns ``X`` and ``z``: PIRLS for ``beta`` and ``u``), ``"u"``
 (``z`` only: ``beta`` fixed in the offset), ``"ld"`` (no columns: the log-determinant only).
+:func:`block_pls` picks one, or none (the general path) for other designs and for plans
+larger than ``PLAN_MAX_ENTRIES``.
 
 Only numpy and scipy's LAPACK wrappers (their per-call cost is far below ``np.linalg``'s on
 matrices of order ten).
