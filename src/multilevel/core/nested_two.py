@@ -28,8 +28,33 @@ import numpy as np
 
 from .nested import (NestedSystem, _left, _mul, _right_t, _tmul, nested_factor,
                      nested_gradient_internals)
-from .single_term import MAX_ENTRIES, level_q, theta_gradient
+from .single_term import MAX_ENTRIES, level_q, theta_gradient, xy_seeds
 from .theta import n_theta, split_theta
+
+
+def _packed(D: np.ndarray):
+    """``(d, det D, adj D)`` packed from a ``(p, p, l)`` stack of symmetric blocks (p <= 2)."""
+    if D.shape[0] == 1:
+        return D[0, 0], None, None
+    d00, d01, d11 = D[0, 0], D[1, 0], D[1, 1]
+    return np.stack([d00, d01, d11]), d00 * d11 - d01 * d01, np.stack([d11, -d01, d00])
+
+
+def _unpacked(Q: np.ndarray) -> np.ndarray:
+    """The ``(p, p, l)`` symmetric blocks of packed ``Q`` (``(1, l)`` or ``(3, l)``)."""
+    if Q.shape[0] == 1:
+        return Q[None]
+    return np.stack([Q[:2], Q[1:]])
+
+
+def _packed_outer(K: np.ndarray, scale=1.0) -> np.ndarray:
+    """Packed ``scale * sum_c K[c, a] K[c, b]`` per level from ``K`` ``(c, p, l)`` (p <= 2), an
+    off-diagonal entry counted twice (the derivative by a packed entry)."""
+    if K.shape[1] == 1:
+        return scale * np.einsum("cl,cl->l", K[:, 0], K[:, 0])[None]
+    k0, k1 = K[:, 0], K[:, 1]
+    return scale * np.stack([np.einsum("cl,cl->l", k0, k0), 2.0 * np.einsum("cl,cl->l", k0, k1),
+                             np.einsum("cl,cl->l", k1, k1)])
 
 
 class TwoLevelObjective:
@@ -105,9 +130,61 @@ class TwoLevelObjective:
         T1 = split_theta(theta[self.m0:], [p1])
         return s, E, Q, rest, T1
 
+    def _closed(self, theta: np.ndarray):
+        """For a coarse term with one or two columns, its levels in closed form too:
+        ``Q1_l`` from ``C_eff``'s level blocks, ``L_XX L_XX' = xy_eff - sum F_l Q1_l F_l'``."""
+        from .cholesky import NotPositiveDefinite
+
+        s, E, Q, rest, T1 = self._reduce(theta)
+        d1, det1, adj1 = _packed(rest.diag[0])
+        s1, _, E1, Q1 = level_q(self.p1, theta[self.m0:], d1, det1, adj1)
+        if not E1.min() > 0:
+            raise NotPositiveDefinite("non-positive level determinant")
+        F1 = rest.fixed[0]
+        Q1f = _unpacked(Q1)
+        FQ = _mul(F1, Q1f)                                             # F_l Q1_l, (m, p1, l1)
+        XX = rest.xy - FQ.reshape(self.m, -1) @ F1.reshape(self.m, -1).T
+        try:
+            LXX = np.linalg.cholesky(XX)
+        except np.linalg.LinAlgError as exc:
+            raise NotPositiveDefinite(str(exc)) from exc
+        ld = float(np.log(E).sum()) + float(np.log(E1).sum())
+        return ld, LXX, (s, E, Q, s1, E1, Q1, Q1f, d1, det1, adj1, F1, FQ)
+
+    def _closed_gradient(self, theta: np.ndarray):
+        """:meth:`gradient_parts` with both terms in closed form: the coarse term's
+        ``d f / dQ1_l = -F_l' (df/dXX) F_l``; the finer term's ``Psi`` is ``Q1`` on the coarse
+        block (``log|L_Z|^2``) and ``Phi J Phi'`` with ``Lambda V = Q1 F' L_XX^{-T}``."""
+        ld, LXX, (s, E, Q, s1, E1, Q1, Q1f, d1, det1, adj1, F1, FQ) = self._closed(theta)
+        S, m, p, p1 = self.S, self.m, self.m - 1, self.p1
+        bar = xy_seeds(LXX)
+        l1 = F1.shape[2]
+        W = (bar.reshape(2 * m, m) @ F1.reshape(m, -1)).reshape(2, m, p1, l1)
+        B = (F1[None, :, :, None] * W[:, :, None]).sum(axis=1)       # F' bar F, (2, p1, p1, l1)
+        bar_q1 = np.zeros((3, Q1.shape[0], l1))
+        bar_q1[1:] = -(B[:, 0] if p1 == 1 else
+                       np.stack([B[:, 0, 0], 2.0 * B[:, 0, 1], B[:, 1, 1]], axis=1))
+        g1 = theta_gradient(p1, theta[self.m0:], s1, E1, Q1, bar_q1, d1, det1, adj1)
+        # the finer term: K_l' = L_XX^{-1} (F Q1 at the parent . Z_1'Z_0,l - [X y]'Z_0,l)
+        Li = np.linalg.inv(LXX)
+        Kt = _left(Li.T, _mul(FQ[:, :, self.parent], S.cross[(1, 0)]) - S.fixed[0])
+        r2 = float(LXX[-1, -1]) ** 2
+        bar_q = np.zeros((3, Q.shape[0], Q.shape[1]))
+        bar_q[0] = -np.einsum("cdkl,cdl->kl", self.O_par[:p1], Q1f[:, :, self.parent])
+        if p:
+            bar_q[1] = -_packed_outer(Kt[:p])
+        bar_q[2] = -_packed_outer(Kt[p:], r2)
+        g0 = theta_gradient(self.p0, theta[:self.m0], s, E, Q, bar_q, self.d, self.det_d,
+                            self.adj_d)
+        return (ld, LXX, np.concatenate([g0[0], g1[0]]), np.concatenate([g0[1], g1[1]]),
+                np.concatenate([g0[2], g1[2]]))
+
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """``log det(Lambda'Z'Z Lambda + I)`` and the ``[X y]`` block of ``L``."""
         theta = np.asarray(theta, dtype=float)
+        if self.p1 <= 2:
+            ld, LXX, _ = self._closed(theta)
+            return ld, LXX
         _, E, _, rest, T1 = self._reduce(theta)
         F = nested_factor(rest, T1)
         return float(np.log(E).sum()) + F.logdet, F.LXX
@@ -133,6 +210,8 @@ class TwoLevelObjective:
         True
         """
         theta = np.asarray(theta, dtype=float)
+        if self.p1 <= 2:
+            return self._closed_gradient(theta)
         S = self.S
         s, E, Q, rest, T1 = self._reduce(theta)
         F = nested_factor(rest, T1)

@@ -132,22 +132,37 @@ class SingleTermObjective:
         """
         theta = np.asarray(theta, dtype=float)
         ld, LXX, s, det_s, E, Q = self._factor(theta)
-        m, p = self.m, self.m - 1
-        # df/dXX for log|R_X|^2 (S^{-1} on the X block) and r^2 (v v', v = [-beta; 1])
-        bar = np.zeros((2, m, m))
-        if p:
-            R_inv = np.linalg.inv(LXX[:p, :p])
-            bar[0, :p, :p] = R_inv.T @ R_inv
-            v = np.append(-(R_inv.T @ LXX[p, :p]), 1.0)  # beta = R_X^{-T} c
-        else:
-            v = np.ones(1)
-        bar[1] = np.outer(v, v)
+        m = self.m
+        bar = xy_seeds(LXX)
         k = Q.shape[0]
         bar_q = np.zeros((3, k, E.size))              # channels: log|L_Z|^2, log|R_X|^2, r^2
         bar_q[1:] = -(bar.reshape(2, m * m) @ self.O).reshape(2, k, E.size)
         g = theta_gradient(self.p, theta, s, E, Q, bar_q, self.d,
                            getattr(self, "det_d", None), getattr(self, "adj_d", None))
         return ld, LXX, g[0], g[1], g[2]
+
+
+def xy_seeds(LXX: np.ndarray) -> np.ndarray:
+    """``(2, m, m)``: the derivatives of ``log|R_X|^2`` (``S^{-1}`` on the ``X`` block,
+    ``S = R_X R_X'``) and of ``r^2`` (``v v'``, ``v = [-beta; 1]``) by ``[X y]``'s Schur
+    complement ``L_XX L_XX'``.
+
+    Examples
+    --------
+    >>> xy_seeds(np.array([[2.0, 0.0], [1.0, 3.0]]))[1].tolist()  # beta = 1 / 2
+    [[0.25, -0.5], [-0.5, 1.0]]
+    """
+    m = LXX.shape[0]
+    p = m - 1
+    bar = np.zeros((2, m, m))
+    if p:
+        R_inv = np.linalg.inv(LXX[:p, :p])
+        bar[0, :p, :p] = R_inv.T @ R_inv
+        v = np.append(-(R_inv.T @ LXX[p, :p]), 1.0)  # beta = R_X^{-T} c
+    else:
+        v = np.ones(1)
+    bar[1] = np.outer(v, v)
+    return bar
 
 
 def level_q(p: int, theta: np.ndarray, d: np.ndarray, det_d, adj_d):
