@@ -30,6 +30,9 @@ def _design(rng, kind: str, n: int):
         k = int(rng.integers(2, 4))
         Z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(k - 1)])
         terms = [TermData(_codes(rng, n, l), Z, l)]
+    elif kind == "crossed_vector":
+        Z = np.column_stack([np.ones(n), rng.normal(size=n)])
+        terms = [TermData(_codes(rng, n, 4), unit(), 4), TermData(_codes(rng, n, 9), Z, 9)]
     elif kind == "nested":
         fine = _codes(rng, n, 24)
         mid = fine // 3
@@ -68,14 +71,14 @@ def _problem(terms, X, family, rng, blocks: bool) -> GlmmProblem:
 
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1),
-       kind=st.sampled_from(["one", "nested", "crossed", "vector"]))
+       kind=st.sampled_from(["one", "nested", "crossed", "vector", "crossed_vector"]))
 def test_block_solve_equals_the_general_path(seed, kind):
     rng = np.random.default_rng(seed)
     n = 90
     terms, X = _design(rng, kind, n)
     pls = block_pls(terms, X)
     assert isinstance(pls, {"one": OneTermPls, "nested": NestedPls, "crossed": CrossedPls,
-                            "vector": VectorTermPls}[kind])
+                            "vector": VectorTermPls, "crossed_vector": CrossedPls}[kind])
     prob = _problem(terms, X, "binomial", rng, blocks=False)
     theta = _theta(rng, terms)
     w, z = rng.uniform(0.05, 0.3, n), rng.normal(size=n)
@@ -92,7 +95,7 @@ def test_block_solve_equals_the_general_path(seed, kind):
     np.testing.assert_allclose(pls.zb(theta, u), prob.zb(theta, u), rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("kind", ["one", "nested", "crossed", "vector"])
+@pytest.mark.parametrize("kind", ["one", "nested", "crossed", "vector", "crossed_vector"])
 @pytest.mark.parametrize("family", ["binomial", "poisson"])
 def test_pirls_modes_and_laplace_equal_the_general_path(kind, family):
     rng = np.random.default_rng(7)
@@ -134,8 +137,10 @@ def test_nested_order_and_fallbacks():
     assert nested_order([a, crossed]) is None
     vector = TermData(g, np.column_stack([np.ones(20), np.arange(20.0)]), 4)
     assert isinstance(block_pls([vector], np.ones((20, 1))), VectorTermPls)
-    # (x | g) with another term: the general path
-    assert block_pls([vector, crossed], np.ones((20, 1))) is None
+    # (x | g) with scalar terms: eliminated first in CrossedPls; two of them: the general path
+    pls = block_pls([crossed, vector], np.ones((20, 1)))
+    assert isinstance(pls, CrossedPls) and pls.order == [1, 0]
+    assert block_pls([vector, vector], np.ones((20, 1))) is None
 
 
 def test_large_plans_keep_the_general_path(monkeypatch):
