@@ -291,8 +291,10 @@ def _response(lhs: Node, df: pd.DataFrame, state: dict, kind: str) -> np.ndarray
         return np.column_stack([eval_numeric(a.value, df, state, True) for a in lhs.args])
     if isinstance(lhs, Name):
         s = column(df, lhs.id, "response ")
-        is_text = (isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object
-                   or pd.api.types.is_string_dtype(s.dtype))
+        numeric = isinstance(s.dtype, np.dtype) and s.dtype.kind in "biufc"
+        is_text = not numeric and (isinstance(s.dtype, pd.CategoricalDtype)
+                                   or s.dtype == object
+                                   or pd.api.types.is_string_dtype(s.dtype))
         if is_text and not pd.api.types.is_bool_dtype(s.dtype):
             if kind != "glmer":
                 raise DataError(two_line(

@@ -160,8 +160,11 @@ def column(df: pd.DataFrame, name: str, role: str = "") -> pd.Series:
 
 
 def _is_factor_series(s: pd.Series) -> bool:
-    return (isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(s.dtype)
-            or pd.api.types.is_string_dtype(s.dtype) or s.dtype == object)
+    dt = s.dtype
+    if isinstance(dt, np.dtype):  # numpy: bool, object, text (the pandas tests' answers)
+        return dt.kind in "bOSU"
+    return (isinstance(dt, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dt)
+            or pd.api.types.is_string_dtype(dt) or dt == object)
 
 
 def is_factor_node(node: Node, df: pd.DataFrame) -> bool:
