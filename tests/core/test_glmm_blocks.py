@@ -10,8 +10,8 @@ from hypothesis import given, settings, strategies as st
 from multilevel.core.crossprod import TermData
 from multilevel.core.families import Family
 from multilevel.core.glmm import GlmmData, GlmmProblem
-from multilevel.core.glmm_blocks import (CrossedPls, NestedPls, OneTermPls, VectorTermPls,
-                                         block_pls, nested_order)
+from multilevel.core.glmm_blocks import NestedPls, OneTermPls, VectorTermPls, nested_order
+from multilevel.core.glmm_solvers import CrossedPls, block_pls
 
 
 def _codes(rng, n, l):
@@ -144,12 +144,12 @@ def test_nested_order_and_fallbacks():
 
 
 def test_large_plans_keep_the_general_path(monkeypatch):
-    from multilevel.core import glmm_blocks
+    from multilevel.core import glmm_solvers
 
     rng = np.random.default_rng(5)
     terms, X = _design(rng, "one", 120)
     assert block_pls(terms, X) is not None
-    monkeypatch.setattr(glmm_blocks, "PLAN_MAX_ENTRIES", 100)
+    monkeypatch.setattr(glmm_solvers, "PLAN_MAX_ENTRIES", 100)
     assert block_pls(terms, X) is None
     prob = _problem(terms, X, "binomial", rng, blocks=True)
     assert not prob._blocks()

@@ -61,7 +61,7 @@ from .cholesky import NotPositiveDefinite, logdet_re, make_plan
 from .dense_small import DensePls
 from .crossprod import RowPlan, TermData, form_crossproducts
 from .families import Family
-from .glmm_blocks import block_pls
+from .glmm_solvers import block_pls
 from .lmm import LOG2PI, LmmProblem, LmmSolution, cond_var
 from .nested import NestedSystem, _GroupSum, nested_factor, nested_solve, nested_structure
 from .schur_small import SchurObjective, schur_applies

@@ -20,8 +20,8 @@ precomputed flat indices per term, no Python loop over levels) and small dense a
 * :class:`NestedPls` -- scalar terms each nested in the next (``(1 | a/b)``, an
   observation-level term): eliminating the finest term leaves no fill outside the
   ancestors' blocks, so every term is eliminated level-wise and only ``[X z]`` is dense;
-* :class:`CrossedPls` -- other scalar designs (crossed factors) with a small rest: the
-  largest term is eliminated level-wise, the other terms with ``[X z]`` form one dense Schur
+* :class:`~multilevel.core.glmm_solvers.CrossedPls` -- crossed designs with a small rest:
+  one term is eliminated level-wise, the other terms with ``[X z]`` form one dense Schur
   complement.
 
 All return the same ``beta``, ``u``, ``L_XX`` (the factor of the ``[X z]`` block) and
@@ -29,8 +29,8 @@ All return the same ``beta``, ``u``, ``L_XX`` (the factor of the ``[X z]`` block
 the Schur complement of ``[X z]`` do not depend on the elimination order). The solvers work
 in three modes: ``"joint"`` (columns ``X`` and ``z``: PIRLS for ``beta`` and ``u``), ``"u"``
 (``z`` only: ``beta`` fixed in the offset), ``"ld"`` (no columns: the log-determinant only).
-:func:`block_pls` picks one, or none (the general path) for other designs and for plans
-larger than ``PLAN_MAX_ENTRIES``.
+:func:`~multilevel.core.glmm_solvers.block_pls` picks one, or none (the general path) for
+other designs and for plans larger than ``PLAN_MAX_ENTRIES``.
 
 Only numpy and scipy's LAPACK wrappers (their per-call cost is far below ``np.linalg``'s on
 matrices of order ten).
@@ -43,8 +43,6 @@ from scipy.linalg import lapack
 from .cholesky import NotPositiveDefinite
 from .theta import lower_tri_indices
 
-CROSSED_MAX_ORDER = 400        # largest dense rest (other terms + p + 1) of CrossedPls
-CROSSED_MAX_ENTRIES = 2_000_000  # largest (levels of the first term) x (rest) block per step
 VECTOR_MAX_COLUMNS = 4         # columns of a single (x | g) term solved in batched blocks
 SPREAD_MIN_ROWS = 1000         # rows from which the per-level sums read a spread order
 PLAN_MAX_ENTRIES = 4_000_000   # rows x (row contributions) of a plan: its index, fixed values
@@ -469,204 +467,6 @@ class NestedPls(_ScalarTerms):
         return logdet
 
 
-class CrossedPls(_ScalarTerms):
-    """PLS for terms that are not nested: one term is eliminated level-wise (the largest, or
-    the only vector-valued one, ``(x | g)`` with up to ``VECTOR_MAX_COLUMNS`` columns), the
-    other (scalar) terms and ``[X z]`` form one dense Schur complement of order
-    ``r = q_rest + p + 1``; see the module docstring.
-
-    With ``k`` columns in the eliminated term, level ``j`` has the block
-    ``L_j L_j' = T' A_j T + I`` and the rows ``W_j = L_j^{-1} T' C_j`` below it (``C_j``: its
-    cross-products with the rest, scaled by the rest's theta); then
-    ``L_r L_r' = Lambda_r' R Lambda_r + I - sum_j W_j' W_j``.
-
-    Examples
-    --------
-    >>> from multilevel.core.crossprod import TermData
-    >>> rng = np.random.default_rng(1)
-    >>> a, b = np.arange(40) % 8, np.arange(40) % 5
-    >>> terms = [TermData(a, np.ones((40, 1)), 8), TermData(b, np.ones((40, 1)), 5)]
-    >>> pls = CrossedPls(terms, np.ones((40, 1)))
-    >>> w, z = np.full(40, 0.25), rng.normal(size=40)
-    >>> beta, u, LXX, ld = pls.solve(np.array([1.0, 0.5]), w, z, "joint")
-    >>> bool(np.isclose(ld, pls.logdet(np.array([1.0, 0.5]), w)))
-    True
-    """
-
-    @staticmethod
-    def _first(terms) -> int | None:
-        """The term to eliminate: the only vector-valued one, else the one with most levels
-        (None with two vector-valued terms or one too wide)."""
-        vector = [k for k, t in enumerate(terms) if t.p > 1]
-        if len(vector) > 1 or (vector and terms[vector[0]].p > VECTOR_MAX_COLUMNS):
-            return None
-        return vector[0] if vector else max(range(len(terms)), key=lambda k: terms[k].n_levels)
-
-    @staticmethod
-    def applies(terms, p: int) -> bool:
-        """Whether the dense rest is small enough (order and size of the first block)."""
-        k0 = CrossedPls._first(terms)
-        if k0 is None or len(terms) < 2:
-            return False
-        r = sum(t.n_levels for j, t in enumerate(terms) if j != k0) + p + 1
-        return r <= CROSSED_MAX_ORDER and r * terms[k0].q <= CROSSED_MAX_ENTRIES
-
-    def __init__(self, terms, X: np.ndarray):
-        k0 = self._first(terms)
-        super().__init__(terms, X, [k0] + [k for k in range(len(terms)) if k != k0])
-        self.rest = self.order[1:]
-        self.rest_off = np.concatenate([[0], np.cumsum([self.levels[k] for k in self.rest])]
-                                       ).astype(int)
-        self.q_rest = int(self.rest_off[-1])
-        self.toff = np.concatenate([[0], np.cumsum([t.p * (t.p + 1) // 2 for t in terms])]
-                                   ).astype(int)           # theta of term k from toff[k]
-        self.k0 = k = int(terms[k0].p)
-        keep = slice(None) if self.perm is None else self.perm
-        self.Z0T = np.ascontiguousarray(np.asarray(terms[k0].Z, dtype=float).T)   # (k, n)
-        self.pZ0T = np.ascontiguousarray(self.Z0T[:, keep])
-        self.pairs = [(a, b) for a in range(k) for b in range(a + 1)]
-        pos = {ab: i for i, ab in enumerate(self.pairs)}
-        self.sym = np.array([pos[(max(a, b), min(a, b))] for a in range(k) for b in range(k)])
-        self.tri = lower_tri_indices(k)
-        if k > 1:  # the offsets of u: level-major k columns for the first term
-            self.offsets = np.concatenate([[0], np.cumsum([t.q for t in terms])]).astype(int)
-            self.q = int(self.offsets[-1])
-
-    def _T0(self, theta) -> np.ndarray:
-        k0, k = self.order[0], self.k0
-        T = np.zeros((k, k))
-        T[self.tri] = theta[self.toff[k0]:self.toff[k0 + 1]]
-        return T
-
-    def _plan(self, mode: str):
-        """Flat ``bincount`` indices of the first term's row ``[z_a z_b, z_a (rest, X z)]``
-        and of the rest terms' rows ``[rest, X z]``, with their fixed row values (columns as
-        rows; the first term's already times its own columns)."""
-        if mode not in self._plans:
-            nc = self.n_cols[mode]
-            r = self.q_rest + nc
-            n, k = self.n, self.k0
-            npair = len(self.pairs)
-            width = npair + k * r                   # per level of the first term
-            # position of each row's nonzero in the rest: its level of every rest term, X, z
-            pos = [self.rest_off[j] + self.pcodes[kk] for j, kk in enumerate(self.rest)]
-            pos += [np.full(n, self.q_rest + c, dtype=np.int64) for c in range(nc)]
-            zrest = [self.pz[kk][None, :] for kk in self.rest]
-            xfix = [self.XT] if mode == "joint" else []
-            Z0 = self.pZ0T
-            rest_fixed = np.concatenate(zrest + xfix) if zrest or xfix else np.zeros((0, n))
-            fixed0 = np.concatenate([(Z0[a] * Z0[b])[None, :] for a, b in self.pairs]
-                                    + [Z0[a] * rest_fixed for a in range(k)])
-            npos = len(pos) - (1 if nc else 0)      # rest and X columns (z comes last)
-            cols0 = [np.full(n, i, dtype=np.int64) for i in range(npair)]
-            cols0 += [npair + a * r + pos[i] for a in range(k) for i in range(npos)]
-            if nc:                                  # the rows z_a w z, after the fixed ones
-                cols0 += [npair + a * r + pos[-1] for a in range(k)]
-            idx0 = (self.pcodes[self.order[0]][None, :] * width + np.stack(cols0)).reshape(-1)
-            first = (np.ascontiguousarray(fixed0), idx0, np.empty((len(cols0), n)), width)
-            per_rest = []
-            fixed = np.ascontiguousarray(np.concatenate(zrest + xfix))
-            posr = np.stack(pos)
-            for j, kk in enumerate(self.rest):
-                idx = (self.pcodes[kk][None, :] * r + posr).reshape(-1)
-                per_rest.append((fixed, idx, np.empty((posr.shape[0], n))))
-            self._plans[mode] = (r, first, per_rest)
-        return self._plans[mode]
-
-    def _factor(self, theta, w, z, mode):
-        nc = self.n_cols[mode]
-        r, (fixed0, idx0, buf0, width), per_rest = self._plan(mode)
-        if self.perm is not None:               # rows in the plans' order
-            w = w[self.perm]
-            z = z[self.perm] if nc else None
-        wz = w * z if nc else None
-        th = np.asarray(theta, dtype=float)
-        k0, k, l0 = self.order[0], self.k0, self.levels[self.order[0]]
-        npair = len(self.pairs)
-        # scale of the rest columns: theta of their term, 1 for X and z
-        s = np.ones(r)
-        for j, kk in enumerate(self.rest):
-            s[self.rest_off[j]:self.rest_off[j + 1]] = th[self.toff[kk]]
-        nf = fixed0.shape[0]
-        np.multiply(fixed0, w, out=buf0[:nf])
-        if nc:
-            np.multiply(self.pZ0T, wz, out=buf0[nf:])
-        S0 = np.bincount(idx0, buf0.reshape(-1), minlength=l0 * width).reshape(l0, width)
-        if k == 1:                               # diagonal block: d_j = 1 + theta^2 A_j
-            th0 = float(th[self.toff[k0]])
-            L0 = np.sqrt(th0 * th0 * S0[:, 0] + 1.0)
-            Wt = S0[:, 1:] * ((th0 * s)[None, :] / L0[:, None])   # rows of L below it
-            ld0 = float(np.log(L0).sum())
-        else:                                    # k x k blocks per level, as one batch
-            T = self._T0(th)
-            M = T.T @ S0[:, self.sym].reshape(l0, k, k) @ T
-            M += np.eye(k)
-            try:
-                L0 = np.linalg.cholesky(M)
-            except np.linalg.LinAlgError as exc:
-                raise NotPositiveDefinite(str(exc)) from exc
-            C = S0[:, npair:].reshape(l0, k, r) * s
-            Wt = np.linalg.solve(L0, T.T @ C)    # (l0, k, r): L_j^{-1} T' C_j
-            ld0 = float(np.log(np.diagonal(L0, axis1=1, axis2=2)).sum())
-        G = np.empty((r, r))
-        q = self.q_rest
-        for j, kk in enumerate(self.rest):
-            fixed, idx, buf = per_rest[j]
-            lj = self.levels[kk]
-            G[self.rest_off[j]:self.rest_off[j + 1]] = np.bincount(
-                idx, self._weighted(fixed, kk, w, wz, buf), minlength=lj * r).reshape(lj, r)
-        if nc:
-            G[q:, q:] = self._xx(w, z, wz, mode)
-            G[q:, :q] = G[:q, q:].T
-        G *= s[:, None] * s[None, :]
-        G[np.arange(q), np.arange(q)] += 1.0
-        W2 = Wt.reshape(-1, r)
-        G -= W2.T @ W2
-        L = _chol(G)
-        logdet = 2.0 * (ld0 + float(np.log(np.diagonal(L)[:q]).sum()))
-        return L, L0, Wt, logdet
-
-    def solve(self, theta, w: np.ndarray, z: np.ndarray, mode: str = "joint"):
-        """``(beta, u, L_XX, log|L_Z|^2)`` for weights ``w`` and working response ``z``
-        (``u`` flat in data order; ``mode`` ``"joint"`` or ``"u"``)."""
-        L, L0, Wt, logdet = self._factor(theta, w, z, mode)
-        x = _last_row_solve(L)                      # [u of the rest; beta]
-        if self.k0 == 1:
-            u0 = (Wt[:, -1] - Wt[:, :-1] @ x) / L0  # L_00' u_0 = rhs - L_r0' x
-        else:
-            v = Wt[:, :, -1] - Wt[:, :, :-1] @ x
-            u0 = np.linalg.solve(L0.transpose(0, 2, 1), v[:, :, None])[:, :, 0].reshape(-1)
-        q = self.q_rest
-        u = np.empty(self.q)
-        k0 = self.order[0]
-        u[self.offsets[k0]:self.offsets[k0 + 1]] = u0
-        for j, kk in enumerate(self.rest):
-            u[self.offsets[kk]:self.offsets[kk + 1]] = x[self.rest_off[j]:self.rest_off[j + 1]]
-        return x[q:], u, L[q:, q:], logdet
-
-    def logdet(self, theta, w: np.ndarray) -> float:
-        """``log det(Lambda' Z' W Z Lambda + I)``."""
-        return self._factor(theta, w, None, "ld")[3]
-
-    def zb(self, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """``Z Lambda u`` (``u`` flat, terms in data order)."""
-        th = np.asarray(theta, dtype=float)
-        k0 = self.order[0]
-        if self.k0 == 1:
-            out = (u[self.offsets[k0]:self.offsets[k0 + 1]] * th[self.toff[k0]])[self.codes[k0]]
-            if not self.unit[k0]:
-                out *= self.z[k0]
-        else:
-            Bt = self._T0(th) @ u[self.offsets[k0]:self.offsets[k0 + 1]].reshape(-1, self.k0).T
-            out = self.Z0T[0] * Bt[0][self.codes[k0]]
-            for a in range(1, self.k0):
-                out += self.Z0T[a] * Bt[a][self.codes[k0]]
-        for kk in self.rest:
-            bk = u[self.offsets[kk]:self.offsets[kk + 1]] * th[self.toff[kk]]
-            out += bk[self.codes[kk]] if self.unit[kk] else bk[self.codes[kk]] * self.z[kk]
-        return out
-
-
 class VectorTermPls:
     """PLS for one vector-valued term ``(x | g)`` with a few columns: the per-level blocks
     ``L_j L_j' = T' A_j T + I`` (``A_j = sum_{i in j} w_i z_i z_i'``) are factored as one
@@ -805,36 +605,3 @@ class VectorTermPls:
         for a in range(1, self.k):
             out += self.ZT[a] * Bt[a][self.code]
         return out
-
-
-def block_pls(terms, X: np.ndarray):
-    """The block solver for these terms, or None when none applies (vector-valued terms;
-    crossed designs with a large rest; plans above ``PLAN_MAX_ENTRIES``).
-
-    Examples
-    --------
-    >>> from multilevel.core.crossprod import TermData
-    >>> g = np.repeat(np.arange(3), 4)
-    >>> type(block_pls([TermData(g, np.ones((12, 1)), 3)], np.ones((12, 1)))).__name__
-    'OneTermPls'
-    """
-    K, p, n = len(terms), X.shape[1], terms[0].codes.size
-    if VectorTermPls.applies(terms):
-        k = terms[0].p
-        return VectorTermPls(terms, X) if n * (k + 1) * (k + p + 1) <= PLAN_MAX_ENTRIES \
-            else None
-    if not scalar_terms(terms):  # one (x | g) term crossed with scalar ones
-        k = max(t.p for t in terms)
-        per_row = k * (k + 1) // 2 + k * (K + p) + (K - 1) * (K + p)
-        return CrossedPls(terms, X) if CrossedPls.applies(terms, p) and \
-            n * per_row <= PLAN_MAX_ENTRIES else None
-    if len(terms) == 1:
-        return OneTermPls(terms, X) if n * p <= PLAN_MAX_ENTRIES else None
-    order = nested_order(terms)
-    if order is not None:  # per term: diagonal, ancestors, X and z
-        per_row = sum(K - i + p + 1 for i in range(K))
-        return NestedPls(terms, X, order) if n * per_row <= PLAN_MAX_ENTRIES else None
-    per_row = (K + p + 1) + (K - 1) * (K + p)  # the first term's row, the others'
-    if CrossedPls.applies(terms, p) and n * per_row <= PLAN_MAX_ENTRIES:
-        return CrossedPls(terms, X)
-    return None
