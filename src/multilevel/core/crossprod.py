@@ -23,8 +23,8 @@ DENSE_CROSS_MAX = 4_000_000  # entries below which a term-by-term block may be k
 DENSE_FILL_MIN = 0.25  # fill ratio above which it is kept dense
 DENSE_SMALL = 250_000  # blocks this small are dense whatever their fill: sparse overhead
                        # (index checks, format conversions) costs more than the zeros
-PAIR_TABLE_MAX = 50_000_000  # level pairs up to which a sparse block's pattern is found by a
-                             # table over all pairs (one bincount) rather than by sorting
+PAIR_TABLE_MAX = 4_000_000  # level pairs up to which a crossed block of vector terms finds its
+                            # pattern by a table over all pairs (one bincount, no sort)
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,20 @@ def fixed_cross(term: TermData, XY: np.ndarray) -> np.ndarray:
     return out.reshape(XY.shape[1], l * p)
 
 
+def _coo_cross(ti: TermData, tj: TermData):
+    """``Z_i' Z_j`` as a COO matrix with one entry per row and pair of columns."""
+    import scipy.sparse as sp
+
+    rows, cols, vals = [], [], []
+    for a in range(ti.p):
+        for b in range(tj.p):
+            rows.append(ti.codes * ti.p + a)
+            cols.append(tj.codes * tj.p + b)
+            vals.append(ti.Z[:, a] * tj.Z[:, b])
+    return sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                         shape=(ti.q, tj.q))
+
+
 def term_cross(ti: TermData, tj: TermData):
     """``Z_i' Z_j`` for two terms, sparse (CSR) or dense by size and fill.
 
@@ -113,14 +127,26 @@ def term_cross(ti: TermData, tj: TermData):
 
     # the pairs of levels that meet (sorted, row level major) and each row's pair
     li, lj = ti.n_levels, tj.n_levels
-    key = ti.codes.astype(np.int64) * lj + tj.codes
-    if li * lj <= PAIR_TABLE_MAX:  # a table over all pairs: no sort
+    parent = np.full(lj, -1, dtype=np.int64)
+    parent[tj.codes] = ti.codes
+    if np.array_equal(parent[tj.codes], ti.codes):  # each level of j within one level of i
+        present = np.flatnonzero(parent >= 0)
+        pairs = np.sort(parent[present] * lj + present)
+        index = np.empty(lj, dtype=np.int64)
+        index[pairs % lj] = np.arange(pairs.size)
+        pair_of_row = index[tj.codes]
+    elif ti.p * tj.p > 1 and li * lj <= PAIR_TABLE_MAX:  # a table over all pairs: no sort
+        key = ti.codes.astype(np.int64) * lj + tj.codes
         pairs = np.flatnonzero(np.bincount(key, minlength=li * lj))
         index = np.empty(li * lj, dtype=np.int64)
         index[pairs] = np.arange(pairs.size)
         pair_of_row = index[key]
-    else:
-        pairs, pair_of_row = np.unique(key, return_inverse=True)
+    else:  # crossed scalar terms (or a huge table): scipy sums the duplicates
+        M = sp.coo_matrix((ti.Z[:, 0] * tj.Z[:, 0], (ti.codes, tj.codes)), shape=(li, lj)) \
+            if ti.p * tj.p == 1 else _coo_cross(ti, tj)
+        M = M.tocsr()
+        M.sum_duplicates()
+        return M.toarray() if size <= DENSE_CROSS_MAX and M.nnz >= DENSE_FILL_MIN * size else M
     n_pairs = pairs.size
     blocks = np.empty((n_pairs, ti.p, tj.p))
     for a in range(ti.p):
