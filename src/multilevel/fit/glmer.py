@@ -29,7 +29,7 @@ from ..core.theta import theta_start
 from .glmer_derivs import exact_applies
 from .glmer_separation import check_separation
 from .glmer_stage2 import (STAGE1_PIRLS_TOL, STAGE2_FTOL, STAGE2_PIRLS_TOL, Deviance,
-                           PredictedObjective, bobyqa_unit_steps, newton_polish,
+                           PredictedObjective, bobyqa_unit_steps, newton_polish, newton_steps,
                            pirls_tolerance, whitening)
 from .weights import prior_weights as _prior_weights
 from ..errors import ConvergenceError, ConvergenceWarning, DataError, SingularFitWarning, two_line
@@ -520,7 +520,7 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
     se_beta = np.where(np.isfinite(se_beta) & (se_beta > 0), se_beta, 1.0)
 
     opt2: OptSummary | None = None
-    grad = hess = None
+    grad = hess = newton = None
     if stage2:
         # stage 2 works in whitened units around the stage-1 point (see glmer_stage2)
         with np.errstate(all="ignore"):
@@ -534,6 +534,22 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
 
         dev = Deviance(problem, tmap, n_agq)
         f2 = PredictedObjective(dev, to_pars, m + gdata.p, st1)
+        if (tm.identity and control.calc_derivs and exact_applies(problem, n_agq)
+                and np.all(opt1.theta > lower)):
+            # exact derivatives: Newton's method from the stage-1 point (glmer_derivs);
+            # BOBYQA below only when it does not converge off the bounds
+            stage_tol(None)
+            with np.errstate(all="ignore"):
+                f0, st0 = dev(p1, st1)
+                if st0 is not None:
+                    newton = newton_steps(dev, opt1.theta, st1.beta, st0, f0, lower, scale,
+                                          exact=True)
+    if newton is not None and newton[-1]:
+        phi, beta, st, fmin, grad, hess, log, _ = newton
+        opt2 = OptSummary(optimizer="newton", theta0=opt1.theta.copy(), lower=lower,
+                          theta=phi.copy(), fmin=float(fmin), feval=dev.count,
+                          return_code="SUCCESS", log=log)
+    elif stage2:
         lower2 = np.concatenate([(lower - opt1.theta) / se_theta, np.full(gdata.p, -np.inf)])
         # with derivatives, a Newton step finishes the optimisation (glmer_stage2)
         ftol2 = max(control.ftol_abs, STAGE2_FTOL) if control.calc_derivs else control.ftol_abs

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -56,20 +55,6 @@ EXACT_ROUNDS = 8
 # problem's own tolerance (1e-7: modes exact to rounding).
 STAGE1_PIRLS_TOL = 1e-4
 STAGE2_PIRLS_TOL = 1e-5
-
-
-@dataclass
-class Stage2:
-    """What stage 2 found: the estimates, their PIRLS state and deviance, and the gradient
-    and Hessian over ``(phi, beta)`` (``None`` unless derivatives were asked for)."""
-
-    phi: np.ndarray
-    beta: np.ndarray
-    state: PirlsState
-    fmin: float
-    opt: OptSummary
-    grad: np.ndarray | None
-    hess: np.ndarray | None
 
 
 class Deviance:
@@ -326,15 +311,27 @@ def newton_polish(dev: Deviance, phi: np.ndarray, beta: np.ndarray, st: PirlsSta
     estimates up to third-order terms, since the last step is at most ``NEWTON_TRUST``
     standard errors); both ``None`` when ``derivs`` is False, in which case nothing is done.
     """
-    log: list[str] = []
     if not derivs:
-        return phi, beta, st, fmin, None, None, log
+        return phi, beta, st, fmin, None, None, []
+    return newton_steps(dev, phi, beta, st, fmin, lower, scale, exact)[:7]
+
+
+def newton_steps(dev: Deviance, phi: np.ndarray, beta: np.ndarray, st: PirlsState,
+                 fmin: float, lower: np.ndarray, scale: np.ndarray, exact: bool,
+                 rounds: int | None = None):
+    """:func:`newton_polish`'s iteration; returns its values and ``converged``: the last
+    step was shorter than the trust length (taken or not) with a positive definite
+    Hessian and no parameter held on its bound."""
+    log: list[str] = []
     m = phi.size
     steps = FD_STEP * scale
     x = np.concatenate([phi, beta])
     grad = hess = None
     trust = EXACT_TRUST if exact else NEWTON_TRUST
-    for _round in range(EXACT_ROUNDS if exact else NEWTON_ROUNDS):
+    converged = False
+    if rounds is None:
+        rounds = EXACT_ROUNDS if exact else NEWTON_ROUNDS
+    for _round in range(rounds):
         free = np.ones(x.size, dtype=bool)
         free[:m] = ~held_fixed(x[:m], lower, steps)
         x_d = x
@@ -366,10 +363,13 @@ def newton_polish(dev: Deviance, phi: np.ndarray, beta: np.ndarray, st: PirlsSta
             dx = 0.5 * dx
         log.append(f"Newton step of {size:.2g} standard errors"
                    + ("" if improved else " (no decrease: not taken)"))
-        if not improved or size <= trust:
+        if size <= trust:
+            converged = bool(np.all(free))
             break
-    grad = grad + hess @ (x - x_d)
-    return x[:m], x[m:], st, fmin, grad, hess, log
+        if not improved:
+            break
+    grad = grad + hess @ (x - x_d) if grad is not None else None
+    return x[:m], x[m:], st, fmin, grad, hess, log, converged
 
 
 def bobyqa_unit_steps(fn, lower: np.ndarray, *, xtol_abs: float, ftol_abs: float,
