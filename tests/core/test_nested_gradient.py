@@ -234,3 +234,24 @@ def test_two_level_closed_form_equals_level_factor(seed, p0, p1, p_x, weighted, 
     for a, b in zip(got[2:], nested_gradient(S, F)):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9 * (1 + np.abs(b).max()))
     _check(obj, theta)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), ps=st.lists(st.integers(1, 2), min_size=2, max_size=3),
+       p_x=st.integers(0, 3), boundary=st.booleans())
+def test_schur_closed_form_equals_batched_factor(seed, ps, p_x, boundary):
+    """The Schur objective's closed-form first term gives the batched-Cholesky path's values
+    and derivatives."""
+    rng = np.random.default_rng(seed)
+    n = 200
+    A = _problem(rng, _crossed_terms(rng, ps, n), n, p_x, weighted=bool(seed % 2))
+    obj = SchurObjective(A)
+    assert obj._closed_form
+    theta = _theta(rng, ps, boundary)
+    got = obj.gradient_parts(theta)
+    obj._closed_form = False
+    want = obj.gradient_parts(theta)
+    assert got[0] == pytest.approx(want[0], rel=1e-11)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-10, atol=1e-12)
+    for a, b in zip(got[2:], want[2:]):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9 * (1 + np.abs(b).max()))

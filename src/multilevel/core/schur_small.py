@@ -94,6 +94,20 @@ class SchurObjective:
         self._rest_sizes = list(zip(A.n_levels[1:], A.ps[1:]))
         self._lam = np.eye(self.R.shape[0])
         self._diag_z = np.arange(self.q_rest)
+        r = self.R.shape[0]
+        self._lam_flat = self._rows * r + self._cols   # where theta goes in the flat Lambda
+        self._trace_flat = self._cols * r + self._rows  # entry (c, r) of a trace matrix
+        self._n_rest = sum(n_theta(p) for _, p in self._rest_sizes)
+        self._closed_form = self.p0 <= 2
+        if self._closed_form:  # the first term's levels in closed form (single_term.level_q)
+            D = self.diag0
+            if self.p0 == 1:
+                self._d, self._det_d, self._adj_d = D[:, 0, 0].copy(), None, None
+            else:
+                d00, d01, d11 = D[:, 0, 0], D[:, 1, 0], D[:, 1, 1]
+                self._d = np.stack([d00, d01, d11])
+                self._det_d = d00 * d11 - d01 * d01
+                self._adj_d = np.stack([d11, -d01, d00])
 
     def _factor(self, theta: np.ndarray):
         theta = np.asarray(theta, dtype=float)
@@ -114,14 +128,88 @@ class SchurObjective:
         ld = ld0 + 2.0 * float(np.sum(np.log(np.diag(L)[:self.q_rest])))
         return ld, L, L0inv, W, lam
 
+    def _closed(self, theta: np.ndarray):
+        """The first term (``p_0 <= 2``) in closed form: ``Q_l = Sigma_0 (I + D_l Sigma_0)^{-1}``
+        per level (:func:`~multilevel.core.single_term.level_q`), ``C_eff = R - C Q C'``, then
+        the dense factor of ``Lambda_r' C_eff Lambda_r + I_z``."""
+        from .single_term import level_q
+
+        s, _, E, Q = level_q(self.p0, theta[:self.m0], self._d, self._det_d, self._adj_d)
+        if not E.min() > 0:  # also false for NaN
+            raise NotPositiveDefinite("non-positive level determinant")
+        C = self.C
+        if self.p0 == 1:
+            CQ = C * Q[0]
+        else:  # C_l Q_l for the two columns of every level
+            C0, C1 = C[:, 0::2], C[:, 1::2]
+            CQ = np.empty_like(C)
+            CQ[:, 0::2] = C0 * Q[0] + C1 * Q[1]
+            CQ[:, 1::2] = C0 * Q[1] + C1 * Q[2]
+        G = self.R - CQ @ C.T
+        lam = self._lam
+        lam.reshape(-1)[self._lam_flat] = theta[self.m0:][self._tidx]
+        LG = lam.T @ G
+        S = LG @ lam
+        S[self._diag_z, self._diag_z] += 1.0
+        try:
+            L = np.linalg.cholesky(S)
+        except np.linalg.LinAlgError as exc:
+            raise NotPositiveDefinite(str(exc)) from exc
+        ld = float(np.log(E).sum()) + 2.0 * float(np.sum(np.log(np.diag(L)[:self.q_rest])))
+        return ld, L, (s, E, Q, LG)
+
+    def _closed_gradient(self, theta: np.ndarray):
+        """:meth:`gradient_parts` with the first term in closed form: for each part ``f``,
+        ``Psi_M = df/dM`` of the dense system ``M = Lambda_r' C_eff Lambda_r + I_z``
+        (``M_zz^{-1}`` for ``log|L_Z|^2``; ``Phi J Phi'`` with ``Phi`` the ``[X y]`` columns of
+        ``L^{-T}`` for the others) gives the other terms' ``2 tr(Psi_M Lambda_r' C_eff E_t)``
+        and, through ``Psi = Lambda_r Psi_M Lambda_r'``, the first term's
+        ``df/dQ_l = -C_l' Psi C_l`` (:func:`~multilevel.core.single_term.theta_gradient`)."""
+        from .single_term import theta_gradient
+
+        ld, L, (s, E, Q, LG) = self._closed(theta)
+        q, r = self.q_rest, L.shape[0]
+        m, p = r - q, r - q - 1
+        LXX = L[q:, q:]
+        Linv = np.linalg.inv(L)
+        Phi = Linv[q:].T                                  # (r, m)
+        Lzi = Linv[:q, :q]
+        Psi_M = np.zeros((3, r, r))
+        Psi_M[0, :q, :q] = Lzi.T @ Lzi
+        if p:
+            Psi_M[1] = Phi[:, :p] @ Phi[:, :p].T
+        Psi_M[2] = (float(LXX[-1, -1]) ** 2) * np.outer(Phi[:, p], Phi[:, p])
+        # the other terms: 2 tr(Psi_M Lambda' C_eff E_t), entry (r, c) of E_t meets (c, r)
+        T = (Psi_M @ LG).reshape(3, -1)[:, self._trace_flat]
+        t = self._tidx
+        g_rest = 2.0 * np.stack([np.bincount(t, T[h], self._n_rest) for h in range(3)])
+        # the first term: -C_l' Psi C_l per level, packed (an off-diagonal entry twice)
+        lam = self._lam
+        PsiC = (lam @ Psi_M @ lam.T) @ self.C             # (3, r, q0)
+        C, l0 = self.C, E.size
+        if self.p0 == 1:
+            bar_q = -np.einsum("il,hil->hl", C, PsiC)[:, None]
+        else:
+            C3, P4 = C.reshape(r, l0, 2), PsiC.reshape(3, r, l0, 2)
+            bar_q = -np.stack([np.einsum("il,hil->hl", C3[:, :, 0], P4[:, :, :, 0]),
+                               2.0 * np.einsum("il,hil->hl", C3[:, :, 0], P4[:, :, :, 1]),
+                               np.einsum("il,hil->hl", C3[:, :, 1], P4[:, :, :, 1])], axis=1)
+        g0 = theta_gradient(self.p0, theta[:self.m0], s, E, Q, bar_q, self._d, self._det_d,
+                            self._adj_d)
+        g = np.concatenate([g0, g_rest], axis=1)
+        return ld, LXX, g[0], g[1], g[2]
+
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """``log det(Lambda'Z'Z Lambda + I)`` and the ``[X y]`` block of ``L``.
 
         Raises :class:`~multilevel.core.cholesky.NotPositiveDefinite` when the system is not
         positive definite.
         """
-        ld, L, *_ = self._factor(theta)
         q = self.q_rest
+        if self._closed_form:
+            ld, L, _ = self._closed(np.asarray(theta, dtype=float))
+            return ld, L[q:, q:]
+        ld, L, *_ = self._factor(theta)
         return ld, L[q:, q:]
 
     def gradient_parts(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray,
@@ -162,8 +250,10 @@ class SchurObjective:
         >>> bool(np.isclose(g_x[1], fd))
         True
         """
-        ld, L, L0inv, W, lam = self._factor(theta)
         theta = np.asarray(theta, dtype=float)
+        if self._closed_form:
+            return self._closed_gradient(theta)
+        ld, L, L0inv, W, lam = self._factor(theta)
         T0 = split_theta(theta[:self.m0], [self.p0])[0]
         q, p0, l0 = self.q_rest, self.p0, L0inv.shape[0]
         mx = L.shape[0] - q            # p + 1 columns of [X y]
