@@ -78,6 +78,9 @@ class CrossedPls(_ScalarTerms):
         pos = {ab: i for i, ab in enumerate(self.pairs)}
         self.sym = np.array([pos[(max(a, b), min(a, b))] for a in range(k) for b in range(k)])
         self.tri = lower_tri_indices(k)
+        # two crossed intercept terms: cell index for the sums of w (not with X)
+        self._cells = (self.pcodes[k0] * self.levels[self.rest[0]] + self.pcodes[self.rest[0]]
+                       if len(terms) == 2 and k == 1 and all(self.unit) else None)
         if k > 1:  # the offsets of u: level-major k columns for the first term
             self.offsets = np.concatenate([[0], np.cumsum([t.q for t in terms])]).astype(int)
             self.q = int(self.offsets[-1])
@@ -137,11 +140,23 @@ class CrossedPls(_ScalarTerms):
         s = np.ones(r)
         for j, kk in enumerate(self.rest):
             s[self.rest_off[j]:self.rest_off[j + 1]] = th[self.toff[kk]]
-        nf = fixed0.shape[0]
-        np.multiply(fixed0, w, out=buf0[:nf])
-        if nc:
-            np.multiply(self.pZ0T, wz, out=buf0[nf:])
-        S0 = np.bincount(idx0, buf0.reshape(-1), minlength=l0 * width).reshape(l0, width)
+        pair = self._cells if mode != "joint" else None
+        if pair is not None:
+            # two intercept terms: the cell sums of w give both diagonals (their margins)
+            # and the cross block; only the z column needs the rows again
+            l1 = self.q_rest
+            C = np.bincount(pair, w, minlength=l0 * l1).reshape(l0, l1)
+            S0 = np.empty((l0, width))
+            S0[:, 0] = C.sum(axis=1)
+            S0[:, 1:1 + l1] = C
+            if nc:
+                S0[:, -1] = np.bincount(self.pcodes[k0], wz, minlength=l0)
+        else:
+            nf = fixed0.shape[0]
+            np.multiply(fixed0, w, out=buf0[:nf])
+            if nc:
+                np.multiply(self.pZ0T, wz, out=buf0[nf:])
+            S0 = np.bincount(idx0, buf0.reshape(-1), minlength=l0 * width).reshape(l0, width)
         if k == 1:                               # diagonal block: d_j = 1 + theta^2 A_j
             th0 = float(th[self.toff[k0]])
             L0 = np.sqrt(th0 * th0 * S0[:, 0] + 1.0)
@@ -160,11 +175,16 @@ class CrossedPls(_ScalarTerms):
             ld0 = float(np.log(np.diagonal(L0, axis1=1, axis2=2)).sum())
         G = np.empty((r, r))
         q = self.q_rest
-        for j, kk in enumerate(self.rest):
-            fixed, idx, buf = per_rest[j]
-            lj = self.levels[kk]
-            G[self.rest_off[j]:self.rest_off[j + 1]] = np.bincount(
-                idx, self._weighted(fixed, kk, w, wz, buf), minlength=lj * r).reshape(lj, r)
+        if pair is not None:  # the other term's rows: its diagonal and its z column
+            G[:q, :q] = np.diag(C.sum(axis=0))
+            if nc:
+                G[:q, q] = np.bincount(self.pcodes[self.rest[0]], wz, minlength=q)
+        else:
+            for j, kk in enumerate(self.rest):
+                fixed, idx, buf = per_rest[j]
+                lj = self.levels[kk]
+                G[self.rest_off[j]:self.rest_off[j + 1]] = np.bincount(
+                    idx, self._weighted(fixed, kk, w, wz, buf), minlength=lj * r).reshape(lj, r)
         if nc:
             G[q:, q:] = self._xx(w, z, wz, mode)
             G[q:, :q] = G[:q, q:].T
