@@ -29,8 +29,8 @@ from ..core.theta import theta_start
 from .glmer_derivs import exact_applies
 from .glmer_separation import check_separation
 from .glmer_stage2 import (STAGE1_PIRLS_TOL, STAGE2_FTOL, STAGE2_PIRLS_TOL, Deviance,
-                           PredictedObjective, bobyqa_unit_steps, newton_polish, newton_steps,
-                           pirls_tolerance, whitening)
+                           PredictedObjective, bobyqa_unit_steps, newton_from_start,
+                           newton_polish, newton_steps, pirls_tolerance, whitening)
 from .weights import prior_weights as _prior_weights
 from ..errors import ConvergenceError, ConvergenceWarning, DataError, SingularFitWarning, two_line
 from .._callsite import caller_data_name
@@ -493,6 +493,49 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
     m = lower.size
     messages: list[str] = []
 
+    stage2 = not fast and n_agq > 0
+    newton = None
+    if (stage2 and control.calc_derivs and tm.identity and exact_applies(problem, n_agq)):
+        # exact derivatives (glmer_derivs): Newton's method over (theta, beta) straight from
+        # lme4's start; the two stages below only when it does not converge off the bounds
+        dev = Deviance(problem, None, n_agq)
+        with np.errstate(all="ignore"):
+            newton = newton_from_start(dev, theta_start(ps), lower)
+    if newton is not None:
+        phi, beta, st, fmin, grad, hess, log = newton
+        opt = OptSummary(optimizer="newton", theta0=theta_start(ps), lower=lower,
+                         theta=phi.copy(), fmin=float(fmin), feval=dev.count,
+                         return_code="SUCCESS", log=log)
+    else:
+        opt, phi, beta, st, fmin, grad, hess = _stages(problem, tm, ps, n_agq, fast, control,
+                                                        messages)
+    opt.fmin = float(fmin)
+
+    singular = tm.is_singular(phi, SINGULAR_TOL)
+    if hess is not None and control.check_conv and not singular:
+        messages.extend(_conv_messages(grad, hess, m))
+    if singular:
+        messages.append("boundary (singular) fit: see help('isSingular')")
+    if not st.converged:
+        messages.append("PIRLS did not converge at the estimates")
+    for msg in messages if not quiet else []:
+        cat = SingularFitWarning if msg.startswith("boundary") else ConvergenceWarning
+        warnings.warn(msg, cat, stacklevel=4)
+    opt.messages.extend(messages)
+    opt.seconds = time.perf_counter() - t_start
+    return GlmerResult(design=design, terms=terms, problem=problem, state=st, opt=opt,
+                       response=resp, n_agq=n_agq if stage2 else 0, hessian=hess,
+                       gradient=grad, data_name=data_name, singular=singular)
+
+
+def _stages(problem: GlmmProblem, tm: ThetaMap, ps: list, n_agq: int, fast: bool,
+            control: GlmerControl, messages: list):
+    """lme4's two stages: BOBYQA over theta with beta inside PIRLS, then over
+    ``(theta, beta)`` (or Newton's method when the derivatives are exact), and the
+    derivatives at the optimum. Returns ``(opt, phi, beta, state, fmin, grad, hess)``."""
+    lower = tm.lower
+    m = lower.size
+    gdata = problem.data
     # ----- stage 1: theta only, beta inside PIRLS (lme4's nAGQ = 0) --------------------------
     # when stage 2 follows, stage 1 only gives its start (stage 2 re-optimises theta, whose
     # optimum moves by tenths of a standard error): deviance changes below STAGE1_FTOL,
@@ -577,21 +620,4 @@ def _fit(gdata: GlmmData, design, terms, resp: GlmResponse, n_agq: int, fast: bo
     else:
         phi, beta, st = opt1.theta.copy(), st1.beta.copy(), st1
         fmin = problem.laplace(st)
-    opt = _stage_summary(opt1, opt2)
-    opt.fmin = float(fmin)
-
-    singular = tm.is_singular(phi, SINGULAR_TOL)
-    if hess is not None and control.check_conv and not singular:
-        messages.extend(_conv_messages(grad, hess, m))
-    if singular:
-        messages.append("boundary (singular) fit: see help('isSingular')")
-    if not st.converged:
-        messages.append("PIRLS did not converge at the estimates")
-    for msg in messages if not quiet else []:
-        cat = SingularFitWarning if msg.startswith("boundary") else ConvergenceWarning
-        warnings.warn(msg, cat, stacklevel=4)
-    opt.messages.extend(messages)
-    opt.seconds = time.perf_counter() - t_start
-    return GlmerResult(design=design, terms=terms, problem=problem, state=st, opt=opt,
-                       response=resp, n_agq=n_agq if stage2 else 0, hessian=hess,
-                       gradient=grad, data_name=data_name, singular=singular)
+    return _stage_summary(opt1, opt2), phi, beta, st, fmin, grad, hess

@@ -46,6 +46,7 @@ NEWTON_TRUST = 1e-3     # longest final Newton step (SE) that keeps the Hessian 
 NEWTON_ROUNDS = 4
 EXACT_TRUST = 1e-5      # the same with exact derivatives (each round costs one PIRLS run)
 EXACT_ROUNDS = 8
+START_ROUNDS = 15       # Newton steps allowed from lme4's start (exact derivatives)
 # PIRLS tolerances (on the largest step of eta or u) while optimising, for canonical links:
 # Newton's method converges quadratically, so a run that stops after a step below tol has
 # modes within about tol^2 of the exact ones; the Laplace deviance is stationary in u except
@@ -370,6 +371,44 @@ def newton_steps(dev: Deviance, phi: np.ndarray, beta: np.ndarray, st: PirlsStat
             break
     grad = grad + hess @ (x - x_d) if grad is not None else None
     return x[:m], x[m:], st, fmin, grad, hess, log, converged
+
+
+def newton_from_start(dev: Deviance, theta0: np.ndarray, lower: np.ndarray):
+    """Newton's method over ``(theta, beta)`` with exact derivatives straight from
+    ``theta0`` (lme4's start) and the fixed effects of the joint PIRLS modes there: the
+    optimum and its derivatives as :func:`newton_steps` returns them, or None when PIRLS
+    fails, the Hessian at the start is not positive definite, or Newton's method does not
+    converge off the bounds within :data:`START_ROUNDS` steps (then lme4's two stages run).
+
+    Examples
+    --------
+    >>> from multilevel.core.glmm import _demo_problem
+    >>> prob = _demo_problem()
+    >>> out = newton_from_start(Deviance(prob, None, 1), np.array([1.0]), np.array([0.0]))
+    >>> bool(np.isclose(out[3], prob.objective(np.concatenate([out[0], out[1]]))))
+    True
+    >>> out[-1][-1].startswith("Newton step")
+    True
+    """
+    prob = dev.problem
+    try:
+        joint = prob.pirls(theta0)
+    except PirlsError:
+        return None
+    f0, st0 = dev(np.concatenate([theta0, joint.beta]), joint)
+    if st0 is None:
+        return None
+    _, H = laplace_derivatives(prob, st0)
+    try:
+        Hinv = np.linalg.inv(np.linalg.cholesky(H))
+    except np.linalg.LinAlgError:
+        return None
+    scale = np.sqrt(2.0 * np.sum(Hinv ** 2, axis=0))  # standard errors at the start
+    if not np.all(np.isfinite(scale) & (scale > 0)):
+        return None
+    out = newton_steps(dev, theta0, joint.beta, st0, f0, lower, scale, exact=True,
+                       rounds=START_ROUNDS)
+    return out[:7] if out[-1] else None
 
 
 def bobyqa_unit_steps(fn, lower: np.ndarray, *, xtol_abs: float, ftol_abs: float,
