@@ -255,3 +255,22 @@ def test_schur_closed_form_equals_batched_factor(seed, ps, p_x, boundary):
     np.testing.assert_allclose(got[1], want[1], rtol=1e-10, atol=1e-12)
     for a, b in zip(got[2:], want[2:]):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9 * (1 + np.abs(b).max()))
+
+
+def test_block_diagonal_terms_two_terms_agree_with_symbolic_pattern():
+    """For two terms the level-pair check gives the symbolic factorisation's answer: nested
+    and same-factor terms keep a block-diagonal second block, crossed ones do not."""
+    from multilevel.core.cholesky import _level_pattern, block_diagonal_terms
+
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        ps = [[1, 1], [2, 1], [1, 2], [2, 2]][seed % 4]
+        terms = (_nested_terms(rng, ps, 120) if seed % 3 == 0
+                 else _crossed_terms(rng, ps, 120))
+        if seed % 5 == 0:  # the same grouping factor twice, as (x || g)
+            t = terms[0]
+            terms = [t, TermData(t.codes, t.Z[:, :1] * 2.0, t.n_levels)]
+        A = _problem(rng, terms, 120, 2, weighted=False)
+        P = _level_pattern(A.cross[(1, 0)], A.ps[1], A.ps[0])
+        want = {1} if int(P.getnnz(axis=0).max(initial=0)) <= 1 else set()
+        assert block_diagonal_terms(A) == want

@@ -414,6 +414,14 @@ def block_diagonal_terms(A: CrossProducts) -> set[int]:
     K = len(A.ps)
     if K < 2:
         return set()
+    if K == 2:  # term 1 has no fill iff no level of term 0 touches two of its levels
+        from .nested import _entries
+
+        rows, cols, _ = _entries(A.cross[(1, 0)])
+        r, c = rows // A.ps[1], cols // A.ps[0]
+        first = np.full(A.n_levels[0], -1, dtype=np.int64)
+        first[c] = r
+        return {1} if np.array_equal(first[c], r) else set()
     import scipy.sparse as sp
 
     P: dict = {}
