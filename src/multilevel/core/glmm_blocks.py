@@ -346,6 +346,7 @@ class NestedPls(_ScalarTerms):
             self.to_data[self.offsets[k]:self.offsets[k + 1]] = np.arange(
                 self.noff[i], self.noff[i + 1])
         self.unit_all = all(self.unit)
+        self._last_scale = None
 
     def _plan(self, mode: str) -> dict:
         """Flat indices into ``F`` of every data row's contributions (one ``bincount``), the
@@ -392,6 +393,16 @@ class NestedPls(_ScalarTerms):
         self._plans[mode] = plan
         return plan
 
+    def _scale(self, theta, mode: str, P: dict) -> np.ndarray:
+        """``theta(node's term) * theta(entry's term)`` (1 for ``X z``) per entry of ``F``,
+        kept for the last theta of each mode (PIRLS solves many times at one theta)."""
+        theta = np.asarray(theta, dtype=float)
+        key = (mode, theta.tobytes())
+        if self._last_scale is None or self._last_scale[0] != key:
+            thx = np.append(theta[self.order], 1.0)
+            self._last_scale = (key, thx[P["tcol"]] * thx[P["tnode"]])
+        return self._last_scale[1]
+
     def _eliminate(self, theta, w, z, mode):
         """Forward elimination: ``(sqrt(d), L rows)`` for every node (elimination order)
         and the ``[X z]`` block left."""
@@ -416,10 +427,8 @@ class NestedPls(_ScalarTerms):
                     np.multiply(wz, self.pz[k], out=buf[nf + i])
                 start += r
         F = np.bincount(P["idx"], buf.reshape(-1), minlength=Q * W + 1)
-        thx = np.append(np.asarray(theta, dtype=float)[self.order], 1.0)
         Fm = F[:-1].reshape(W, Q)
-        Fm *= thx[P["tcol"]]                            # Lambda on both sides
-        Fm *= thx[P["tnode"]]
+        Fm *= self._scale(theta, mode, P)               # Lambda on both sides
         Fm[0] += 1.0
         XX = self._xx(w, z, wz, mode) if nc else None
         Ld = np.empty(Q)
