@@ -41,12 +41,9 @@ def sleep_z():
 
 @pytest.mark.parametrize("case", REF["fits"], ids=lambda c: c["formula"])
 def test_fits_match_lme4(case):
-    # rtol = 1e-5 on fixed effects is finer than where lme4's BOBYQA stops on some of these
-    # models (`. - z + (Days || Subject)`: its gradient 8e-4, fixed effects 1e-4 from the
-    # optimum the default gradient method lands on): the fits follow lme4's optimiser
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = ml.lmer(case["formula"], sleep_z(), control=ml.LmerControl(optimizer="bobyqa"))
+        m = ml.lmer(case["formula"], sleep_z())
     assert list(m.fixef.index) == list(case["fixef"])
     np.testing.assert_allclose(m.fixef.to_numpy(), list(case["fixef"].values()), rtol=1e-5)
     assert abs(m.loglik - case["logLik"]) < 1e-4

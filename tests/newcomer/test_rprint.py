@@ -37,12 +37,8 @@ def models():
     if not IMM10.is_file():
         pytest.skip("../shared/data/imm10.csv not present")
     imm10 = pd.read_csv(IMM10)
-    # digits = 7 prints variances to 5 significant digits, finer than where lme4's BOBYQA
-    # stops (theta within ~1e-5 of the exact optimum the default gradient method lands on):
-    # the fits follow lme4's optimiser so that the printouts compare digit for digit
-    bobyqa = ml.LmerControl(optimizer="bobyqa")
-    m3 = ml.lmer("math ~ homework + (1 | schnum)", imm10, reml=False, control=bobyqa)
-    m4 = ml.lmer("math ~ homework + (homework | schnum)", imm10, reml=False, control=bobyqa)
+    m3 = ml.lmer("math ~ homework + (1 | schnum)", imm10, reml=False)
+    m4 = ml.lmer("math ~ homework + (homework | schnum)", imm10, reml=False)
     sleep = ml.datasets.load("sleepstudy")
     l1 = ml.lm("Reaction ~ 1", sleep, data_name="sleep")
     l2 = ml.lm("Reaction ~ Days", sleep, data_name="sleep")

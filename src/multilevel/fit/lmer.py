@@ -13,7 +13,7 @@ from ..core.covstruct import ThetaMap
 from ..design.problem import lmer_problem, order_terms
 from ..results.lmm import LmerResult
 from .._callsite import caller_data_name
-from .lmer_control import SINGULAR_TOL, LmerControl, _post_fit_checks, lmm_gradient, minimise
+from .lmer_control import SINGULAR_TOL, LmerControl, _post_fit_checks, minimise
 from .start import initial_step, lmer_start
 from ..core.threads import blas_threads_for, largest_dense_block
 from .weights import prior_weights
@@ -119,9 +119,9 @@ def optimise(design, terms, problem, control: LmerControl, *, data_name=None, we
     refits on a prepared design (:mod:`multilevel.fit.design_fit`).
 
     ``start``: starting parameters (lme4's by default); ``optimizer``:
-    ``optimizer(objective, start, lower) -> OptSummary`` (by default :func:`minimise`: the
-    analytic-gradient method where the model has one, else BOBYQA with ``control``'s
-    settings).
+    ``optimizer(objective, start, lower) -> OptSummary`` (by default
+    :func:`~multilevel.fit.lmer_control.minimise`: the analytic-gradient method or BOBYQA
+    as ``control.optimizer`` says).
 
     Examples
     --------
@@ -142,7 +142,7 @@ def optimise(design, terms, problem, control: LmerControl, *, data_name=None, we
         else:
             start, step = np.asarray(start, dtype=float), None
         if optimizer is not None:
-            opt, gradient = optimizer(objective, start, lower), lmm_gradient(problem, tm)
+            opt, gradient = optimizer(objective, start, lower), None
         else:
             opt, gradient = minimise(problem, tm, terms, start, step, control)
         singular = tm.is_singular(opt.theta, SINGULAR_TOL)
