@@ -110,6 +110,12 @@ class TwoLevelObjective:
         p1, m = self.p1, self.m
         self.O_par = np.ascontiguousarray(O[:, :p1])                  # (c0, p1, k, l0)
         self.O_xy = np.ascontiguousarray(O[p1:, p1:]).reshape(m * m, -1)
+        # the coarse block of G_l' (.) G_l by the packed entries of a symmetric p1 x p1 matrix
+        # (an off-diagonal entry counted in both places): -G' Psi G for Psi = Q1 at the parent
+        Ozz = O[:p1, :p1]
+        self.O_zz = (Ozz[0, 0][None] if p1 == 1 else
+                     np.stack([Ozz[0, 0], Ozz[1, 0] + Ozz[0, 1], Ozz[1, 1]])
+                     if p1 == 2 else None)                         # (k1, k, l0)
         self.sum = S.sums[(1, 0)]
         self.parent = S.parents[(1, 0)]
         self.m0 = n_theta(self.p0)
@@ -170,7 +176,7 @@ class TwoLevelObjective:
         Kt = _left(Li.T, _mul(FQ[:, :, self.parent], S.cross[(1, 0)]) - S.fixed[0])
         r2 = float(LXX[-1, -1]) ** 2
         bar_q = np.zeros((3, Q.shape[0], Q.shape[1]))
-        bar_q[0] = -np.einsum("cdkl,cdl->kl", self.O_par[:p1], Q1f[:, :, self.parent])
+        bar_q[0] = -np.einsum("jkl,jl->kl", self.O_zz, Q1[:, self.parent])
         if p:
             bar_q[1] = -_packed_outer(Kt[:p])
         bar_q[2] = -_packed_outer(Kt[p:], r2)
