@@ -1,4 +1,4 @@
-"""``glmer``: parse → design → response → two-stage optimisation → result (lme4).
+"""``glmer``: parse → design → response → optimisation → result (lme4).
 
 Stage 1 (lme4's ``nAGQ = 0`` step) optimises the Laplace deviance over theta alone, with the
 fixed effects found by PIRLS together with the random effects. Stage 2 starts from there and
@@ -9,8 +9,14 @@ errors, beta through the stage-1 ``R_X^{-1}``) and ends with a Newton step using
 finite-difference Hessian (:mod:`multilevel.fit.glmer_stage2`). ``fast=True`` stops after
 stage 1 (lme4's ``nAGQ = 0``).
 
+For one scalar random-effects term with a canonical logit or log link (the common
+``(1 | g)`` binomial and Poisson models) the gradient and Hessian of the Laplace deviance
+are exact and cheap (:mod:`multilevel.fit.glmer_derivs`): Newton's method over
+``(theta, beta)`` then runs straight from lme4's start, and the two stages only when it
+fails or meets the boundary. It reaches the same optimum (lme4's optimum is unique there).
+
 Standard errors come, as in lme4 (``vcov(m, use.hessian = TRUE)``), from the Hessian of the
-deviance over ``(theta, beta)`` at the optimum, found by finite differences of the
+deviance over ``(theta, beta)`` at the optimum -- exact, or by central differences of the
 (tightly converged) deviance: ``vcov(beta) = 2 [H^{-1}]_{beta beta}``.
 """
 from __future__ import annotations
