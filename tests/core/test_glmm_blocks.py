@@ -155,3 +155,32 @@ def test_large_plans_keep_the_general_path(monkeypatch):
     assert not prob._blocks()
     st = prob.pirls(np.array([0.8]))
     assert st.converged and np.isfinite(prob.laplace(st))
+
+
+@pytest.mark.parametrize("formula,family", [
+    ("yp ~ x + offset(off) + (1 | g1/g3)", "poisson"),
+    ("yb ~ x + (x | g1) + (1 | g2)", "binomial"),
+])
+def test_glmer_fits_equal_the_general_path(monkeypatch, formula, family):
+    """Whole fits (both stages, derivatives) land where the general path lands."""
+    import pandas as pd
+
+    import multilevel as ml
+    from multilevel.core import glmm
+
+    rng = np.random.default_rng(11)
+    n = 500
+    g1, g2, x = rng.integers(0, 20, n), rng.integers(0, 6, n), rng.normal(size=n)
+    eta = (0.2 + 0.5 * x + rng.normal(0, 0.7, 20)[g1] + rng.normal(0, 0.4, 6)[g2]
+           + rng.normal(0, 0.4, 20)[g1] * x)
+    df = pd.DataFrame({"x": x, "g1": pd.Categorical(g1), "g2": pd.Categorical(g2),
+                       "g3": pd.Categorical(g1 * 3 + rng.integers(0, 3, n)),
+                       "off": rng.normal(0, 0.1, n), "yp": rng.poisson(np.exp(eta)),
+                       "yb": (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)})
+    fast = ml.glmer(formula, df, family=family)
+    assert fast.problem._blocks()
+    monkeypatch.setattr(glmm.GlmmProblem, "_blocks", lambda self: False)
+    slow = ml.glmer(formula, df, family=family)
+    assert fast.loglik == pytest.approx(slow.loglik, abs=1e-8)
+    np.testing.assert_allclose(fast.fixef.to_numpy(), slow.fixef.to_numpy(), atol=1e-6)
+    np.testing.assert_allclose(fast.theta.to_numpy(), slow.theta.to_numpy(), atol=1e-6)
