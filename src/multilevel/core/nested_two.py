@@ -131,25 +131,28 @@ class TwoLevelObjective:
         U = self.sum(np.einsum("abkl,kl->abl", self.O_par, Q))     # (c0, p1, l1)
         p1, m = self.p1, self.m
         xy = S.xy - (self.O_xy @ Q.ravel()).reshape(m, m)
-        rest = NestedSystem(diag=[S.diag[1] - U[:p1]], cross={}, fixed=[S.fixed[1] - U[p1:]],
-                            xy=xy, sums={}, parents={})
-        T1 = split_theta(theta[self.m0:], [p1])
-        return s, E, Q, rest, T1
+        return s, E, Q, S.diag[1] - U[:p1], S.fixed[1] - U[p1:], xy
+
+    def _rest(self, theta: np.ndarray):
+        """:meth:`_reduce` with the coarse system as a one-term :class:`NestedSystem` and its
+        factor ``T_1`` (for a coarse term of three or more columns)."""
+        s, E, Q, D1, F1, xy = self._reduce(theta)
+        rest = NestedSystem(diag=[D1], cross={}, fixed=[F1], xy=xy, sums={}, parents={})
+        return s, E, Q, rest, split_theta(theta[self.m0:], [self.p1])
 
     def _closed(self, theta: np.ndarray):
         """For a coarse term with one or two columns, its levels in closed form too:
         ``Q1_l`` from ``C_eff``'s level blocks, ``L_XX L_XX' = xy_eff - sum F_l Q1_l F_l'``."""
         from .cholesky import NotPositiveDefinite
 
-        s, E, Q, rest, T1 = self._reduce(theta)
-        d1, det1, adj1 = _packed(rest.diag[0])
+        s, E, Q, D1, F1, xy = self._reduce(theta)
+        d1, det1, adj1 = _packed(D1)
         s1, _, E1, Q1 = level_q(self.p1, theta[self.m0:], d1, det1, adj1)
         if not E1.min() > 0:
             raise NotPositiveDefinite("non-positive level determinant")
-        F1 = rest.fixed[0]
         Q1f = _unpacked(Q1)
         FQ = _mul(F1, Q1f)                                             # F_l Q1_l, (m, p1, l1)
-        XX = rest.xy - FQ.reshape(self.m, -1) @ F1.reshape(self.m, -1).T
+        XX = xy - FQ.reshape(self.m, -1) @ F1.reshape(self.m, -1).T
         try:
             LXX = np.linalg.cholesky(XX)
         except np.linalg.LinAlgError as exc:
@@ -191,7 +194,7 @@ class TwoLevelObjective:
         if self.p1 <= 2:
             ld, LXX, _ = self._closed(theta)
             return ld, LXX
-        _, E, _, rest, T1 = self._reduce(theta)
+        _, E, _, rest, T1 = self._rest(theta)
         F = nested_factor(rest, T1)
         return float(np.log(E).sum()) + F.logdet, F.LXX
 
@@ -219,7 +222,7 @@ class TwoLevelObjective:
         if self.p1 <= 2:
             return self._closed_gradient(theta)
         S = self.S
-        s, E, Q, rest, T1 = self._reduce(theta)
+        s, E, Q, rest, T1 = self._rest(theta)
         F = nested_factor(rest, T1)
         g_z1, g_x1, g_r1, diag, _, LVt, LXXinv = nested_gradient_internals(rest, F)
         LXX = F.LXX
