@@ -89,6 +89,9 @@ def test_block_solve_equals_the_general_path(seed, kind):
         np.testing.assert_allclose(u, np.concatenate([x.ravel() for x in sol.u]), rtol=1e-9,
                                    atol=1e-11)
         np.testing.assert_allclose(ld, sol.logdet_re, rtol=1e-11)
+        beta_m, u_m = pls.modes(theta, w, z, mode)          # what a PIRLS step asks for
+        np.testing.assert_allclose(u_m, u, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(beta_m, beta, rtol=1e-12, atol=1e-14)
         assert LXX[-1, -1] ** 2 == pytest.approx(sol.pwrss, rel=1e-9)
     assert pls.logdet(theta, w) == pytest.approx(prob.logdet(theta, w), rel=1e-11)
     u = rng.normal(size=sum(t.q for t in terms))

@@ -403,9 +403,9 @@ class NestedPls(_ScalarTerms):
             self._last_scale = (key, thx[P["tcol"]] * thx[P["tnode"]])
         return self._last_scale[1]
 
-    def _eliminate(self, theta, w, z, mode):
+    def _eliminate(self, theta, w, z, mode, need_xx: bool = True):
         """Forward elimination: ``(sqrt(d), L rows)`` for every node (elimination order)
-        and the ``[X z]`` block left."""
+        and the ``[X z]`` block left (None without ``need_xx``)."""
         K, nc, Q = self.K, self.n_cols[mode], self.Q
         P = self._plan(mode)
         W, buf, fixed, nf = P["W"], P["buf"], P["fixed"], P["n_fixed"]
@@ -430,7 +430,7 @@ class NestedPls(_ScalarTerms):
         Fm = F[:-1].reshape(W, Q)
         Fm *= self._scale(theta, mode, P)               # Lambda on both sides
         Fm[0] += 1.0
-        XX = self._xx(w, z, wz, mode) if nc else None
+        XX = self._xx(w, z, wz, mode) if nc and need_xx else None
         Ld = np.empty(Q)
         ell = np.empty((W - 1, Q))                      # L below the nodes: ancestors, X z
         for i in range(K):  # eliminate the nodes of term i
@@ -442,20 +442,25 @@ class NestedPls(_ScalarTerms):
                 m = K - 1 - i
                 upd = ell[:m, None, a:b] * ell[None, :, a:b]
                 F -= np.bincount(T, upd.reshape(-1), minlength=Q * W + 1)
-        if nc:
+        if XX is not None:
             lx = ell[K - 1:]
             XX -= lx @ lx.T
         return Ld, ell, XX
 
-    def solve(self, theta, w: np.ndarray, z: np.ndarray, mode: str = "joint"):
+    def solve(self, theta, w: np.ndarray, z: np.ndarray, mode: str = "joint", *,
+              full: bool = True):
         """``(beta, u, L_XX, log|L_Z|^2)`` for weights ``w`` and working response ``z``
-        (``u`` flat in data order; ``mode`` ``"joint"`` or ``"u"``)."""
-        Ld, ell, XX = self._eliminate(theta, w, z, mode)
-        logdet = 2.0 * float(np.log(Ld).sum())
-        if not np.isfinite(logdet):
-            raise NotPositiveDefinite("non-positive pivot in the nested elimination")
-        LXX = _chol(XX)
-        beta = _last_row_solve(LXX) if mode == "joint" else np.zeros(0)
+        (``u`` flat in data order; ``mode`` ``"joint"`` or ``"u"``). With ``full=False``
+        ``L_XX`` (mode ``"u"``) and the log-determinant are left out (None)."""
+        need_xx = full or mode == "joint"
+        Ld, ell, XX = self._eliminate(theta, w, z, mode, need_xx=need_xx)
+        logdet = None
+        if full:
+            logdet = 2.0 * float(np.log(Ld).sum())
+            if not np.isfinite(logdet):
+                raise NotPositiveDefinite("non-positive pivot in the nested elimination")
+        LXX = _chol(XX) if need_xx else None
+        beta = _last_row_solve(LXX) if mode == "joint" else _EMPTY
         K = self.K
         rhs = ell[-1] - beta @ ell[K - 1:-1] if beta.size else ell[-1].copy()
         u = np.empty(self.Q)
@@ -466,6 +471,10 @@ class NestedPls(_ScalarTerms):
                 r -= (ell[:K - 1 - i, a:b] * u[self.anc[i]]).sum(axis=0)
             np.divide(r, Ld[a:b], out=u[a:b])
         return beta, u[self.to_data], LXX, logdet
+
+    def modes(self, theta, w: np.ndarray, z: np.ndarray, mode: str = "joint"):
+        """``(beta, u)`` without the log-determinant (nor ``L_XX`` with ``beta`` fixed)."""
+        return self.solve(theta, w, z, mode, full=False)[:2]
 
     def logdet(self, theta, w: np.ndarray) -> float:
         """``log det(Lambda' Z' W Z Lambda + I)``."""
