@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import multilevel as ml
@@ -120,6 +120,7 @@ def test_fuzzed_rds_raises_only_library_errors(tmp_path_factory, body, how):
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 300), st.integers(0, 255)), max_size=8))
+@example(mutations=[(54, 16)])  # the attribute pairlist turned into a list: refused, not a crash
 def test_mutated_real_rds_never_exceeds_the_budget(mutations):
     base = _header() + _int(19 | (1 << 9)) + _int(1) + _intvec(3, _int(1) + _int(2) + _int(3))
     data = bytearray(base + _int(2 | (1 << 10)) + _sym(b"class") + _int(16) + _int(1)

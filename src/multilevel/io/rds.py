@@ -346,8 +346,12 @@ class _Unserializer:
 
 
 def _attr_dict(pairlist) -> dict[str, Any]:
+    """The tagged entries of an attribute pairlist; anything else (a damaged file whose
+    attributes are not a pairlist of ``(tag, value)`` pairs) is refused as unsupported."""
     if not isinstance(pairlist, RObject) or not isinstance(pairlist.value, list):
         return {}
+    if not all(isinstance(e, tuple) and len(e) == 2 for e in pairlist.value):
+        raise UnsupportedRData("attributes that are not a pairlist")
     return {tag: value for tag, value in pairlist.value if tag is not None}
 
 
