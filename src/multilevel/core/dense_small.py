@@ -162,6 +162,15 @@ class DenseObjective:
         """``(log|L_Z|^2, L_XX, d log|L_Z|^2, d log|R_X|^2, d r^2)``, derivatives by theta.
 
         See the class docstring for the formulas. Raises NotPositiveDefinite as ``__call__``.
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData, form_crossproducts
+        >>> g = np.repeat(np.arange(3), 2)
+        >>> A = form_crossproducts([TermData(g, np.ones((6, 1)), 3)], np.ones((6, 1)),
+        ...                        np.arange(6.0))
+        >>> [np.shape(x) for x in DenseObjective(A).gradient_parts(np.array([0.5]))]
+        [(), (2, 2), (1,), (1,), (1,)]
         """
         LtC, L = self._factor(theta)
         q, k = self.q, L.shape[0] - 1

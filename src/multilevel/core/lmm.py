@@ -144,7 +144,18 @@ class LmmProblem:
 
     @property
     def has_gradient(self) -> bool:
-        """Whether :meth:`objective_and_gradient` has an analytic gradient for this model."""
+        """Whether :meth:`objective_and_gradient` has an analytic gradient for this model
+        (its fast objective has ``gradient_parts``: dense, nested and Schur paths).
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData, form_crossproducts
+        >>> g = np.repeat(np.arange(3), 2)
+        >>> A = form_crossproducts([TermData(g, np.ones((6, 1)), 3)], np.ones((6, 1)),
+        ...                        np.arange(6.0))
+        >>> LmmProblem(A).has_gradient
+        True
+        """
         return hasattr(self._fast(), "gradient_parts")
 
     def objective_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray | None]:

@@ -119,7 +119,16 @@ TRUST_MAXEVAL_PER_PARAM = 50  # the gradient method's evaluations per (theta siz
 
 def lmm_gradient(problem, tm):
     """``problem.objective_and_gradient`` where the model has an analytic gradient by the
-    optimiser's parameters (terms without covariance structures), else None."""
+    optimiser's parameters (terms without covariance structures), else None.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> from multilevel.core.covstruct import ThetaMap
+    >>> m = ml.lmer("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"))
+    >>> lmm_gradient(m.problem, ThetaMap.for_terms(m.terms))(m.opt_summary.theta)[1].shape
+    (3,)
+    """
     if tm.identity and getattr(problem, "has_gradient", False):
         return problem.objective_and_gradient
     return None
