@@ -8,8 +8,9 @@ from hypothesis import given, settings, strategies as st
 from multilevel.core.cholesky import logdet_re
 from multilevel.core.crossprod import TermData, form_crossproducts
 from multilevel.core.lmm import LmmProblem
-from multilevel.core.nested import (NestedObjective, NestedSystem, _GroupSum, nested_factor,
-                                    nested_solve, nested_structure)
+from multilevel.core.nested import (NestedSystem, _GroupSum, nested_factor, nested_solve,
+                                    nested_structure)
+from multilevel.core.nested_objective import NestedObjective
 from multilevel.core.theta import n_theta, split_theta, theta_lower
 
 

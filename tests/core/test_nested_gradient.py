@@ -9,7 +9,8 @@ from hypothesis import given, settings, strategies as st
 
 from multilevel.core.crossprod import TermData, form_crossproducts
 from multilevel.core.lmm import LmmProblem
-from multilevel.core.nested import NestedObjective, nested_structure
+from multilevel.core.nested import nested_structure
+from multilevel.core.nested_objective import NestedObjective
 from multilevel.core.schur_small import SchurObjective, schur_applies
 from multilevel.core.theta import n_theta, theta_lower
 

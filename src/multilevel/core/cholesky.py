@@ -22,15 +22,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .batched import NotPositiveDefinite, _chol, batched_cholesky  # noqa: F401 (re-exported)
 from .crossprod import CrossProducts
 from .theta import split_theta
 
 # scipy (sparse, BLAS/LAPACK wrappers) is imported where it is used: importing it costs a
 # tenth of a second, and small or nested models fit without it
-
-
-class NotPositiveDefinite(ArithmeticError):
-    """Raised when a diagonal block loses positive definiteness (extreme theta)."""
 
 
 @dataclass(frozen=True)
@@ -206,52 +203,6 @@ def _blockdiag_dense(D: np.ndarray) -> np.ndarray:
     cols = idx + np.arange(p)[None, None, :]
     out[rows, cols] = D
     return out
-
-
-def _chol(D: np.ndarray) -> np.ndarray:
-    try:
-        return np.linalg.cholesky(D)
-    except np.linalg.LinAlgError as exc:
-        raise NotPositiveDefinite(str(exc)) from exc
-
-
-def batched_cholesky(D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lower Cholesky factors and their inverses of a stack of small SPD blocks ``(l, p, p)``.
-
-    Closed forms for ``p = 1, 2`` (the common random intercept and intercept + slope terms)
-    avoid LAPACK's per-call overhead on thousands of tiny blocks.
-
-    Examples
-    --------
-    >>> L, Linv = batched_cholesky(np.array([[[4.0, 2.0], [2.0, 5.0]]]))
-    >>> L[0].tolist(), (L[0] @ Linv[0]).round(12).tolist()
-    ([[2.0, 0.0], [1.0, 2.0]], [[1.0, 0.0], [0.0, 1.0]])
-    """
-    p = D.shape[1]
-    if p == 1:
-        d = D[:, 0, 0]
-        if not d.min() > 0:
-            raise NotPositiveDefinite("non-positive diagonal")
-        s = np.sqrt(d)
-        return s[:, None, None], (1.0 / s)[:, None, None]
-    if p == 2:
-        a, b, c = D[:, 0, 0], D[:, 1, 0], D[:, 1, 1]
-        if not a.min() > 0:  # one reduction; also false for NaN
-            raise NotPositiveDefinite("non-positive diagonal")
-        l11 = np.sqrt(a)
-        l21 = b / l11
-        r = c - l21 * l21
-        if not r.min() > 0:
-            raise NotPositiveDefinite("non-positive pivot")
-        l22 = np.sqrt(r)
-        L = np.empty_like(D)
-        L[:, 0, 0], L[:, 0, 1], L[:, 1, 0], L[:, 1, 1] = l11, 0.0, l21, l22
-        i11, i22 = 1.0 / l11, 1.0 / l22
-        Linv = np.empty_like(D)
-        Linv[:, 0, 0], Linv[:, 0, 1], Linv[:, 1, 0], Linv[:, 1, 1] = i11, 0.0, -l21 * i11 * i22, i22
-        return L, Linv
-    L = _chol(D)
-    return L, np.linalg.inv(L)
 
 
 def lambda_times_inv_t(T: np.ndarray, Linv: np.ndarray) -> np.ndarray:

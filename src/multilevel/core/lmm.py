@@ -25,7 +25,8 @@ from .cholesky import (BlockDiag, Factor, NotPositiveDefinite, Plan, logdet_re, 
                        update_L)
 from .crossprod import CrossProducts
 from .dense_small import DENSE_OBJECTIVE_MAX, DenseObjective
-from .nested import NestedObjective, nested_structure
+from .nested import nested_structure
+from .nested_objective import NestedObjective
 from .schur_small import SchurObjective, schur_applies
 
 LOG2PI = float(np.log(2.0 * np.pi))

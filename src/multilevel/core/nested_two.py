@@ -125,7 +125,7 @@ class TwoLevelObjective:
         S = self.S
         s, det_s, E, Q = level_q(self.p0, theta[:self.m0], self.d, self.det_d, self.adj_d)
         if not E.min() > 0:  # also false for NaN
-            from .cholesky import NotPositiveDefinite
+            from .batched import NotPositiveDefinite
 
             raise NotPositiveDefinite("non-positive level determinant")
         U = self.sum(np.einsum("abkl,kl->abl", self.O_par, Q))     # (c0, p1, l1)
@@ -143,7 +143,7 @@ class TwoLevelObjective:
     def _closed(self, theta: np.ndarray):
         """For a coarse term with one or two columns, its levels in closed form too:
         ``Q1_l`` from ``C_eff``'s level blocks, ``L_XX L_XX' = xy_eff - sum F_l Q1_l F_l'``."""
-        from .cholesky import NotPositiveDefinite
+        from .batched import NotPositiveDefinite
 
         s, E, Q, D1, F1, xy = self._reduce(theta)
         d1, det1, adj1 = _packed(D1)

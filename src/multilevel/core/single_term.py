@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cholesky import NotPositiveDefinite
+from .batched import NotPositiveDefinite
 
 MAX_ENTRIES = 4_000_000  # largest table of level products F_l (.) F_l' kept (m^2 p(p+1)/2 l)
 
@@ -39,7 +39,8 @@ class SingleTermObjective:
     Examples
     --------
     >>> from multilevel.core.crossprod import TermData, form_crossproducts
-    >>> from multilevel.core.nested import NestedObjective, NestedSystem, nested_factor
+    >>> from multilevel.core.nested import NestedSystem, nested_factor
+    >>> from multilevel.core.nested_objective import NestedObjective
     >>> rng = np.random.default_rng(0)
     >>> g, x = np.repeat(np.arange(6), 4), rng.normal(size=24)
     >>> A = form_crossproducts([TermData(g, np.column_stack([np.ones(24), x]), 6)],
