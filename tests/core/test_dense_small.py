@@ -5,7 +5,11 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 
 from multilevel.core.crossprod import TermData, form_crossproducts
-from multilevel.core.dense_small import DenseObjective, dense_crossproducts
+import pytest
+
+from multilevel.core.cholesky import NotPositiveDefinite
+from multilevel.core.dense_small import (DenseObjective, _cholesky_lower_checked,
+                                         dense_crossproducts)
 from multilevel.core.lmm import LmmProblem
 from multilevel.core.theta import n_theta, theta_lower
 
@@ -31,6 +35,15 @@ def test_dense_objective_equals_blocked(seed, ps, reml):
     lower = theta_lower(ps)
     theta = np.where(np.isfinite(lower), rng.uniform(0.0, 2.0, m), rng.normal(size=m))
     np.testing.assert_allclose(dense.objective(theta), blocked.objective(theta), rtol=1e-11)
+    # the quadratic expansion of S in theta and the Lambda products give the same factor
+    obj = DenseObjective(A)
+    if obj._expansion is None:  # many thetas: the stack would be large, not used
+        return
+    ld, LXX = obj(theta)
+    obj._expansion = None
+    ld2, LXX2 = obj(theta)
+    np.testing.assert_allclose(ld, ld2, rtol=1e-12)
+    np.testing.assert_allclose(LXX, LXX2, rtol=1e-10, atol=1e-12 * np.abs(LXX2).max())
 
 
 def test_small_models_use_the_dense_objective_and_large_ones_do_not():
@@ -57,3 +70,25 @@ def test_dense_crossproducts_is_the_full_gram():
     Zfull[np.arange(30), 6 + g2] = 1.0
     W = np.column_stack([Zfull, X, y])
     np.testing.assert_allclose(dense_crossproducts(A), W.T @ W, atol=1e-12)
+
+
+def test_a_failed_pivot_raises_not_positive_definite():
+    with pytest.raises(NotPositiveDefinite):
+        _cholesky_lower_checked(np.array([[1.0, 2.0], [2.0, 1.0]]))
+    with np.errstate(all="raise"):  # and no floating-point warning or error escapes
+        with pytest.raises(NotPositiveDefinite):
+            _cholesky_lower_checked(np.diag([1.0, -1.0]))
+
+
+def test_the_expansion_is_skipped_when_its_stack_would_be_large():
+    rng = np.random.default_rng(5)
+    n = 200
+    terms = [TermData(rng.integers(0, 6, n), np.column_stack([np.ones(n)] + [
+        rng.normal(size=n) for _ in range(3)]), 6),
+        TermData(rng.integers(0, 5, n), np.column_stack([np.ones(n), rng.normal(size=n)]), 5)]
+    A = form_crossproducts(terms, np.ones((n, 1)), rng.normal(size=n))
+    obj = DenseObjective(A)  # 13 thetas, order 36: 105 matrices of 1,296 entries
+    assert obj._expansion is None
+    theta = np.r_[1.0, 0.1, 0.2, 0.3, 1.0, 0.1, 0.2, 1.0, 0.1, 1.0, 0.5, 0.2, 0.7]
+    ld, LXX = obj(theta)
+    assert np.isfinite(ld) and np.isfinite(LXX).all()
