@@ -8,8 +8,8 @@ from multilevel.core.crossprod import TermData, form_crossproducts
 import pytest
 
 from multilevel.core.cholesky import NotPositiveDefinite
-from multilevel.core.dense_small import (DenseObjective, _cholesky_lower_checked,
-                                         dense_crossproducts)
+from multilevel.core.batched import cholesky_lower
+from multilevel.core.dense_small import DenseObjective, dense_crossproducts
 from multilevel.core.lmm import LmmProblem
 from multilevel.core.theta import n_theta, theta_lower
 
@@ -74,10 +74,10 @@ def test_dense_crossproducts_is_the_full_gram():
 
 def test_a_failed_pivot_raises_not_positive_definite():
     with pytest.raises(NotPositiveDefinite):
-        _cholesky_lower_checked(np.array([[1.0, 2.0], [2.0, 1.0]]))
+        cholesky_lower(np.array([[1.0, 2.0], [2.0, 1.0]]))
     with np.errstate(all="raise"):  # and no floating-point warning or error escapes
         with pytest.raises(NotPositiveDefinite):
-            _cholesky_lower_checked(np.diag([1.0, -1.0]))
+            cholesky_lower(np.diag([1.0, -1.0]))
 
 
 def test_the_expansion_is_skipped_when_its_stack_would_be_large():

@@ -11,33 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .batched import cholesky_lower
 from .cholesky import NotPositiveDefinite
 from .crossprod import CrossProducts
 from .theta import lower_tri_indices, n_theta
-
-# numpy's Cholesky kernel without np.linalg.cholesky's argument checks (about half the cost
-# of a factor of order 20-40); it fills the factor with NaN where a pivot fails
-_CHOLESKY_LO = getattr(getattr(np.linalg, "_umath_linalg", None), "cholesky_lo", None)
-
-
-def _cholesky_lower_checked(S: np.ndarray) -> np.ndarray:
-    """The lower Cholesky factor of ``S``; raises NotPositiveDefinite.
-
-    Examples
-    --------
-    >>> _cholesky_lower_checked(np.array([[4.0, 2.0], [2.0, 5.0]])).tolist()
-    [[2.0, 0.0], [1.0, 2.0]]
-    """
-    if _CHOLESKY_LO is None:  # numpy without the private kernel: the public function
-        try:
-            return np.linalg.cholesky(S)
-        except np.linalg.LinAlgError as exc:
-            raise NotPositiveDefinite(str(exc)) from exc
-    with np.errstate(invalid="ignore"):
-        L = _CHOLESKY_LO(S)
-    if not L[-1, -1] == L[-1, -1]:  # NaN: a pivot failed (the kernel fills all of L)
-        raise NotPositiveDefinite("the system is not positive definite")
-    return L
 
 EXPANSION_MAX_ENTRIES = 100_000  # largest stack of quadratic-expansion matrices (entries;
                                  # measured faster than the products up to ~90,000)
@@ -173,7 +150,7 @@ class DenseObjective:
         LtC = lam.T @ self.full
         S = LtC @ lam
         S.reshape(-1)[self._diag_z] += 1.0  # + I on the Z block, through a strided view
-        return LtC, _cholesky_lower_checked(S)  # lower triangle, zeros above
+        return LtC, cholesky_lower(S)  # lower triangle, zeros above
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """``log det(Lambda'Z'Z Lambda + I)`` and the ``[X y]`` block of ``L``.
@@ -191,7 +168,7 @@ class DenseObjective:
             coef[1:1 + n] = theta
             np.multiply(theta[ia], theta[ib], out=coef[1 + n:])
             m = self.full.shape[0]
-            L = _cholesky_lower_checked((coef @ K).reshape(m, m))
+            L = cholesky_lower((coef @ K).reshape(m, m))
         q = self.q
         return 2.0 * float(np.log(L.reshape(-1)[self._diag_z]).sum()), L[q:, q:]
 

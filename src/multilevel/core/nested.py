@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .batched import NotPositiveDefinite, batched_cholesky
+from .batched import NotPositiveDefinite, batched_cholesky, cholesky_lower
 from .crossprod import CrossProducts
 from .theta import lower_tri_indices, split_theta
 
@@ -339,10 +339,7 @@ def nested_factor(S: NestedSystem, Ts: list) -> NestedFactor:
     for j in range(K if XX.size else 0):
         M = below[j][-m:].reshape(m, -1)
         XX -= M @ M.T
-    try:
-        LXX = np.linalg.cholesky(XX) if XX.size else XX
-    except np.linalg.LinAlgError as exc:
-        raise NotPositiveDefinite(str(exc)) from exc
+    LXX = cholesky_lower(XX) if XX.size else XX
     rows: dict = {}
     for j in range(K):
         start = 0

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .batched import NotPositiveDefinite, cholesky_lower
 from .nested import (NestedSystem, _left, _mul, _right_t, _tmul, nested_factor,
                      nested_gradient_internals)
 from .single_term import MAX_ENTRIES, level_q, theta_gradient, xy_seeds
@@ -125,8 +126,6 @@ class TwoLevelObjective:
         S = self.S
         s, det_s, E, Q = level_q(self.p0, theta[:self.m0], self.d, self.det_d, self.adj_d)
         if not E.min() > 0:  # also false for NaN
-            from .batched import NotPositiveDefinite
-
             raise NotPositiveDefinite("non-positive level determinant")
         U = self.sum(np.einsum("abkl,kl->abl", self.O_par, Q))     # (c0, p1, l1)
         p1, m = self.p1, self.m
@@ -143,8 +142,6 @@ class TwoLevelObjective:
     def _closed(self, theta: np.ndarray):
         """For a coarse term with one or two columns, its levels in closed form too:
         ``Q1_l`` from ``C_eff``'s level blocks, ``L_XX L_XX' = xy_eff - sum F_l Q1_l F_l'``."""
-        from .batched import NotPositiveDefinite
-
         s, E, Q, D1, F1, xy = self._reduce(theta)
         d1, det1, adj1 = _packed(D1)
         s1, _, E1, Q1 = level_q(self.p1, theta[self.m0:], d1, det1, adj1)
@@ -153,10 +150,7 @@ class TwoLevelObjective:
         Q1f = _unpacked(Q1)
         FQ = _mul(F1, Q1f)                                             # F_l Q1_l, (m, p1, l1)
         XX = xy - FQ.reshape(self.m, -1) @ F1.reshape(self.m, -1).T
-        try:
-            LXX = np.linalg.cholesky(XX)
-        except np.linalg.LinAlgError as exc:
-            raise NotPositiveDefinite(str(exc)) from exc
+        LXX = cholesky_lower(XX)
         ld = float(np.log(E).sum()) + float(np.log(E1).sum())
         return ld, LXX, (s, E, Q, s1, E1, Q1, Q1f, d1, det1, adj1, F1, FQ)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .batched import cholesky_lower
 from .cholesky import (NotPositiveDefinite, batched_cholesky, blockdiag_right,
                        lambda_right, lambda_times_inv_t, scaled_blocks)
 from .crossprod import CrossProducts
@@ -121,10 +122,7 @@ class SchurObjective:
         lam[self._rows, self._cols] = theta[self.m0:][self._tidx]
         S = lam.T @ G @ lam
         S[self._diag_z, self._diag_z] += 1.0
-        try:
-            L = np.linalg.cholesky(S)
-        except np.linalg.LinAlgError as exc:
-            raise NotPositiveDefinite(str(exc)) from exc
+        L = cholesky_lower(S)
         ld = ld0 + 2.0 * float(np.sum(np.log(np.diag(L)[:self.q_rest])))
         return ld, L, L0inv, W, lam
 
@@ -151,10 +149,7 @@ class SchurObjective:
         LG = lam.T @ G
         S = LG @ lam
         S[self._diag_z, self._diag_z] += 1.0
-        try:
-            L = np.linalg.cholesky(S)
-        except np.linalg.LinAlgError as exc:
-            raise NotPositiveDefinite(str(exc)) from exc
+        L = cholesky_lower(S)
         ld = float(np.log(E).sum()) + 2.0 * float(np.sum(np.log(np.diag(L)[:self.q_rest])))
         return ld, L, (s, E, Q, LG)
 

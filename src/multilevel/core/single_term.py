@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .batched import NotPositiveDefinite
+from .batched import NotPositiveDefinite, cholesky_lower
 
 MAX_ENTRIES = 4_000_000  # largest table of level products F_l (.) F_l' kept (m^2 p(p+1)/2 l)
 
@@ -90,10 +90,7 @@ class SingleTermObjective:
         if not E.min() > 0:  # also false for NaN
             raise NotPositiveDefinite("non-positive level determinant")
         XX = self.xy - (self.O @ Q.ravel()).reshape(self.m, self.m)
-        try:
-            LXX = np.linalg.cholesky(XX)
-        except np.linalg.LinAlgError as exc:
-            raise NotPositiveDefinite(str(exc)) from exc
+        LXX = cholesky_lower(XX)
         return float(np.log(E).sum()), LXX, s, det_s, E, Q
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
