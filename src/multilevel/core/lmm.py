@@ -28,6 +28,7 @@ from .dense_small import DENSE_OBJECTIVE_MAX, DenseObjective
 from .nested import nested_structure
 from .nested_objective import NestedObjective
 from .schur_small import SchurObjective, schur_applies
+from .theta import split_theta
 
 LOG2PI = float(np.log(2.0 * np.pi))
 BAD_OBJECTIVE = 1e300
@@ -97,11 +98,20 @@ class LmmProblem:
                  plan: Plan | None = None):
         self.A = A
         self.log_det_w = float(log_det_w)
-        self.plan = make_plan(A) if plan is None else plan
+        self._plan = plan  # made on the first blocked update (small fits never need it)
         self.reml = bool(reml)
         self.n = A.nobs
         self.p = A.p_x
         self._fast_objective = None  # made on the first objective() call (PIRLS never calls it)
+
+    @property
+    def plan(self) -> Plan:
+        """The blocked update's plan (:func:`~multilevel.core.cholesky.make_plan`), made on
+        first use: the dense, nested and Schur objectives and the dense solution never need
+        it, and making it costs scipy.sparse patterns for crossed terms."""
+        if self._plan is None:
+            self._plan = make_plan(self.A)
+        return self._plan
 
     def _fast(self):
         """The objective without the blocked update, when one applies: one dense factor for
@@ -216,8 +226,31 @@ class LmmProblem:
                      + self.n * (1.0 + LOG2PI + np.log(r2 / self.n)))
 
     def solve(self, theta: np.ndarray) -> LmmSolution:
-        """Fixed effects, random effects and scale at ``theta``."""
+        """Fixed effects, random effects and scale at ``theta``.
+
+        When the objective has been evaluated on the dense path (a small model, see
+        :class:`~multilevel.core.dense_small.DenseObjective`) the solution comes from that
+        dense factor (:meth:`_solve_dense`), the same ``L`` as the blocked one to rounding;
+        otherwise from :func:`~multilevel.core.cholesky.update_L`.
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData, form_crossproducts
+        >>> g = np.repeat(np.arange(3), 2)
+        >>> A = form_crossproducts([TermData(g, np.ones((6, 1)), 3)], np.ones((6, 1)),
+        ...                        np.array([1.0, 2.0, 4.0, 4.0, 6.0, 9.0]))
+        >>> prob = LmmProblem(A, reml=False)
+        >>> blocked = prob.solve(np.array([1.0]))
+        >>> f = prob.objective(np.array([1.0]))  # small: the dense objective, then its factor
+        >>> dense = prob.solve(np.array([1.0]))
+        >>> np.round(dense.beta, 6).tolist(), round(dense.sigma, 6)
+        ([4.333333], 1.688743)
+        >>> bool(np.allclose(dense.b[0], blocked.b[0])), bool(np.isclose(dense.objective, f))
+        (True, True)
+        """
         theta = np.asarray(theta, dtype=float)
+        if isinstance(self._fast_objective, DenseObjective):  # made by the optimiser's calls
+            return self._solve_dense(self._fast_objective, theta)
         F = self.factor(theta)
         A, K, p = self.A, F.K, self.p
         LXX = F.LXX
@@ -248,6 +281,41 @@ class LmmProblem:
         return LmmSolution(theta=theta, beta=beta, b=bs, u=us, pwrss=r2, sigma=sigma,
                            RX_inv=RX_inv, logdet_re=ld, logdet_x=ldx,
                            objective=self.objective_from_factor(F))
+
+
+    def _solve_dense(self, dense: DenseObjective, theta: np.ndarray) -> LmmSolution:
+        """:meth:`solve` from the dense lower factor ``L`` of order ``q + p + 1`` (terms in
+        order, levels major within a term, then ``[X y]``).
+
+        With ``k = q + p``, ``L[:k, :k]' [u; beta] = L[k, :k]`` (the penalised least-squares
+        solution) splits into ``L_XX' beta = l_X`` and ``L_ZZ' u = l_Z - L_XZ' beta``, the
+        blocked path's back-substitutions; ``R_X = L_XX'``, ``r^2 = L[k, k]^2``. numpy's LU
+        solve of a triangular matrix never pivots (the entries below its diagonal are zero),
+        so it is an exact triangular solve, and no scipy is needed.
+        """
+        L = dense._factor(theta)[1]
+        A, p = self.A, self.p
+        qs = [l * pk for l, pk in zip(A.n_levels, A.ps)]
+        q = sum(qs)
+        k = q + p
+        Lxx = L[q:k, q:k]
+        beta = np.linalg.solve(Lxx.T, L[k, q:k]) if p else np.zeros(0)
+        u = np.linalg.solve(L[:q, :q].T, L[k, :q] - L[q:k, :q].T @ beta)
+        Ts = split_theta(theta, A.ps)
+        us, off = [], 0
+        for l, pk, qk in zip(A.n_levels, A.ps, qs):
+            us.append(u[off:off + qk].reshape(l, pk))
+            off += qk
+        bs = [uk @ T.T for uk, T in zip(us, Ts)]
+        r2 = float(L[k, k]) ** 2
+        sigma = math.sqrt(r2 / (self.n - p if self.reml else self.n))
+        RX_inv = np.linalg.solve(Lxx.T, np.eye(p)) if p else np.zeros((0, 0))
+        diag = np.diagonal(L)
+        ld = 2.0 * float(np.sum(np.log(diag[:q])))
+        ldx = 2.0 * float(np.sum(np.log(diag[q:k]))) if p else 0.0
+        return LmmSolution(theta=theta, beta=beta, b=bs, u=us, pwrss=r2, sigma=sigma,
+                           RX_inv=RX_inv, logdet_re=ld, logdet_x=ldx,
+                           objective=self._criterion(ld, L[q:, q:]))
 
 
 def cond_var(A: CrossProducts, F: Factor, sigma: float, chunk_entries: int = 4_000_000) -> list:

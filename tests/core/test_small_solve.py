@@ -1,0 +1,97 @@
+"""A small model's solution (beta, u, b, sigma, R_X, log-determinants) from the dense factor
+equals the blocked path's, and a small fit neither makes the blocked plan nor imports scipy."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+from multilevel.core.crossprod import TermData, form_crossproducts
+from multilevel.core.dense_small import DenseObjective
+from multilevel.core.lmm import LmmProblem
+from multilevel.core.theta import n_theta, theta_lower
+
+
+def _terms(rng, n, ps, nested):
+    """Random terms; with ``nested`` each later term's levels split the previous term's."""
+    terms, codes = [], None
+    for p in ps:
+        if nested and codes is not None:
+            # up to two child levels per parent level, numbered from 0 without gaps
+            codes = np.unique(codes * 2 + rng.integers(0, 2, n), return_inverse=True)[1]
+        else:
+            l = int(rng.integers(2, 6))
+            codes = np.concatenate([np.arange(l), rng.integers(0, l, n - l)])
+        l = int(codes.max()) + 1
+        Z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(p - 1)])
+        terms.append(TermData(codes, Z, l))
+    return terms[::-1] if nested else terms  # finest first, as lme4 orders nested terms
+
+
+def _compare(A, theta, reml, log_det_w=0.0):
+    blocked = LmmProblem(A, reml=reml, log_det_w=log_det_w)
+    dense = LmmProblem(A, reml=reml, log_det_w=log_det_w)
+    dense._fast_objective = DenseObjective(A)  # as the optimiser's first call makes it
+    blocked._fast_objective = False  # the blocked update
+    want, got = blocked.solve(theta), dense.solve(theta)
+    assert dense._plan is None  # the dense solution needs no blocked plan
+    for name in ("beta", "pwrss", "sigma", "RX_inv", "logdet_re", "logdet_x", "objective"):
+        np.testing.assert_allclose(getattr(got, name), getattr(want, name), rtol=1e-9,
+                                   atol=1e-11, err_msg=name)
+    np.testing.assert_allclose(got.vcov_beta, want.vcov_beta, rtol=1e-9, atol=1e-12)
+    for name in ("u", "b"):
+        for g, w in zip(getattr(got, name), getattr(want, name)):
+            assert g.shape == w.shape
+            np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-10, err_msg=name)
+    np.testing.assert_array_equal(got.theta, theta)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), ps=st.lists(st.integers(1, 3), min_size=1, max_size=3),
+       reml=st.booleans(), p_x=st.integers(0, 3), nested=st.booleans(),
+       weighted=st.booleans())
+def test_dense_solution_equals_blocked(seed, ps, reml, p_x, nested, weighted):
+    rng = np.random.default_rng(seed)
+    n = 60
+    terms = _terms(rng, n, ps, nested)
+    X = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(p_x - 1)])[:, :p_x]
+    w = rng.uniform(0.5, 2.0, n) if weighted else None
+    A = form_crossproducts(terms, X, rng.normal(size=n) + 3.0, weights=w)
+    m = sum(n_theta(p) for p in ps)
+    lower = theta_lower(ps)
+    theta = np.where(np.isfinite(lower), rng.uniform(0.0, 2.0, m), rng.normal(size=m))
+    if rng.uniform() < 0.2:  # a boundary theta: a zero variance
+        theta[0] = 0.0
+    _compare(A, theta, reml, float(np.sum(np.log(w))) if weighted else 0.0)
+
+
+def test_fitted_small_models_match_the_blocked_solution():
+    import multilevel as ml
+
+    cases = [("Reaction ~ Days + (Days | Subject)", "sleepstudy"),
+             ("diameter ~ 1 + (1 | plate) + (1 | sample)", "Penicillin"),
+             ("strength ~ 1 + (1 | batch/cask)", "Pastes")]
+    for formula, name in cases:
+        m = ml.lmer(formula, ml.datasets.load(name))
+        assert isinstance(m.problem._fast_objective, DenseObjective)
+        assert m.problem._plan is None  # the blocked plan is made only when used
+        blocked = LmmProblem(m.problem.A, reml=m.reml).solve(m._sol.theta)
+        np.testing.assert_allclose(m.fixef.to_numpy(), blocked.beta, rtol=1e-10)
+        np.testing.assert_allclose(m.vcov.to_numpy(), blocked.vcov_beta, rtol=1e-9)
+        np.testing.assert_allclose(m.sigma, blocked.sigma, rtol=1e-10)
+        for g, w in zip(m._sol.b, blocked.b):
+            np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-9)
+
+
+def test_small_fits_import_no_scipy():
+    code = ("import sys, multilevel as ml\n"
+            "for f, d in [('Reaction ~ Days + (Days | Subject)', 'sleepstudy'),\n"
+            "             ('diameter ~ 1 + (1 | plate) + (1 | sample)', 'Penicillin'),\n"
+            "             ('strength ~ 1 + (1 | batch/cask)', 'Pastes')]:\n"
+            "    m = ml.lmer(f, ml.datasets.load(d)); m.fixef; m.vcov; m.sigma\n"
+            "print([k for k in sys.modules if k.split('.')[0] == 'scipy'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
