@@ -414,14 +414,20 @@ class Family:
                 a = np.abs(eta)
                 if a.max() > 30.0:  # lme4's clamps may bite
                     return general(eta)
-                e = np.exp(-a)
-                inv = 1.0 / (1.0 + e)
+                # one exp, the other passes in place (each pass over n rows costs as much
+                # as the arithmetic): e = exp(-|eta|), inv = 1 / (1 + e)
+                e = np.negative(a)
+                np.exp(e, out=e)
+                inv = e + 1.0
+                np.reciprocal(inv, out=inv)
                 me = e * inv
                 mu = np.where(eta >= 0, inv, me)   # e / (1 + e) for negative eta
                 me *= inv                          # mu (1 - mu) = the variance
-                dev = 2.0 * (sat + float(wt @ np.log1p(e)) + float(half_wt @ a)
-                             + float(c @ eta))
-                return mu, me if unit else wt * me, (y - mu) / me, dev
+                np.log1p(e, out=e)
+                dev = 2.0 * (sat + float(wt @ e) + float(half_wt @ a) + float(c @ eta))
+                r = np.subtract(y, mu, out=inv)    # the working residual (y - mu) / var
+                r /= me
+                return mu, me if unit else wt * me, r, dev
             logit.finite_with_dev = True  # w and r are finite where the deviance is
             return logit
         sat = float(np.sum(special.xlogy(wy, y) - wy))
