@@ -187,3 +187,27 @@ def test_glmer_fits_equal_the_general_path(monkeypatch, formula, family):
     assert fast.loglik == pytest.approx(slow.loglik, abs=1e-8)
     np.testing.assert_allclose(fast.fixef.to_numpy(), slow.fixef.to_numpy(), atol=1e-6)
     np.testing.assert_allclose(fast.theta.to_numpy(), slow.theta.to_numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("n", [90, 1500])  # rows in data order; in the spread order
+def test_cell_sums_equal_the_row_plans(monkeypatch, n):
+    """Two crossed intercept terms: the per-cell sums give the factor of the row plans."""
+    from multilevel.core import glmm_solvers
+
+    rng = np.random.default_rng(13)
+    terms = [TermData(_codes(rng, n, 30), np.ones((n, 1)), 30),
+             TermData(_codes(rng, n, 7), np.ones((n, 1)), 7)]
+    X = np.column_stack([np.ones(n), rng.normal(size=n), rng.integers(0, 2, n)])
+    cells = CrossedPls(terms, X)
+    rows = CrossedPls(terms, X)
+    rows._cells = None                                   # the rows' bincount plans
+    monkeypatch.setattr(glmm_solvers, "PLAN_MAX_ENTRIES", 30 * 7 * 4)
+    bounded = CrossedPls(terms, X)                       # joint cell sums over the bound
+    assert cells._cell_plan("u") is not None and bounded._cell_plan("joint") is None
+    theta, w, z = np.array([0.8, 0.5]), rng.uniform(0.05, 0.3, n), rng.normal(size=n)
+    for mode in ("joint", "u"):
+        want = rows.solve(theta, w, z, mode)
+        for pls in (cells, bounded):
+            for a, b in zip(pls.solve(theta, w, z, mode), want):
+                np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    assert cells.logdet(theta, w) == pytest.approx(rows.logdet(theta, w), rel=1e-12)

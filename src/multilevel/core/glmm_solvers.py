@@ -78,9 +78,10 @@ class CrossedPls(_ScalarTerms):
         pos = {ab: i for i, ab in enumerate(self.pairs)}
         self.sym = np.array([pos[(max(a, b), min(a, b))] for a in range(k) for b in range(k)])
         self.tri = lower_tri_indices(k)
-        # two crossed intercept terms: cell index for the sums of w (not with X)
+        # two crossed intercept terms: the cell (level pair) of each row, for sums per cell
         self._cells = (self.pcodes[k0] * self.levels[self.rest[0]] + self.pcodes[self.rest[0]]
                        if len(terms) == 2 and k == 1 and all(self.unit) else None)
+        self._cell_plans: dict = {}
         if k > 1:  # the offsets of u: level-major k columns for the first term
             self.offsets = np.concatenate([[0], np.cumsum([t.q for t in terms])]).astype(int)
             self.q = int(self.offsets[-1])
@@ -126,6 +127,64 @@ class CrossedPls(_ScalarTerms):
             self._plans[mode] = (r, first, per_rest)
         return self._plans[mode]
 
+    def _cell_plan(self, mode: str):
+        """For two crossed intercept terms: the flat ``bincount`` index of the row values
+        ``w [1, X, z]`` per cell (columns as rows: ``X`` only in mode ``"joint"``, ``z`` not in
+        ``"ld"``) and a buffer for them; None for other designs or when the cell sums would
+        have more than ``PLAN_MAX_ENTRIES`` entries."""
+        if self._cells is None:
+            return None
+        if mode not in self._cell_plans:
+            l0, l1 = self.levels[self.order[0]], self.levels[self.rest[0]]
+            m = 1 + self.n_cols[mode]                # w, then the columns X and z
+            plan = None
+            if l0 * l1 * m <= PLAN_MAX_ENTRIES:
+                # column-major: the sums of column c fill S[c] = (l0, l1), contiguous
+                idx = (np.arange(m)[:, None] * (l0 * l1) + self._cells[None, :]).reshape(-1)
+                plan = (idx, np.empty((m, self.n)), m, np.ones(l0), np.ones(l1))
+            self._cell_plans[mode] = plan
+        return self._cell_plans[mode]
+
+    def _cell_sums(self, plan, w, z, wz, mode):
+        """Both terms' rows of the system from sums per cell, for two crossed intercept
+        terms: ``(S0, G_rest, XX)``.
+
+        With ``C_jk = sum w_i`` and ``V_jk = sum w_i [x_i, z_i]`` over the rows of cell
+        ``(j, k)``: the first term's level ``j`` has the diagonal ``sum_k C_jk``, the cross
+        block ``C_j.`` and the columns ``sum_k V_jk``; the second term's level ``k`` the
+        diagonal ``sum_j C_jk`` and the columns ``sum_j V_jk``. One ``bincount`` over the
+        cells replaces one per term, and ``[X z]' W [X z]`` reuses the products ``w X``.
+        """
+        idx, buf, m, one0, one1 = plan
+        l0, l1 = self.levels[self.order[0]], self.levels[self.rest[0]]
+        p = m - 2 if mode == "joint" else 0
+        buf[0] = w
+        if p:
+            np.multiply(self.XT, w, out=buf[1:1 + p])
+        if wz is not None:
+            buf[m - 1] = wz
+        S = np.bincount(idx, buf.reshape(-1), minlength=m * l0 * l1).reshape(m, l0, l1)
+        # the margins as matrix-vector products (numpy's reductions over a strided axis of
+        # these small blocks cost several times more)
+        M0 = (S.reshape(m * l0, l1) @ one1).reshape(m, l0)     # sums over the second term
+        M1 = one0 @ S                                           # (m, l1): over the first
+        S0 = np.empty((l0, 1 + l1 + m - 1))
+        S0[:, 0] = M0[0]
+        S0[:, 1:1 + l1] = S[0]
+        Grest = np.zeros((l1, l1 + m - 1))
+        Grest[np.arange(l1), np.arange(l1)] = M1[0]
+        XX = None
+        if m > 1:
+            S0[:, 1 + l1:] = M0[1:].T
+            Grest[:, l1:] = M1[1:].T
+            XX = np.empty((p + 1, p + 1))
+            if p:
+                WXT = buf[1:1 + p]                   # w X, columns as rows
+                XX[:p, :p] = WXT @ self.XT.T
+                XX[p, :p] = XX[:p, p] = WXT @ z
+            XX[p, p] = wz @ z
+        return S0, Grest, XX
+
     def _factor(self, theta, w, z, mode):
         nc = self.n_cols[mode]
         r, (fixed0, idx0, buf0, width), per_rest = self._plan(mode)
@@ -140,17 +199,10 @@ class CrossedPls(_ScalarTerms):
         s = np.ones(r)
         for j, kk in enumerate(self.rest):
             s[self.rest_off[j]:self.rest_off[j + 1]] = th[self.toff[kk]]
-        pair = self._cells if mode != "joint" else None
-        if pair is not None:
-            # two intercept terms: the cell sums of w give both diagonals (their margins)
-            # and the cross block; only the z column needs the rows again
-            l1 = self.q_rest
-            C = np.bincount(pair, w, minlength=l0 * l1).reshape(l0, l1)
-            S0 = np.empty((l0, width))
-            S0[:, 0] = C.sum(axis=1)
-            S0[:, 1:1 + l1] = C
-            if nc:
-                S0[:, -1] = np.bincount(self.pcodes[k0], wz, minlength=l0)
+        cells = self._cell_plan(mode)
+        if cells is not None:
+            # two intercept terms: sums per cell give both terms' rows (their margins)
+            S0, Grest, XX = self._cell_sums(cells, w, z, wz, mode)
         else:
             nf = fixed0.shape[0]
             np.multiply(fixed0, w, out=buf0[:nf])
@@ -175,10 +227,8 @@ class CrossedPls(_ScalarTerms):
             ld0 = float(np.log(np.diagonal(L0, axis1=1, axis2=2)).sum())
         G = np.empty((r, r))
         q = self.q_rest
-        if pair is not None:  # the other term's rows: its diagonal and its z column
-            G[:q, :q] = np.diag(C.sum(axis=0))
-            if nc:
-                G[:q, q] = np.bincount(self.pcodes[self.rest[0]], wz, minlength=q)
+        if cells is not None:  # the other term's rows: its diagonal, its X and z columns
+            G[:q] = Grest
         else:
             for j, kk in enumerate(self.rest):
                 fixed, idx, buf = per_rest[j]
@@ -186,7 +236,7 @@ class CrossedPls(_ScalarTerms):
                 G[self.rest_off[j]:self.rest_off[j + 1]] = np.bincount(
                     idx, self._weighted(fixed, kk, w, wz, buf), minlength=lj * r).reshape(lj, r)
         if nc:
-            G[q:, q:] = self._xx(w, z, wz, mode)
+            G[q:, q:] = self._xx(w, z, wz, mode) if cells is None else XX
             G[q:, :q] = G[:q, q:].T
         G *= s[:, None] * s[None, :]
         G[np.arange(q), np.arange(q)] += 1.0
