@@ -153,6 +153,34 @@ class LmmProblem:
         except NotPositiveDefinite:
             return BAD_OBJECTIVE
 
+    def objectives(self, thetas: np.ndarray) -> np.ndarray:
+        """:meth:`objective` at each row of ``thetas`` (the finite-difference points of the
+        convergence checks): in one batch where the fast objective has one (a ``many``
+        method, ``thetas -> (log|L_Z|^2 per row, L_XX per row)``), else one at a time.
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData, form_crossproducts
+        >>> g = np.repeat(np.arange(3), 2)
+        >>> A = form_crossproducts([TermData(g, np.ones((6, 1)), 3)], np.ones((6, 1)),
+        ...                        np.array([1.0, 2.0, 4.0, 4.0, 6.0, 9.0]))
+        >>> prob = LmmProblem(A)
+        >>> fs = prob.objectives(np.array([[0.5], [1.0]]))
+        >>> bool(np.allclose(fs, [prob.objective(np.array([t])) for t in (0.5, 1.0)]))
+        True
+        """
+        thetas = np.asarray(thetas, dtype=float)
+        many = getattr(self._fast(), "many", None)
+        if many is not None:
+            try:
+                logdets, LXXs = many(thetas)
+            except NotPositiveDefinite:  # some row: each row on its own, as objective() does
+                pass
+            else:
+                return np.array([self._criterion(float(ld), LXX)
+                                 for ld, LXX in zip(logdets, LXXs)])
+        return np.array([self.objective(t) for t in thetas], dtype=float)
+
     @property
     def has_gradient(self) -> bool:
         """Whether :meth:`objective_and_gradient` has an analytic gradient for this model

@@ -10,7 +10,8 @@ MAX_PARAMS = 20  # finite-difference Hessians beyond this are not worth their co
 
 
 def fd_derivs(fn: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarray,
-              delta: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+              delta: float = 1e-4, *, fn_many: Callable | None = None,
+              f_x: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Finite-difference gradient and Hessian for lme4's convergence checks (``deriv12``).
 
     The gradient and the Hessian's diagonal are lme4's central differences (``2n``
@@ -19,7 +20,13 @@ def fd_derivs(fn: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarra
     lme4's two: ``n(n - 1)/2`` fewer evaluations (growth model with two correlated slope
     terms: 43 -> 28) for an ``O(h)`` = ``1e-4`` relative error in those entries, which only
     enter the checks through the Cholesky-scaled gradient and its positive definiteness.
-    Steps that would cross a lower bound are taken one-sided.
+    Steps that would cross a lower bound are taken one-sided (the centre moves up by ``h``).
+
+    The points are listed first, then evaluated: one at a time by ``fn`` (in the order
+    centre, ``c + h_i``, ``c - h_i`` per ``i``, then the pairs), or all at once by
+    ``fn_many(points) -> values`` (a batched objective, e.g.
+    :meth:`multilevel.core.lmm.LmmProblem.objectives`). ``f_x``: ``fn(x)`` when the caller
+    already has it (the optimiser's last value at ``x``); it is then not evaluated again.
 
     Examples
     --------
@@ -27,28 +34,36 @@ def fd_derivs(fn: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarra
     ...                  np.array([-np.inf, -np.inf]))
     >>> np.round(g, 6).tolist(), np.round(H, 4).tolist()
     ([8.0, 3.0], [[2.0, 3.0], [3.0, 0.0]])
+    >>> many = lambda P: P[:, 0] ** 2 + 3 * P[:, 0] * P[:, 1]
+    >>> g2, H2 = fd_derivs(None, np.array([1.0, 2.0]), np.array([-np.inf, -np.inf]),
+    ...                    fn_many=many)
+    >>> bool(np.allclose(g2, g)), bool(np.allclose(H2, H))
+    (True, True)
     """
     n = x.size
-    f0 = fn(x)
-    grad = np.zeros(n)
-    hess = np.zeros((n, n))
     step = np.full(n, delta)
     # keep every evaluation feasible: shift the centre away from a bound
     c = np.where(x - step < lower, lower + step, x)
-    fc = fn(c) if np.any(c != x) else f0
-    fp, fm = np.zeros(n), np.zeros(n)
-    for i in range(n):
-        e = np.zeros(n)
-        e[i] = step[i]
-        fp[i], fm[i] = fn(c + e), fn(c - e)
-        grad[i] = (fp[i] - fm[i]) / (2 * step[i])
-        hess[i, i] = (fp[i] - 2 * fc + fm[i]) / step[i] ** 2
-    for i in range(n):
-        for j in range(i):
-            ei, ej = np.zeros(n), np.zeros(n)
-            ei[i], ej[j] = step[i], step[j]
-            fpp = fn(c + ei + ej)
-            hess[i, j] = hess[j, i] = (fpp - fp[i] - fp[j] + fc) / (step[i] * step[j])
+    at_x = not np.any(c != x)
+    E = np.diag(step)  # row i: the step h_i along coordinate i
+    pairs = [(i, j) for i in range(n) for j in range(i)]
+    points = [c + s * E[i] for i in range(n) for s in (1.0, -1.0)]  # c + h_i, c - h_i
+    points += [c + E[i] + E[j] for i, j in pairs]  # the components add one step each
+    if at_x and f_x is not None:
+        fc = float(f_x)
+    else:
+        points.insert(0, c)
+    if fn_many is not None:
+        values = np.asarray(fn_many(np.array(points)), dtype=float)
+    else:
+        values = np.array([fn(pt) for pt in points], dtype=float)
+    if len(points) > 2 * n + len(pairs):
+        fc, values = float(values[0]), values[1:]
+    fp, fm = values[0:2 * n:2], values[1:2 * n:2]
+    grad = (fp - fm) / (2 * step)
+    hess = np.diag((fp - 2 * fc + fm) / step ** 2)
+    for (i, j), fpp in zip(pairs, values[2 * n:]):
+        hess[i, j] = hess[j, i] = (fpp - fp[i] - fp[j] + fc) / (step[i] * step[j])
     return grad, hess
 
 
@@ -75,12 +90,14 @@ def analytic_derivs(fg: Callable, x: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def check_convergence(fn, theta: np.ndarray, lower: np.ndarray,
-                      fg: Callable | None = None) -> list[str]:
+                      fg: Callable | None = None, *, fn_many: Callable | None = None,
+                      f_theta: float | None = None) -> list[str]:
     """Messages in lme4's wording when the optimum fails the gradient or Hessian check.
 
     ``fg(theta) -> (f, grad)``, when given, supplies an analytic gradient: the Hessian is
     then its forward differences (:func:`analytic_derivs`); otherwise both come from
-    lme4's finite differences of ``fn`` (:func:`fd_derivs`).
+    lme4's finite differences of ``fn`` (:func:`fd_derivs`, which evaluates its points all
+    at once with ``fn_many`` when given, and takes ``f_theta = fn(theta)`` when known).
 
     Examples
     --------
@@ -93,7 +110,8 @@ def check_convergence(fn, theta: np.ndarray, lower: np.ndarray,
     if theta.size == 0 or theta.size > MAX_PARAMS:
         return []
     derivs = analytic_derivs(fg, theta) if fg is not None else None
-    grad, hess = derivs if derivs is not None else fd_derivs(fn, theta, lower)
+    grad, hess = (derivs if derivs is not None
+                  else fd_derivs(fn, theta, lower, fn_many=fn_many, f_x=f_theta))
     out = []
     try:
         scaled = np.linalg.solve(np.linalg.cholesky(hess).T, grad)

@@ -146,8 +146,10 @@ def optimise(design, terms, problem, control: LmerControl, *, data_name=None, we
         else:
             opt, gradient = minimise(problem, tm, terms, start, step, control)
         singular = tm.is_singular(opt.theta, SINGULAR_TOL)
+        # BOBYQA's fmin is its objective evaluated at opt.theta (core.optimize.bobyqa)
+        f_theta = opt.fmin if optimizer is None and opt.optimizer == "bobyqa" else None
         messages = _post_fit_checks(problem, opt, lower, control, design.nobs, singular,
-                                    objective=objective, gradient=gradient)
+                                    objective=objective, gradient=gradient, f_theta=f_theta)
         result = LmerResult(design=design, terms=terms, problem=problem, opt=opt,
                             data_name=data_name, singular=singular, weights=weights)
     return result, messages

@@ -85,11 +85,14 @@ class LmerControl:
 
 
 def _post_fit_checks(problem, opt, lower, control, nobs, singular, objective=None,
-                     gradient=None) -> list:
+                     gradient=None, f_theta=None) -> list:
     """lme4's checks after the optimiser: convergence code, singularity, gradient (of
     ``objective``, the function the optimiser saw; ``problem.objective`` by default).
     ``gradient(theta) -> (f, grad)``: its analytic gradient, when there is one (the Hessian
     is then differences of it, see :func:`multilevel.fit.checks.check_convergence`).
+    Without it the finite differences of ``problem.objective`` are evaluated together by
+    ``problem.objectives`` (where the problem has it); ``f_theta``: the objective at
+    ``opt.theta`` when the caller knows it exactly (BOBYQA's last value there).
 
     Examples
     --------
@@ -106,9 +109,13 @@ def _post_fit_checks(problem, opt, lower, control, nobs, singular, objective=Non
     if singular:
         out.append(("boundary (singular) fit: see help('isSingular')", SingularFitWarning))
     elif control.check_conv and nobs < 100_000:
+        fn = objective or problem.objective
+        # the same function as problem.objective (an identity ThetaMap): its batched form
+        many = (getattr(problem, "objectives", None)
+                if fn == getattr(problem, "objective", None) else None)
         out.extend((m, ConvergenceWarning)
-                   for m in check_convergence(objective or problem.objective, opt.theta,
-                                              lower, fg=gradient))
+                   for m in check_convergence(fn, opt.theta, lower, fg=gradient,
+                                              fn_many=many, f_theta=f_theta))
     opt.messages.extend(m for m, _ in out)
     return out
 
