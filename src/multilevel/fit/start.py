@@ -46,6 +46,21 @@ def initial_step(start: np.ndarray, ps: list[int],
     return np.maximum(fraction * np.asarray(start, dtype=float), 1e-3)
 
 
+def _var(a: np.ndarray) -> float:
+    """``np.var(a, ddof=1)`` of a float vector, by the same operations (mean, squared
+    deviations, their sum over ``n - 1``: the same bits) without its wrapper's ~7 us.
+
+    Examples
+    --------
+    >>> a = np.array([1.0, 2.5, 4.0, 8.0])
+    >>> _var(a) == float(np.var(a, ddof=1))
+    True
+    """
+    x = a - a.sum() / a.size
+    x *= x
+    return float(x.sum() / (a.size - 1))
+
+
 def lmer_start(terms, y: np.ndarray) -> np.ndarray:
     """lme4's starting theta for ``terms`` (in fitting order) and the raw response ``y``.
 
@@ -68,8 +83,8 @@ def lmer_start(terms, y: np.ndarray) -> np.ndarray:
         codes = np.asarray(t.codes, dtype=np.int64)
         means = np.bincount(codes, y, t.n_levels) / np.maximum(np.bincount(codes, None,
                                                                              t.n_levels), 1)
-        group_var.append(np.var(means[codes], ddof=1))
-    start = variance_ratio_start(np.array(group_var), float(np.var(y, ddof=1)))
+        group_var.append(_var(means[codes]))
+    start = variance_ratio_start(np.array(group_var), _var(y))
     return theta_start(ps) if start is None else start
 
 
