@@ -151,5 +151,6 @@ def optimise(design, terms, problem, control: LmerControl, *, data_name=None, we
         messages = _post_fit_checks(problem, opt, lower, control, design.nobs, singular,
                                     objective=objective, gradient=gradient, f_theta=f_theta)
         result = LmerResult(design=design, terms=terms, problem=problem, opt=opt,
-                            data_name=data_name, singular=singular, weights=weights)
+                            data_name=data_name, singular=singular, weights=weights,
+                            theta_map=tm)
     return result, messages

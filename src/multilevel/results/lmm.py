@@ -44,7 +44,9 @@ class LmerResult(MixedResultBase):
 
     def __init__(self, *, design: Design, terms: list[ReTerm], problem: LmmProblem,
                  opt: OptSummary, data_name: str | None, singular: bool,
-                 weights: np.ndarray | None = None):
+                 weights: np.ndarray | None = None, theta_map=None):
+        if theta_map is not None:  # the fit's own ThetaMap of these terms: not made again
+            self.__dict__["theta_map"] = theta_map
         self.design = design
         self.weights = weights
         self.terms = terms
