@@ -128,20 +128,30 @@ class CrossedPls(_ScalarTerms):
         return self._plans[mode]
 
     def _cell_plan(self, mode: str):
-        """For two crossed intercept terms: the flat ``bincount`` index of the row values
-        ``w [1, X, z]`` per cell (columns as rows: ``X`` only in mode ``"joint"``, ``z`` not in
-        ``"ld"``) and a buffer for them; None for other designs or when the cell sums would
-        have more than ``PLAN_MAX_ENTRIES`` entries."""
+        """For two crossed intercept terms: what :meth:`_cell_sums` needs in ``mode``, or None
+        for other designs and when the sums would have more than ``PLAN_MAX_ENTRIES``
+        entries.
+
+        The row values ``w [1, X, z]`` (columns as rows: ``X`` only in mode ``"joint"``,
+        ``z`` not in ``"ld"``; no separate ``w`` when ``X`` has a column of ones) go into one
+        buffer with a flat ``bincount`` index, column-major: column ``c``'s sums fill the
+        contiguous ``(l0, l1)`` block ``c``.
+        """
         if self._cells is None:
             return None
         if mode not in self._cell_plans:
             l0, l1 = self.levels[self.order[0]], self.levels[self.rest[0]]
-            m = 1 + self.n_cols[mode]                # w, then the columns X and z
+            p = self.p if mode == "joint" else 0
+            ones = [c for c in range(p) if np.all(self.XT[c] == 1.0)]
+            x0 = 0 if ones else 1                    # the first row of w X (after w)
+            c0 = ones[0] if ones else 0              # the row whose cell sums are of w
+            m = x0 + self.n_cols[mode]
             plan = None
             if l0 * l1 * m <= PLAN_MAX_ENTRIES:
-                # column-major: the sums of column c fill S[c] = (l0, l1), contiguous
                 idx = (np.arange(m)[:, None] * (l0 * l1) + self._cells[None, :]).reshape(-1)
-                plan = (idx, np.empty((m, self.n)), m, np.ones(l0), np.ones(l1))
+                XZ = np.empty((p + 1, self.n))       # [X z], columns as rows (z per call)
+                XZ[:p] = self.XT[:p]
+                plan = (idx, np.empty((m, self.n)), x0, c0, XZ, np.ones(l0), np.ones(l1))
             self._cell_plans[mode] = plan
         return self._cell_plans[mode]
 
@@ -153,14 +163,17 @@ class CrossedPls(_ScalarTerms):
         ``(j, k)``: the first term's level ``j`` has the diagonal ``sum_k C_jk``, the cross
         block ``C_j.`` and the columns ``sum_k V_jk``; the second term's level ``k`` the
         diagonal ``sum_j C_jk`` and the columns ``sum_j V_jk``. One ``bincount`` over the
-        cells replaces one per term, and ``[X z]' W [X z]`` reuses the products ``w X``.
+        cells replaces one per term, and ``XX = [X z]' W [X z]`` is one product of the same
+        ``w [X z]`` with ``[X z]``.
         """
-        idx, buf, m, one0, one1 = plan
+        idx, buf, x0, c0, XZ, one0, one1 = plan
         l0, l1 = self.levels[self.order[0]], self.levels[self.rest[0]]
-        p = m - 2 if mode == "joint" else 0
-        buf[0] = w
+        m = buf.shape[0]
+        p = m - x0 - 1 if mode == "joint" else 0
+        if x0:
+            buf[0] = w
         if p:
-            np.multiply(self.XT, w, out=buf[1:1 + p])
+            np.multiply(self.XT, w, out=buf[x0:x0 + p])
         if wz is not None:
             buf[m - 1] = wz
         S = np.bincount(idx, buf.reshape(-1), minlength=m * l0 * l1).reshape(m, l0, l1)
@@ -168,21 +181,19 @@ class CrossedPls(_ScalarTerms):
         # these small blocks cost several times more)
         M0 = (S.reshape(m * l0, l1) @ one1).reshape(m, l0)     # sums over the second term
         M1 = one0 @ S                                           # (m, l1): over the first
-        S0 = np.empty((l0, 1 + l1 + m - 1))
-        S0[:, 0] = M0[0]
-        S0[:, 1:1 + l1] = S[0]
-        Grest = np.zeros((l1, l1 + m - 1))
-        Grest[np.arange(l1), np.arange(l1)] = M1[0]
+        nc = m - x0
+        S0 = np.empty((l0, 1 + l1 + nc))
+        S0[:, 0] = M0[c0]
+        S0[:, 1:1 + l1] = S[c0]
+        Grest = np.zeros((l1, l1 + nc))
+        Grest.reshape(-1)[:l1 * (l1 + nc + 1):l1 + nc + 1] = M1[c0]     # its diagonal
         XX = None
-        if m > 1:
-            S0[:, 1 + l1:] = M0[1:].T
-            Grest[:, l1:] = M1[1:].T
-            XX = np.empty((p + 1, p + 1))
-            if p:
-                WXT = buf[1:1 + p]                   # w X, columns as rows
-                XX[:p, :p] = WXT @ self.XT.T
-                XX[p, :p] = XX[:p, p] = WXT @ z
-            XX[p, p] = wz @ z
+        if nc:
+            S0[:, 1 + l1:] = M0[x0:].T
+            Grest[:, l1:] = M1[x0:].T
+            XZ[p] = z
+            XX = buf[x0:] @ XZ.T                     # (w [X z])' [X z]
+            XX[p, :p] = XX[:p, p]                    # symmetric: sum (w x) z both sides
         return S0, Grest, XX
 
     def _factor(self, theta, w, z, mode):
@@ -212,7 +223,8 @@ class CrossedPls(_ScalarTerms):
         if k == 1:                               # diagonal block: d_j = 1 + theta^2 A_j
             th0 = float(th[self.toff[k0]])
             L0 = np.sqrt(th0 * th0 * S0[:, 0] + 1.0)
-            Wt = S0[:, 1:] * ((th0 * s)[None, :] / L0[:, None])   # rows of L below it
+            Wt = S0[:, 1:] * s                   # rows of L below it: th0 C_j s / L0_j
+            Wt *= (th0 / L0)[:, None]
             ld0 = float(np.log(L0).sum())
         else:                                    # k x k blocks per level, as one batch
             T = self._T0(th)
@@ -239,7 +251,7 @@ class CrossedPls(_ScalarTerms):
             G[q:, q:] = self._xx(w, z, wz, mode) if cells is None else XX
             G[q:, :q] = G[:q, q:].T
         G *= s[:, None] * s[None, :]
-        G[np.arange(q), np.arange(q)] += 1.0
+        G.reshape(-1)[:q * (r + 1):r + 1] += 1.0    # + I on the rest terms' diagonal
         W2 = Wt.reshape(-1, r)
         G -= W2.T @ W2
         L = _chol(G)
