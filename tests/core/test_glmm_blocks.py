@@ -189,28 +189,36 @@ def test_glmer_fits_equal_the_general_path(monkeypatch, formula, family):
     np.testing.assert_allclose(fast.theta.to_numpy(), slow.theta.to_numpy(), atol=1e-6)
 
 
-@pytest.mark.parametrize("intercept", [True, False])  # the sums of w from X's or their own
+@pytest.mark.parametrize("columns", ["rows", "levels", "mixed"])
 @pytest.mark.parametrize("n", [90, 1500])  # rows in data order; in the spread order
-def test_cell_sums_equal_the_row_plans(monkeypatch, n, intercept):
-    """Two crossed intercept terms: the per-cell sums give the factor of the row plans."""
+def test_cell_sums_equal_the_row_plans(monkeypatch, n, columns):
+    """Two crossed intercept terms: the per-cell sums give the factor of the row plans, with
+    columns of X that vary within levels, that are constant within either term's levels
+    (the intercept, a subject's or an item's covariate: no sums of their own), or both."""
     from multilevel.core import glmm_solvers
 
     rng = np.random.default_rng(13)
     terms = [TermData(_codes(rng, n, 30), np.ones((n, 1)), 30),
              TermData(_codes(rng, n, 7), np.ones((n, 1)), 7)]
-    X = np.column_stack([rng.normal(size=n), np.ones(n), rng.integers(0, 2, n)])
-    if not intercept:
-        X = X[:, [0, 2]]
+    a, b = terms[0].codes, terms[1].codes
+    X = {"rows": np.column_stack([rng.normal(size=n), rng.integers(0, 2, n)]),
+         "levels": np.column_stack([rng.normal(size=7)[b], np.ones(n), rng.normal(size=30)[a],
+                                    rng.integers(0, 2, 7)[b]]),
+         "mixed": np.column_stack([np.ones(n), rng.normal(size=7)[b], rng.normal(size=n)])
+         }[columns]
     cells = CrossedPls(terms, X)
+    K0, _, K1, _, free = cells._level_columns()
+    assert (K0.size + K1.size == 0, free.size == 0) == (columns == "rows", columns == "levels")
     rows = CrossedPls(terms, X)
     rows._cells = None                                   # the rows' bincount plans
-    monkeypatch.setattr(glmm_solvers, "PLAN_MAX_ENTRIES", 30 * 7 * 3)
+    monkeypatch.setattr(glmm_solvers, "PLAN_MAX_ENTRIES", 30 * 7 * 2)
     bounded = CrossedPls(terms, X)                       # joint cell sums over the bound
-    assert cells._cell_plan("u") is not None and bounded._cell_plan("joint") is None
+    assert cells._cell_plan("u") is not None
+    assert (bounded._cell_plan("joint") is None) == (columns != "levels")
     theta, w, z = np.array([0.8, 0.5]), rng.uniform(0.05, 0.3, n), rng.normal(size=n)
     for mode in ("joint", "u"):
         want = rows.solve(theta, w, z, mode)
         for pls in (cells, bounded):
-            for a, b in zip(pls.solve(theta, w, z, mode), want):
-                np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+            for got, ref in zip(pls.solve(theta, w, z, mode), want):
+                np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
     assert cells.logdet(theta, w) == pytest.approx(rows.logdet(theta, w), rel=1e-12)

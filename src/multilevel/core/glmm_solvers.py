@@ -127,31 +127,55 @@ class CrossedPls(_ScalarTerms):
             self._plans[mode] = (r, first, per_rest)
         return self._plans[mode]
 
+    def _level_columns(self):
+        """The columns of ``X`` constant within the levels of one of two crossed terms (a
+        subject's or an item's covariate, the intercept): ``(K0, A, K1, B, free)`` with
+        ``X[:, K0] = A[level of the first term]``, ``X[:, K1] = B[level of the second]``
+        and the other columns' indices ``free``."""
+        l0, l1 = self.levels[self.order[0]], self.levels[self.rest[0]]
+        c0, c1 = self.pcodes[self.order[0]], self.pcodes[self.rest[0]]
+        K0, A, K1, B, free = [], [], [], [], []
+        for c, x in enumerate(self.XT):
+            for codes, l, K, V in ((c0, l0, K0, A), (c1, l1, K1, B)):
+                v = np.zeros(l)
+                v[codes] = x                         # one value per level, if constant
+                if np.array_equal(v[codes], x):
+                    K.append(c)
+                    V.append(v)
+                    break
+            else:
+                free.append(c)
+        A = np.column_stack(A) if A else np.zeros((l0, 0))
+        B = np.column_stack(B) if B else np.zeros((l1, 0))
+        return (np.array(K0, dtype=np.int64), A, np.array(K1, dtype=np.int64), B,
+                np.array(free, dtype=np.int64))
+
     def _cell_plan(self, mode: str):
         """For two crossed intercept terms: what :meth:`_cell_sums` needs in ``mode``, or None
         for other designs and when the sums would have more than ``PLAN_MAX_ENTRIES``
         entries.
 
-        The row values ``w [1, X, z]`` (columns as rows: ``X`` only in mode ``"joint"``,
-        ``z`` not in ``"ld"``; no separate ``w`` when ``X`` has a column of ones) go into one
-        buffer with a flat ``bincount`` index, column-major: column ``c``'s sums fill the
-        contiguous ``(l0, l1)`` block ``c``.
+        The row values ``w``, ``w x`` for the columns of ``X`` not constant within either
+        term's levels (only in mode ``"joint"``) and ``w z`` (not in ``"ld"``) go into one
+        buffer, columns as rows, with a flat ``bincount`` index, column-major: column
+        ``c``'s sums fill the contiguous ``(l0, l1)`` block ``c``.
         """
         if self._cells is None:
             return None
         if mode not in self._cell_plans:
             l0, l1 = self.levels[self.order[0]], self.levels[self.rest[0]]
-            p = self.p if mode == "joint" else 0
-            ones = [c for c in range(p) if np.all(self.XT[c] == 1.0)]
-            x0 = 0 if ones else 1                    # the first row of w X (after w)
-            c0 = ones[0] if ones else 0              # the row whose cell sums are of w
-            m = x0 + self.n_cols[mode]
+            none = np.zeros(0, dtype=np.int64)
+            K0, A, K1, B, free = (self._level_columns() if mode == "joint" else
+                                  (none, np.zeros((l0, 0)), none, np.zeros((l1, 0)), none))
+            m = 1 + free.size + (1 if self.n_cols[mode] else 0)
             plan = None
             if l0 * l1 * m <= PLAN_MAX_ENTRIES:
                 idx = (np.arange(m)[:, None] * (l0 * l1) + self._cells[None, :]).reshape(-1)
+                p = self.p if mode == "joint" else 0
                 XZ = np.empty((p + 1, self.n))       # [X z], columns as rows (z per call)
                 XZ[:p] = self.XT[:p]
-                plan = (idx, np.empty((m, self.n)), x0, c0, XZ, np.ones(l0), np.ones(l1))
+                plan = (idx, np.empty((m, self.n)), np.ascontiguousarray(self.XT[free]), XZ,
+                        (K0, A, K1, B, free), np.ones(l0), np.ones(l1))
             self._cell_plans[mode] = plan
         return self._cell_plans[mode]
 
@@ -163,17 +187,21 @@ class CrossedPls(_ScalarTerms):
         ``(j, k)``: the first term's level ``j`` has the diagonal ``sum_k C_jk``, the cross
         block ``C_j.`` and the columns ``sum_k V_jk``; the second term's level ``k`` the
         diagonal ``sum_j C_jk`` and the columns ``sum_j V_jk``. One ``bincount`` over the
-        cells replaces one per term, and ``XX = [X z]' W [X z]`` is one product of the same
-        ``w [X z]`` with ``[X z]``.
+        cells replaces one per term.
+
+        A column constant within the first term's levels (``x_i = a_j``) needs no sums of its
+        own: ``sum_k V_jk = a_j sum_k C_jk`` and ``sum_j V_jk = sum_j C_jk a_j``; likewise for
+        the second term. When every column of ``X`` is such, ``X' W X`` and ``X' W z`` follow
+        from the same sums (``A' diag(C 1) A``, ``A' C B``, ``B' diag(C' 1) B``, ``A' (Z_0' W
+        z)``, ...); else ``[X z]' W [X z]`` is one product of ``w [X z]`` with ``[X z]``.
         """
-        idx, buf, x0, c0, XZ, one0, one1 = plan
+        idx, buf, XTf, XZ, (K0, A, K1, B, free), one0, one1 = plan
         l0, l1 = self.levels[self.order[0]], self.levels[self.rest[0]]
-        m = buf.shape[0]
-        p = m - x0 - 1 if mode == "joint" else 0
-        if x0:
-            buf[0] = w
-        if p:
-            np.multiply(self.XT, w, out=buf[x0:x0 + p])
+        m, nf = buf.shape[0], free.size
+        p = self.p if mode == "joint" else 0
+        buf[0] = w
+        if nf:
+            np.multiply(XTf, w, out=buf[1:1 + nf])
         if wz is not None:
             buf[m - 1] = wz
         S = np.bincount(idx, buf.reshape(-1), minlength=m * l0 * l1).reshape(m, l0, l1)
@@ -181,19 +209,39 @@ class CrossedPls(_ScalarTerms):
         # these small blocks cost several times more)
         M0 = (S.reshape(m * l0, l1) @ one1).reshape(m, l0)     # sums over the second term
         M1 = one0 @ S                                           # (m, l1): over the first
-        nc = m - x0
+        C, m0, m1 = S[0], M0[0], M1[0]
+        nc = self.n_cols[mode]
         S0 = np.empty((l0, 1 + l1 + nc))
-        S0[:, 0] = M0[c0]
-        S0[:, 1:1 + l1] = S[c0]
+        S0[:, 0] = m0
+        S0[:, 1:1 + l1] = C
         Grest = np.zeros((l1, l1 + nc))
-        Grest.reshape(-1)[:l1 * (l1 + nc + 1):l1 + nc + 1] = M1[c0]     # its diagonal
-        XX = None
-        if nc:
-            S0[:, 1 + l1:] = M0[x0:].T
-            Grest[:, l1:] = M1[x0:].T
+        Grest.reshape(-1)[:l1 * (l1 + nc + 1):l1 + nc + 1] = m1   # its diagonal
+        if not nc:
+            return S0, Grest, None
+        V0, V1 = S0[:, 1 + l1:], Grest[:, l1:]       # the [X z] columns of both terms
+        V0[:, p], V1[:, p] = M0[-1], M1[-1]
+        if nf:
+            V0[:, free], V1[:, free] = M0[1:1 + nf].T, M1[1:1 + nf].T
+        if K0.size:
+            V0[:, K0], V1[:, K0] = A * m0[:, None], C.T @ A
+        if K1.size:
+            V0[:, K1], V1[:, K1] = C @ B, B * m1[:, None]
+        if not p:
+            return S0, Grest, np.array([[wz @ z]])
+        if nf:                                       # [X z]' W [X z] from the rows
             XZ[p] = z
-            XX = buf[x0:] @ XZ.T                     # (w [X z])' [X z]
-            XX[p, :p] = XX[:p, p]                    # symmetric: sum (w x) z both sides
+            XX = (XZ * w) @ XZ.T
+        else:                                        # from the sums per level
+            XX = np.empty((p + 1, p + 1))
+            XX[np.ix_(K0, K0)] = A.T @ (A * m0[:, None])
+            XX[np.ix_(K1, K1)] = B.T @ (B * m1[:, None])
+            AB = A.T @ C @ B
+            XX[np.ix_(K0, K1)] = AB
+            XX[np.ix_(K1, K0)] = AB.T
+            XX[K0, p] = A.T @ M0[-1]
+            XX[K1, p] = B.T @ M1[-1]
+            XX[p, p] = wz @ z
+        XX[p, :p] = XX[:p, p]                        # symmetric: sum (w x) z both sides
         return S0, Grest, XX
 
     def _factor(self, theta, w, z, mode):
