@@ -90,8 +90,48 @@ def test_small_fits_import_no_scipy():
             "for f, d in [('Reaction ~ Days + (Days | Subject)', 'sleepstudy'),\n"
             "             ('diameter ~ 1 + (1 | plate) + (1 | sample)', 'Penicillin'),\n"
             "             ('strength ~ 1 + (1 | batch/cask)', 'Pastes')]:\n"
-            "    m = ml.lmer(f, ml.datasets.load(d)); m.fixef; m.vcov; m.sigma\n"
+            "    m = ml.lmer(f, ml.datasets.load(d)); m.fixef; m.vcov; m.sigma; m.deviance; m.ranef()\n"
             "print([k for k in sys.modules if k.split('.')[0] == 'scipy'])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_reml_fit_deviance_is_the_blocked_ml_deviance():
+    import multilevel as ml
+
+    m = ml.lmer("diameter ~ 1 + (1 | plate) + (1 | sample)", ml.datasets.load("Penicillin"))
+    blocked = LmmProblem(m.problem.A, reml=True)
+    blocked._fast_objective = False  # the blocked update
+    np.testing.assert_allclose(m.deviance, blocked.deviance_ml(m._sol.theta), rtol=1e-12)
+    assert m.problem._plan is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), ps=st.lists(st.integers(1, 3), min_size=1, max_size=3),
+       nested=st.booleans())
+def test_dense_cond_var_equals_blocked(seed, ps, nested):
+    rng = np.random.default_rng(seed)
+    n = 60
+    terms = _terms(rng, n, ps, nested)
+    A = form_crossproducts(terms, np.ones((n, 1)), rng.normal(size=n))
+    m = sum(n_theta(p) for p in ps)
+    lower = theta_lower(ps)
+    theta = np.where(np.isfinite(lower), rng.uniform(0.0, 2.0, m), rng.normal(size=m))
+    blocked, dense = LmmProblem(A), LmmProblem(A)
+    blocked._fast_objective = False
+    dense._fast_objective = DenseObjective(A)
+    want, got = blocked.cond_var(theta, 1.7), dense.cond_var(theta, 1.7)
+    assert [g.shape for g in got] == [w.shape for w in want]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12)
+
+
+def test_ranef_of_a_small_fit_is_the_blocked_one():
+    import multilevel as ml
+    from multilevel.core.lmm import cond_var
+
+    m = ml.lmer("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"))
+    want = cond_var(m.problem.A, LmmProblem(m.problem.A).factor(m._sol.theta), m.sigma)
+    np.testing.assert_allclose(m.cond_cov()["Subject"], want[0], rtol=1e-9)
+    assert "condsd" in m.ranef().columns and m.problem._plan is None

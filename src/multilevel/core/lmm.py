@@ -246,12 +246,32 @@ class LmmProblem:
         return f, grad
 
     def deviance_ml(self, theta: np.ndarray) -> float:
-        """The ML deviance at ``theta`` with beta and sigma profiled (``deviance(m, REML=FALSE)``)."""
-        F = self.factor(theta)
-        r2 = F.LXX[-1, -1] ** 2
+        """The ML deviance at ``theta`` with beta and sigma profiled (``deviance(m, REML=FALSE)``).
+
+        From the fast objective's ``(log|L_Z|^2, L_XX)`` where there is one (the same factor
+        as the blocked update's, to rounding), else from :meth:`factor`.
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData, form_crossproducts
+        >>> g = np.repeat(np.arange(3), 2)
+        >>> A = form_crossproducts([TermData(g, np.ones((6, 1)), 3)], np.ones((6, 1)),
+        ...                        np.array([1.0, 2.0, 4.0, 4.0, 6.0, 9.0]))
+        >>> th = np.array([0.8])
+        >>> bool(np.isclose(LmmProblem(A, reml=True).deviance_ml(th),
+        ...                 LmmProblem(A, reml=False).objective(th)))
+        True
+        """
+        theta = np.asarray(theta, dtype=float)
+        fast = self._fast()
+        if fast is not None:
+            ld, LXX = fast(theta)
+        else:
+            F = self.factor(theta)
+            ld, LXX = logdet_re(F), F.LXX
+        r2 = LXX[-1, -1] ** 2
         # with beta at its GLS value the ML profiled deviance is the same formula
-        return float(logdet_re(F) - self.log_det_w
-                     + self.n * (1.0 + LOG2PI + np.log(r2 / self.n)))
+        return float(ld - self.log_det_w + self.n * (1.0 + LOG2PI + np.log(r2 / self.n)))
 
     def solve(self, theta: np.ndarray) -> LmmSolution:
         """Fixed effects, random effects and scale at ``theta``.
@@ -310,6 +330,45 @@ class LmmProblem:
                            RX_inv=RX_inv, logdet_re=ld, logdet_x=ldx,
                            objective=self.objective_from_factor(F))
 
+
+    def cond_var(self, theta: np.ndarray, sigma: float) -> list:
+        """Conditional covariances of the random effects per term and level at ``theta``
+        (:func:`cond_var`; lme4's ``condVar``), ``(l_k, p_k, p_k)`` arrays.
+
+        When the objective has been evaluated on the dense path they come from the dense
+        factor: ``(Lambda'Z'Z Lambda + I)^{-1} = L_ZZ^{-T} L_ZZ^{-1}`` with ``L_ZZ`` its first
+        ``q`` rows and columns, whose level blocks give ``sigma^2 T_k (.) T_k'``; otherwise
+        from the blocked factor.
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData, form_crossproducts
+        >>> g = np.repeat(np.arange(3), 2)
+        >>> A = form_crossproducts([TermData(g, np.ones((6, 1)), 3)], np.ones((6, 1)),
+        ...                        np.array([1.0, 2.0, 4.0, 4.0, 6.0, 9.0]))
+        >>> prob, th = LmmProblem(A), np.array([0.8])
+        >>> blocked = prob.cond_var(th, 1.5)
+        >>> f = prob.objective(th)  # small: the dense objective, then its factor
+        >>> bool(np.allclose(prob.cond_var(th, 1.5)[0], blocked[0]))
+        True
+        """
+        theta = np.asarray(theta, dtype=float)
+        dense = self._fast_objective
+        if not isinstance(dense, DenseObjective):
+            return cond_var(self.A, self.factor(theta), sigma)
+        A = self.A
+        qs = [l * p for l, p in zip(A.n_levels, A.ps)]
+        q = sum(qs)
+        # L_ZZ^{-1}: numpy's LU of a triangular matrix does not pivot (an exact inverse)
+        Linv = np.linalg.inv(dense._factor(theta)[1][:q, :q])
+        G = Linv.T @ Linv
+        out, off = [], 0
+        for l, p, qk, T in zip(A.n_levels, A.ps, qs, split_theta(theta, A.ps)):
+            levels = np.arange(l)
+            blocks = G[off:off + qk, off:off + qk].reshape(l, p, l, p)[levels, :, levels, :]
+            out.append(sigma ** 2 * (T @ blocks @ T.T))
+            off += qk
+        return out
 
     def _solve_dense(self, dense: DenseObjective, theta: np.ndarray) -> LmmSolution:
         """:meth:`solve` from the dense lower factor ``L`` of order ``q + p + 1`` (terms in

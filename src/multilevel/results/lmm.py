@@ -6,7 +6,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from ..core.lmm import LmmProblem, LmmSolution, cond_var
+from ..core.lmm import LmmProblem, LmmSolution
 from ..core.optimize import OptSummary
 from ..design.types import Design, ReTerm
 from .mixed import MixedResultBase
@@ -87,8 +87,7 @@ class LmerResult(MixedResultBase):
 
     @cached_property
     def _cond_var(self) -> list[np.ndarray]:
-        F = self.problem.factor(self._sol.theta)
-        return cond_var(self.problem.A, F, self.sigma)
+        return self.problem.cond_var(self._sol.theta, self.sigma)
 
     def cond_cov(self) -> dict[str, np.ndarray]:
         """Per term (keyed by ``group`` with a ``.k`` suffix for repeats) the conditional
