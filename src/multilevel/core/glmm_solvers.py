@@ -174,8 +174,9 @@ class CrossedPls(_ScalarTerms):
                 p = self.p if mode == "joint" else 0
                 XZ = np.empty((p + 1, self.n))       # [X z], columns as rows (z per call)
                 XZ[:p] = self.XT[:p]
+                blocks = (np.ix_(K0, K0), np.ix_(K1, K1), np.ix_(K0, K1), np.ix_(K1, K0))
                 plan = (idx, np.empty((m, self.n)), np.ascontiguousarray(self.XT[free]), XZ,
-                        (K0, A, K1, B, free), np.ones(l0), np.ones(l1))
+                        (K0, A, K1, B, free), blocks, np.ones(l0), np.ones(l1))
             self._cell_plans[mode] = plan
         return self._cell_plans[mode]
 
@@ -195,7 +196,7 @@ class CrossedPls(_ScalarTerms):
         from the same sums (``A' diag(C 1) A``, ``A' C B``, ``B' diag(C' 1) B``, ``A' (Z_0' W
         z)``, ...); else ``[X z]' W [X z]`` is one product of ``w [X z]`` with ``[X z]``.
         """
-        idx, buf, XTf, XZ, (K0, A, K1, B, free), one0, one1 = plan
+        idx, buf, XTf, XZ, (K0, A, K1, B, free), blocks, one0, one1 = plan
         l0, l1 = self.levels[self.order[0]], self.levels[self.rest[0]]
         m, nf = buf.shape[0], free.size
         p = self.p if mode == "joint" else 0
@@ -233,11 +234,12 @@ class CrossedPls(_ScalarTerms):
             XX = (XZ * w) @ XZ.T
         else:                                        # from the sums per level
             XX = np.empty((p + 1, p + 1))
-            XX[np.ix_(K0, K0)] = A.T @ (A * m0[:, None])
-            XX[np.ix_(K1, K1)] = B.T @ (B * m1[:, None])
+            b00, b11, b01, b10 = blocks
+            XX[b00] = A.T @ (A * m0[:, None])
+            XX[b11] = B.T @ (B * m1[:, None])
             AB = A.T @ C @ B
-            XX[np.ix_(K0, K1)] = AB
-            XX[np.ix_(K1, K0)] = AB.T
+            XX[b01] = AB
+            XX[b10] = AB.T
             XX[K0, p] = A.T @ M0[-1]
             XX[K1, p] = B.T @ M1[-1]
             XX[p, p] = wz @ z
@@ -246,7 +248,10 @@ class CrossedPls(_ScalarTerms):
 
     def _factor(self, theta, w, z, mode):
         nc = self.n_cols[mode]
-        r, (fixed0, idx0, buf0, width), per_rest = self._plan(mode)
+        cells = self._cell_plan(mode)  # two intercept terms: sums per cell, no row plans
+        r = self.q_rest + nc
+        if cells is None:
+            r, (fixed0, idx0, buf0, width), per_rest = self._plan(mode)
         if self.perm is not None:               # rows in the plans' order
             w = w[self.perm]
             z = z[self.perm] if nc else None
@@ -258,7 +263,6 @@ class CrossedPls(_ScalarTerms):
         s = np.ones(r)
         for j, kk in enumerate(self.rest):
             s[self.rest_off[j]:self.rest_off[j + 1]] = th[self.toff[kk]]
-        cells = self._cell_plan(mode)
         if cells is not None:
             # two intercept terms: sums per cell give both terms' rows (their margins)
             S0, Grest, XX = self._cell_sums(cells, w, z, wz, mode)
