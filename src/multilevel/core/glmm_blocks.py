@@ -346,7 +346,7 @@ class NestedPls(_ScalarTerms):
             self.to_data[self.offsets[k]:self.offsets[k + 1]] = np.arange(
                 self.noff[i], self.noff[i + 1])
         self.unit_all = all(self.unit)
-        self._last_scale = None
+        self._last_scale: dict = {}                     # per mode: (theta, scale)
 
     def _plan(self, mode: str) -> dict:
         """Flat indices into ``F`` of every data row's contributions (one ``bincount``), the
@@ -389,19 +389,24 @@ class NestedPls(_ScalarTerms):
         plan = {"W": W, "idx": np.concatenate([x.reshape(-1) for x in idx + idx_z]),
                 "fixed": np.ascontiguousarray(np.concatenate(fixed)), "rows": rows,
                 "n_fixed": n_fixed, "buf": np.empty((n_fixed + (K if nc else 0), n)),
-                "tnode": self.term_of_node, "tcol": tcol, "targets": targets}
+                "pair": (tcol * K + self.term_of_node[None, :]).reshape(-1),
+                "targets": targets}
         self._plans[mode] = plan
         return plan
 
     def _scale(self, theta, mode: str, P: dict) -> np.ndarray:
-        """``theta(node's term) * theta(entry's term)`` (1 for ``X z``) per entry of ``F``,
-        kept for the last theta of each mode (PIRLS solves many times at one theta)."""
+        """``theta(node's term) * theta(entry's term)`` (1 for ``X z``) per entry of ``F``:
+        one gather from the table of products, kept for the last theta of each mode (PIRLS
+        solves many times at one theta, alternating the modes)."""
         theta = np.asarray(theta, dtype=float)
-        key = (mode, theta.tobytes())
-        if self._last_scale is None or self._last_scale[0] != key:
-            thx = np.append(theta[self.order], 1.0)
-            self._last_scale = (key, thx[P["tcol"]] * thx[P["tnode"]])
-        return self._last_scale[1]
+        key = theta.tobytes()
+        last = self._last_scale.get(mode)
+        if last is None or last[0] != key:
+            th = theta[self.order]
+            table = np.multiply.outer(np.append(th, 1.0), th)   # (entry's, node's term)
+            last = self._last_scale[mode] = (key, table.reshape(-1)[P["pair"]].reshape(
+                P["W"], self.Q))
+        return last[1]
 
     def _eliminate(self, theta, w, z, mode, need_xx: bool = True):
         """Forward elimination: ``(sqrt(d), L rows)`` for every node (elimination order)
