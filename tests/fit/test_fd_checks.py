@@ -32,7 +32,15 @@ def test_batched_and_sequential_points_give_the_same_derivatives(n, seed, near_b
     g, H = fd_derivs(fn, x, lower)
     n_pairs = n * (n - 1) // 2
     assert len(calls) == 1 + 2 * n + n_pairs  # the centre once, no unused f(x)
-    g2, H2 = fd_derivs(None, x, lower, fn_many=lambda P: [_quartic(p) for p in P])
+    batches = []
+
+    def many(P):
+        batches.append(len(P))
+        return [_quartic(p) for p in P]
+
+    # a batch evaluates its own centre, even when f(x) is known: all values the same way
+    g2, H2 = fd_derivs(None, x, lower, fn_many=many, f_x=_quartic(x))
+    assert batches == [1 + 2 * n + n_pairs]
     np.testing.assert_array_equal(g2, g)
     np.testing.assert_array_equal(H2, H)
     calls.clear()

@@ -26,7 +26,9 @@ def fd_derivs(fn: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarra
     centre, ``c + h_i``, ``c - h_i`` per ``i``, then the pairs), or all at once by
     ``fn_many(points) -> values`` (a batched objective, e.g.
     :meth:`multilevel.core.lmm.LmmProblem.objectives`). ``f_x``: ``fn(x)`` when the caller
-    already has it (the optimiser's last value at ``x``); it is then not evaluated again.
+    already has it (the optimiser's last value at ``x``); evaluating one at a time, it is then
+    not evaluated again (a batch evaluates the centre with the other points: the second
+    differences need all values computed the same way, to the last bit).
 
     Examples
     --------
@@ -49,7 +51,7 @@ def fd_derivs(fn: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarra
     pairs = [(i, j) for i in range(n) for j in range(i)]
     points = [c + s * E[i] for i in range(n) for s in (1.0, -1.0)]  # c + h_i, c - h_i
     points += [c + E[i] + E[j] for i, j in pairs]  # the components add one step each
-    if at_x and f_x is not None:
+    if at_x and f_x is not None and fn_many is None:  # a batch computes its own centre
         fc = float(f_x)
     else:
         points.insert(0, c)
