@@ -385,8 +385,12 @@ class LmmProblem:
         qs = [l * pk for l, pk in zip(A.n_levels, A.ps)]
         q = sum(qs)
         k = q + p
-        Lxx = L[q:k, q:k]
-        beta = np.linalg.solve(Lxx.T, L[k, q:k]) if p else np.zeros(0)
+        # beta and R_X^{-1} = L_XX^{-T} from one solve with p + 1 right-hand sides
+        rhs = np.empty((p, p + 1))
+        rhs[:, 0] = L[k, q:k]
+        rhs[:, 1:] = np.eye(p)
+        sol = np.linalg.solve(L[q:k, q:k].T, rhs) if p else rhs
+        beta, RX_inv = sol[:, 0], sol[:, 1:]
         u = np.linalg.solve(L[:q, :q].T, L[k, :q] - L[q:k, :q].T @ beta)
         Ts = split_theta(theta, A.ps)
         us, off = [], 0
@@ -396,10 +400,9 @@ class LmmProblem:
         bs = [uk @ T.T for uk, T in zip(us, Ts)]
         r2 = float(L[k, k]) ** 2
         sigma = math.sqrt(r2 / (self.n - p if self.reml else self.n))
-        RX_inv = np.linalg.solve(Lxx.T, np.eye(p)) if p else np.zeros((0, 0))
-        diag = np.diagonal(L)
-        ld = 2.0 * float(np.sum(np.log(diag[:q])))
-        ldx = 2.0 * float(np.sum(np.log(diag[q:k]))) if p else 0.0
+        log_diag = np.log(np.diagonal(L)[:k])
+        ld = 2.0 * float(log_diag[:q].sum())
+        ldx = 2.0 * float(log_diag[q:].sum()) if p else 0.0
         return LmmSolution(theta=theta, beta=beta, b=bs, u=us, pwrss=r2, sigma=sigma,
                            RX_inv=RX_inv, logdet_re=ld, logdet_x=ldx,
                            objective=self._criterion(ld, L[q:, q:]))
