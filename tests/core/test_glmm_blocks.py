@@ -190,16 +190,21 @@ def test_glmer_fits_equal_the_general_path(monkeypatch, formula, family):
 
 
 @pytest.mark.parametrize("columns", ["rows", "levels", "mixed"])
-@pytest.mark.parametrize("n", [90, 1500])  # rows in data order; in the spread order
-def test_cell_sums_equal_the_row_plans(monkeypatch, n, columns):
+@pytest.mark.parametrize("n,by_cell", [(90, False), (1500, False), (1500, True)])
+def test_cell_sums_equal_the_row_plans(monkeypatch, n, by_cell, columns):
     """Two crossed intercept terms: the per-cell sums give the factor of the row plans, with
     columns of X that vary within levels, that are constant within either term's levels
-    (the intercept, a subject's or an item's covariate: no sums of their own), or both."""
+    (the intercept, a subject's or an item's covariate: no sums of their own), or both;
+    rows read in data order (few rows, or neighbours in different cells) or in the spread
+    order (rows sorted by cell)."""
     from multilevel.core import glmm_solvers
 
     rng = np.random.default_rng(13)
     terms = [TermData(_codes(rng, n, 30), np.ones((n, 1)), 30),
              TermData(_codes(rng, n, 7), np.ones((n, 1)), 7)]
+    if by_cell:
+        cell = np.argsort(terms[0].codes * 7 + terms[1].codes, kind="stable")
+        terms = [TermData(t.codes[cell], t.Z, t.n_levels) for t in terms]
     a, b = terms[0].codes, terms[1].codes
     X = {"rows": np.column_stack([rng.normal(size=n), rng.integers(0, 2, n)]),
          "levels": np.column_stack([rng.normal(size=7)[b], np.ones(n), rng.normal(size=30)[a],
@@ -207,6 +212,7 @@ def test_cell_sums_equal_the_row_plans(monkeypatch, n, columns):
          "mixed": np.column_stack([np.ones(n), rng.normal(size=7)[b], rng.normal(size=n)])
          }[columns]
     cells = CrossedPls(terms, X)
+    assert cells._cells_data == (n > 1000 and not by_cell)
     K0, _, K1, _, free = cells._level_columns()
     assert (K0.size + K1.size == 0, free.size == 0) == (columns == "rows", columns == "levels")
     rows = CrossedPls(terms, X)

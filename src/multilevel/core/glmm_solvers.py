@@ -82,6 +82,14 @@ class CrossedPls(_ScalarTerms):
         self._cells = (self.pcodes[k0] * self.levels[self.rest[0]] + self.pcodes[self.rest[0]]
                        if len(terms) == 2 and k == 1 and all(self.unit) else None)
         self._cell_plans: dict = {}
+        # The cell sums read the rows in data order (no gather of w and z per solve) when
+        # few neighbouring rows share a cell: bincount waits only on a bin written just
+        # before. Else they read the plans' spread order.
+        self._cells_data = False
+        if self._cells is not None and self.perm is not None:
+            cd = self.codes[k0] * self.levels[self.rest[0]] + self.codes[self.rest[0]]
+            if np.count_nonzero(cd[1:] == cd[:-1]) <= 0.01 * self.n:
+                self._cells, self._cells_data = cd, True
         if k > 1:  # the offsets of u: level-major k columns for the first term
             self.offsets = np.concatenate([[0], np.cumsum([t.q for t in terms])]).astype(int)
             self.q = int(self.offsets[-1])
@@ -173,9 +181,10 @@ class CrossedPls(_ScalarTerms):
                 idx = (np.arange(m)[:, None] * (l0 * l1) + self._cells[None, :]).reshape(-1)
                 p = self.p if mode == "joint" else 0
                 XZ = np.empty((p + 1, self.n))       # [X z], columns as rows (z per call)
-                XZ[:p] = self.XT[:p]
+                XT = np.ascontiguousarray(self.X.T) if self._cells_data else self.XT
+                XZ[:p] = XT[:p]
                 blocks = (np.ix_(K0, K0), np.ix_(K1, K1), np.ix_(K0, K1), np.ix_(K1, K0))
-                plan = (idx, np.empty((m, self.n)), np.ascontiguousarray(self.XT[free]), XZ,
+                plan = (idx, np.empty((m, self.n)), np.ascontiguousarray(XT[free]), XZ,
                         (K0, A, K1, B, free), blocks, np.ones(l0), np.ones(l1))
             self._cell_plans[mode] = plan
         return self._cell_plans[mode]
@@ -252,8 +261,8 @@ class CrossedPls(_ScalarTerms):
         r = self.q_rest + nc
         if cells is None:
             r, (fixed0, idx0, buf0, width), per_rest = self._plan(mode)
-        if self.perm is not None:               # rows in the plans' order
-            w = w[self.perm]
+        if self.perm is not None and not (cells is not None and self._cells_data):
+            w = w[self.perm]                    # rows in the plans' order
             z = z[self.perm] if nc else None
         wz = w * z if nc else None
         th = np.asarray(theta, dtype=float)
