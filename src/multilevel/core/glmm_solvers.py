@@ -30,6 +30,10 @@ class CrossedPls(_ScalarTerms):
     cross-products with the rest, scaled by the rest's theta); then
     ``L_r L_r' = Lambda_r' R Lambda_r + I - sum_j W_j' W_j``.
 
+    With two crossed intercept terms (subjects x items) the sums that build both terms' rows
+    come from one ``bincount`` per cell (level pair) of ``w``, ``w z`` and the columns of
+    ``X`` that vary within levels; see :meth:`_cell_sums`.
+
     Examples
     --------
     >>> from multilevel.core.crossprod import TermData
