@@ -139,7 +139,11 @@ class LmmProblem:
         log = math.log if 0.0 < r2 < math.inf else np.log  # numpy's -inf/nan otherwise
         if self.reml:
             dof = self.n - self.p
-            ldx = 2.0 * np.sum(np.log(np.diag(LXX)[:-1]))
+            pivots = LXX.diagonal().tolist()[:-1]  # p Python floats: no numpy call per log
+            try:
+                ldx = 2.0 * sum(map(math.log, pivots))
+            except ValueError:  # a zero or negative pivot: numpy's -inf/nan
+                ldx = 2.0 * float(np.sum(np.log(np.asarray(pivots))))
             return float(ld + ldx + dof * (1.0 + LOG2PI + log(r2 / dof)))
         return float(ld + self.n * (1.0 + LOG2PI + log(r2 / self.n)))
 
