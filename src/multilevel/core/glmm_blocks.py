@@ -40,6 +40,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import lapack
 
+from .batched import batched_cholesky
 from .cholesky import NotPositiveDefinite
 from .theta import lower_tri_indices
 
@@ -577,16 +578,15 @@ class VectorTermPls:
         A = S[self.sym].T.reshape(l, k, k)              # per-level Z' W Z
         M = T.T @ A @ T
         M += np.eye(k)
-        try:
-            L = np.linalg.cholesky(M)
-        except np.linalg.LinAlgError as exc:
-            raise NotPositiveDefinite(str(exc)) from exc
+        # the blocks' factors and inverses (closed form for k = 2; np.linalg.solve on a stack
+        # of tiny blocks costs several times more)
+        L, Linv = batched_cholesky(M)
         logdet = 2.0 * float(np.log(np.diagonal(L, axis1=1, axis2=2)).sum())
-        return L, S, T, wz, logdet
+        return Linv, S, T, wz, logdet
 
     def solve(self, theta, w: np.ndarray, z: np.ndarray, mode: str = "joint"):
         """``(beta, u, L_XX, log|L_Z|^2)``; see :meth:`NestedPls.solve`."""
-        L, S, T, wz, logdet = self._factor(theta, w, z, mode)
+        Linv, S, T, wz, logdet = self._factor(theta, w, z, mode)
         if self.perm is not None:               # as _factor read them
             w, z = w[self.perm], z[self.perm]
         k, l = self.k, self.l
@@ -597,7 +597,7 @@ class VectorTermPls:
         if nc > 1:
             C[:, :, :-1] = S[npair:npair + k * self.p].T.reshape(l, k, self.p)
         C[:, :, -1] = S[-k:].T
-        ell = np.linalg.solve(L, T.T @ C)              # L_j^{-1} T' C_j
+        ell = Linv @ (T.T @ C)                         # L_j^{-1} T' C_j
         E = ell.reshape(l * k, nc)
         p = self.p if mode == "joint" else 0
         XX = np.empty((p + 1, p + 1))
@@ -610,7 +610,7 @@ class VectorTermPls:
         LXX = _chol(XX)
         beta = _last_row_solve(LXX) if p else np.zeros(0)
         v = ell[:, :, -1] - ell[:, :, :-1] @ beta if p else ell[:, :, -1]
-        u = np.linalg.solve(L.transpose(0, 2, 1), v[:, :, None])[:, :, 0]
+        u = np.einsum("lji,lj->li", Linv, v)           # L_j^{-T} v_j
         return beta, u.reshape(-1), LXX, logdet
 
     def logdet(self, theta, w: np.ndarray) -> float:
