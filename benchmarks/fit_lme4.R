@@ -58,6 +58,11 @@ for (i in seq_len(runs)) {
   )[["elapsed"]]
   if (i == 1) first <- elapsed
   if (!(warmup && i == 1)) times <- c(times, elapsed)
+  last <- i == runs || elapsed > repeat_cap
+  # saved after the last fit and after any slow one (a later fit may time out); between fast
+  # fits a file write would only stir the caches the next timed fit starts from (as in
+  # fit_python.py)
+  if (!last && elapsed <= 1) next
   fe <- fixef(fit)
   json <- paste0(
     "{",
