@@ -96,6 +96,8 @@ class SchurObjective:
         self._lam = np.eye(self.R.shape[0])
         self._diag_z = np.arange(self.q_rest)
         r = self.R.shape[0]
+        self._diag_flat = slice(0, self.q_rest * (r + 1), r + 1)  # diag[:q_rest], flat
+        self._scalar_rest = all(p == 1 for p in A.ps[1:])
         self._lam_flat = self._rows * r + self._cols   # where theta goes in the flat Lambda
         self._trace_flat = self._cols * r + self._rows  # entry (c, r) of a trace matrix
         self._n_rest = sum(n_theta(p) for _, p in self._rest_sizes)
@@ -146,11 +148,16 @@ class SchurObjective:
         G = self.R - CQ @ C.T
         lam = self._lam
         lam.reshape(-1)[self._lam_flat] = theta[self.m0:][self._tidx]
-        LG = lam.T @ G
-        S = LG @ lam
-        S[self._diag_z, self._diag_z] += 1.0
+        if self._scalar_rest:  # Lambda_r diagonal: its products are row and column scalings
+            scale = lam.diagonal()
+            LG = G * scale[:, None]
+            S = LG * scale
+        else:
+            LG = lam.T @ G
+            S = LG @ lam
+        S.reshape(-1)[self._diag_flat] += 1.0  # + I_z through a strided view
         L = cholesky_lower(S)
-        ld = float(np.log(E).sum()) + 2.0 * float(np.sum(np.log(np.diag(L)[:self.q_rest])))
+        ld = float(np.log(E).sum()) + 2.0 * float(np.log(L.reshape(-1)[self._diag_flat]).sum())
         return ld, L, (s, E, Q, LG)
 
     def _closed_gradient(self, theta: np.ndarray):
