@@ -511,14 +511,26 @@ class GlmmProblem:
         except NotPositiveDefinite as exc:
             raise PirlsError(str(exc)) from exc
 
-    def _pirls_warm(self, key: str, theta, beta=None) -> PirlsState:
-        start = self._warm[key]
+    def pirls_or_cold(self, theta: np.ndarray, beta: np.ndarray | None,
+                      start: PirlsState | None) -> PirlsState:
+        """:meth:`pirls` from ``start``, and again from lme4's cold start if that fails.
+
+        Examples
+        --------
+        >>> prob = _demo_problem()
+        >>> st = prob.pirls_or_cold(np.array([0.8]), None, None)
+        >>> bool(prob.pirls_or_cold(np.array([0.81]), None, st).converged)
+        True
+        """
         try:
-            st = self.pirls(theta, beta, start=start)
+            return self.pirls(theta, beta, start=start)
         except PirlsError:
             if start is None:
                 raise
-            st = self.pirls(theta, beta, start=None)
+            return self.pirls(theta, beta, start=None)
+
+    def _pirls_warm(self, key: str, theta, beta=None) -> PirlsState:
+        st = self.pirls_or_cold(theta, beta, self._warm[key])
         self._warm[key] = st
         return st
 

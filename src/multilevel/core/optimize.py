@@ -60,6 +60,26 @@ _NLOPT_CODES = {1: "SUCCESS", 2: "STOPVAL_REACHED", 3: "FTOL_REACHED", 4: "XTOL_
                 -5: "FORCED_STOP"}
 
 
+def snap_to_bounds(fn: Callable[[np.ndarray], float], x: np.ndarray, fx: float,
+                   lower: np.ndarray, tol: float) -> tuple[np.ndarray, float, int]:
+    """``(x, f(x), evaluations)`` with the parameters within ``tol`` above their bound set onto
+    it when that is no worse (lme4's ``check.boundary``); one evaluation, or none.
+
+    Examples
+    --------
+    >>> x, fx, n = snap_to_bounds(lambda t: float(t[0] ** 2 + t[1]), np.array([3e-6, 1.0]), 1.0,
+    ...                           np.array([0.0, -np.inf]), 1e-5)
+    >>> x.tolist(), fx, n
+    ([0.0, 1.0], 1.0, 1)
+    """
+    near = np.isfinite(lower) & (x - lower < tol) & (x != lower)
+    if not near.any():
+        return x, fx, 0
+    snapped = np.where(near, lower, x)
+    f_snap = float(fn(snapped))
+    return (snapped, f_snap, 1) if f_snap <= fx else (x, fx, 1)
+
+
 def bobyqa(fn: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndarray, *,
            xtol_abs: float = 1e-8, ftol_abs: float = 1e-8, maxeval: int = 100_000,
            boundary_tol: float = 1e-5, initial_step: np.ndarray | None = None) -> OptSummary:
@@ -127,14 +147,8 @@ def bobyqa(fn: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndar
                         theta, fmin = theta2, f2
                 except nlopt.RoundoffLimited:
                     pass
-        # snap parameters that sit just above their bound onto it, when that is no worse
-        near = np.isfinite(lower) & (theta - lower < boundary_tol) & (theta != lower)
-        if near.any():
-            snapped = np.where(near, lower, theta)
-            f_snap = float(fn(snapped))
-            count[0] += 1
-            if f_snap <= fmin:
-                theta, fmin = snapped, f_snap
+        theta, fmin, n_snap = snap_to_bounds(fn, theta, fmin, lower, boundary_tol)
+        count[0] += n_snap
     return OptSummary(optimizer="bobyqa", theta0=theta0, lower=np.asarray(lower, dtype=float),
                       theta=np.asarray(theta, dtype=float), fmin=fmin, feval=count[0],
                       return_code=code, xtol_abs=xtol_abs, ftol_abs=ftol_abs, maxeval=maxeval,

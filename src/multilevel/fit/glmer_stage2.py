@@ -37,7 +37,7 @@ import time
 import numpy as np
 
 from ..core.glmm import BAD_OBJECTIVE, GlmmProblem, PirlsError, PirlsState
-from ..core.optimize import OptSummary
+from ..core.optimize import OptSummary, snap_to_bounds
 from .glmer_derivs import laplace_derivatives
 
 STAGE2_FTOL = 1e-7      # BOBYQA's ftol_abs in whitened units (about 3e-4 SE from the optimum)
@@ -91,12 +91,7 @@ class Deviance:
         beta = None if self.joint else pars[m:]
         self.count += 1
         try:
-            try:
-                st = prob.pirls(theta, beta, start=start)
-            except PirlsError:
-                if start is None:
-                    raise
-                st = prob.pirls(theta, beta, start=None)
+            st = prob.pirls_or_cold(theta, beta, start)
         except PirlsError:
             return BAD_OBJECTIVE, None
         f = prob.laplace(st) if self.joint or self.n_agq <= 1 else prob.agq(st, self.n_agq)
@@ -458,14 +453,8 @@ def bobyqa_unit_steps(fn, lower: np.ndarray, *, xtol_abs: float, ftol_abs: float
         x, code = best[1], "ROUNDOFF_LIMITED"
         messages.append("NLopt stopped: roundoff limited")
     fmin = float(fn(x))
-    count[0] += 1
-    near = np.isfinite(lower) & (x - lower < 1e-5) & (x != lower)
-    if near.any():
-        snapped = np.where(near, lower, x)
-        f_snap = float(fn(snapped))
-        count[0] += 1
-        if f_snap <= fmin:
-            x, fmin = snapped, f_snap
+    x, fmin, n_snap = snap_to_bounds(fn, x, fmin, lower, 1e-5)
+    count[0] += 1 + n_snap
     return OptSummary(optimizer="bobyqa", theta0=np.zeros(n), lower=lower, theta=x, fmin=fmin,
                       feval=count[0], return_code=code, xtol_abs=xtol_abs,
                       ftol_abs=ftol_abs, maxeval=maxeval,
