@@ -29,16 +29,9 @@ import numpy as np
 from .batched import NotPositiveDefinite, cholesky_lower
 from .nested import (NestedSystem, _left, _mul, _right_t, _tmul, nested_factor,
                      nested_gradient_internals)
-from .single_term import MAX_ENTRIES, level_q, theta_gradient, xy_seeds
+from .single_term import (MAX_ENTRIES, level_q, packed_levels, packed_products, theta_gradient,
+                          xy_seeds)
 from .theta import n_theta, split_theta
-
-
-def _packed(D: np.ndarray):
-    """``(d, det D, adj D)`` packed from a ``(p, p, l)`` stack of symmetric blocks (p <= 2)."""
-    if D.shape[0] == 1:
-        return D[0, 0], None, None
-    d00, d01, d11 = D[0, 0], D[1, 0], D[1, 1]
-    return np.stack([d00, d01, d11]), d00 * d11 - d01 * d01, np.stack([d11, -d01, d00])
 
 
 def _unpacked(Q: np.ndarray) -> np.ndarray:
@@ -91,23 +84,10 @@ class TwoLevelObjective:
         D0 = S.diag[0]
         self.p0, self.p1 = D0.shape[0], S.diag[1].shape[0]
         self.m = S.xy.shape[0]
-        if self.p0 == 1:
-            self.d, self.det_d, self.adj_d = D0[0, 0].copy(), None, None
-        else:
-            d00, d01, d11 = D0[0, 0], D0[1, 0], D0[1, 1]
-            self.d = np.stack([d00, d01, d11])
-            self.det_d = d00 * d11 - d01 * d01
-            self.adj_d = np.stack([d11, -d01, d00])
+        self.d, self.det_d, self.adj_d = packed_levels(D0)
         # G_l Q_l G_l' for packed Q: the coarse-term columns (summed into each parent) and
-        # the [X y] block (summed over all levels)
-        G = S.below[0]                                  # (c0, p0, l0): [Z_1; [X y]]'Z_0
-        if self.p0 == 1:
-            O = (G[:, None, 0] * G[None, :, 0])[:, :, None]
-        else:
-            g0, g1 = G[:, 0], G[:, 1]
-            cross = g0[:, None] * g1[None, :]
-            O = np.stack([g0[:, None] * g0[None, :], cross + cross.transpose(1, 0, 2),
-                          g1[:, None] * g1[None, :]], axis=2)  # (c0, c0, 3, l0)
+        # the [X y] block (summed over all levels); G = [Z_1; [X y]]'Z_0, (c0, p0, l0)
+        O = packed_products(S.below[0])                 # (c0, c0, k, l0)
         p1, m = self.p1, self.m
         self.O_par = np.ascontiguousarray(O[:, :p1])                  # (c0, p1, k, l0)
         self.O_xy = np.ascontiguousarray(O[p1:, p1:]).reshape(m * m, -1)
@@ -143,7 +123,7 @@ class TwoLevelObjective:
         """For a coarse term with one or two columns, its levels in closed form too:
         ``Q1_l`` from ``C_eff``'s level blocks, ``L_XX L_XX' = xy_eff - sum F_l Q1_l F_l'``."""
         s, E, Q, D1, F1, xy = self._reduce(theta)
-        d1, det1, adj1 = _packed(D1)
+        d1, det1, adj1 = packed_levels(D1)
         s1, _, E1, Q1 = level_q(self.p1, theta[self.m0:], d1, det1, adj1)
         if not E1.min() > 0:
             raise NotPositiveDefinite("non-positive level determinant")

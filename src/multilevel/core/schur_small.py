@@ -25,6 +25,7 @@ from .cholesky import (NotPositiveDefinite, batched_cholesky, blockdiag_right,
                        lambda_right, lambda_times_inv_t, scaled_blocks)
 from .crossprod import CrossProducts
 from .dense_small import dense_crossproducts, lambda_index
+from .single_term import level_q, packed_levels, theta_gradient
 from .theta import lower_tri_indices, n_theta, split_theta
 
 SCHUR_MAX = 400          # largest order r of the dense Schur complement
@@ -103,14 +104,7 @@ class SchurObjective:
         self._n_rest = sum(n_theta(p) for _, p in self._rest_sizes)
         self._closed_form = self.p0 <= 2
         if self._closed_form:  # the first term's levels in closed form (single_term.level_q)
-            D = self.diag0
-            if self.p0 == 1:
-                self._d, self._det_d, self._adj_d = D[:, 0, 0].copy(), None, None
-            else:
-                d00, d01, d11 = D[:, 0, 0], D[:, 1, 0], D[:, 1, 1]
-                self._d = np.stack([d00, d01, d11])
-                self._det_d = d00 * d11 - d01 * d01
-                self._adj_d = np.stack([d11, -d01, d00])
+            self._d, self._det_d, self._adj_d = packed_levels(self.diag0.transpose(1, 2, 0))
 
     def _factor(self, theta: np.ndarray):
         theta = np.asarray(theta, dtype=float)
@@ -132,8 +126,6 @@ class SchurObjective:
         """The first term (``p_0 <= 2``) in closed form: ``Q_l = Sigma_0 (I + D_l Sigma_0)^{-1}``
         per level (:func:`~multilevel.core.single_term.level_q`), ``C_eff = R - C Q C'``, then
         the dense factor of ``Lambda_r' C_eff Lambda_r + I_z``."""
-        from .single_term import level_q
-
         s, _, E, Q = level_q(self.p0, theta[:self.m0], self._d, self._det_d, self._adj_d)
         if not E.min() > 0:  # also false for NaN
             raise NotPositiveDefinite("non-positive level determinant")
@@ -167,8 +159,6 @@ class SchurObjective:
         ``L^{-T}`` for the others) gives the other terms' ``2 tr(Psi_M Lambda_r' C_eff E_t)``
         and, through ``Psi = Lambda_r Psi_M Lambda_r'``, the first term's
         ``df/dQ_l = -C_l' Psi C_l`` (:func:`~multilevel.core.single_term.theta_gradient`)."""
-        from .single_term import theta_gradient
-
         ld, L, (s, E, Q, LG) = self._closed(theta)
         q, r = self.q_rest, L.shape[0]
         m, p = r - q, r - q - 1

@@ -65,25 +65,12 @@ class SingleTermObjective:
         D, F = S.diag[0], S.fixed[0]  # (p, p, l), (m, p, l)
         self.p, self.m = D.shape[0], F.shape[0]
         self.xy = np.asarray(S.xy, dtype=float)
-        m = self.m
-        if self.p == 1:
-            self.d = D[0, 0].copy()
-            O = (F[:, None, 0] * F[None, :, 0])[:, :, None, :]  # (m, m, 1, l)
-        else:
-            d00, d01, d11 = D[0, 0], D[1, 0], D[1, 1]
-            self.d = np.stack([d00, d01, d11])                   # packed (3, l)
-            self.det_d = d00 * d11 - d01 * d01
-            self.adj_d = np.stack([d11, -d01, d00])               # packed adj(D)
-            f0, f1 = F[:, 0], F[:, 1]
-            cross = f0[:, None] * f1[None, :]
-            O = np.stack([f0[:, None] * f0[None, :], cross + cross.transpose(1, 0, 2),
-                          f1[:, None] * f1[None, :]], axis=2)  # (m, m, 3, l)
+        self.d, self.det_d, self.adj_d = packed_levels(D)
         # F_l Q_l F_l' for packed Q: column j of the table multiplies Q's packed entry j
-        self.O = np.ascontiguousarray(O).reshape(m * m, -1)
+        self.O = np.ascontiguousarray(packed_products(F)).reshape(self.m * self.m, -1)
 
     def _q(self, theta: np.ndarray):
-        return level_q(self.p, theta, self.d, getattr(self, "det_d", None),
-                       getattr(self, "adj_d", None))
+        return level_q(self.p, theta, self.d, self.det_d, self.adj_d)
 
     def _factor(self, theta: np.ndarray):
         s, det_s, E, Q = self._q(theta)
@@ -135,9 +122,44 @@ class SingleTermObjective:
         k = Q.shape[0]
         bar_q = np.zeros((3, k, E.size))              # channels: log|L_Z|^2, log|R_X|^2, r^2
         bar_q[1:] = -(bar.reshape(2, m * m) @ self.O).reshape(2, k, E.size)
-        g = theta_gradient(self.p, theta, s, E, Q, bar_q, self.d,
-                           getattr(self, "det_d", None), getattr(self, "adj_d", None))
+        g = theta_gradient(self.p, theta, s, E, Q, bar_q, self.d, self.det_d, self.adj_d)
         return ld, LXX, g[0], g[1], g[2]
+
+
+def packed_levels(D: np.ndarray):
+    """``(d, det D, adj D)`` of a ``(p, p, l)`` stack of symmetric level blocks (``p <= 2``) as
+    :func:`level_q` takes them: ``d`` is ``(l,)`` for ``p = 1`` (no determinant or adjugate),
+    the packed ``(3, l)`` entries ``(d00, d01, d11)`` for ``p = 2``.
+
+    Examples
+    --------
+    >>> d, det_d, adj_d = packed_levels(np.array([[[4.0], [1.0]], [[1.0], [1.0]]]))
+    >>> d.ravel().tolist(), det_d.tolist(), adj_d.ravel().tolist()
+    ([4.0, 1.0, 1.0], [3.0], [1.0, -1.0, 4.0])
+    """
+    if D.shape[0] == 1:
+        return D[0, 0].copy(), None, None
+    d00, d01, d11 = D[0, 0], D[1, 0], D[1, 1]
+    return np.stack([d00, d01, d11]), d00 * d11 - d01 * d01, np.stack([d11, -d01, d00])
+
+
+def packed_products(G: np.ndarray) -> np.ndarray:
+    """``(c, c, k, l)``: the level products ``G_l (.) G_l'`` of ``G`` ``(c, p, l)`` (``p <= 2``)
+    by the packed entries of a symmetric ``p x p`` matrix (``k = 1`` or ``3``; an off-diagonal
+    entry counted in both places), so ``G_l Q_l G_l' = table . packed Q_l``.
+
+    Examples
+    --------
+    >>> G = np.arange(4.0).reshape(2, 2, 1)
+    >>> packed_products(G)[1, 0, :, 0].tolist()  # G_1 = (2, 3), G_0 = (0, 1)
+    [0.0, 2.0, 3.0]
+    """
+    if G.shape[1] == 1:
+        return (G[:, None, 0] * G[None, :, 0])[:, :, None]
+    g0, g1 = G[:, 0], G[:, 1]
+    cross = g0[:, None] * g1[None, :]
+    return np.stack([g0[:, None] * g0[None, :], cross + cross.transpose(1, 0, 2),
+                     g1[:, None] * g1[None, :]], axis=2)
 
 
 def xy_seeds(LXX: np.ndarray) -> np.ndarray:
