@@ -77,6 +77,52 @@ def _last_row_solve(L: np.ndarray) -> np.ndarray:
     return x
 
 
+def _xz_cross(XT: np.ndarray, w: np.ndarray, z: np.ndarray, wz: np.ndarray) -> np.ndarray:
+    """``[X z]' W [X z]`` from ``X`` as rows (``XT``, ``(p, n)``; ``p = 0``: ``z' W z``) and
+    ``wz = w z``."""
+    p = XT.shape[0]
+    XX = np.empty((p + 1, p + 1))
+    if p:
+        WXT = XT * w                      # (p, n): w along contiguous rows
+        XX[:p, :p] = WXT @ XT.T
+        XX[p, :p] = XX[:p, p] = WXT @ z
+    XX[p, p] = wz @ z
+    return XX
+
+
+def _pair_layout(k: int) -> tuple[list, np.ndarray]:
+    """The lower-triangle pairs ``(a, b)``, ``a >= b``, of a ``k x k`` block (the rows of its
+    per-level sums) and, for each entry of the block row-major, the row holding it.
+
+    Examples
+    --------
+    >>> pairs, sym = _pair_layout(2)
+    >>> pairs, sym.tolist()
+    ([(0, 0), (1, 0), (1, 1)], [0, 1, 1, 2])
+    """
+    pairs = [(a, b) for a in range(k) for b in range(a + 1)]
+    pos = {ab: r for r, ab in enumerate(pairs)}
+    return pairs, np.array([pos[(max(a, b), min(a, b))] for a in range(k) for b in range(k)])
+
+
+def _lower(k: int, tri, theta: np.ndarray) -> np.ndarray:
+    """The ``k x k`` lower-triangular ``T`` of a term from its ``theta`` (``tri``: the
+    indices of :func:`~multilevel.core.theta.lower_tri_indices`)."""
+    T = np.zeros((k, k))
+    T[tri] = theta
+    return T
+
+
+def _vector_zb(T: np.ndarray, u: np.ndarray, ZT: np.ndarray, code: np.ndarray) -> np.ndarray:
+    """``Z Lambda u`` of one vector-valued term: per row ``z_i' T u_{j(i)}`` (``u``
+    level-major, ``ZT`` the term's columns as rows)."""
+    Bt = T @ u.reshape(-1, T.shape[0]).T        # b_j = T u_j as columns (k, levels)
+    out = ZT[0] * Bt[0][code]
+    for a in range(1, T.shape[0]):
+        out += ZT[a] * Bt[a][code]
+    return out
+
+
 def _spread_order(n: int) -> np.ndarray:
     """A permutation of ``range(n)`` that puts neighbouring rows far apart: ``i -> i s mod
     n`` with ``s`` near ``0.618 n`` and coprime to ``n``.
@@ -175,14 +221,7 @@ class _ScalarTerms:
 
     def _xx(self, w: np.ndarray, z: np.ndarray, wz: np.ndarray, mode: str) -> np.ndarray:
         """``[X z]' W [X z]`` (``z' W z`` alone in mode ``"u"``)."""
-        p = self.p if mode == "joint" else 0
-        XX = np.empty((p + 1, p + 1))
-        if p:
-            WXT = self.XT * w                 # (p, n): w along contiguous rows
-            XX[:p, :p] = WXT @ self.XT.T
-            XX[p, :p] = XX[:p, p] = WXT @ z
-        XX[p, p] = wz @ z
-        return XX
+        return _xz_cross(self.XT if mode == "joint" else self.XT[:0], w, z, wz)
 
     def _weighted(self, fixed: np.ndarray, k: int, w: np.ndarray, wz: np.ndarray | None,
                   out: np.ndarray) -> np.ndarray:
@@ -535,17 +574,12 @@ class VectorTermPls:
         self.pZT = np.ascontiguousarray(self.ZT[:, keep])
         self.XT = np.ascontiguousarray(self.X[keep].T)
         k = self.k
-        self.pairs = [(a, b) for a in range(k) for b in range(a + 1)]
-        # row of S holding A[a, b] (symmetric) for every (a, b)
-        pos = {ab: r for r, ab in enumerate(self.pairs)}
-        self.sym = np.array([pos[(max(a, b), min(a, b))] for a in range(k) for b in range(k)])
-        self.rows, self.cols = lower_tri_indices(k)
+        self.pairs, self.sym = _pair_layout(k)   # rows of S, and S's row of A[a, b]
+        self.tri = lower_tri_indices(k)
         self._plans: dict = {}
 
     def _T(self, theta) -> np.ndarray:
-        T = np.zeros((self.k, self.k))
-        T[self.rows, self.cols] = theta
-        return T
+        return _lower(self.k, self.tri, theta)
 
     def _plan(self, mode: str):
         """Fixed products ``z_a z_b`` (a >= b) and ``z_a x_c`` as rows, the ``bincount``
@@ -600,12 +634,7 @@ class VectorTermPls:
         ell = Linv @ (T.T @ C)                         # L_j^{-1} T' C_j
         E = ell.reshape(l * k, nc)
         p = self.p if mode == "joint" else 0
-        XX = np.empty((p + 1, p + 1))
-        if p:
-            WXT = self.XT * w
-            XX[:p, :p] = WXT @ self.XT.T
-            XX[p, :p] = XX[:p, p] = WXT @ z
-        XX[p, p] = wz @ z
+        XX = _xz_cross(self.XT[:p], w, z, wz)
         XX -= E.T @ E
         LXX = _chol(XX)
         beta = _last_row_solve(LXX) if p else np.zeros(0)
@@ -623,8 +652,4 @@ class VectorTermPls:
 
     def zb(self, theta, u: np.ndarray) -> np.ndarray:
         """``Z Lambda u``: per row ``z_i' T u_{j(i)}``."""
-        Bt = self._T(theta) @ u.reshape(self.l, self.k).T  # b_j = T u_j as columns (k, l)
-        out = self.ZT[0] * Bt[0][self.code]
-        for a in range(1, self.k):
-            out += self.ZT[a] * Bt[a][self.code]
-        return out
+        return _vector_zb(self._T(theta), u, self.ZT, self.code)

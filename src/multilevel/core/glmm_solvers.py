@@ -11,8 +11,8 @@ import numpy as np
 
 from .batched import batched_cholesky
 from .glmm_blocks import (PLAN_MAX_ENTRIES, VECTOR_MAX_COLUMNS, NestedPls, OneTermPls,
-                          VectorTermPls, _chol, _last_row_solve, _ScalarTerms, nested_order,
-                          scalar_terms)
+                          VectorTermPls, _chol, _last_row_solve, _lower, _pair_layout,
+                          _ScalarTerms, _vector_zb, nested_order, scalar_terms)
 from .theta import lower_tri_indices
 
 CROSSED_MAX_ORDER = 400        # largest dense rest (other terms + p + 1) of CrossedPls
@@ -78,9 +78,7 @@ class CrossedPls(_ScalarTerms):
         keep = slice(None) if self.perm is None else self.perm
         self.Z0T = np.ascontiguousarray(np.asarray(terms[k0].Z, dtype=float).T)   # (k, n)
         self.pZ0T = np.ascontiguousarray(self.Z0T[:, keep])
-        self.pairs = [(a, b) for a in range(k) for b in range(a + 1)]
-        pos = {ab: i for i, ab in enumerate(self.pairs)}
-        self.sym = np.array([pos[(max(a, b), min(a, b))] for a in range(k) for b in range(k)])
+        self.pairs, self.sym = _pair_layout(k)
         self.tri = lower_tri_indices(k)
         # two crossed intercept terms: the cell (level pair) of each row, for sums per cell
         self._cells = (self.pcodes[k0] * self.levels[self.rest[0]] + self.pcodes[self.rest[0]]
@@ -99,10 +97,8 @@ class CrossedPls(_ScalarTerms):
             self.q = int(self.offsets[-1])
 
     def _T0(self, theta) -> np.ndarray:
-        k0, k = self.order[0], self.k0
-        T = np.zeros((k, k))
-        T[self.tri] = theta[self.toff[k0]:self.toff[k0 + 1]]
-        return T
+        k0 = self.order[0]
+        return _lower(self.k0, self.tri, theta[self.toff[k0]:self.toff[k0 + 1]])
 
     def _plan(self, mode: str):
         """Flat ``bincount`` indices of the first term's row ``[z_a z_b, z_a (rest, X z)]``
@@ -358,10 +354,8 @@ class CrossedPls(_ScalarTerms):
             if not self.unit[k0]:
                 out *= self.z[k0]
         else:
-            Bt = self._T0(th) @ u[self.offsets[k0]:self.offsets[k0 + 1]].reshape(-1, self.k0).T
-            out = self.Z0T[0] * Bt[0][self.codes[k0]]
-            for a in range(1, self.k0):
-                out += self.Z0T[a] * Bt[a][self.codes[k0]]
+            out = _vector_zb(self._T0(th), u[self.offsets[k0]:self.offsets[k0 + 1]],
+                             self.Z0T, self.codes[k0])
         for kk in self.rest:
             bk = u[self.offsets[kk]:self.offsets[kk + 1]] * th[self.toff[kk]]
             out += bk[self.codes[kk]] if self.unit[kk] else bk[self.codes[kk]] * self.z[kk]
