@@ -31,7 +31,7 @@ from multilevel.design.variables import (Columns, FacVar, NumVar, _factor_values
 from multilevel.errors import (DataError, FormulaError, MissingDataWarning, MultilevelWarning,
                                two_line)
 from multilevel.formula.expand import FixedTerms, findbars, nobars
-from multilevel.formula.nodes import BinOp, Call, Name, Node, Paren, deparse
+from multilevel.formula.nodes import BinOp, Call, Name, Node, deparse
 from multilevel.formula.terms import parse_checked
 
 __all__ = ["build_design", "with_offset", "new_design", "new_design_matrices", "NewDesign", "DesignSpec", "as_dataframe",
