@@ -93,21 +93,19 @@ class FormulaPlan:
         return tuple(bar_cov(b) for b in self.bars)
 
     @cached_property
-    def model_names(self):
-        """The column names of the model (see :func:`multilevel._validate.model_names`)."""
+    def model_names(self) -> tuple[tuple, tuple, tuple, frozenset]:
+        """The column names of the model (see :func:`multilevel._validate.model_names`),
+        as tuples and a frozenset: the plan is shared by every fit of the formula."""
         from .._validate import model_names
 
-        return model_names(self.tree, self.bars)
+        lhs, fixed, groups, wrapped = model_names(self.tree, self.bars)
+        return tuple(lhs), tuple(fixed), tuple(groups), frozenset(wrapped)
 
     @cached_property
     def column_names(self) -> tuple[str, ...]:
         """Every name the formula reads from the data (response, variables, groups)."""
-        from .variables import names_in
-
-        names = names_in(self.tree.lhs) + names_in(self.fixed_rhs)
-        for b in self.bars:
-            names += names_in(b.left) + names_in(b.right)
-        return tuple(dict.fromkeys(names))
+        lhs, fixed, groups, _ = self.model_names
+        return tuple(dict.fromkeys(lhs + fixed + groups))
 
     @cached_property
     def _fixed(self) -> FixedTerms:
