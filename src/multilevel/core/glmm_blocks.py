@@ -282,14 +282,20 @@ class OneTermPls(_ScalarTerms):
         d += 1.0
         return th, d
 
-    def solve(self, theta, w: np.ndarray, z: np.ndarray, mode: str = "joint"):
-        """``(beta, u, L_XX, log|L_Z|^2)``; see :meth:`NestedPls.solve`."""
+    def _sums(self, theta, w, z):
+        """``(w, z, wz, theta, d, c)``: the rows in the plan's order, ``w z``, the term's
+        theta, ``diag(L_Z)^2`` and ``c = Z' W z`` per level."""
         if self.perm is not None:
             w, z = w[self.perm], z[self.perm]
         th, d = self._diag(theta, w)
         wz = w * z
         c = np.bincount(self.code, wz if self.zrow is None else wz * self.zrow,
-                        minlength=self.l)              # Z' W z per level
+                        minlength=self.l)
+        return w, z, wz, th, d, c
+
+    def solve(self, theta, w: np.ndarray, z: np.ndarray, mode: str = "joint"):
+        """``(beta, u, L_XX, log|L_Z|^2)``; see :meth:`NestedPls.solve`."""
+        w, z, wz, th, d, c = self._sums(theta, w, z)
         sd = np.sqrt(d)
         logdet = 2.0 * float(np.log(sd).sum())
         s = th / sd
@@ -319,12 +325,7 @@ class OneTermPls(_ScalarTerms):
         ``"u"``) every level is on its own: ``u_j = theta c_j / d_j``."""
         if mode == "joint" and self.p:
             return self.solve(theta, w, z, mode)[:2]
-        if self.perm is not None:
-            w, z = w[self.perm], z[self.perm]
-        th, d = self._diag(theta, w)
-        wz = w * z
-        c = np.bincount(self.code, wz if self.zrow is None else wz * self.zrow,
-                        minlength=self.l)
+        th, d, c = self._sums(theta, w, z)[3:]
         c *= th
         c /= d
         return _EMPTY, c
