@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 from .batched import cholesky_lower
-from .cholesky import NotPositiveDefinite
 from .crossprod import CrossProducts
 from .theta import lower_tri_indices, n_theta
 
@@ -328,10 +327,7 @@ class DensePls:
         C = A.T @ (A * w[:, None])
         m = C.shape[0]
         C.reshape(-1)[:self.q * (m + 1):m + 1] += 1.0  # + I on the u block
-        try:
-            return np.linalg.cholesky(C)
-        except np.linalg.LinAlgError as exc:
-            raise NotPositiveDefinite(str(exc)) from exc
+        return cholesky_lower(C)
 
     def logdet(self, theta: np.ndarray, w: np.ndarray) -> float:
         """``log det(Lambda'Z'WZ Lambda + I)``."""

@@ -280,7 +280,7 @@ class SchurObjective:
         Hr = Vr[self._cols] * Gr[self._rows]
         # per theta: entry (r, c) of Lambda meets entry (c, r) of the trace matrices
         rows0, cols0 = lower_tri_indices(p0)
-        n_rest, t = sum(n_theta(p) for _, p in self._rest_sizes), self._tidx
+        n_rest, t = self._n_rest, self._tidx
         p = mx - 1
         r2 = float(LXX[-1, -1]) ** 2
         g_z = np.concatenate([2.0 * N0[cols0, rows0],
