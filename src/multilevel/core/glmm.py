@@ -313,7 +313,7 @@ class GlmmProblem:
                 z = eta - base
                 z += r
                 try:
-                    b_step, u_new, step_parts = step_of(theta, X, z, w)
+                    b_step, u_new, solution = step_of(theta, X, z, w)
                 except NotPositiveDefinite as exc:
                     raise PirlsError(str(exc)) from exc
                 b_new = b_step if joint else b
@@ -349,21 +349,25 @@ class GlmmProblem:
         # the iterate before, which would leave an error proportional to the last step)
         return PirlsState(theta=theta, beta=np.asarray(b, dtype=float), u=u, eta=eta, mu=mu,
                           w=w, pdev=float(pdev_old), ldL2=self.logdet(theta, w),
-                          _sol=lambda: self._to_solution(theta, step_parts),
+                          _sol=solution,
                           iterations=it, converged=converged)
 
     def _step(self, theta, X, z, w):
-        """One penalised weighted least-squares solve: ``(beta, u, parts)`` with ``u`` flat
-        and ``parts`` what :meth:`_to_solution` needs (built only if asked for)."""
+        """One penalised weighted least-squares solve: ``(beta, u, solution)`` with ``u`` flat
+        and ``solution()`` making its :class:`LmmSolution` (called only if asked for)."""
         blocks = self._blocks()
         if blocks:  # the modes now; the factor's other parts only if the solution is asked for
             mode = "joint" if X.shape[1] else "u"
             beta, u = blocks.modes(theta, w, z, mode)
-            return beta, u, (blocks, theta, w, z, mode)
+
+            def solution() -> LmmSolution:  # solve again for the whole factor
+                beta_s, u_s, LXX, logdet = blocks.solve(theta, w, z, mode)
+                return self._solution(theta, beta_s, self.split_u(u_s), LXX, logdet)
+            return beta, u, solution
         parts = self._pls_parts(theta, X, z, w)
         sol_beta, sol_u = _beta_u(parts)
         u = np.concatenate([x.ravel() for x in sol_u]) if sol_u else np.zeros(0)
-        return sol_beta, u, parts
+        return sol_beta, u, lambda: self._to_solution(theta, parts)
 
     def _blocks(self):
         """The block solver of :mod:`multilevel.core.glmm_blocks` for scalar terms (made
@@ -398,12 +402,7 @@ class GlmmProblem:
     def _to_solution(self, theta, parts) -> LmmSolution:
         if isinstance(parts, LmmSolution):
             return parts
-        if len(parts) == 5:  # a block solver's step: solve again for the whole factor
-            blocks, theta, w, z, mode = parts
-            parts = blocks.solve(theta, w, z, mode)
         beta, us, LXX, logdet = parts
-        if isinstance(us, np.ndarray):  # flat u of a block solver
-            us = self.split_u(us)
         return self._solution(theta, beta, us, LXX, logdet)
 
     def _factors(self, theta) -> list[np.ndarray]:
