@@ -120,7 +120,7 @@ def check_magnitudes(X, xnames, y=None, response: str = "response") -> None:
     if y is not None:
         _refuse_magnitude(f"the response {response!r}",
                           *_column_top(np.asarray(y, float).ravel()))
-    X = X[:, :len(xnames)] if X.ndim == 2 else X.reshape(-1, 0)
+    X = (X if X.ndim == 2 else X.reshape(X.size, 1))[:, :len(xnames)]  # 1-D: one column
     for j in _magnitude_suspects(X):  # in column order: the first out of range is named
         _refuse_magnitude(f"the column {xnames[j]!r} of the fixed effects",
                           *_column_top(X[:, j]))
