@@ -31,40 +31,12 @@ from typing import Callable
 
 import numpy as np
 
-from .optimize import OptSummary
+from .optimize import OptSummary, snap_to_bounds
 
 EDGE_RESTARTS = 3  # restarts from inside a bound after stopping on it (lme4 makes one)
 EDGE_STEP = 1e-4   # how far inside the bound the one-sided slope is measured
 POLISH_STEPS = 3   # steps by the gradient alone once the deviance stops resolving them
 POLISH_XTOL = 1e-10  # ... until they are this short, relative to theta
-
-
-def gradient_hessian(fg: Callable, theta: np.ndarray, grad: np.ndarray,
-                     rel_step: float = 1e-6) -> np.ndarray | None:
-    """The Hessian by forward differences of an analytic gradient (``p`` gradient calls).
-
-    Steps are taken upwards (``+h``), so they never cross a lower bound. ``fg(theta)``
-    returns ``(f, grad)``; None when some gradient is unavailable.
-
-    Examples
-    --------
-    >>> fg = lambda x: (float(x[0] ** 2 + 3 * x[0] * x[1]), np.array([2 * x[0] + 3 * x[1],
-    ...                                                               3 * x[0]]))
-    >>> x = np.array([1.0, 2.0])
-    >>> np.round(gradient_hessian(fg, x, fg(x)[1]), 4).tolist()
-    [[2.0, 3.0], [3.0, 0.0]]
-    """
-    p = theta.size
-    H = np.empty((p, p))
-    for j in range(p):
-        h = rel_step * max(1.0, abs(theta[j]))
-        t = theta.copy()
-        t[j] += h
-        gj = fg(t)[1]
-        if gj is None:
-            return None
-        H[:, j] = (gj - grad) / h
-    return 0.5 * (H + H.T)
 
 
 def trust_sr1(fg: Callable, theta0: np.ndarray, lower: np.ndarray, *,
@@ -124,7 +96,7 @@ def trust_sr1(fg: Callable, theta0: np.ndarray, lower: np.ndarray, *,
                                       count)
         if not converged:
             break
-        x, f, g = _snap(evaluate, x, f, g, lower, bounded, boundary_tol)
+        x, f, g = _snap(evaluate, x, f, g, lower, boundary_tol)
         inside = _edge_descent(evaluate, x, lower, bounded, columns)
         if inside is None:
             break
@@ -277,16 +249,18 @@ def _signs(x: np.ndarray, columns) -> np.ndarray | None:
     return D
 
 
-def _snap(evaluate, x, f, g, lower, bounded, boundary_tol):
-    """Parameters within ``boundary_tol`` of their bound set onto it when that is no worse
-    (as :func:`multilevel.core.optimize.bobyqa` does)."""
-    near = bounded & (x - lower < boundary_tol) & (x != lower)
-    if near.any():
-        snapped = np.where(near, lower, x)
-        f_snap, g_snap = evaluate(snapped)
-        if f_snap <= f and g_snap is not None:
-            return snapped, f_snap, g_snap
-    return x, f, g
+def _snap(evaluate, x, f, g, lower, boundary_tol):
+    """:func:`~multilevel.core.optimize.snap_to_bounds` (as after BOBYQA), keeping the
+    gradient of the point it returns (``evaluate`` gives ``f = inf`` where it has none, so
+    such a point is never taken)."""
+    last = []
+
+    def fn(t):
+        last[:] = evaluate(t)
+        return last[0]
+
+    x_new, f_new, _ = snap_to_bounds(fn, x, f, lower, boundary_tol)
+    return (x, f, g) if x_new is x else (x_new, f_new, last[1])
 
 
 def _edge_descent(evaluate, x, lower, bounded, columns):

@@ -69,6 +69,34 @@ def fd_derivs(fn: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarra
     return grad, hess
 
 
+def gradient_hessian(fg: Callable, theta: np.ndarray, grad: np.ndarray,
+                     rel_step: float = 1e-6) -> np.ndarray | None:
+    """The Hessian by forward differences of an analytic gradient (``p`` gradient calls).
+
+    Steps are taken upwards (``+h``), so they never cross a lower bound. ``fg(theta)``
+    returns ``(f, grad)``; None when some gradient is unavailable.
+
+    Examples
+    --------
+    >>> fg = lambda x: (float(x[0] ** 2 + 3 * x[0] * x[1]), np.array([2 * x[0] + 3 * x[1],
+    ...                                                               3 * x[0]]))
+    >>> x = np.array([1.0, 2.0])
+    >>> np.round(gradient_hessian(fg, x, fg(x)[1]), 4).tolist()
+    [[2.0, 3.0], [3.0, 0.0]]
+    """
+    p = theta.size
+    H = np.empty((p, p))
+    for j in range(p):
+        h = rel_step * max(1.0, abs(theta[j]))
+        t = theta.copy()
+        t[j] += h
+        gj = fg(t)[1]
+        if gj is None:
+            return None
+        H[:, j] = (gj - grad) / h
+    return 0.5 * (H + H.T)
+
+
 def analytic_derivs(fg: Callable, x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """The gradient ``fg(x)[1]`` and the Hessian by forward differences of it (``p + 1``
     gradient calls instead of :func:`fd_derivs`' ``O(p^2)`` evaluations; steps go upwards,
@@ -82,8 +110,6 @@ def analytic_derivs(fg: Callable, x: np.ndarray) -> tuple[np.ndarray, np.ndarray
     >>> np.round(g, 6).tolist(), np.round(H, 4).tolist()
     ([8.0, 3.0], [[2.0, 3.0], [3.0, 0.0]])
     """
-    from ..core.trust_region import gradient_hessian
-
     grad = fg(x)[1]
     if grad is None:
         return None
