@@ -172,8 +172,8 @@ def pirls_tolerance(problem: GlmmProblem, loosen: bool):
 
 
 class ModePredictor:
-    """Starts for PIRLS during stage 2: the modes ``u`` predicted linearly from the
-    evaluations already made.
+    """Starts for PIRLS in both stages: the modes (stage 1: ``beta`` and ``u``; stage 2:
+    ``u``) predicted linearly from the evaluations already made.
 
     BOBYQA's first ``2n + 1`` points are its start and a step of ``+-rho`` along each
     coordinate, which give the Jacobian ``J = du/dx`` by least squares (central differences).
