@@ -86,8 +86,10 @@ def test_the_design_shares_no_memory_with_the_data():
     d.X[:] = 0.0
     d.y[:] = 0.0
     pd.testing.assert_frame_equal(df, before)
-    df.loc[0, "x"] = 99.0
-    assert build_design("y ~ x + (x | g)", frame()).X[0, 1] != 99.0
+    d2 = build_design("y ~ x + (x | g)", df)
+    x0 = d2.X[0, 1]
+    df.loc[0, "x"] = 99.0  # the data changing later does not reach a design made before
+    assert d2.X[0, 1] == x0 != 99.0
 
 
 def test_rows_with_missing_values_are_still_removed():
