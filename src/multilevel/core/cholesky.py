@@ -366,13 +366,10 @@ def block_diagonal_terms(A: CrossProducts) -> set[int]:
     if K < 2:
         return set()
     if K == 2:  # term 1 has no fill iff no level of term 0 touches two of its levels
-        from .nested import _entries
+        from .nested import _level_parents
 
-        rows, cols, _ = _entries(A.cross[(1, 0)])
-        r, c = rows // A.ps[1], cols // A.ps[0]
-        first = np.full(A.n_levels[0], -1, dtype=np.int64)
-        first[c] = r
-        return {1} if np.array_equal(first[c], r) else set()
+        parent = _level_parents(A.cross[(1, 0)], A.n_levels[0], A.ps[1], A.ps[0])
+        return {1} if parent is not None else set()
     import scipy.sparse as sp
 
     P: dict = {}

@@ -47,15 +47,22 @@ def _entries(M) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rows[nz], cols[nz], vals[nz]
 
 
-def _parents(M, l_rows: int, p_rows: int, l_cols: int, p_cols: int) -> np.ndarray | None:
-    """The one row level each column level of ``M`` touches, or None when some touch 0 or 2+."""
-    if getattr(M, "nnz", 0) > l_cols * p_rows * p_cols:  # some level has two parents
-        return None
+def _level_parents(M, l_cols: int, p_rows: int, p_cols: int) -> np.ndarray | None:
+    """The one row level each column level of ``M`` touches (-1 where it touches none), or
+    None when some column level touches two or more."""
     rows, cols, _ = _entries(M)
     r, c = rows // p_rows, cols // p_cols
     parent = np.full(l_cols, -1, dtype=np.int64)
     parent[c] = r
-    if np.any(parent < 0) or not np.array_equal(parent[c], r):
+    return parent if np.array_equal(parent[c], r) else None
+
+
+def _parents(M, l_rows: int, p_rows: int, l_cols: int, p_cols: int) -> np.ndarray | None:
+    """The one row level each column level of ``M`` touches, or None when some touch 0 or 2+."""
+    if getattr(M, "nnz", 0) > l_cols * p_rows * p_cols:  # some level has two parents
+        return None
+    parent = _level_parents(M, l_cols, p_rows, p_cols)
+    if parent is None or np.any(parent < 0):
         return None
     return parent
 
