@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..design.model_frame import (_check_columns, _coding, _drop_unused, _group_parts,
-                                  _model_matrix, _response)
+from ..design.formula_plan import group_parts
+from ..design.model_frame import _check_columns, _coding, _drop_unused, _model_matrix, _response
 from ..design.variables import FacVar, NumVar, column, eval_variable, is_factor_node, names_in
 from ..errors import BackendError, DataError, FormulaError, two_line
 from ..formula.expand import FixedTerms, expand_terms, findbars, nobars
@@ -516,7 +516,7 @@ def frame_sql(formula: str, table: SqlTable, weights=None) -> SqlDesign:
         if g in missing:
             continue
         conds = []
-        for part in _group_parts(b.right):
+        for part in group_parts(b.right):
             c = tr.col(part)
             conds.append(d.is_missing(d.as_double(c)) if schema[part] == NUMERIC
                          else f"({c} IS NULL)")
@@ -550,7 +550,7 @@ def frame_sql(formula: str, table: SqlTable, weights=None) -> SqlDesign:
         if not z:
             raise FormulaError(two_line(f"random-effects term ({deparse(b)}) has no columns",
                                         "write (1 | g) for a random intercept"))
-        terms.append(SqlTerm(deparse(b), deparse(b.right), tuple(_group_parts(b.right)),
+        terms.append(SqlTerm(deparse(b), deparse(b.right), tuple(group_parts(b.right)),
                              tuple(z), tuple(cnames), ft, c))
     offset = None if not offsets else "(" + " + ".join(offsets) + ")"
     return SqlDesign(formula=formula, response_name=deparse(tree.lhs), y=y, offset=offset,

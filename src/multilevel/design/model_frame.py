@@ -191,7 +191,6 @@ def _check_columns(df: pd.DataFrame, tree, bars: list[BinOp]) -> None:
             column(df, nm, f"grouping factor in ({deparse(bar)}): ")
 
 
-_group_parts = group_parts  # the name the out-of-core backends import
 
 
 def _group_codes(df: pd.DataFrame, parts: list[str]):
