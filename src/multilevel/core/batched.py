@@ -62,6 +62,25 @@ def batched_cholesky(D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return L, np.linalg.inv(L)
 
 
+def lower_inverse(L: np.ndarray) -> np.ndarray:
+    """Inverses of a stack ``(l, p, p)`` of lower-triangular blocks (closed form for p <= 2).
+
+    Examples
+    --------
+    >>> lower_inverse(np.array([[[2.0, 0.0], [1.0, 4.0]]]))[0].tolist()
+    [[0.5, 0.0], [-0.125, 0.25]]
+    """
+    p = L.shape[1]
+    if p == 1:
+        return 1.0 / L
+    if p == 2:
+        a, c, d = L[:, 0, 0], L[:, 1, 0], L[:, 1, 1]
+        out = np.zeros_like(L)
+        out[:, 0, 0], out[:, 1, 0], out[:, 1, 1] = 1.0 / a, -c / (a * d), 1.0 / d
+        return out
+    return np.linalg.inv(L)
+
+
 # numpy's Cholesky kernel without np.linalg.cholesky's argument checks (about half the cost
 # of a factor of order 20-40); it fills the factor with NaN where a pivot fails
 _CHOLESKY_LO = getattr(getattr(np.linalg, "_umath_linalg", None), "cholesky_lo", None)

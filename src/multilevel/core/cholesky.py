@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .batched import NotPositiveDefinite, _chol, batched_cholesky  # noqa: F401 (re-exported)
+from .batched import lower_inverse
 from .crossprod import CrossProducts
 from .theta import split_theta
 
@@ -495,19 +496,6 @@ def update_L(A: CrossProducts, theta: np.ndarray, plan: Plan | None = None) -> F
     return Factor(T=Ts, L0=L0, L0inv=L0inv, blocks=blocks, K=K)
 
 
-def _lower_inverse(Linv: np.ndarray) -> np.ndarray:
-    """Inverses of a stack ``(l, p, p)`` of lower-triangular blocks (closed form for p <= 2)."""
-    p = Linv.shape[1]
-    if p == 1:
-        return 1.0 / Linv
-    if p == 2:
-        a, c, d = Linv[:, 0, 0], Linv[:, 1, 0], Linv[:, 1, 1]
-        out = np.zeros_like(Linv)
-        out[:, 0, 0], out[:, 1, 0], out[:, 1, 1] = 1.0 / a, -c / (a * d), 1.0 / d
-        return out
-    return np.linalg.inv(Linv)
-
-
 def _update_nested(A: CrossProducts, theta: np.ndarray, plan: Plan) -> Factor:
     """:func:`update_L` for nested terms: the level-block factor of
     :func:`~multilevel.core.nested.nested_factor` (the same ``L``) laid out as a
@@ -527,7 +515,7 @@ def _update_nested(A: CrossProducts, theta: np.ndarray, plan: Plan) -> Factor:
         p, l = A.ps[k], A.n_levels[k]
         Linv = np.empty((l, p, p))
         Linv[perm[k]] = np.moveaxis(NF.Linv[k], 2, 0)
-        blocks[(k, k)] = BlockDiag(_lower_inverse(Linv), Linv)
+        blocks[(k, k)] = BlockDiag(lower_inverse(Linv), Linv)
         cols = (perm[k] * p)[None, None, :] + np.arange(p)[None, :, None]
         for i in range(k + 1, K):
             pi = A.ps[i]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .batched import cholesky_lower
+from .batched import cholesky_lower, lower_inverse
 from .crossprod import CrossProducts
 from .theta import lower_tri_indices, n_theta
 
@@ -102,7 +102,7 @@ class DenseObjective:
         # the first term's block of L is block diagonal (its levels do not touch): flat
         # indices, in a k x k array, of its l1 blocks of p1 x p1 (level, row, column)
         l1, p1 = A.n_levels[0], A.ps[0]
-        self._q1, self._p1 = l1 * p1, p1
+        self._q1 = l1 * p1
         k = m - 1
         base = (np.arange(l1) * p1)[:, None, None]
         self._block_flat = ((base + np.arange(p1)[None, :, None]) * k
@@ -174,26 +174,17 @@ class DenseObjective:
     def _inverse(self, L11: np.ndarray) -> np.ndarray:
         """``L11^{-1}`` by blocks: with ``L11 = [[D, 0], [B, E]]`` and ``D`` the first term's
         block diagonal, ``L11^{-1} = [[D^{-1}, 0], [-E^{-1} B D^{-1}, E^{-1}]]``; ``D^{-1}``
-        level by level (closed form for 1 x 1 and 2 x 2 blocks), ``E`` (the other terms and
+        level by level (:func:`~multilevel.core.batched.lower_inverse`), ``E`` (the other terms and
         ``X``) small. numpy's LU inverse of all of ``L11`` took half the gradient's time
         (sleepstudy, order 38: 58 us; by blocks 32 us), but the dozen small operations of the
         blocks cost more for a small first term (imm10, 20 rows: 12 vs 28 us)."""
-        q1, p1, k = self._q1, self._p1, L11.shape[0]
+        q1, k = self._q1, L11.shape[0]
         if q1 < BLOCK_INVERSE_MIN:
             return np.linalg.inv(L11)
         flat = L11.reshape(-1)
         blocks = flat[self._block_flat]  # (l1, p1, p1) lower-triangular level blocks
-        if p1 == 1:
-            inv_blocks = 1.0 / blocks
-        elif p1 == 2:
-            a, b, c = blocks[:, 0, 0], blocks[:, 1, 0], blocks[:, 1, 1]
-            inv_blocks = np.zeros_like(blocks)
-            inv_blocks[:, 0, 0], inv_blocks[:, 1, 1] = 1.0 / a, 1.0 / c
-            inv_blocks[:, 1, 0] = -b / (a * c)
-        else:
-            inv_blocks = np.linalg.inv(blocks)
         out = np.zeros((k, k))
-        out.reshape(-1)[self._block_flat] = inv_blocks
+        out.reshape(-1)[self._block_flat] = lower_inverse(blocks)
         if q1 < k:
             E_inv = np.linalg.inv(L11[q1:, q1:])
             out[q1:, q1:] = E_inv
