@@ -46,20 +46,20 @@ def fd_derivs(fn: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarra
     step = np.full(n, delta)
     # keep every evaluation feasible: shift the centre away from a bound
     c = np.where(x - step < lower, lower + step, x)
-    at_x = not np.any(c != x)
+    # the centre's value is reused only one point at a time at x (a batch computes its own)
+    known_fc = f_x is not None and fn_many is None and not np.any(c != x)
     E = np.diag(step)  # row i: the step h_i along coordinate i
     pairs = [(i, j) for i in range(n) for j in range(i)]
-    points = [c + s * E[i] for i in range(n) for s in (1.0, -1.0)]  # c + h_i, c - h_i
+    points = [] if known_fc else [c]
+    points += [c + s * E[i] for i in range(n) for s in (1.0, -1.0)]  # c + h_i, c - h_i
     points += [c + E[i] + E[j] for i, j in pairs]  # the components add one step each
-    if at_x and f_x is not None and fn_many is None:  # a batch computes its own centre
-        fc = float(f_x)
-    else:
-        points.insert(0, c)
     if fn_many is not None:
         values = np.asarray(fn_many(np.array(points)), dtype=float)
     else:
         values = np.array([fn(pt) for pt in points], dtype=float)
-    if len(points) > 2 * n + len(pairs):
+    if known_fc:
+        fc = float(f_x)
+    else:
         fc, values = float(values[0]), values[1:]
     fp, fm = values[0:2 * n:2], values[1:2 * n:2]
     grad = (fp - fm) / (2 * step)
