@@ -92,3 +92,15 @@ def test_fast_fit_keeps_stage_one_tight():
     m = ml.glmer("y ~ x + z + (1 | g)", df, family="binomial", fast=True)
     st = m.problem.pirls(m.theta.to_numpy())  # beta and u jointly, from a cold start
     assert m.fixef.to_numpy() == pytest.approx(st.beta, abs=1e-8)
+
+
+def test_mode_predictor_keeps_a_bounded_window_of_points():
+    from multilevel.fit.glmer_stage2 import ModePredictor
+
+    pred = ModePredictor(2)
+    for i in range(300):  # modes linear in x: u = 3 x_0 + x_1
+        x = np.array([0.01 * i, 0.02 * (i % 3)])
+        pred.add(x, np.array([3.0 * x[0] + x[1]]))
+    assert len(pred.us) == pred.cap < 300
+    # the nearest kept point (a recent one) and the Jacobian from the first 2n + 1 points
+    assert np.allclose(pred.predict(np.array([2.995, 0.01])), [8.995])

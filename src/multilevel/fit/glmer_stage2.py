@@ -192,16 +192,23 @@ class ModePredictor:
 
     def __init__(self, n: int):
         self.n = n
-        self._x = np.empty((16, n))  # the evaluated points, rows [:len(us)]
+        # the last `cap` evaluated points and their modes (a ring: memory stays
+        # cap * q however many evaluations a fit makes; the first 2n + 1 are all kept)
+        self.cap = max(64, 2 * n + 9)
+        self._x = np.empty((self.cap, n))  # rows [:len(us)]
         self.us: list[np.ndarray] = []
+        self._added = 0
         self.J: np.ndarray | None = None
 
     def add(self, x: np.ndarray, u: np.ndarray) -> None:
-        k = len(self.us)
-        if k == self._x.shape[0]:
-            self._x = np.vstack([self._x, np.empty_like(self._x)])
-        self._x[k] = x
-        self.us.append(u)
+        k = self._added
+        self._added += 1
+        slot = k % self.cap
+        self._x[slot] = x
+        if slot == len(self.us):
+            self.us.append(u)
+        else:
+            self.us[slot] = u
         if self.J is None and k + 1 == 2 * self.n + 1:
             dX = self._x[1:k + 1] - self._x[0]
             dU = np.array(self.us[1:]) - self.us[0]
