@@ -186,6 +186,22 @@ class LmmProblem:
         return np.array([self.objective(t) for t in thetas], dtype=float)
 
     @property
+    def batches(self) -> bool:
+        """Whether :meth:`objectives` evaluates its points in one batch (the fast objective
+        has a ``many`` method) rather than one at a time by :meth:`objective`.
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData, form_crossproducts
+        >>> g = np.repeat(np.arange(3), 2)
+        >>> A = form_crossproducts([TermData(g, np.ones((6, 1)), 3)], np.ones((6, 1)),
+        ...                        np.arange(6.0))
+        >>> LmmProblem(A).batches  # the dense objective evaluates one theta at a time
+        False
+        """
+        return hasattr(self._fast(), "many")
+
+    @property
     def has_gradient(self) -> bool:
         """Whether :meth:`objective_and_gradient` has an analytic gradient for this model
         (its fast objective has ``gradient_parts``: dense, nested and Schur paths).

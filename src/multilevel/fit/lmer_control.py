@@ -91,8 +91,9 @@ def _post_fit_checks(problem, opt, lower, control, nobs, singular, objective=Non
     ``gradient(theta) -> (f, grad)``: its analytic gradient, when there is one (the Hessian
     is then differences of it, see :func:`multilevel.fit.checks.check_convergence`).
     Without it the finite differences of ``problem.objective`` are evaluated together by
-    ``problem.objectives`` (where the problem has it); ``f_theta``: the objective at
-    ``opt.theta`` when the caller knows it exactly (BOBYQA's last value there).
+    ``problem.objectives`` where the problem batches them (``problem.batches``), else one
+    at a time; ``f_theta``: the objective at ``opt.theta`` when the caller knows it exactly
+    (BOBYQA's last value there), then not evaluated again.
 
     Examples
     --------
@@ -110,9 +111,11 @@ def _post_fit_checks(problem, opt, lower, control, nobs, singular, objective=Non
         out.append(("boundary (singular) fit: see help('isSingular')", SingularFitWarning))
     elif control.check_conv and nobs < 100_000:
         fn = objective or problem.objective
-        # the same function as problem.objective (an identity ThetaMap): its batched form
-        many = (getattr(problem, "objectives", None)
-                if fn == getattr(problem, "objective", None) else None)
+        # the same function as problem.objective (an identity ThetaMap) evaluated in one
+        # batch, where the problem batches (else one at a time, reusing f_theta at the centre)
+        many = (problem.objectives
+                if fn == getattr(problem, "objective", None) and getattr(problem, "batches", False)
+                else None)
         out.extend((m, ConvergenceWarning)
                    for m in check_convergence(fn, opt.theta, lower, fg=gradient,
                                               fn_many=many, f_theta=f_theta))
