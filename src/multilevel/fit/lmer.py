@@ -146,8 +146,8 @@ def optimise(design, terms, problem, control: LmerControl, *, data_name=None, we
         else:
             opt, gradient = minimise(problem, tm, terms, start, step, control)
         singular = tm.is_singular(opt.theta, SINGULAR_TOL)
-        # BOBYQA's fmin is its objective evaluated at opt.theta (core.optimize.bobyqa)
-        f_theta = opt.fmin if optimizer is None and opt.optimizer == "bobyqa" else None
+        # minimise's fmin is the objective evaluated at opt.theta (BOBYQA or trust_sr1)
+        f_theta = opt.fmin if optimizer is None else None
         messages = _post_fit_checks(problem, opt, lower, control, design.nobs, singular,
                                     objective=objective, gradient=gradient, f_theta=f_theta)
         result = LmerResult(design=design, terms=terms, problem=problem, opt=opt,

@@ -216,7 +216,7 @@ def lmer_source(formula: str, data, *, reml: bool = True, weights=None, control=
         opt, gradient = minimise(problem, tm, terms, start, step, control)  # as lmer's
         singular = tm.is_singular(opt.theta, SINGULAR_TOL)
         messages = _post_fit_checks(problem, opt, lower, control, nobs, singular,
-                                    objective=objective, gradient=gradient)
+                                    objective=objective, gradient=gradient, f_theta=opt.fmin)
         result = LmerSourceResult(design=design, terms=terms, problem=problem, opt=opt,
                                   data_name=data_name or table.description,
                                   singular=singular, table=table, sql=sd,
