@@ -95,7 +95,6 @@ class SchurObjective:
         self._rows, self._cols, self._tidx = lambda_index(A.n_levels[1:], A.ps[1:])
         self._rest_sizes = list(zip(A.n_levels[1:], A.ps[1:]))
         self._lam = np.eye(self.R.shape[0])
-        self._diag_z = np.arange(self.q_rest)
         r = self.R.shape[0]
         self._diag_flat = slice(0, self.q_rest * (r + 1), r + 1)  # diag[:q_rest], flat
         self._scalar_rest = all(p == 1 for p in A.ps[1:])
@@ -115,9 +114,9 @@ class SchurObjective:
         W = blockdiag_right(self.C, lambda_times_inv_t(T0, L0inv))
         G = self.R - W @ W.T
         lam = self._lam
-        lam[self._rows, self._cols] = theta[self.m0:][self._tidx]
+        lam.reshape(-1)[self._lam_flat] = theta[self.m0:][self._tidx]
         S = lam.T @ G @ lam
-        S[self._diag_z, self._diag_z] += 1.0
+        S.reshape(-1)[self._diag_flat] += 1.0
         L = cholesky_lower(S)
         ld = ld0 + 2.0 * float(np.sum(np.log(np.diag(L)[:self.q_rest])))
         return ld, L, L0inv, W, lam
