@@ -82,11 +82,15 @@ def snap_to_bounds(fn: Callable[[np.ndarray], float], x: np.ndarray, fx: float,
 
 def bobyqa(fn: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndarray, *,
            xtol_abs: float = 1e-8, ftol_abs: float = 1e-8, maxeval: int = 100_000,
-           boundary_tol: float = 1e-5, initial_step: np.ndarray | None = None) -> OptSummary:
+           boundary_tol: float = 1e-5, initial_step: np.ndarray | None = None,
+           restart_edge: bool = True, keep_best: bool = False) -> OptSummary:
     """Minimise ``fn`` from ``theta0`` subject to ``theta >= lower`` with NLopt's BOBYQA.
 
     ``initial_step`` sets BOBYQA's initial trust region per parameter (NLopt's default, as in
     lme4, is three quarters of the distance to the bound: ``0.75 theta0`` for ``theta0 > 0``).
+    ``restart_edge`` runs lme4's second run from a bound whose one-sided derivative points
+    inside; ``keep_best`` answers NLopt's roundoff stop with the best point evaluated (else
+    ``theta0``, as lme4).
 
     Examples
     --------
@@ -101,10 +105,14 @@ def bobyqa(fn: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndar
     theta0 = np.asarray(theta0, dtype=float)
     n = theta0.size
     count = [0]
+    best = [np.inf, theta0]
 
     def f(x, grad):
         count[0] += 1
-        return float(fn(x))
+        v = float(fn(x))
+        if keep_best and v < best[0]:
+            best[0], best[1] = v, x.copy()
+        return v
 
     messages: list[str] = []
     log: list[str] = []
@@ -123,14 +131,14 @@ def bobyqa(fn: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndar
             theta = opt.optimize(theta0)
             code = _NLOPT_CODES.get(opt.last_optimize_result(), str(opt.last_optimize_result()))
         except nlopt.RoundoffLimited:
-            theta, code = theta0, "ROUNDOFF_LIMITED"
+            theta, code = best[1], "ROUNDOFF_LIMITED"
             messages.append("NLopt stopped: roundoff limited")
         fmin = float(fn(theta))
         count[0] += 1
         # lme4's restart_edge: a parameter stuck on its bound whose one-sided derivative
         # points inside gets a second run from there
         on_bound = np.flatnonzero(np.isfinite(lower) & (theta == lower))
-        if on_bound.size and code != "ROUNDOFF_LIMITED":
+        if restart_edge and on_bound.size and code != "ROUNDOFF_LIMITED":
             grads = []
             for i in on_bound:
                 t = theta.copy()

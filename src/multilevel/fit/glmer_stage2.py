@@ -32,12 +32,11 @@ by ``1e-4``, ten times lme4's own tolerance there; at ``ftol_abs = 1e-7`` the st
 from __future__ import annotations
 
 import copy
-import time
 
 import numpy as np
 
 from ..core.glmm import BAD_OBJECTIVE, GlmmProblem, PirlsError, PirlsState
-from ..core.optimize import OptSummary, snap_to_bounds
+from ..core.optimize import OptSummary, bobyqa
 from .glmer_derivs import laplace_derivatives
 
 STAGE2_FTOL = 1e-7      # BOBYQA's ftol_abs in whitened units (about 3e-4 SE from the optimum)
@@ -429,43 +428,10 @@ def bobyqa_unit_steps(fn, lower: np.ndarray, *, xtol_abs: float, ftol_abs: float
     >>> np.round(opt.theta, 4).tolist()
     [0.3, -0.2]
     """
-    import nlopt
-
-    from ..core.optimize import _NLOPT_CODES
-
-    n = lower.size
-    t0 = time.perf_counter()
-    count = [0]
-    best = [np.inf, np.zeros(n)]
-
-    def f(x, grad):
-        count[0] += 1
-        v = float(fn(x))
-        if v < best[0]:
-            best[0], best[1] = v, x.copy()
-        return v
-
-    opt = nlopt.opt(nlopt.LN_BOBYQA, n)
-    opt.set_min_objective(f)
-    opt.set_lower_bounds(np.where(np.isfinite(lower), lower, -np.inf))
-    opt.set_initial_step(np.minimum(1.0, np.where(np.isfinite(lower), -lower, 1.0)).clip(1e-3))
-    opt.set_xtol_abs(xtol_abs)
-    opt.set_ftol_abs(ftol_abs)
-    opt.set_maxeval(maxeval)
-    messages = []
-    try:
-        x = opt.optimize(np.zeros(n))
-        code = _NLOPT_CODES.get(opt.last_optimize_result(), str(opt.last_optimize_result()))
-    except nlopt.RoundoffLimited:
-        x, code = best[1], "ROUNDOFF_LIMITED"
-        messages.append("NLopt stopped: roundoff limited")
-    fmin = float(fn(x))
-    x, fmin, n_snap = snap_to_bounds(fn, x, fmin, lower, 1e-5)
-    count[0] += 1 + n_snap
-    return OptSummary(optimizer="bobyqa", theta0=np.zeros(n), lower=lower, theta=x, fmin=fmin,
-                      feval=count[0], return_code=code, xtol_abs=xtol_abs,
-                      ftol_abs=ftol_abs, maxeval=maxeval,
-                      seconds=time.perf_counter() - t0, messages=messages)
+    lower = np.asarray(lower, dtype=float)
+    step = np.minimum(1.0, np.where(np.isfinite(lower), -lower, 1.0)).clip(1e-3)
+    return bobyqa(fn, np.zeros(lower.size), lower, xtol_abs=xtol_abs, ftol_abs=ftol_abs,
+                  maxeval=maxeval, initial_step=step, restart_edge=False, keep_best=True)
 
 
 def whitening(st1: PirlsState, se_beta: np.ndarray) -> np.ndarray:
