@@ -55,7 +55,17 @@ class LmerResult(MixedResultBase):
         self.data_name = data_name
         self.reml = problem.reml
         self.is_singular = singular
-        self._sol: LmmSolution = problem.solve(self.theta_map.theta(opt.theta))
+
+    @cached_property
+    def _sol(self) -> LmmSolution:
+        """Fixed effects, random effects and scale at the optimum (``problem.solve``),
+        computed when first read, under the fit's BLAS thread setting
+        (:func:`~multilevel.core.threads.blas_threads_for`): a fit whose estimates are never
+        read (a refit for a test statistic, a loop of fits timed) does not pay for them."""
+        from ..core.threads import blas_threads_for, largest_dense_block
+
+        with blas_threads_for(largest_dense_block(self.problem.A)):
+            return self.problem.solve(self.theta_map.theta(self.opt_summary.theta))
 
     # ----- parameters -------------------------------------------------------------------
     @property
