@@ -11,9 +11,18 @@ data's own coordinates, with ``Sigma = T T'`` and ``D_l``, ``F_l`` the level's `
     L_{XX} L_{XX}' = [X y]'[X y] - \\sum_l F_l Q_l F_l'
 
 For ``p = 2``, ``det(I + D Sigma) = 1 + tr(D Sigma) + det D det Sigma`` and
-``Q = (Sigma + det(Sigma) adj(D)) / det(I + D Sigma)``: a few operations on the three distinct
-entries of every level, no per-level factorisation, and the ``[X y]`` block is one product
-of the fixed level products ``F_l (.) F_l'`` with the stacked ``Q_l``.
+``Q = (Sigma + det(Sigma) adj(D)) / det(I + D Sigma)``: no per-level factorisation. Both are
+linear in the few numbers ``c = (1, s_00, s_01, s_11, det Sigma)`` (``(1, s)`` for ``p = 1``)
+once divided by ``E_l = det(I + D_l Sigma)``, so with tables fixed per model
+(:func:`level_tables`) an evaluation is a handful of numpy calls whatever the number of levels:
+
+.. math::
+
+    E = c' \\mathcal{D}, \\qquad
+    \\sum_l F_l Q_l F_l' = \\big(\\mathcal{P} E^{-1}\\big) c_{1:}
+
+with ``D`` the rows ``(1, d_00, 2 d_01, d_11, det D)`` per level and ``P`` the level products
+``F_l (.) F_l'`` by the packed entries of ``Q`` plus their sum weighted by ``adj D_l``.
 
 The derivatives run the same steps backwards. For a part ``f`` of the criterion (``log|L_Z|^2``,
 ``log|R_X|^2`` or ``r^2``), ``df/dQ_l = -F_l' (df/dXX) F_l`` with ``df/dXX = S^{-1}`` on the
@@ -22,6 +31,8 @@ The derivatives run the same steps backwards. For a part ``f`` of the criterion 
 The same factor as :func:`~multilevel.core.nested.nested_factor` (to rounding).
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -66,23 +77,28 @@ class SingleTermObjective:
         self.p, self.m = D.shape[0], F.shape[0]
         self.xy = np.asarray(S.xy, dtype=float)
         self.d, self.det_d, self.adj_d = packed_levels(D)
-        # F_l Q_l F_l' for packed Q: column j of the table multiplies Q's packed entry j
-        self.O = np.ascontiguousarray(packed_products(F)).reshape(self.m * self.m, -1)
-
-    def _q(self, theta: np.ndarray):
-        return level_q(self.p, theta, self.d, self.det_d, self.adj_d)
+        # E = c @ Dk and sum_l F_l Q_l F_l' = ((P @ 1/E) by packed entry) @ c[1:]
+        self.Dk, self.P = level_tables(self.d, self.det_d, self.adj_d, packed_products(F))
+        self.k = self.P.shape[0] // (self.m * self.m)  # columns of c after its leading 1
 
     def _factor(self, theta: np.ndarray):
-        s, det_s, E, Q = self._q(theta)
-        if not E.min() > 0:  # also false for NaN
-            raise NotPositiveDefinite("non-positive level determinant")
-        XX = self.xy - (self.O @ Q.ravel()).reshape(self.m, self.m)
-        LXX = cholesky_lower(XX)
-        return float(np.log(E).sum()), LXX, s, det_s, E, Q
+        """``(log|L_Z|^2, L_XX, c, E, 1/E)``: nine numpy calls whatever the levels."""
+        c = sigma_coefficients(self.p, theta)
+        E = c @ self.Dk                                   # det(I + D_l Sigma) per level
+        # E_l = det(I + D_l Sigma) >= 1 for the positive semi-definite D_l and Sigma: only a
+        # NaN or infinite theta makes log|L_Z|^2 non-finite
+        ld = float(np.log(E).sum())
+        if not abs(ld) < math.inf:
+            raise NotPositiveDefinite("no finite level determinant")
+        inv_e = 1.0 / E
+        # [X y]'[X y] - sum_l F_l Q_l F_l': the level sums of the tables, then c
+        FQF = (self.P @ inv_e).reshape(-1, self.k) @ c[1:]
+        LXX = cholesky_lower(self.xy - FQF.reshape(self.m, self.m))
+        return ld, LXX, c, E, inv_e
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """``log det(Lambda'Z'Z Lambda + I)`` and the ``[X y]`` block of ``L``."""
-        ld, LXX, *_ = self._factor(np.asarray(theta, dtype=float))
+        ld, LXX, *_ = self._factor(theta)
         return ld, LXX
 
     def gradient_parts(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray,
@@ -116,12 +132,14 @@ class SingleTermObjective:
         True
         """
         theta = np.asarray(theta, dtype=float)
-        ld, LXX, s, det_s, E, Q = self._factor(theta)
-        m = self.m
+        ld, LXX, c, E, inv_e = self._factor(theta)
+        s, det_s, Q = packed_q(self.p, c, inv_e, self.adj_d)
+        m, k, l = self.m, Q.shape[0], E.size
         bar = xy_seeds(LXX)
-        k = Q.shape[0]
-        bar_q = np.zeros((3, k, E.size))              # channels: log|L_Z|^2, log|R_X|^2, r^2
-        bar_q[1:] = -(bar.reshape(2, m * m) @ self.O).reshape(2, k, E.size)
+        # the level products by the packed Q: the first k of P's entries per table row
+        O = self.P.reshape(m * m, self.k, l)[:, :k]
+        bar_q = np.zeros((3, k, l))                   # channels: log|L_Z|^2, log|R_X|^2, r^2
+        bar_q[1:] = -np.tensordot(bar.reshape(2, m * m), O, axes=1)
         g = theta_gradient(self.p, theta, s, E, Q, bar_q, self.d, self.det_d, self.adj_d)
         return ld, LXX, g[0], g[1], g[2]
 
@@ -160,6 +178,72 @@ def packed_products(G: np.ndarray) -> np.ndarray:
     cross = g0[:, None] * g1[None, :]
     return np.stack([g0[:, None] * g0[None, :], cross + cross.transpose(1, 0, 2),
                      g1[:, None] * g1[None, :]], axis=2)
+
+
+def level_tables(d: np.ndarray, det_d, adj_d, O: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(Dk, P)``: the per-model tables of a term's levels (packed as :func:`packed_levels`)
+    and their level products ``O`` ``(a, b, k, l)`` (:func:`packed_products`) with which, for
+    ``c`` from :func:`sigma_coefficients`,
+
+    * ``E = c @ Dk`` is ``det(I + D_l Sigma)`` per level (``Dk``: rows ``1, d`` for
+      ``p = 1``; ``1, d_00, 2 d_01, d_11, det D`` for ``p = 2``), and
+    * ``((P @ (1 / E)).reshape(-1, kc) @ c[1:]).reshape(a, b)`` is ``sum_l O_l . Q_l``
+      (``P``: rows ``(a, b, j)`` of ``O``'s packed entries and, for ``p = 2``, their sum
+      weighted by ``adj D_l``, since ``Q_l E_l = s + det(Sigma) adj D_l``).
+
+    Examples
+    --------
+    >>> D = np.array([[[4.0, 1.0], [1.0, 2.0]], [[1.0, 0.0], [0.0, 3.0]]])  # (2, 2, l=2)
+    >>> d, det_d, adj_d = packed_levels(D)
+    >>> G = np.array([[[1.0, 2.0], [0.5, 1.0]]])                             # (1, 2, 2)
+    >>> Dk, P = level_tables(d, det_d, adj_d, packed_products(G))
+    >>> c = sigma_coefficients(2, np.array([0.8, 0.3, 0.6]))
+    >>> s, det_s, Q = packed_q(2, c, 1.0 / (c @ Dk), adj_d)
+    >>> direct = sum(G[0, :, l] @ np.array([[Q[0, l], Q[1, l]], [Q[1, l], Q[2, l]]])
+    ...              @ G[0, :, l] for l in range(2))
+    >>> bool(np.isclose((P @ (1.0 / (c @ Dk))) @ c[1:], direct))
+    True
+    """
+    a, b, _, l = O.shape
+    if det_d is None:  # p = 1: E = 1 + s d, Q = s / E
+        return np.stack([np.ones(l), d]), np.ascontiguousarray(O.reshape(a * b, l))
+    d00, d01, d11 = d
+    Dk = np.stack([np.ones(l), d00, 2.0 * d01, d11, det_d])
+    P = np.concatenate([O, np.einsum("abkl,kl->abl", O, adj_d)[:, :, None]], axis=2)
+    return Dk, np.ascontiguousarray(P.reshape(a * b * 4, l))
+
+
+def sigma_coefficients(p: int, theta: np.ndarray) -> np.ndarray:
+    """``c = (1, s)`` for ``p = 1``, ``(1, s_00, s_01, s_11, det Sigma)`` for ``p = 2``: the
+    numbers that :func:`level_tables`' products take, from ``Sigma = T T'`` with ``T`` the
+    term's factor filled from ``theta`` (its first ``p (p + 1) / 2`` entries).
+
+    Examples
+    --------
+    >>> sigma_coefficients(2, np.array([2.0, 1.0, 3.0])).tolist()
+    [1.0, 4.0, 2.0, 10.0, 36.0]
+    """
+    if p == 1:
+        t = float(theta[0])
+        return np.array([1.0, t * t])
+    t0, t1, t2 = theta[:3].tolist()
+    return np.array([1.0, t0 * t0, t0 * t1, t1 * t1 + t2 * t2, (t0 * t2) ** 2])
+
+
+def packed_q(p: int, c: np.ndarray, inv_e: np.ndarray, adj_d):
+    """``(s, det Sigma, Q)``: packed ``Sigma``, its determinant and the packed
+    ``Q_l = Sigma (I + D_l Sigma)^{-1}`` from :func:`sigma_coefficients`' ``c`` and ``1 / E``.
+
+    Examples
+    --------
+    >>> s, det_s, Q = packed_q(1, np.array([1.0, 4.0]), np.array([0.2, 0.5]), None)
+    >>> Q.tolist()
+    [[0.8, 2.0]]
+    """
+    if p == 1:
+        return c[1:], 0.0, c[1] * inv_e[None]
+    s, det_s = c[1:4], float(c[4])
+    return s, det_s, (s[:, None] + det_s * adj_d) * inv_e
 
 
 def xy_seeds(LXX: np.ndarray) -> np.ndarray:
