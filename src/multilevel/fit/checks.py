@@ -1,6 +1,7 @@
 """lme4's post-fit convergence checks (``checkConv``) on the profiled objective."""
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -43,30 +44,48 @@ def fd_derivs(fn: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarra
     (True, True)
     """
     n = x.size
-    step = np.full(n, delta)
     # keep every evaluation feasible: shift the centre away from a bound
-    c = np.where(x - step < lower, lower + step, x)
+    c = np.where(x - delta < lower, lower + delta, x)
     # the centre's value is reused only one point at a time at x (a batch computes its own)
-    known_fc = f_x is not None and fn_many is None and not np.any(c != x)
-    E = np.diag(step)  # row i: the step h_i along coordinate i
-    pairs = [(i, j) for i in range(n) for j in range(i)]
-    points = [] if known_fc else [c]
-    points += [c + s * E[i] for i in range(n) for s in (1.0, -1.0)]  # c + h_i, c - h_i
-    points += [c + E[i] + E[j] for i, j in pairs]  # the components add one step each
+    known_fc = f_x is not None and fn_many is None and not (c != x).any()
+    # all points in one array: c + delta * (their steps in units of delta), see _stencil
+    units, pairs = _stencil(n)
+    points = c + delta * (units[1:] if known_fc else units)
     if fn_many is not None:
-        values = np.asarray(fn_many(np.array(points)), dtype=float)
+        values = np.asarray(fn_many(points), dtype=float).tolist()
     else:
-        values = np.array([fn(pt) for pt in points], dtype=float)
-    if known_fc:
-        fc = float(f_x)
-    else:
-        fc, values = float(values[0]), values[1:]
+        values = [float(fn(pt)) for pt in points]
+    fc = float(f_x) if known_fc else values.pop(0)
+    # the same operations, in the same order, as lme4's formulas on arrays (Python floats:
+    # no numpy call per entry)
     fp, fm = values[0:2 * n:2], values[1:2 * n:2]
-    grad = (fp - fm) / (2 * step)
-    hess = np.diag((fp - 2 * fc + fm) / step ** 2)
+    grad = np.array([(a - b) / (2 * delta) for a, b in zip(fp, fm)])
+    hess = np.diag([(a - 2 * fc + b) / (delta * delta) for a, b in zip(fp, fm)])
     for (i, j), fpp in zip(pairs, values[2 * n:]):
-        hess[i, j] = hess[j, i] = (fpp - fp[i] - fp[j] + fc) / (step[i] * step[j])
+        hess[i, j] = hess[j, i] = (fpp - fp[i] - fp[j] + fc) / (delta * delta)
     return grad, hess
+
+
+@lru_cache(maxsize=64)
+def _stencil(n: int) -> tuple[np.ndarray, tuple]:
+    """:func:`fd_derivs`' points around the centre in units of the step (read-only) and
+    the pairs ``(i, j)``, ``i > j``, of its off-diagonal second differences: the centre
+    (zeros), then ``+e_i`` and ``-e_i`` per coordinate ``i``, then ``e_i + e_j`` per pair.
+
+    Examples
+    --------
+    >>> units, pairs = _stencil(2)
+    >>> units.tolist(), pairs
+    ([[0.0, 0.0], [1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0], [1.0, 1.0]], ((1, 0),))
+    """
+    pairs = tuple((i, j) for i in range(n) for j in range(i))
+    units = np.zeros((1 + 2 * n + len(pairs), n))
+    for i in range(n):
+        units[1 + 2 * i, i], units[2 + 2 * i, i] = 1.0, -1.0
+    for k, (i, j) in enumerate(pairs):
+        units[1 + 2 * n + k, [i, j]] = 1.0
+    units.flags.writeable = False
+    return units, pairs
 
 
 def gradient_hessian(fg: Callable, theta: np.ndarray, grad: np.ndarray,
@@ -141,16 +160,18 @@ def check_convergence(fn, theta: np.ndarray, lower: np.ndarray,
     grad, hess = (derivs if derivs is not None
                   else fd_derivs(fn, theta, lower, fn_many=fn_many, f_x=f_theta))
     out = []
+    worst = np.abs(grad)
     try:
-        scaled = np.linalg.solve(np.linalg.cholesky(hess).T, grad)
-        worst = np.minimum(np.abs(scaled), np.abs(grad))
+        chol = np.linalg.cholesky(hess)  # fails where the Hessian is not positive definite
+        # lme4 tests min(|H^{-1/2} g|, |g|) elementwise: solved only when |g| could fail
+        if worst.max() > GRAD_TOL:
+            worst = np.minimum(np.abs(np.linalg.solve(chol.T, grad)), worst)
     except np.linalg.LinAlgError:
-        worst = np.abs(grad)
         out.append("Model is nearly unidentifiable: the Hessian of the profiled deviance is not "
                    "positive definite; consider rescaling predictors or simplifying the model")
-    if np.max(worst) > GRAD_TOL:
-        k = int(np.argmax(worst))
-        out.insert(0, f"Model failed to converge with max|grad| = {np.max(worst):.6g} "
+    if worst.max() > GRAD_TOL:
+        k = int(worst.argmax())
+        out.insert(0, f"Model failed to converge with max|grad| = {worst.max():.6g} "
                       f"(tol = {GRAD_TOL}, component {k + 1})")
     return out
 
