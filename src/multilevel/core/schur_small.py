@@ -18,6 +18,8 @@ product and one dense Cholesky factor of order ``r`` per evaluation; the same fa
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .batched import cholesky_lower
@@ -25,7 +27,7 @@ from .cholesky import (NotPositiveDefinite, batched_cholesky, blockdiag_right,
                        lambda_right, lambda_times_inv_t, scaled_blocks)
 from .crossprod import CrossProducts
 from .dense_small import dense_crossproducts, lambda_index
-from .single_term import level_q, packed_levels, theta_gradient
+from .single_term import packed_levels, packed_q, sigma_coefficients, theta_gradient
 from .theta import lower_tri_indices, n_theta, split_theta
 
 SCHUR_MAX = 400          # largest order r of the dense Schur complement
@@ -104,6 +106,14 @@ class SchurObjective:
         self._closed_form = self.p0 <= 2
         if self._closed_form:  # the first term's levels in closed form (single_term.level_q)
             self._d, self._det_d, self._adj_d = packed_levels(self.diag0.transpose(1, 2, 0))
+            # E_l = det(I + D_l Sigma_0) = c @ Dk (single_term.level_tables' first table)
+            self._Dk = (np.stack([np.ones(self._d.size), self._d]) if self.p0 == 1 else
+                        np.stack([np.ones(self._d.shape[1]), self._d[0], 2.0 * self._d[1],
+                                  self._d[2], self._det_d]))
+            # Lambda_r's diagonal for scalar other terms, then ones for [X y]: theta's entries
+            # go to its first q_rest places
+            self._scale = np.ones(r)
+            self._scale_theta = self.m0 + self._tidx
 
     def _factor(self, theta: np.ndarray):
         theta = np.asarray(theta, dtype=float)
@@ -123,32 +133,39 @@ class SchurObjective:
 
     def _closed(self, theta: np.ndarray):
         """The first term (``p_0 <= 2``) in closed form: ``Q_l = Sigma_0 (I + D_l Sigma_0)^{-1}``
-        per level (:func:`~multilevel.core.single_term.level_q`), ``C_eff = R - C Q C'``, then
-        the dense factor of ``Lambda_r' C_eff Lambda_r + I_z``."""
-        s, _, E, Q = level_q(self.p0, theta[:self.m0], self._d, self._det_d, self._adj_d)
-        if not E.min() > 0:  # also false for NaN
-            raise NotPositiveDefinite("non-positive level determinant")
+        per level (:mod:`~multilevel.core.single_term`), ``C_eff = R - C Q C'``, then the
+        dense factor of ``Lambda_r' C_eff Lambda_r + I_z``. Returns ``(log|L_Z|^2, L, parts)``
+        with ``parts = (s, E, Q, Lambda_r' C_eff)`` for the gradient."""
+        c = sigma_coefficients(self.p0, theta)
+        E = c @ self._Dk                                 # det(I + D_l Sigma_0) per level
+        ld0 = float(np.log(E).sum())                     # E >= 1: finite unless theta is not
+        if not abs(ld0) < math.inf:
+            raise NotPositiveDefinite("no finite level determinant")
+        inv_e = 1.0 / E
         C = self.C
-        if self.p0 == 1:
-            CQ = C * Q[0]
+        if self.p0 == 1:  # Q_l = s / E_l; C diag(Q) C' (OpenBLAS's gemm beats its syrk here)
+            s, Q = c[1:], c[1] * inv_e[None]
+            G = self.R - (C * Q[0]) @ C.T
         else:  # C_l Q_l for the two columns of every level
+            s, _, Q = packed_q(2, c, inv_e, self._adj_d)
             C0, C1 = C[:, 0::2], C[:, 1::2]
             CQ = np.empty_like(C)
             CQ[:, 0::2] = C0 * Q[0] + C1 * Q[1]
             CQ[:, 1::2] = C0 * Q[1] + C1 * Q[2]
-        G = self.R - CQ @ C.T
-        lam = self._lam
-        lam.reshape(-1)[self._lam_flat] = theta[self.m0:][self._tidx]
+            G = self.R - CQ @ C.T
         if self._scalar_rest:  # Lambda_r diagonal: its products are row and column scalings
-            scale = lam.diagonal()
+            scale = self._scale
+            scale[:self.q_rest] = theta[self._scale_theta]
             LG = G * scale[:, None]
             S = LG * scale
         else:
+            lam = self._lam
+            lam.reshape(-1)[self._lam_flat] = theta[self.m0:][self._tidx]
             LG = lam.T @ G
             S = LG @ lam
         S.reshape(-1)[self._diag_flat] += 1.0  # + I_z through a strided view
         L = cholesky_lower(S)
-        ld = float(np.log(E).sum()) + 2.0 * float(np.log(L.reshape(-1)[self._diag_flat]).sum())
+        ld = ld0 + 2.0 * float(np.log(L.reshape(-1)[self._diag_flat]).sum())
         return ld, L, (s, E, Q, LG)
 
     def _closed_gradient(self, theta: np.ndarray):
@@ -176,6 +193,8 @@ class SchurObjective:
         g_rest = 2.0 * np.stack([np.bincount(t, T[h], self._n_rest) for h in range(3)])
         # the first term: -C_l' Psi C_l per level, packed (an off-diagonal entry twice)
         lam = self._lam
+        if self._scalar_rest:  # _closed scaled by Lambda_r's diagonal without filling it
+            lam.reshape(-1)[self._lam_flat] = theta[self.m0:][self._tidx]
         PsiC = (lam @ Psi_M @ lam.T) @ self.C             # (3, r, q0)
         C, l0 = self.C, E.size
         if self.p0 == 1:
