@@ -144,12 +144,34 @@ def lmm_gradient(problem, tm):
     return None
 
 
+def dense_newton(problem, tm):
+    """The exact-Hessian criterion (:class:`multilevel.core.dense_newton.DenseNewton`) of a
+    small model with terms without covariance structures, else None: where the analytic
+    gradient is used (:meth:`LmerControl.use_gradient`), Newton's method with it takes
+    about half the evaluations of the quasi-Newton one.
+
+    Examples
+    --------
+    >>> import multilevel as ml
+    >>> from multilevel.core.covstruct import ThetaMap
+    >>> m = ml.lmer("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"))
+    >>> type(dense_newton(m.problem, ThetaMap.for_terms(m.terms))).__name__
+    'DenseNewton'
+    """
+    if not tm.identity or not hasattr(problem, "_fast"):
+        return None
+    from ..core.dense_newton import DenseNewton
+
+    return DenseNewton(problem) if DenseNewton.applies(problem) else None
+
+
 def minimise(problem, tm, terms, start, step, control: LmerControl):
     """lmer's optimiser: ``(OptSummary, gradient or None)``.
 
     With an analytic gradient (:func:`lmm_gradient`) where :meth:`LmerControl.use_gradient`,
     the trust-region SR1 method (:func:`multilevel.core.trust_region.trust_sr1`, bounds by
-    reflection through the columns of the factors); where it fails, and otherwise, NLopt's
+    reflection through the columns of the factors), or Newton's method where the exact
+    Hessian is at hand (:func:`dense_newton`, small models); where it fails, and otherwise, NLopt's
     BOBYQA from ``start`` with ``control``'s settings and first trust region ``step`` (lme4's
     optimiser), within what is left of ``control.maxeval``. The gradient, when the method
     used it, is returned for the convergence checks (lme4's finite differences otherwise).
@@ -163,7 +185,7 @@ def minimise(problem, tm, terms, start, step, control: LmerControl):
     >>> ctl = LmerControl(optimizer="gradient")
     >>> opt, grad = minimise(m.problem, tm, m.terms, m.opt_summary.theta0, None, ctl)
     >>> opt.optimizer, round(opt.fmin, 4), grad is not None
-    ('trust-region SR1', 1743.6283, True)
+    ('trust-region Newton', 1743.6283, True)
     """
     import numpy as np
 
@@ -172,12 +194,19 @@ def minimise(problem, tm, terms, start, step, control: LmerControl):
     from ..core.trust_region import trust_sr1
 
     start = np.asarray(start, dtype=float)
-    gradient = lmm_gradient(problem, tm) if control.use_gradient(start.size) else None
+    use_gradient = control.use_gradient(start.size)
+    newton = dense_newton(problem, tm) if use_gradient else None
+    gradient = lmm_gradient(problem, tm) if use_gradient and newton is None else None
     opt, spent = None, 0
-    if gradient is not None:
-        opt = trust_sr1(gradient, start, tm.lower, columns=theta_columns([t.p for t in terms]),
-                        maxeval=min(control.maxeval, TRUST_MAXEVAL_PER_PARAM * (start.size + 1)))
+    if newton is not None or gradient is not None:
+        # a small model: Newton's method with the exact Hessian; else quasi-Newton (SR1)
+        opt = trust_sr1(newton or gradient, start, tm.lower,
+                        columns=theta_columns([t.p for t in terms]),
+                        maxeval=min(control.maxeval, TRUST_MAXEVAL_PER_PARAM * (start.size + 1)),
+                        hessian=newton is not None)
         spent = opt.feval
+        if newton is not None:
+            gradient = newton.objective_and_gradient
     if opt is None or (not opt.converged and spent < control.maxeval):
         fallback = bobyqa(tm.wrap(problem.objective), start, tm.lower,
                           xtol_abs=control.xtol_abs, ftol_abs=control.ftol_abs,
