@@ -120,6 +120,8 @@ def analytic_derivs(fg: Callable, x: np.ndarray) -> tuple[np.ndarray, np.ndarray
     """The gradient ``fg(x)[1]`` and the Hessian by forward differences of it (``p + 1``
     gradient calls instead of :func:`fd_derivs`' ``O(p^2)`` evaluations; steps go upwards,
     inside the lower bounds). None when ``fg`` has no gradient at or next to ``x``.
+    Where ``fg`` returns ``(f, grad, Hessian)`` (an exact Hessian, e.g.
+    :class:`multilevel.core.dense_newton.DenseNewton`) that Hessian is used: one call.
 
     Examples
     --------
@@ -128,10 +130,16 @@ def analytic_derivs(fg: Callable, x: np.ndarray) -> tuple[np.ndarray, np.ndarray
     >>> g, H = analytic_derivs(fg, np.array([1.0, 2.0]))
     >>> np.round(g, 6).tolist(), np.round(H, 4).tolist()
     ([8.0, 3.0], [[2.0, 3.0], [3.0, 0.0]])
+    >>> fgh = lambda x: fg(x) + (np.array([[2.0, 3.0], [3.0, 0.0]]),)
+    >>> analytic_derivs(fgh, np.array([1.0, 2.0]))[1].tolist()
+    [[2.0, 3.0], [3.0, 0.0]]
     """
-    grad = fg(x)[1]
+    out = fg(x)
+    grad = out[1]
     if grad is None:
         return None
+    if len(out) > 2 and out[2] is not None:  # the exact Hessian, with the gradient
+        return grad, out[2]
     hess = gradient_hessian(fg, x, grad)
     return None if hess is None else (grad, hess)
 
@@ -142,7 +150,8 @@ def check_convergence(fn, theta: np.ndarray, lower: np.ndarray,
     """Messages in lme4's wording when the optimum fails the gradient or Hessian check.
 
     ``fg(theta) -> (f, grad)``, when given, supplies an analytic gradient: the Hessian is
-    then its forward differences (:func:`analytic_derivs`); otherwise both come from
+    then its forward differences, or exact where ``fg`` returns ``(f, grad, Hessian)``
+    (:func:`analytic_derivs`); otherwise both come from
     lme4's finite differences of ``fn`` (:func:`fd_derivs`, which evaluates its points all
     at once with ``fn_many`` when given, and takes ``f_theta = fn(theta)`` when known).
 
