@@ -92,3 +92,43 @@ def test_the_expansion_is_skipped_when_its_stack_would_be_large():
     theta = np.r_[1.0, 0.1, 0.2, 0.3, 1.0, 0.1, 0.2, 1.0, 0.1, 1.0, 0.5, 0.2, 0.7]
     ld, LXX = obj(theta)
     assert np.isfinite(ld) and np.isfinite(LXX).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), ps=st.lists(st.integers(1, 3), min_size=1, max_size=2),
+       reml=st.booleans())
+def test_criterion_function_and_batches_give_the_objective(seed, ps, reml):
+    """The optimiser's lean function is ``objective`` to the last bit; the batched
+    evaluation of the convergence checks (one matrix product, one batched Cholesky) equals
+    it to rounding."""
+    rng = np.random.default_rng(seed)
+    n = 50
+    terms = []
+    for p in ps:
+        l = int(rng.integers(2, 6))
+        codes = np.concatenate([np.arange(l), rng.integers(0, l, n - l)])
+        Z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(p - 1)])
+        terms.append(TermData(codes, Z, l))
+    A = form_crossproducts(terms, np.column_stack([np.ones(n), rng.normal(size=n)]),
+                           rng.normal(size=n))
+    prob = LmmProblem(A, reml=reml)
+    lower = theta_lower(ps)
+    m = sum(n_theta(p) for p in ps)
+    thetas = np.where(np.isfinite(lower), rng.uniform(0.0, 2.0, (4, m)), rng.normal(size=(4, m)))
+    f = prob.objective_function()
+    single = [prob.objective(t) for t in thetas]
+    assert [f(t) for t in thetas] == single
+    assert prob.batches
+    np.testing.assert_allclose(prob.objectives(thetas), single, rtol=1e-12)
+
+
+def test_a_batch_with_a_failed_point_is_evaluated_row_by_row():
+    g = np.repeat(np.arange(3), 2)
+    A = form_crossproducts([TermData(g, np.ones((6, 1)), 3)], np.ones((6, 1)),
+                           np.array([1.0, 2.0, 4.0, 4.0, 6.0, 9.0]))
+    prob = LmmProblem(A)
+    with pytest.raises(NotPositiveDefinite):
+        prob._fast().many(np.array([[0.5], [np.nan]]))
+    with np.errstate(invalid="ignore"):
+        out = prob.objectives(np.array([[0.5], [np.nan]]))
+    assert out[0] == pytest.approx(prob.objective(np.array([0.5])), rel=1e-12)

@@ -87,12 +87,15 @@ _CHOLESKY_LO = getattr(getattr(np.linalg, "_umath_linalg", None), "cholesky_lo",
 
 
 def cholesky_lower(S: np.ndarray) -> np.ndarray:
-    """The lower Cholesky factor of ``S``; raises NotPositiveDefinite.
+    """The lower Cholesky factor of ``S`` (or of each matrix of a stack ``S[..., :, :]``);
+    raises NotPositiveDefinite when one is not positive definite.
 
     Examples
     --------
     >>> cholesky_lower(np.array([[4.0, 2.0], [2.0, 5.0]])).tolist()
     [[2.0, 0.0], [1.0, 2.0]]
+    >>> cholesky_lower(np.array([[[4.0]], [[9.0]]])).tolist()
+    [[[2.0]], [[3.0]]]
     """
     if _CHOLESKY_LO is None:  # numpy without the private kernel: the public function
         try:
@@ -101,6 +104,8 @@ def cholesky_lower(S: np.ndarray) -> np.ndarray:
             raise NotPositiveDefinite(str(exc)) from exc
     with np.errstate(invalid="ignore"):
         L = _CHOLESKY_LO(S)
-    if not L[-1, -1] == L[-1, -1]:  # NaN: a pivot failed (the kernel fills all of L)
+    last = L[..., -1, -1]
+    # NaN: a pivot failed (the kernel fills all of that factor with NaN)
+    if not (last == last if S.ndim == 2 else (last == last).all()):
         raise NotPositiveDefinite("the system is not positive definite")
     return L

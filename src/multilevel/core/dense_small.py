@@ -169,7 +169,83 @@ class DenseObjective:
             m = self.full.shape[0]
             L = cholesky_lower((coef @ K).reshape(m, m))
         q = self.q
-        return 2.0 * float(np.log(L.reshape(-1)[self._diag_z]).sum()), L[q:, q:]
+        return 2.0 * float(np.add.reduce(np.log(L.reshape(-1)[self._diag_z]))), L[q:, q:]
+
+    def criterion_function(self, criterion, bad: float):
+        """``theta -> criterion(log|L_Z|^2, L_XX)`` (``bad`` where ``S`` is not positive
+        definite) with the least work per call: the optimiser's inner loop (imm10: 77
+        BOBYQA evaluations). The same arithmetic as :meth:`__call__`, so the same values to
+        the last bit; :meth:`__call__` itself without the quadratic expansion.
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData, form_crossproducts
+        >>> g = np.repeat(np.arange(3), 2)
+        >>> A = form_crossproducts([TermData(g, np.ones((6, 1)), 3)], np.ones((6, 1)),
+        ...                        np.arange(6.0))
+        >>> obj = DenseObjective(A)
+        >>> f = obj.criterion_function(lambda ld, LXX: ld + float(LXX[-1, -1]), 1e300)
+        >>> ld, LXX = obj(np.array([0.5]))
+        >>> f(np.array([0.5])) == ld + float(LXX[-1, -1])
+        True
+        """
+        if self._expansion is None:
+            def slow(theta):
+                try:
+                    return criterion(*self(theta))
+                except NotPositiveDefinite:
+                    return bad
+            return slow
+        K, coef, ia, ib = self._expansion
+        n, m, q = self._n_theta, self.full.shape[0], self.q
+        linear, quadratic = coef[1:1 + n], coef[1 + n:]
+        diag_z, multiply, log, total = self._diag_z, np.multiply, np.log, np.add.reduce
+
+        def f(theta):
+            coef[0] = 1.0
+            linear[:] = theta
+            multiply(theta[ia], theta[ib], out=quadratic)
+            try:
+                L = cholesky_lower((coef @ K).reshape(m, m))
+            except NotPositiveDefinite:
+                return bad
+            return criterion(2.0 * float(total(log(L.reshape(-1)[diag_z]))), L[q:, q:])
+        return f
+
+    def many(self, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(log|L_Z|^2, L_XX)`` for every row of ``thetas`` (the finite-difference points
+        of the convergence checks): ``S`` of all rows by one matrix product with the
+        quadratic expansion and one batched Cholesky, the same arithmetic as
+        :meth:`__call__` row by row. Raises NotPositiveDefinite if any row's ``S`` is not
+        positive definite (:meth:`multilevel.core.lmm.LmmProblem.objectives` then takes
+        the rows one at a time).
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData, form_crossproducts
+        >>> g = np.repeat(np.arange(3), 2)
+        >>> A = form_crossproducts([TermData(g, np.ones((6, 1)), 3)], np.ones((6, 1)),
+        ...                        np.arange(6.0))
+        >>> obj = DenseObjective(A)
+        >>> lds, LXXs = obj.many(np.array([[0.5], [1.0]]))
+        >>> bool(np.allclose(lds, [obj(np.array([t]))[0] for t in (0.5, 1.0)]))
+        True
+        """
+        thetas = np.asarray(thetas, dtype=float)
+        q, m = self.q, self.full.shape[0]
+        if self._expansion is None:
+            parts = [self(t) for t in thetas]
+            return (np.array([ld for ld, _ in parts]),
+                    np.array([LXX for _, LXX in parts]).reshape(len(parts), m - q, m - q))
+        K, _, ia, ib = self._expansion
+        N, n = thetas.shape
+        coef = np.empty((N, K.shape[0]))
+        coef[:, 0] = 1.0
+        coef[:, 1:1 + n] = thetas
+        np.multiply(thetas[:, ia], thetas[:, ib], out=coef[:, 1 + n:])
+        L = cholesky_lower((coef @ K).reshape(N, m, m))
+        logdet = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)[:, :q]).sum(axis=1)
+        return logdet, L[:, q:, q:]
 
     def _inverse(self, L11: np.ndarray) -> np.ndarray:
         """``L11^{-1}`` by blocks: with ``L11 = [[D, 0], [B, E]]`` and ``D`` the first term's

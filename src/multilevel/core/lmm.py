@@ -157,6 +157,26 @@ class LmmProblem:
         except NotPositiveDefinite:
             return BAD_OBJECTIVE
 
+    def objective_function(self):
+        """``theta -> objective(theta)``, the same values with the least work per call: the
+        dense objective's :meth:`~multilevel.core.dense_small.DenseObjective.criterion_function`
+        for a small model, else :meth:`objective` itself (the optimiser's inner loop).
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData, form_crossproducts
+        >>> g = np.repeat(np.arange(3), 2)
+        >>> A = form_crossproducts([TermData(g, np.ones((6, 1)), 3)], np.ones((6, 1)),
+        ...                        np.array([1.0, 2.0, 4.0, 4.0, 6.0, 9.0]))
+        >>> prob = LmmProblem(A)
+        >>> prob.objective_function()(np.array([0.8])) == prob.objective(np.array([0.8]))
+        True
+        """
+        fast = self._fast()
+        if isinstance(fast, DenseObjective):
+            return fast.criterion_function(self._criterion, BAD_OBJECTIVE)
+        return self.objective
+
     def objectives(self, thetas: np.ndarray) -> np.ndarray:
         """:meth:`objective` at each row of ``thetas`` (the finite-difference points of the
         convergence checks): in one batch where the fast objective has one (a ``many``
@@ -196,8 +216,8 @@ class LmmProblem:
         >>> g = np.repeat(np.arange(3), 2)
         >>> A = form_crossproducts([TermData(g, np.ones((6, 1)), 3)], np.ones((6, 1)),
         ...                        np.arange(6.0))
-        >>> LmmProblem(A).batches  # the dense objective evaluates one theta at a time
-        False
+        >>> LmmProblem(A).batches  # the dense objective: one batched Cholesky
+        True
         """
         return hasattr(self._fast(), "many")
 

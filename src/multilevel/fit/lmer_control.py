@@ -171,9 +171,9 @@ def minimise(problem, tm, terms, start, step, control: LmerControl):
     With an analytic gradient (:func:`lmm_gradient`) where :meth:`LmerControl.use_gradient`,
     the trust-region SR1 method (:func:`multilevel.core.trust_region.trust_sr1`, bounds by
     reflection through the columns of the factors), or Newton's method where the exact
-    Hessian is at hand (:func:`dense_newton`, small models); where it fails, and otherwise, NLopt's
-    BOBYQA from ``start`` with ``control``'s settings and first trust region ``step`` (lme4's
-    optimiser), within what is left of ``control.maxeval``. The gradient, when the method
+    Hessian is at hand (:func:`dense_newton`, small models); where it fails, and otherwise,
+    NLopt's BOBYQA from ``start`` with ``control``'s settings and first trust region ``step``
+    (lme4's optimiser), within what is left of ``control.maxeval``. The gradient, when the method
     used it, is returned for the convergence checks (lme4's finite differences otherwise).
 
     Examples
@@ -208,7 +208,10 @@ def minimise(problem, tm, terms, start, step, control: LmerControl):
         if newton is not None:
             gradient = newton.objective_and_gradient
     if opt is None or (not opt.converged and spent < control.maxeval):
-        fallback = bobyqa(tm.wrap(problem.objective), start, tm.lower,
+        fn = (problem.objective_function()  # the same values, least work per call
+              if tm.identity and hasattr(problem, "objective_function")
+              else tm.wrap(problem.objective))
+        fallback = bobyqa(fn, start, tm.lower,
                           xtol_abs=control.xtol_abs, ftol_abs=control.ftol_abs,
                           maxeval=control.maxeval - spent, initial_step=step)
         if spent:
