@@ -204,7 +204,7 @@ class SchurObjective:
             bar_q = -np.stack([np.einsum("il,hil->hl", C3[:, :, 0], P4[:, :, :, 0]),
                                2.0 * np.einsum("il,hil->hl", C3[:, :, 0], P4[:, :, :, 1]),
                                np.einsum("il,hil->hl", C3[:, :, 1], P4[:, :, :, 1])], axis=1)
-        g0 = theta_gradient(self.p0, theta[:self.m0], s, E, Q, bar_q, self._d, self._det_d,
+        g0 = theta_gradient(self.p0, theta[:self.m0], s, 1.0 / E, Q, bar_q, self._Dk,
                             self._adj_d)
         g = np.concatenate([g0, g_rest], axis=1)
         return ld, LXX, g[0], g[1], g[2]

@@ -140,7 +140,7 @@ class SingleTermObjective:
         O = self.P.reshape(m * m, self.k, l)[:, :k]
         bar_q = np.zeros((3, k, l))                   # channels: log|L_Z|^2, log|R_X|^2, r^2
         bar_q[1:] = -np.tensordot(bar.reshape(2, m * m), O, axes=1)
-        g = theta_gradient(self.p, theta, s, E, Q, bar_q, self.d, self.det_d, self.adj_d)
+        g = theta_gradient(self.p, theta, s, inv_e, Q, bar_q, self.Dk, self.adj_d)
         return ld, LXX, g[0], g[1], g[2]
 
 
@@ -269,58 +269,100 @@ def xy_seeds(LXX: np.ndarray) -> np.ndarray:
     return bar
 
 
-def level_q(p: int, theta: np.ndarray, d: np.ndarray, det_d, adj_d):
-    """``(s, det Sigma, E, Q)`` for one term's levels: packed ``Sigma = T T'``,
-    ``E_l = det(I + D_l Sigma)`` and packed ``Q_l = Sigma (I + D_l Sigma)^{-1}`` from the
-    packed level blocks ``d`` (``(l,)`` for ``p = 1``, ``(3, l)`` for ``p = 2``), ``det D_l``
-    and packed ``adj D_l``.
+def det_rows(D: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(Dk, adj D)`` of a ``(p, p, l)`` stack of symmetric level blocks (``p <= 2``): the
+    rows of :func:`level_tables`' ``Dk`` (``E = c @ Dk``) and the packed adjugates, for blocks
+    that change with theta (the coarser term of two nested ones).
 
     Examples
     --------
-    >>> s, det_s, E, Q = level_q(1, np.array([2.0]), np.array([1.0, 3.0]), None, None)
+    >>> Dk, adj = det_rows(np.array([[[4.0], [1.0]], [[1.0], [1.0]]]))
+    >>> Dk[:, 0].tolist(), adj[:, 0].tolist()
+    ([1.0, 4.0, 2.0, 1.0, 3.0], [1.0, -1.0, 4.0])
+    """
+    p, _, l = D.shape
+    Dk = np.empty((2 if p == 1 else 5, l))
+    Dk[0] = 1.0
+    if p == 1:
+        Dk[1] = D[0, 0]
+        return Dk, None
+    d00, d01, d11 = D[0, 0], D[1, 0], D[1, 1]
+    Dk[1], Dk[3] = d00, d11
+    np.multiply(d01, 2.0, out=Dk[2])
+    np.multiply(d00, d11, out=Dk[4])
+    Dk[4] -= d01 * d01
+    adj = np.empty((3, l))
+    adj[0], adj[2] = d11, d00
+    np.negative(d01, out=adj[1])
+    return Dk, adj
+
+
+def level_q(p: int, theta: np.ndarray, Dk: np.ndarray, adj_d):
+    """``(c, E, 1/E, s, Q)`` for one term's levels: :func:`sigma_coefficients`' ``c``,
+    ``E_l = det(I + D_l Sigma) = c @ Dk``, packed ``Sigma = T T'`` and packed
+    ``Q_l = Sigma (I + D_l Sigma)^{-1}`` (:func:`packed_q`). Raises
+    :class:`~multilevel.core.batched.NotPositiveDefinite` when some ``E_l`` is not positive.
+
+    Examples
+    --------
+    >>> c, E, inv_e, s, Q = level_q(1, np.array([2.0]), np.array([[1.0, 1.0], [1.0, 3.0]]),
+    ...                             None)
     >>> E.tolist(), Q.tolist()
     ([5.0, 13.0], [[0.8, 0.3076923076923077]])
     """
-    if p == 1:
-        s = float(theta[0]) ** 2
-        E = 1.0 + d * s
-        return np.array([s]), 0.0, E, (s / E)[None]
-    t0, t1, t2 = (float(v) for v in theta[:3])
-    s = np.array([t0 * t0, t0 * t1, t1 * t1 + t2 * t2])
-    det_s = (t0 * t2) ** 2
-    E = 1.0 + s[0] * d[0] + (2.0 * s[1]) * d[1] + s[2] * d[2] + det_s * det_d
-    Q = (s[:, None] + det_s * adj_d) / E
-    return s, det_s, E, Q
+    c = sigma_coefficients(p, theta)
+    E = c @ Dk
+    if not E.min() > 0:  # also false for NaN
+        raise NotPositiveDefinite("non-positive level determinant")
+    inv_e = 1.0 / E
+    s, _, Q = packed_q(p, c, inv_e, adj_d)
+    return c, E, inv_e, s, Q
 
 
-def theta_gradient(p: int, theta: np.ndarray, s, E, Q, bar_q, d, det_d, adj_d) -> np.ndarray:
+def theta_gradient(p: int, theta: np.ndarray, s, inv_e, Q, bar_q, Dk, adj_d) -> np.ndarray:
     """Derivatives by the term's theta, per channel, of ``sum_l (bar_l log E_l + bar_q_l . Q_l)``
     (``bar_l`` 1, 0, 0 for the three channels; ``bar_q`` ``(3, k, l)`` by the packed ``Q``,
     an off-diagonal entry counted once): the chain rule of :func:`level_q`. Returns
     ``(3, n_theta)``.
 
+    With ``Q_l = N_l / E_l``, ``N_l = s + det(Sigma) adj D_l`` and ``dE_l / ds_j`` the rows of
+    ``Dk`` after the first (``d_00, 2 d_01, d_11`` and ``det D_l`` times ``d det(Sigma)/ds_j``):
+
+    .. math::
+
+        \\frac{\\partial f}{\\partial s_j} = \\sum_l \\frac{\\bar q_{l,j}}{E_l}
+        + \\frac{\\partial \\det\\Sigma}{\\partial s_j}
+          \\sum_l \\frac{\\bar q_l \\cdot adj D_l}{E_l}
+        + \\sum_l \\beta_l \\frac{\\partial E_l}{\\partial s_j}, \\qquad
+        \\beta_l = \\frac{\\bar\\ell - \\bar q_l \\cdot Q_l}{E_l}
+
+    three products over the levels, then ``s`` to theta by the Jacobian of ``Sigma = T T'``.
+
     Examples
     --------
-    >>> d = np.array([1.0, 3.0])
-    >>> f = lambda t: np.log(level_q(1, np.array([t]), d, None, None)[2]).sum()
-    >>> s, _, E, Q = level_q(1, np.array([0.5]), d, None, None)
-    >>> g = theta_gradient(1, np.array([0.5]), s, E, Q, np.zeros((3, 1, 2)), d, None, None)
+    >>> Dk = np.array([[1.0, 1.0], [1.0, 3.0]])
+    >>> f = lambda t: np.log(level_q(1, np.array([t]), Dk, None)[1]).sum()
+    >>> c, E, inv_e, s, Q = level_q(1, np.array([0.5]), Dk, None)
+    >>> g = theta_gradient(1, np.array([0.5]), s, inv_e, Q, np.zeros((3, 1, 2)), Dk, None)
     >>> bool(np.isclose(g[0, 0], (f(0.5 + 1e-6) - f(0.5 - 1e-6)) / 2e-6))
     True
     """
-    bar_ld = np.array([1.0, 0.0, 0.0])
-    inv_e = 1.0 / E
-    beta = (bar_ld[:, None] - np.einsum("hkl,kl->hl", bar_q, Q)) * inv_e  # (3, l)
-    g_s = bar_q @ inv_e                                # (3, k): sum_l bar_q / E
+    h, k, l = bar_q.shape
+    # beta_l = (bar_l - bar_q_l . Q_l) / E_l, bar_l = (1, 0, 0) by channel
+    beta = np.einsum("hkl,kl->hl", bar_q, Q)
+    np.negative(beta, out=beta)
+    beta[0] += 1.0
+    beta *= inv_e
+    g_s = (bar_q.reshape(h * k, l) @ inv_e).reshape(h, k)  # sum_l bar_q / E
+    dE = beta @ Dk[1:].T                                    # sum_l beta dE/d(s, det Sigma)
     if p == 1:
-        g_s += (beta @ d)[:, None]                     # dE/ds = d
-        return 2.0 * theta[0] * g_s[:, 0:1]
-    alpha = np.einsum("hkl,kl->hl", bar_q, adj_d) * inv_e
-    d_det = np.array([s[2], -2.0 * s[1], s[0]])        # d det(Sigma) / d s_j
-    g_s += alpha.sum(axis=1)[:, None] * d_det[None, :]
-    # dE_l/ds_j = (d00, 2 d01, d11)_l + det(D_l) d_det_j
-    g_s += (beta @ d.T) * np.array([1.0, 2.0, 1.0]) + (beta @ det_d)[:, None] * d_det[None, :]
-    t0, t1, t2 = theta[:3]
-    return np.stack([2.0 * t0 * g_s[:, 0] + t1 * g_s[:, 1],
-                     t0 * g_s[:, 1] + 2.0 * t1 * g_s[:, 2],
-                     2.0 * t2 * g_s[:, 2]], axis=1)
+        return 2.0 * float(theta[0]) * (g_s + dE)
+    s0, s1, s2 = s.tolist()
+    d_det = np.array([s2, -2.0 * s1, s0])                   # d det(Sigma) / d s_j
+    alpha = bar_q.reshape(h, k * l) @ (adj_d * inv_e).ravel()  # sum_l bar_q . adj D / E
+    g_s += dE[:, :3]
+    g_s += (alpha + dE[:, 3])[:, None] * d_det
+    # s = (t0^2, t0 t1, t1^2 + t2^2): ds_j / dtheta_i
+    t0, t1, t2 = theta[:3].tolist()
+    jac = np.array([[2.0 * t0, 0.0, 0.0], [t1, t0, 0.0], [0.0, 2.0 * t1, 2.0 * t2]])
+    return g_s @ jac
