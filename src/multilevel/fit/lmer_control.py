@@ -205,8 +205,8 @@ def minimise(problem, tm, terms, start, step, control: LmerControl):
                         maxeval=min(control.maxeval, TRUST_MAXEVAL_PER_PARAM * (start.size + 1)),
                         hessian=newton is not None)
         spent = opt.feval
-        if newton is not None:
-            gradient = newton.objective_and_gradient
+        if newton is not None:  # (f, grad, Hessian): the checks take its exact Hessian
+            gradient = newton
     if opt is None or (not opt.converged and spent < control.maxeval):
         fn = (problem.objective_function()  # the same values, least work per call
               if tm.identity and hasattr(problem, "objective_function")
