@@ -11,6 +11,7 @@ objective itself and ``theta`` returns ``phi`` unchanged, so lme4's path is unto
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import accumulate
 from typing import Callable
 
@@ -96,7 +97,8 @@ class ThetaMap:
 
     Parameters
     ----------
-    structures : list of CovStructure, in the model's term order
+    structures : list of CovStructure, in the model's term order (kept as a tuple: a map is
+        not changed once made, and the identity maps are shared, see :meth:`for_terms`)
 
     Examples
     --------
@@ -110,11 +112,12 @@ class ThetaMap:
     """
 
     def __init__(self, structures: list[CovStructure]):
-        self.structures = list(structures)
+        self.structures = tuple(structures)
         self.identity = all(s.identity for s in self.structures)
         lowers = [s.lower() for s in self.structures]
         self._lower = np.concatenate(lowers) if lowers else np.zeros(0)
         self._lower.flags.writeable = False
+        self._diagonal = self._lower == 0  # lme4's theta: the diagonals of the T_k
         self.sizes = [lo.size for lo in lowers]
         self.n_phi = int(self._lower.size)
         tsizes = [n_theta(s.p) for s in self.structures]
@@ -132,11 +135,20 @@ class ThetaMap:
         >>> m = ml.lmer("Reaction ~ Days + diag(1 + Days | Subject)", ml.datasets.load("sleepstudy"))
         >>> ThetaMap.for_terms(m.terms)
         ThetaMap([Diagonal(p=2)])
+
+        Terms without a structure (lme4's) share one identity map per list of term sizes:
+        a fit does not make it again.
+
+        >>> from types import SimpleNamespace as NS
+        >>> ThetaMap.for_terms([NS(p=2, cov=None)]) is ThetaMap.for_terms([NS(p=2, cov=None)])
+        True
         """
+        if cls is ThetaMap and all(getattr(t, "cov", None) is None for t in terms):
+            return _identity_map(tuple(int(t.p) for t in terms))
         return cls([structure_of_term(t) for t in terms])
 
     def __repr__(self) -> str:
-        return f"ThetaMap({self.structures!r})"
+        return f"ThetaMap({list(self.structures)!r})"
 
     # ----- phi <-> theta ------------------------------------------------------------------
     def parts(self, phi: np.ndarray) -> list[np.ndarray]:
@@ -204,7 +216,7 @@ class ThetaMap:
         True
         """
         if self.identity:
-            return bool(np.any(np.asarray(phi)[self._lower == 0] < tol))
+            return bool((np.asarray(phi)[self._diagonal] < tol).any())
         return any(s.is_singular(x, tol) for s, x in zip(self.structures, self.parts(phi)))
 
     # ----- natural parameters ------------------------------------------------------------
@@ -277,3 +289,9 @@ class ThetaMap:
         lo = [s.sdcor_bounds()[0] for s in self.structures] + [np.zeros(1)]
         hi = [s.sdcor_bounds()[1] for s in self.structures] + [np.full(1, np.inf)]
         return np.concatenate(lo), np.concatenate(hi)
+
+
+@lru_cache(maxsize=128)
+def _identity_map(ps: tuple[int, ...]) -> ThetaMap:
+    """The (shared) identity map of unstructured terms with ``ps`` columns."""
+    return ThetaMap([Unstructured(p) for p in ps])
