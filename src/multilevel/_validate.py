@@ -618,10 +618,11 @@ def check_model_data(df, tree, bars, names=None):
     for name in used:
         if name not in columns:
             continue  # the design names the missing column
-        s = get(name)
-        dt = s.dtype
+        # the stored values' dtype first: no Series for numbers and factors (view.values)
+        dt = (view.values(name) if view is not None else get(name)).dtype
         if (isinstance(dt, np.dtype) and dt.kind in "biuf") or isinstance(dt, pd.CategoricalDtype):
             continue  # plain numbers or a factor: nothing below applies
+        s = get(name)
         if pd.api.types.is_complex_dtype(s.dtype) or (
                 s.dtype == object and s.head(1000).map(lambda v: isinstance(v, complex)).any()):
             raise DataError(two_line(

@@ -226,6 +226,32 @@ def test_the_rank_screen_never_changes_the_kept_columns(seed, n, p, kind):
         assert exact.all()
 
 
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(0, 6), p=st.integers(0, 4), data=st.data())
+def test_the_shared_gram_matrix_changes_no_magnitude_or_rank_verdict(n, p, data):
+    """build_design forms X'X once (gram_matrix) for the magnitude and the rank screens;
+    with it they refuse, warn and keep exactly what they do on their own."""
+    from multilevel.design.magnitudes import gram_matrix
+
+    values = st.sampled_from(SPECIAL + [2.0, -0.5, 7.0])
+    X = np.array([[data.draw(values) for _ in range(p)] for _ in range(n)]).reshape(n, p)
+    names = [f"x{j}" for j in range(p)]
+    G = gram_matrix(X)
+    if G is not None:
+        assert np.isfinite(G).all()
+    outcomes = []
+    for gram in (None, G):
+        try:
+            _validate.check_magnitudes(X, names, gram=gram)
+            outcome = "ok"
+        except DataError as e:
+            outcome = str(e)
+        if outcome == "ok" and p and np.isfinite(X).all():
+            outcome = rank.rank_mask(X, gram=gram).tolist()
+        outcomes.append(outcome)
+    assert outcomes[0] == outcomes[1]
+
+
 def test_designs_of_the_reference_shapes_are_unchanged_by_a_refit():
     sleep = ml.datasets.load("sleepstudy")
     with warnings.catch_warnings():

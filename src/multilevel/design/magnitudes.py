@@ -10,7 +10,8 @@ import math
 
 from multilevel.errors import DataError, two_line
 
-__all__ = ["MAX_SUM_SQUARES", "MIN_MAGNITUDE", "check_design_numbers", "check_magnitudes"]
+__all__ = ["MAX_SUM_SQUARES", "MIN_MAGNITUDE", "check_design_numbers", "check_magnitudes",
+           "gram_matrix"]
 
 #: Largest sum of squares of a column the cross-products can form without overflow (a
 #: column's largest value times the square root of the rows must stay below its root; lme4
@@ -76,7 +77,32 @@ def _column_top(v) -> tuple[float, int]:
     return (float(np.max(np.abs(v))) if v.size else 0.0), int(v.size)
 
 
-def _magnitude_suspects(X) -> list[int]:
+def gram_matrix(X):
+    """``X'X`` of a 2-D float array, or None when it could overflow: when a value is NaN,
+    infinite or larger than ``sqrt(MAX_SUM_SQUARES / n)`` (no column's sum of squares can
+    exceed ``MAX_SUM_SQUARES`` below that bound, nor, by Cauchy-Schwarz, any cross-product).
+
+    The model matrix's magnitude check reads its diagonal (:func:`check_magnitudes`'
+    `gram`) and the rank screen the whole of it, so it is formed once per design.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gram_matrix(np.array([[1.0, 2.0], [1.0, 0.0]])).tolist()
+    [[2.0, 2.0], [2.0, 4.0]]
+    >>> gram_matrix(np.array([[1e300]])) is None
+    True
+    """
+    n, p = X.shape
+    if n == 0 or p == 0:
+        return None
+    top = max(float(X.max()), -float(X.min()))
+    if not math.isfinite(top) or top > math.sqrt(MAX_SUM_SQUARES / n):
+        return None
+    return X.T @ X
+
+
+def _magnitude_suspects(X, gram=None) -> list[int]:
     """The columns of a 2-D float array that may be out of range for
     :func:`check_magnitudes`; the others certainly are not.
 
@@ -85,23 +111,28 @@ def _magnitude_suspects(X) -> list[int]:
     largest |value| from below (``max |x| >= sqrt(s_j / n)``): ``s_j >= n (2 MIN)^2`` rules
     out underflow (the factor 2 covers rounding). Reductions along the columns of a tall
     C-ordered array are slow in numpy (``X.max(axis=0)`` is ~25x a full ``X.max()``), which
-    this avoids."""
+    this avoids. A `gram` from :func:`gram_matrix` (which vouches for the first bound)
+    gives the sums of squares on its diagonal."""
     import numpy as np
 
     n, p = X.shape
     if n == 0 or p == 0:
         return []
-    top = max(float(X.max()), -float(X.min()))
-    if not math.isfinite(top) or top > math.sqrt(MAX_SUM_SQUARES / n):
-        return list(range(p))  # NaN, Inf or very large values: every column on its own
-    squares = np.einsum("ij,ij->j", X, X)
+    if gram is not None:
+        squares = np.diagonal(gram)
+    else:
+        top = max(float(X.max()), -float(X.min()))
+        if not math.isfinite(top) or top > math.sqrt(MAX_SUM_SQUARES / n):
+            return list(range(p))  # NaN, Inf or very large values: every column on its own
+        squares = np.einsum("ij,ij->j", X, X)
     return np.flatnonzero(squares < n * (2.0 * MIN_MAGNITUDE) ** 2).tolist()
 
 
-def check_magnitudes(X, xnames, y=None, response: str = "response") -> None:
+def check_magnitudes(X, xnames, y=None, response: str = "response", *, gram=None) -> None:
     """A DataError for a column whose squares overflow or underflow (see
     :func:`check_design_numbers`); called on the model matrix before collinear columns are
-    looked for (a column of 1e-300 would otherwise be dropped as zero).
+    looked for (a column of 1e-300 would otherwise be dropped as zero). `gram`: ``X'X``
+    from :func:`gram_matrix` when the caller has it (None: worked out here).
 
     Examples
     --------
@@ -121,7 +152,9 @@ def check_magnitudes(X, xnames, y=None, response: str = "response") -> None:
         _refuse_magnitude(f"the response {response!r}",
                           *_column_top(np.asarray(y, float).ravel()))
     X = (X if X.ndim == 2 else X.reshape(X.size, 1))[:, :len(xnames)]  # 1-D: one column
-    for j in _magnitude_suspects(X):  # in column order: the first out of range is named
+    if gram is not None and X.shape[1] != gram.shape[0]:
+        gram = None  # 1-D or trimmed X: not that Gram matrix
+    for j in _magnitude_suspects(X, gram):  # in column order: the first out of range is named
         _refuse_magnitude(f"the column {xnames[j]!r} of the fixed effects",
                           *_column_top(X[:, j]))
 

@@ -24,7 +24,7 @@ from multilevel.errors import RankDeficiencyWarning
 __all__ = ["rank_mask", "drop_collinear", "rank_deficiency_message"]
 
 
-def rank_mask(X: np.ndarray, tol: float = 1e-7) -> np.ndarray:
+def rank_mask(X: np.ndarray, tol: float = 1e-7, *, gram: np.ndarray | None = None) -> np.ndarray:
     """Which columns of `X` R keeps (True) and which are aliased (False).
 
     Parameters
@@ -32,6 +32,8 @@ def rank_mask(X: np.ndarray, tol: float = 1e-7) -> np.ndarray:
     X : ndarray, shape (n, p)
     tol : float
         R's ``qr`` tolerance (``1e-7`` in ``lm`` and lme4).
+    gram : ndarray, shape (p, p), optional
+        ``X'X`` when the caller has it (it screens clearly full-rank matrices).
 
     Returns
     -------
@@ -47,7 +49,7 @@ def rank_mask(X: np.ndarray, tol: float = 1e-7) -> np.ndarray:
     """
     X = np.asarray(X, dtype=float)
     n, p = X.shape
-    if _clearly_full_rank(X):
+    if _clearly_full_rank(X) if gram is None else _clearly_full_rank(X, gram=gram):
         return np.ones(p, dtype=bool)
     norms = np.linalg.norm(X, axis=0)
     norms[norms == 0] = 1.0  # dqrdc2: a zero column compares against 1
@@ -64,13 +66,13 @@ def rank_mask(X: np.ndarray, tol: float = 1e-7) -> np.ndarray:
     return keep
 
 
-def _clearly_full_rank(X: np.ndarray, margin: float = 1e-3) -> bool:
+def _clearly_full_rank(X: np.ndarray, margin: float = 1e-3, gram=None) -> bool:
     """A cheap screen on ``X'X``: every column keeps more than ``margin`` of its norm after
     projection (far above ``tol``, so the squared conditioning of the Gram matrix cannot
     change the verdict). Undecided cases go through the exact sequential test."""
     if X.shape[1] == 0 or X.shape[0] < X.shape[1]:
         return False
-    G = X.T @ X
+    G = X.T @ X if gram is None else gram
     if G.shape[0] <= _SMALL_GRAM:
         return _small_gram_clearly_full_rank(G.tolist(), margin)
     d = np.sqrt(np.diag(G))
@@ -134,7 +136,8 @@ def rank_deficiency_message(n_dropped: int) -> str:
 
 
 def drop_collinear(X: np.ndarray, names: list[str], tol: float = 1e-7, *,
-                   warn: bool = True) -> tuple[np.ndarray, list[str], list[str]]:
+                   warn: bool = True, gram: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, list[str], list[str]]:
     """Drop aliased columns like lme4 and warn with lme4's message.
 
     Parameters
@@ -145,6 +148,8 @@ def drop_collinear(X: np.ndarray, names: list[str], tol: float = 1e-7, *,
     tol : float
     warn : bool
         Emit a :class:`~multilevel.errors.RankDeficiencyWarning` when columns are dropped.
+    gram : ndarray, optional
+        ``X'X`` when the caller has it (see :func:`rank_mask`).
 
     Returns
     -------
@@ -162,7 +167,7 @@ def drop_collinear(X: np.ndarray, names: list[str], tol: float = 1e-7, *,
     >>> kept, dropped
     (['(Intercept)', 'a'], ['b'])
     """
-    mask = rank_mask(X, tol) if X.shape[1] else np.zeros(0, dtype=bool)
+    mask = rank_mask(X, tol, gram=gram) if X.shape[1] else np.zeros(0, dtype=bool)
     dropped = [nm for nm, k in zip(names, mask) if not k]
     if dropped and warn:
         warnings.warn(rank_deficiency_message(len(dropped)), RankDeficiencyWarning,

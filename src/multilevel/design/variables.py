@@ -26,7 +26,7 @@ from multilevel.errors import DataError, two_line
 from multilevel.formula.check import FACTOR_FUNCTIONS
 from multilevel.formula.nodes import BinOp, Call, Name, Node, Num, Paren, Str, Unary, deparse
 
-__all__ = ["Columns", "NumVar", "FacVar", "column", "eval_numeric", "eval_factor", "eval_variable",
+__all__ = ["Columns", "NumVar", "FacVar", "column", "column_values", "eval_numeric", "eval_factor", "eval_variable",
            "is_factor_node", "is_ordered", "r_label", "names_in"]
 
 
@@ -66,21 +66,26 @@ class Columns:
     building a design reads each model column several times (checks, type tests, values).
     The evaluators here need only ``len(df)``, ``df.columns`` (membership, listing) and
     ``df[name]``, which this view provides; ``frame`` is the DataFrame itself.
+    :meth:`values` gives a column's stored array without building a Series at all (~1 us),
+    which is all the type tests, numeric columns and Categorical codes need.
 
     Examples
     --------
     >>> cols = Columns(pd.DataFrame({"x": [1.0, 2.0]}))
     >>> len(cols), "x" in cols.columns, cols["x"] is cols["x"]
     (2, True, True)
+    >>> cols.values("x")
+    array([1., 2.])
     """
 
-    __slots__ = ("frame", "columns", "memo", "_series", "_n")
+    __slots__ = ("frame", "columns", "memo", "_series", "_values", "_n")
 
     def __init__(self, frame: pd.DataFrame):
         self.frame = frame
         self.columns = frame.columns
         self.memo: dict = {}  # what the design derives from a column once (factor codes)
         self._series: dict = {}
+        self._values: dict = {}
         self._n = len(frame)
 
     def __len__(self) -> int:
@@ -91,6 +96,48 @@ class Columns:
         if s is None:
             s = self._series[name] = self.frame[name]
         return s
+
+    def values(self, name):
+        """The column's values as stored: a numpy array or a pandas ExtensionArray (a
+        Categorical, an Arrow-backed string array, ...); read only, never written to."""
+        a = self._values.get(name)
+        if a is None:
+            s = self._series.get(name)
+            a = self._values[name] = (_frame_values(self.frame, name) if s is None
+                                      else _stored_values(s))
+        return a
+
+
+def _stored_values(s: pd.Series):
+    """What a Series stores: its numpy array (a view), or its ExtensionArray."""
+    return s.to_numpy() if isinstance(s.dtype, np.dtype) else s.array
+
+
+def _frame_values(frame: pd.DataFrame, name):
+    """A frame's column as stored, without the Series ``frame[name]`` would build.
+
+    ``DataFrame._get_column_array`` (pandas >= 1.4) hands out the block's values for a
+    position; the Series route is taken where it is missing or `name` is not one position."""
+    get = getattr(frame, "_get_column_array", None)
+    if get is not None:
+        loc = frame.columns.get_loc(name)
+        if isinstance(loc, (int, np.integer)):
+            return get(int(loc))
+    return _stored_values(frame[name])
+
+
+def column_values(df, name: str, role: str = ""):
+    """The values of column `name` as stored (see :meth:`Columns.values`), or the
+    DataError of :func:`column`.
+
+    Examples
+    --------
+    >>> column_values(pd.DataFrame({"g": pd.Categorical(["b", "a"])}), "g").codes.tolist()
+    [1, 0]
+    """
+    if isinstance(df, Columns) and name in df.columns:
+        return df.values(name)
+    return _stored_values(column(df, name, role))
 
 
 def r_label(v) -> str:
@@ -160,7 +207,11 @@ def column(df: pd.DataFrame, name: str, role: str = "") -> pd.Series:
 
 
 def _is_factor_series(s: pd.Series) -> bool:
-    dt = s.dtype
+    return _is_factor_dtype(s.dtype)
+
+
+def _is_factor_dtype(dt) -> bool:
+    """Whether a column of this dtype is a factor (R: factor, character or logical)."""
     if isinstance(dt, np.dtype):  # numpy: bool, object, text (the pandas tests' answers)
         return dt.kind in "bOSU"
     return (isinstance(dt, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dt)
@@ -172,8 +223,19 @@ def is_factor_node(node: Node, df: pd.DataFrame) -> bool:
     if isinstance(node, Call):
         return node.func in FACTOR_FUNCTIONS
     if isinstance(node, Name):
-        return _is_factor_series(column(df, node.id))
+        return _is_factor_dtype(column_values(df, node.id).dtype)
     return False
+
+
+def _numeric_values(a, name: str) -> np.ndarray:
+    """A column's stored values (:func:`column_values`) as a new float array, NaN for NA."""
+    dt = a.dtype
+    if isinstance(dt, np.dtype) and dt.kind in "fiub":
+        return np.array(a, dtype=float)  # a copy, as _numeric_column's
+    if not isinstance(dt, np.dtype) and (pd.api.types.is_bool_dtype(dt)
+                                         or pd.api.types.is_numeric_dtype(dt)):
+        return a.to_numpy(dtype=float, na_value=np.nan)  # what Series.to_numpy calls
+    return _numeric_column(pd.Series(a, copy=False), name)  # the rest: as a Series
 
 
 def _numeric_column(s: pd.Series, name: str) -> np.ndarray:
@@ -287,7 +349,7 @@ def eval_numeric(node: Node, df: pd.DataFrame, state: dict, fit: bool) -> np.nda
             return np.ones(n)
         if node.id in ("FALSE", "F"):
             return np.zeros(n)
-        return _numeric_column(column(df, node.id), node.id)
+        return _numeric_values(column_values(df, node.id), node.id)
     if isinstance(node, Num):
         return np.full(n, node.value)
     if isinstance(node, Paren):
@@ -365,9 +427,14 @@ def _factor_values(node: Node, df: pd.DataFrame, state, fit):
         drop = node.func in ("factor", "ordered")
         inner = node.args[0].value
     if isinstance(inner, Name):
+        a = column_values(df, inner.id)  # no Series for Categoricals and numpy integers
+        if isinstance(a.dtype, pd.CategoricalDtype):  # no .cat accessor (~60 us)
+            return a.codes.astype(np.int64), _category_labels(a.dtype.categories), drop
+        if isinstance(a, np.ndarray) and a.dtype.kind in "iu":
+            hit = _integer_codes(np.asarray(a, dtype=np.int64))
+            if hit is not None:
+                return hit
         s = column(df, inner.id)
-        if isinstance(s.dtype, pd.CategoricalDtype):  # .array: no .cat accessor (~60 us)
-            return s.array.codes.astype(np.int64), _category_labels(s.dtype.categories), drop
         if pd.api.types.is_bool_dtype(s.dtype):
             na = s.isna().to_numpy()
             vals = s.fillna(False).astype(bool).to_numpy().astype(np.int64)
@@ -389,13 +456,9 @@ def _factor_values(node: Node, df: pd.DataFrame, state, fit):
             return codes, uniq, drop
         if pd.api.types.is_integer_dtype(s.dtype) and (
                 isinstance(s.dtype, np.dtype) or not s.hasnans):  # numpy ints have no NA
-            v = s.to_numpy(dtype=np.int64)
-            lo = int(v.min()) if len(v) else 0
-            if len(v) and int(v.max()) - lo < 4 * len(v) + 1_000_000:
-                present = np.bincount(v - lo) > 0  # integer codes in O(n)
-                remap = np.cumsum(present) - 1
-                uniq = np.flatnonzero(present) + lo
-                return remap[v - lo], [str(int(u)) for u in uniq], True
+            hit = _integer_codes(s.to_numpy(dtype=np.int64))
+            if hit is not None:
+                return hit
         x = _numeric_column(s, inner.id)
     else:
         x = eval_numeric(inner, df, state, fit)
@@ -409,6 +472,18 @@ def _factor_values(node: Node, df: pd.DataFrame, state, fit):
     else:
         labels = [r_label(float(u)) for u in uniq]
     return codes, labels, True
+
+
+def _integer_codes(v: np.ndarray):
+    """(codes, labels, True) of integer values in O(n) (bincount), or None when their
+    range is too wide for that (then they are hashed as numbers)."""
+    lo = int(v.min()) if len(v) else 0
+    if len(v) and int(v.max()) - lo < 4 * len(v) + 1_000_000:
+        present = np.bincount(v - lo) > 0  # integer codes in O(n)
+        remap = np.cumsum(present) - 1
+        uniq = np.flatnonzero(present) + lo
+        return remap[v - lo], [str(u) for u in uniq.tolist()], True
+    return None
 
 
 #: id(categories Index) -> (weak reference to it, its labels): a factor's labels are
@@ -460,7 +535,7 @@ def is_ordered(node: Node, df: pd.DataFrame) -> bool:
             return False
         node = node.args[0].value
     if isinstance(node, Name) and node.id in df.columns:
-        dt = df[node.id].dtype
+        dt = column_values(df, node.id).dtype
         return isinstance(dt, pd.CategoricalDtype) and bool(dt.ordered)
     return False
 
