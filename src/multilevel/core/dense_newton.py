@@ -1,5 +1,6 @@
-"""The profiled criterion of a small model with its exact gradient and Hessian, for Newton's
-method (:func:`multilevel.core.trust_region.trust_sr1` with ``hessian=True``).
+"""The profiled criterion of a small model with its exact gradient and Hessian: lme4's
+convergence checks after the gradient method (:func:`multilevel.fit.checks.analytic_derivs`)
+take this Hessian in one call instead of ``p + 1`` gradients.
 
 On the dense path (:class:`~multilevel.core.dense_small.DenseObjective`) the whole system
 ``S(theta) = Lt' C Lt + blockdiag(I_q, 0)`` is a quadratic in theta with constant matrices,

@@ -37,18 +37,12 @@ EDGE_RESTARTS = 3  # restarts from inside a bound after stopping on it (lme4 mak
 EDGE_STEP = 1e-4   # how far inside the bound the one-sided slope is measured
 POLISH_STEPS = 3   # steps by the gradient alone once the deviance stops resolving them
 POLISH_XTOL = 1e-10  # ... until they are this short, relative to theta
-FLAT_CURVATURE = 1e-8  # exact Hessians: eigenvalues this small, relative, count as flat
 
 
 def trust_sr1(fg: Callable, theta0: np.ndarray, lower: np.ndarray, *,
               columns: list | None = None, pred_tol: float = 1e-10, maxeval: int = 1000,
-              boundary_tol: float = 1e-5, hessian: bool = False) -> OptSummary:
+              boundary_tol: float = 1e-5) -> OptSummary:
     """Minimise ``f`` subject to ``theta >= lower`` from ``fg(theta) -> (f, grad)``.
-
-    With ``hessian=True``, ``fg(theta) -> (f, grad, Hessian)`` and the quadratic model of
-    each step is the exact Hessian at the current point instead of the SR1 update: the
-    trust-region Newton method (Nocedal & Wright, Algorithm 4.1 with ``B_k`` the Hessian),
-    which converges quadratically near the optimum.
 
     ``columns``: index arrays whose joint change of sign leaves ``f`` unchanged, the first
     index of each being a parameter bounded below by 0 (the columns of lme4's factors,
@@ -76,25 +70,12 @@ def trust_sr1(fg: Callable, theta0: np.ndarray, lower: np.ndarray, *,
     >>> f = lambda t: ((t[0] ** 2 - 1) ** 2, np.array([4 * t[0] * (t[0] ** 2 - 1)]))
     >>> trust_sr1(f, np.array([0.1]), np.array([0.0]), columns=[np.array([0])]).theta.round(6)
     array([1.])
-    >>> fgh = lambda t: (*f(t), np.array([[12 * t[0] ** 2 - 4]]))
-    >>> opt = trust_sr1(fgh, np.array([0.1]), np.array([0.0]), columns=[np.array([0])],
-    ...                 hessian=True)
-    >>> opt.theta.round(6), opt.optimizer
-    (array([1.]), 'trust-region Newton')
     """
     t0 = time.perf_counter()
     count = [0]
 
-    hess = {}  # the exact Hessian of each point evaluated, by the point's bytes (hessian=True)
-
     def evaluate(x):
         count[0] += 1
-        if hessian:
-            f, g, H = fg(x)
-            if g is not None and H is not None and np.isfinite(f):
-                hess[x.tobytes()] = H
-                return f, g
-            return np.inf, None
         f, g = fg(x)
         return (f, g) if g is not None and np.isfinite(f) else (np.inf, None)
 
@@ -112,7 +93,7 @@ def trust_sr1(fg: Callable, theta0: np.ndarray, lower: np.ndarray, *,
         if g is None:
             break
         x, f, g, converged = _iterate(evaluate, x, f, g, lower, columns, pred_tol, maxeval,
-                                      count, hess if hessian else None)
+                                      count)
         if not converged:
             break
         x, f, g = _snap(evaluate, x, f, g, lower, boundary_tol)
@@ -123,37 +104,24 @@ def trust_sr1(fg: Callable, theta0: np.ndarray, lower: np.ndarray, *,
         x, f, g = inside
     code = ("SUCCESS" if converged else "MAXEVAL_REACHED" if count[0] >= maxeval
             else "FAILURE")
-    return OptSummary(optimizer="trust-region Newton" if hessian else "trust-region SR1",
-                      theta0=np.asarray(theta0, dtype=float),
+    return OptSummary(optimizer="trust-region SR1", theta0=np.asarray(theta0, dtype=float),
                       lower=lower, theta=x, fmin=float(f), feval=count[0], return_code=code,
                       xtol_abs=0.0, ftol_abs=pred_tol, maxeval=maxeval,
                       seconds=time.perf_counter() - t0)
 
 
-def _iterate(evaluate, x, f, g, lower, columns, pred_tol, maxeval, count, hess=None):
-    """The trust-region iterations from ``x``: ``(x, f, g, converged)``. ``hess``: the exact
-    Hessians of the points evaluated (by their bytes), else the SR1 model."""
+def _iterate(evaluate, x, f, g, lower, columns, pred_tol, maxeval, count):
+    """The trust-region iterations from ``x``: ``(x, f, g, converged)``."""
     bounded = np.isfinite(lower)
-    flat = FLAT_CURVATURE if hess is not None else 0.0
-    H = hess.get(x.tobytes()) if hess is not None else None
-    if H is None:
-        H = np.eye(x.size) * max(_norm(g), 1e-8)
-
-    def model_at(xs, gn, H, s, step):
-        """The model Hessian for the next point ``xs``: its exact Hessian, else SR1's."""
-        if hess is not None:
-            Hn = hess.get(xs.tobytes())
-            if Hn is not None:
-                return Hn
-        return _sr1(H, s, gn - g, step)
+    H = np.eye(x.size) * max(_norm(g), 1e-8)
     radius = 0.25 * max(1.0, _norm(x))
     polish = 0  # steps taken after the predicted decrease fell below pred_tol
     while count[0] < maxeval:
         if columns is not None:
-            s = _trust_step(H, g, radius, flat)
+            s = _trust_step(H, g, radius)
         else:
             free = ~(bounded & (x <= lower) & (g > 0))  # on the bound, pushed outwards
-            s = _bounded_step(H, g, x, lower, free, radius, flat)
+            s = _bounded_step(H, g, x, lower, free, radius)
         step = _norm(s)
         pred = -float(g @ s + 0.5 * s @ H @ s)
         if polish:
@@ -161,12 +129,12 @@ def _iterate(evaluate, x, f, g, lower, columns, pred_tol, maxeval, count, hess=N
             # while the gradient shrinks, to where it vanishes rather than where f flattens
             if step <= POLISH_XTOL * (1.0 + _norm(x)) or polish > POLISH_STEPS:
                 return x, f, g, True
-            xs = x + s
-            fn, gn = evaluate(xs)
+            fn, gn = evaluate(x + s)
             if (gn is None or fn > f + 1e-13 * max(1.0, abs(f))
                     or _norm(gn) >= _norm(g)):
                 return x, f, g, True
-            x, f, g, H = _accept(xs, fn, gn, model_at(xs, gn, H, s, step), columns)
+            H = _sr1(H, s, gn - g, step)
+            x, f, g, H = _accept(x + s, fn, gn, H, columns)
             polish += 1
             continue
         if step == 0.0 or pred <= 0.0:  # no descent left in the model: optimum to rounding
@@ -174,23 +142,19 @@ def _iterate(evaluate, x, f, g, lower, columns, pred_tol, maxeval, count, hess=N
                 return x, f, g, True
             radius = 0.25 * step
             continue
-        xs = x + s
-        fn, gn = evaluate(xs)
+        fn, gn = evaluate(x + s)
         rho = (f - fn) / pred
         if rho < 0.25:
             radius = 0.25 * step
         elif rho > 0.75 and step > 0.99 * radius:
             radius *= 2.0
-        H_next = H
         if gn is not None:
-            H_next = model_at(xs, gn, H, s, step)
-            if hess is None:  # SR1 learns from rejected steps too; the exact H stays at x
-                H = H_next
+            H = _sr1(H, s, gn - g, step)
         # lower, or level to the deviance's rounding with a smaller gradient (next to the
         # optimum the deviance cannot tell the points apart; the gradient still can)
         if fn < f or (gn is not None and fn <= f + 1e-13 * max(1.0, abs(f))
                       and _norm(gn) < _norm(g)):
-            x, f, g, H = _accept(xs, fn, gn, H_next, columns)
+            x, f, g, H = _accept(x + s, fn, gn, H, columns)
             if pred < pred_tol:
                 polish = 1
         elif radius < 1e-12:
@@ -221,18 +185,12 @@ def _norm(v: np.ndarray) -> float:
     return math.sqrt(float(v @ v))  # np.linalg.norm's checks cost more than this on 3 numbers
 
 
-def _trust_step(H: np.ndarray, g: np.ndarray, radius: float, flat: float = 0.0) -> np.ndarray:
+def _trust_step(H: np.ndarray, g: np.ndarray, radius: float) -> np.ndarray:
     """``argmin g's + s'Hs/2`` subject to ``|s| <= radius``: with ``H = V diag(w) V'`` and
     ``a = V'g``, ``s = -V (a / (w + lam))`` with ``lam >= max(0, -w_min)`` by Newton's
     iteration on ``1/|s(lam)| - 1/radius`` (Moré & Sorensen); in the hard case (``a`` has no
-    component along a negative curvature) the rest of the radius goes along it. ``flat``:
-    eigenvalues within ``flat`` times the largest of zero count as that small positive
-    curvature, so that a direction the criterion does not depend on (an exact Hessian's
-    rounding there, against a gradient's rounding) takes no step."""
+    component along a negative curvature) the rest of the radius goes along it."""
     w, V = np.linalg.eigh(H)
-    if flat:  # curvatures at the rounding level of the largest: small positive ones
-        tiny = flat * max(abs(w[0]), abs(w[-1]))
-        w = np.where(np.abs(w) <= tiny, tiny, w)
     a = g @ V
     if w[0] > 0:
         s = -a / w
@@ -256,12 +214,12 @@ def _trust_step(H: np.ndarray, g: np.ndarray, radius: float, flat: float = 0.0) 
     return V @ s
 
 
-def _bounded_step(H, g, x, lower, free, radius, flat=0.0) -> np.ndarray:
+def _bounded_step(H, g, x, lower, free, radius) -> np.ndarray:
     """A trust-region step on the ``free`` parameters that stops at the lower bounds: a
     parameter the step would push below its bound is put on it and the step solved again
     for the others (at most one pass per parameter)."""
     if free.all():  # the usual case: one step, inside the bounds
-        s = _trust_step(H, g, radius, flat)
+        s = _trust_step(H, g, radius)
         if not (x + s < lower).any():
             return s
     s = np.zeros_like(x)
@@ -271,7 +229,7 @@ def _bounded_step(H, g, x, lower, free, radius, flat=0.0) -> np.ndarray:
             break
         fixed = ~free
         s[free] = _trust_step(H[np.ix_(free, free)],
-                              g[free] + H[np.ix_(free, fixed)] @ s[fixed], radius, flat)
+                              g[free] + H[np.ix_(free, fixed)] @ s[fixed], radius)
         hit = free & (x + s < lower)
         if not hit.any():
             break

@@ -145,10 +145,10 @@ def lmm_gradient(problem, tm):
 
 
 def dense_newton(problem, tm):
-    """The exact-Hessian criterion (:class:`multilevel.core.dense_newton.DenseNewton`) of a
-    small model with terms without covariance structures, else None: where the analytic
-    gradient is used (:meth:`LmerControl.use_gradient`), Newton's method with it takes
-    about half the evaluations of the quasi-Newton one.
+    """``theta -> (f, gradient, Hessian)`` of a small model with terms without covariance
+    structures (:class:`multilevel.core.dense_newton.DenseNewton`), else None: the
+    convergence checks after the gradient method take its exact Hessian in one call instead
+    of ``p + 1`` gradients (six thetas: about half the checks' time).
 
     Examples
     --------
@@ -170,11 +170,11 @@ def minimise(problem, tm, terms, start, step, control: LmerControl):
 
     With an analytic gradient (:func:`lmm_gradient`) where :meth:`LmerControl.use_gradient`,
     the trust-region SR1 method (:func:`multilevel.core.trust_region.trust_sr1`, bounds by
-    reflection through the columns of the factors), or Newton's method where the exact
-    Hessian is at hand (:func:`dense_newton`, small models); where it fails, and otherwise,
-    NLopt's BOBYQA from ``start`` with ``control``'s settings and first trust region ``step``
-    (lme4's optimiser), within what is left of ``control.maxeval``. The gradient, when the method
-    used it, is returned for the convergence checks (lme4's finite differences otherwise).
+    reflection through the columns of the factors); where it fails, and otherwise, NLopt's
+    BOBYQA from ``start`` with ``control``'s settings and first trust region ``step`` (lme4's
+    optimiser), within what is left of ``control.maxeval``. The gradient, when the method
+    used it, is returned for the convergence checks (lme4's finite differences otherwise):
+    for a small model :func:`dense_newton`'s, which also gives the exact Hessian.
 
     Examples
     --------
@@ -185,7 +185,7 @@ def minimise(problem, tm, terms, start, step, control: LmerControl):
     >>> ctl = LmerControl(optimizer="gradient")
     >>> opt, grad = minimise(m.problem, tm, m.terms, m.opt_summary.theta0, None, ctl)
     >>> opt.optimizer, round(opt.fmin, 4), grad is not None
-    ('trust-region Newton', 1743.6283, True)
+    ('trust-region SR1', 1743.6283, True)
     """
     import numpy as np
 
@@ -194,19 +194,14 @@ def minimise(problem, tm, terms, start, step, control: LmerControl):
     from ..core.trust_region import trust_sr1
 
     start = np.asarray(start, dtype=float)
-    use_gradient = control.use_gradient(start.size)
-    newton = dense_newton(problem, tm) if use_gradient else None
-    gradient = lmm_gradient(problem, tm) if use_gradient and newton is None else None
+    gradient = lmm_gradient(problem, tm) if control.use_gradient(start.size) else None
     opt, spent = None, 0
-    if newton is not None or gradient is not None:
-        # a small model: Newton's method with the exact Hessian; else quasi-Newton (SR1)
-        opt = trust_sr1(newton or gradient, start, tm.lower,
-                        columns=theta_columns([t.p for t in terms]),
-                        maxeval=min(control.maxeval, TRUST_MAXEVAL_PER_PARAM * (start.size + 1)),
-                        hessian=newton is not None)
+    if gradient is not None:
+        opt = trust_sr1(gradient, start, tm.lower, columns=theta_columns([t.p for t in terms]),
+                        maxeval=min(control.maxeval, TRUST_MAXEVAL_PER_PARAM * (start.size + 1)))
         spent = opt.feval
-        if newton is not None:  # (f, grad, Hessian): the checks take its exact Hessian
-            gradient = newton
+        # a small model: the checks take the exact Hessian, (f, grad, Hessian) in one call
+        gradient = dense_newton(problem, tm) or gradient
     if opt is None or (not opt.converged and spent < control.maxeval):
         fn = (problem.objective_function()  # the same values, least work per call
               if tm.identity and hasattr(problem, "objective_function")
