@@ -91,13 +91,13 @@ class TwoLevelObjective:
         self.Dk, self.adj_d = det_rows(D0)  # E_l = c @ Dk (single_term.level_q)
         # G_l Q_l G_l' for packed Q: the coarse-term columns (summed into each parent) and
         # the [X y] block (summed over all levels); G = [Z_1; [X y]]'Z_0, (c0, p0, l0)
-        O = packed_products(S.below[0])                 # (c0, c0, k, l0)
+        G = S.below[0]
         p1, m = self.p1, self.m
-        self.O_par = np.ascontiguousarray(O[:, :p1])                  # (c0, p1, k, l0)
-        self.O_xy = np.ascontiguousarray(O[p1:, p1:]).reshape(m * m, -1)
+        self.O_par = packed_products(G, G[:p1])                      # (c0, p1, k, l0)
+        self.O_xy = packed_products(G[p1:]).reshape(m * m, -1)       # (m m, k l0)
         # the coarse block of G_l' (.) G_l by the packed entries of a symmetric p1 x p1 matrix
         # (an off-diagonal entry counted in both places): -G' Psi G for Psi = Q1 at the parent
-        Ozz = O[:p1, :p1]
+        Ozz = self.O_par[:p1]
         self.O_zz = (Ozz[0, 0][None] if p1 == 1 else
                      np.stack([Ozz[0, 0], Ozz[1, 0] + Ozz[0, 1], Ozz[1, 1]])
                      if p1 == 2 else None)                         # (k1, k, l0)

@@ -161,10 +161,11 @@ def packed_levels(D: np.ndarray):
     return np.stack([d00, d01, d11]), d00 * d11 - d01 * d01, np.stack([d11, -d01, d00])
 
 
-def packed_products(G: np.ndarray) -> np.ndarray:
-    """``(c, c, k, l)``: the level products ``G_l (.) G_l'`` of ``G`` ``(c, p, l)`` (``p <= 2``)
-    by the packed entries of a symmetric ``p x p`` matrix (``k = 1`` or ``3``; an off-diagonal
-    entry counted in both places), so ``G_l Q_l G_l' = table . packed Q_l``.
+def packed_products(G: np.ndarray, H: np.ndarray | None = None) -> np.ndarray:
+    """``(a, b, k, l)``: the level products ``G_l (.) H_l'`` of ``G`` ``(a, p, l)`` and ``H``
+    ``(b, p, l)`` (``G`` itself by default; ``p <= 2``) by the packed entries of a symmetric
+    ``p x p`` matrix (``k = 1`` or ``3``; an off-diagonal entry counted in both places), so
+    ``G_l Q_l H_l' = table . packed Q_l``. Written in place, one product per packed entry.
 
     Examples
     --------
@@ -172,12 +173,16 @@ def packed_products(G: np.ndarray) -> np.ndarray:
     >>> packed_products(G)[1, 0, :, 0].tolist()  # G_1 = (2, 3), G_0 = (0, 1)
     [0.0, 2.0, 3.0]
     """
+    H = G if H is None else H
     if G.shape[1] == 1:
-        return (G[:, None, 0] * G[None, :, 0])[:, :, None]
-    g0, g1 = G[:, 0], G[:, 1]
-    cross = g0[:, None] * g1[None, :]
-    return np.stack([g0[:, None] * g0[None, :], cross + cross.transpose(1, 0, 2),
-                     g1[:, None] * g1[None, :]], axis=2)
+        return (G[:, None, 0] * H[None, :, 0])[:, :, None]
+    g0, g1, h0, h1 = G[:, None, 0], G[:, None, 1], H[None, :, 0], H[None, :, 1]
+    out = np.empty((G.shape[0], H.shape[0], 3, G.shape[2]))
+    np.multiply(g0, h0, out=out[:, :, 0])
+    np.multiply(g0, h1, out=out[:, :, 1])
+    out[:, :, 1] += g1 * h0
+    np.multiply(g1, h1, out=out[:, :, 2])
+    return out
 
 
 def level_tables(d: np.ndarray, det_d, adj_d, O: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
