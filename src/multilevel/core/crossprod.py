@@ -51,12 +51,33 @@ class TermData:
         return self.n_levels * self.p
 
 
-def _per_level(codes: np.ndarray, weights: np.ndarray, n_levels: int) -> np.ndarray:
+def _per_level(codes: np.ndarray, weights: np.ndarray | None, n_levels: int) -> np.ndarray:
+    if weights is None:  # a column of ones: the counts
+        return np.bincount(codes, minlength=n_levels).astype(float)
     return np.bincount(codes, weights=weights, minlength=n_levels)
 
 
-def diag_block(term: TermData) -> np.ndarray:
-    """``Z_k' Z_k`` as an ``(l, p, p)`` array of per-level blocks.
+def _rows(M: np.ndarray) -> list:
+    """The columns of ``M`` as contiguous rows (products of rows are contiguous operations),
+    None for a column of ones: a product with it is the other factor itself (exactly).
+
+    Examples
+    --------
+    >>> [None if r is None else r.tolist() for r in _rows(np.array([[1.0, 2.0], [1.0, 3.0]]))]
+    [None, [2.0, 3.0]]
+    """
+    Mt = np.ascontiguousarray(np.asarray(M, dtype=float).T)
+    return [None if (r == 1.0).all() else r for r in Mt]
+
+
+def _times(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    """The product of two rows from :func:`_rows` (None is a row of ones)."""
+    return b if a is None else a if b is None else a * b
+
+
+def diag_block(term: TermData, rows: list | None = None) -> np.ndarray:
+    """``Z_k' Z_k`` as an ``(l, p, p)`` array of per-level blocks (``rows``: ``Z_k``'s
+    :func:`_rows`, when the caller has them).
 
     Examples
     --------
@@ -65,17 +86,20 @@ def diag_block(term: TermData) -> np.ndarray:
     [2.0, 1.0]
     """
     p, l = term.p, term.n_levels
+    z = _rows(term.Z) if rows is None else rows
     out = np.empty((l, p, p))
     for a in range(p):
         for b in range(a + 1):
-            s = _per_level(term.codes, term.Z[:, a] * term.Z[:, b], l)
+            s = _per_level(term.codes, _times(z[a], z[b]), l)
             out[:, a, b] = s
             out[:, b, a] = s
     return out
 
 
-def fixed_cross(term: TermData, XY: np.ndarray) -> np.ndarray:
-    """``[X y]' Z_k`` as a dense ``(p_x + 1, q_k)`` array (level-major columns).
+def fixed_cross(term: TermData, XY: np.ndarray, rows: list | None = None,
+                xy_rows: list | None = None) -> np.ndarray:
+    """``[X y]' Z_k`` as a dense ``(p_x + 1, q_k)`` array (level-major columns); ``rows`` and
+    ``xy_rows``: the :func:`_rows` of ``Z_k`` and ``XY`` when the caller has them.
 
     Examples
     --------
@@ -84,11 +108,13 @@ def fixed_cross(term: TermData, XY: np.ndarray) -> np.ndarray:
     [[3.0, 3.0]]
     """
     p, l = term.p, term.n_levels
-    out = np.empty((XY.shape[1], l, p))
-    for c in range(XY.shape[1]):
+    z = _rows(term.Z) if rows is None else rows
+    xs = _rows(XY) if xy_rows is None else xy_rows
+    out = np.empty((len(xs), l, p))
+    for c, x in enumerate(xs):
         for a in range(p):
-            out[c, :, a] = _per_level(term.codes, XY[:, c] * term.Z[:, a], l)
-    return out.reshape(XY.shape[1], l * p)
+            out[c, :, a] = _per_level(term.codes, _times(x, z[a]), l)
+    return out.reshape(len(xs), l * p)
 
 
 def _coo_cross(ti: TermData, tj: TermData):
@@ -105,8 +131,9 @@ def _coo_cross(ti: TermData, tj: TermData):
                          shape=(ti.q, tj.q))
 
 
-def term_cross(ti: TermData, tj: TermData):
-    """``Z_i' Z_j`` for two terms, sparse (CSR) or dense by size and fill.
+def term_cross(ti: TermData, tj: TermData, ri: list | None = None, rj: list | None = None):
+    """``Z_i' Z_j`` for two terms, sparse (CSR) or dense by size and fill (``ri``, ``rj``: the
+    terms' :func:`_rows`, when the caller has them).
 
     Examples
     --------
@@ -116,12 +143,14 @@ def term_cross(ti: TermData, tj: TermData):
     [[1.0], [2.0]]
     """
     size = ti.q * tj.q
+    ri = _rows(ti.Z) if ri is None else ri
+    rj = _rows(tj.Z) if rj is None else rj
     if size <= DENSE_SMALL:  # small: straight into a dense array
         out = np.zeros(size)
         for a in range(ti.p):
             for b in range(tj.p):
                 flat = (ti.codes * ti.p + a) * tj.q + (tj.codes * tj.p + b)
-                out += np.bincount(flat, weights=ti.Z[:, a] * tj.Z[:, b], minlength=size)
+                out += _per_level(flat, _times(ri[a], rj[b]), size)
         return out.reshape(ti.q, tj.q)
     import scipy.sparse as sp  # only for large blocks: small fits never import scipy.sparse
 
@@ -151,8 +180,7 @@ def term_cross(ti: TermData, tj: TermData):
     blocks = np.empty((n_pairs, ti.p, tj.p))
     for a in range(ti.p):
         for b in range(tj.p):
-            blocks[:, a, b] = np.bincount(pair_of_row, weights=ti.Z[:, a] * tj.Z[:, b],
-                                          minlength=n_pairs)
+            blocks[:, a, b] = _per_level(pair_of_row, _times(ri[a], rj[b]), n_pairs)
     indptr = np.concatenate([[0], np.cumsum(np.bincount(pairs // lj, minlength=li))])
     cols = pairs % lj
     if ti.p == tj.p == 1:
@@ -205,18 +233,25 @@ def form_crossproducts(terms: list[TermData], X: np.ndarray, y: np.ndarray,
     >>> A.xy.tolist()
     [[3.0, 6.0], [6.0, 14.0]]
     """
-    XY = np.column_stack([X, y]).astype(float, copy=False)
+    # [X y] and every term's Z as contiguous rows (columns of ones marked: no products)
+    X = np.asarray(X, dtype=float)
+    X = X[:, None] if X.ndim == 1 else X
+    XYt = np.empty((X.shape[1] + 1, X.shape[0]))
+    XYt[:-1] = X.T
+    XYt[-1] = y
     if weights is not None:
         sw = np.sqrt(np.asarray(weights, dtype=float))
-        XY = XY * sw[:, None]
+        XYt *= sw
         terms = [TermData(t.codes, t.Z * sw[:, None], t.n_levels) for t in terms]
-    diag = [diag_block(t) for t in terms]
-    cross = {(i, j): term_cross(terms[i], terms[j])
+    xy_rows = [None if (r == 1.0).all() else r for r in XYt]
+    z_rows = [_rows(t.Z) for t in terms]
+    diag = [diag_block(t, z) for t, z in zip(terms, z_rows)]
+    cross = {(i, j): term_cross(terms[i], terms[j], z_rows[i], z_rows[j])
              for i in range(len(terms)) for j in range(i)}
-    fixed = [fixed_cross(t, XY) for t in terms]
-    return CrossProducts(diag=diag, cross=cross, fixed=fixed, xy=XY.T @ XY,
+    fixed = [fixed_cross(t, None, z, xy_rows) for t, z in zip(terms, z_rows)]
+    return CrossProducts(diag=diag, cross=cross, fixed=fixed, xy=XYt @ XYt.T,
                          ps=[t.p for t in terms], n_levels=[t.n_levels for t in terms],
-                         nobs=int(XY.shape[0]))
+                         nobs=int(XYt.shape[1]))
 
 
 class RowPlan:
