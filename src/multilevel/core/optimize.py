@@ -104,13 +104,12 @@ def bobyqa(fn: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndar
     t0 = time.perf_counter()
     theta0 = np.asarray(theta0, dtype=float)
     n = theta0.size
-    count = [0]
+    count = [0]  # evaluations outside NLopt's runs (NLopt counts its own)
     best = [np.inf, theta0]
 
-    def f(x, grad):
-        count[0] += 1
-        v = float(fn(x))
-        if keep_best and v < best[0]:
+    def keep(x, grad):
+        v = fn(x)
+        if v < best[0]:
             best[0], best[1] = v, x.copy()
         return v
 
@@ -120,7 +119,8 @@ def bobyqa(fn: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndar
         fmin, theta, code = float(fn(theta0)), theta0, "SUCCESS"
     else:
         opt = nlopt.opt(nlopt.LN_BOBYQA, n)
-        opt.set_min_objective(f)
+        # the inner loop: NLopt calls fn itself (fn returns a float, as NLopt needs)
+        opt.set_min_objective(keep if keep_best else lambda x, grad: fn(x))
         opt.set_lower_bounds(np.where(np.isfinite(lower), lower, -np.inf))
         opt.set_xtol_abs(xtol_abs)
         opt.set_ftol_abs(ftol_abs)
@@ -133,6 +133,7 @@ def bobyqa(fn: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndar
         except nlopt.RoundoffLimited:
             theta, code = best[1], "ROUNDOFF_LIMITED"
             messages.append("NLopt stopped: roundoff limited")
+        count[0] += opt.get_numevals()
         fmin = float(fn(theta))
         count[0] += 1
         # lme4's restart_edge: a parameter stuck on its bound whose one-sided derivative
@@ -155,6 +156,7 @@ def bobyqa(fn: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndar
                         theta, fmin = theta2, f2
                 except nlopt.RoundoffLimited:
                     pass
+                count[0] += opt.get_numevals()
         theta, fmin, n_snap = snap_to_bounds(fn, theta, fmin, lower, boundary_tol)
         count[0] += n_snap
     return OptSummary(optimizer="bobyqa", theta0=theta0, lower=np.asarray(lower, dtype=float),
