@@ -10,6 +10,8 @@ From such a start BOBYQA's first trust region is 10% of the start rather than NL
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from ..core.crossprod import CrossProducts
@@ -22,6 +24,14 @@ def _intercepts_only(terms) -> bool:
     """All terms ``(1 | g)`` with distinct grouping factors (lme4's condition)."""
     return (len(terms) > 0 and all(list(t.cnames) == ["(Intercept)"] for t in terms)
             and len({t.group for t in terms}) == len(terms))
+
+
+@lru_cache(maxsize=64)
+def _identity_start(ps: tuple[int, ...]) -> np.ndarray:
+    """``theta_start(ps)`` made once per list of term sizes (read-only)."""
+    out = theta_start(list(ps))
+    out.flags.writeable = False
+    return out
 
 
 def initial_step(start: np.ndarray, ps: list[int],
@@ -41,9 +51,13 @@ def initial_step(start: np.ndarray, ps: list[int],
     >>> initial_step(np.array([1.0, 0.0, 1.0]), [2]) is None
     True
     """
-    if fraction is None or np.array_equal(start, theta_start(ps)):
+    if fraction is None:
         return None
-    return np.maximum(fraction * np.asarray(start, dtype=float), 1e-3)
+    start = np.asarray(start, dtype=float)
+    identity = _identity_start(tuple(ps))
+    if start.shape == identity.shape and bool((start == identity).all()):
+        return None
+    return np.maximum(fraction * start, 1e-3)
 
 
 def _var(a: np.ndarray) -> float:
@@ -74,10 +88,10 @@ def lmer_start(terms, y: np.ndarray) -> np.ndarray:
     >>> lmer_start(d.re_terms, d.y).round(6).tolist()
     [0.978761]
     """
-    ps = [t.p for t in terms]
+    ps = tuple(t.p for t in terms)
     y = np.asarray(y, dtype=float)
     if not _intercepts_only(terms) or y.size < 2:
-        return theta_start(ps)
+        return _identity_start(ps).copy()
     group_var = []
     for t in terms:
         codes = np.asarray(t.codes, dtype=np.int64)
@@ -85,7 +99,7 @@ def lmer_start(terms, y: np.ndarray) -> np.ndarray:
                                                                              t.n_levels), 1)
         group_var.append(_var(means[codes]))
     start = variance_ratio_start(np.array(group_var), _var(y))
-    return theta_start(ps) if start is None else start
+    return _identity_start(ps).copy() if start is None else start
 
 
 def crossproduct_start(A: CrossProducts, terms) -> np.ndarray:
