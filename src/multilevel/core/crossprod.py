@@ -220,6 +220,24 @@ class CrossProducts:
         return self.xy.shape[0] - 1
 
 
+def _gram(At: np.ndarray) -> np.ndarray:
+    """``At At'`` for a short, wide ``At`` (the rows of ``[X y]``), exactly symmetric.
+
+    By a general product against a copy: numpy sends ``At @ At.T`` to BLAS's symmetric
+    rank-k update, which OpenBLAS runs several times slower for this shape (31,022 rows of
+    three columns: 0.25 ms against 0.03 ms); the upper triangle is then the lower one.
+
+    Examples
+    --------
+    >>> _gram(np.array([[1.0, 2.0], [3.0, 4.0]])).tolist()
+    [[5.0, 11.0], [11.0, 25.0]]
+    """
+    G = At @ At.copy().T
+    upper = np.triu_indices(G.shape[0], 1)
+    G[upper] = G.T[upper]
+    return G
+
+
 def form_crossproducts(terms: list[TermData], X: np.ndarray, y: np.ndarray,
                        weights: np.ndarray | None = None) -> CrossProducts:
     """Form every block of ``A`` in one pass over the data.
@@ -249,7 +267,7 @@ def form_crossproducts(terms: list[TermData], X: np.ndarray, y: np.ndarray,
     cross = {(i, j): term_cross(terms[i], terms[j], z_rows[i], z_rows[j])
              for i in range(len(terms)) for j in range(i)}
     fixed = [fixed_cross(t, None, z, xy_rows) for t, z in zip(terms, z_rows)]
-    return CrossProducts(diag=diag, cross=cross, fixed=fixed, xy=XYt @ XYt.T,
+    return CrossProducts(diag=diag, cross=cross, fixed=fixed, xy=_gram(XYt),
                          ps=[t.p for t in terms], n_levels=[t.n_levels for t in terms],
                          nobs=int(XYt.shape[1]))
 
