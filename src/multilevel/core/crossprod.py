@@ -154,22 +154,22 @@ def term_cross(ti: TermData, tj: TermData, ri: list | None = None, rj: list | No
         return out.reshape(ti.q, tj.q)
     import scipy.sparse as sp  # only for large blocks: small fits never import scipy.sparse
 
-    # the pairs of levels that meet (sorted, row level major) and each row's pair
+    # the pairs of levels that meet (sorted, row level major); the block sums go by a key per
+    # row (n_keys of them), ``pick`` taking them into pair order
     li, lj = ti.n_levels, tj.n_levels
     parent = np.full(lj, -1, dtype=np.int64)
     parent[tj.codes] = ti.codes
     if np.array_equal(parent[tj.codes], ti.codes):  # each level of j within one level of i
         present = np.flatnonzero(parent >= 0)
         pairs = np.sort(parent[present] * lj + present)
-        index = np.empty(lj, dtype=np.int64)
-        index[pairs % lj] = np.arange(pairs.size)
-        pair_of_row = index[tj.codes]
+        # one pair per level of j: sum by j's own codes, then the pairs' levels of j
+        key, n_keys, pick = tj.codes, lj, pairs % lj
     elif ti.p * tj.p > 1 and li * lj <= PAIR_TABLE_MAX:  # a table over all pairs: no sort
-        key = ti.codes.astype(np.int64) * lj + tj.codes
-        pairs = np.flatnonzero(np.bincount(key, minlength=li * lj))
+        table = ti.codes.astype(np.int64) * lj + tj.codes
+        pairs = np.flatnonzero(np.bincount(table, minlength=li * lj))
         index = np.empty(li * lj, dtype=np.int64)
         index[pairs] = np.arange(pairs.size)
-        pair_of_row = index[key]
+        key, n_keys, pick = index[table], pairs.size, None
     else:  # crossed scalar terms (or a huge table): scipy sums the duplicates
         M = sp.coo_matrix((ti.Z[:, 0] * tj.Z[:, 0], (ti.codes, tj.codes)), shape=(li, lj)) \
             if ti.p * tj.p == 1 else _coo_cross(ti, tj)
@@ -180,7 +180,8 @@ def term_cross(ti: TermData, tj: TermData, ri: list | None = None, rj: list | No
     blocks = np.empty((n_pairs, ti.p, tj.p))
     for a in range(ti.p):
         for b in range(tj.p):
-            blocks[:, a, b] = _per_level(pair_of_row, _times(ri[a], rj[b]), n_pairs)
+            sums = _per_level(key, _times(ri[a], rj[b]), n_keys)
+            blocks[:, a, b] = sums if pick is None else sums[pick]
     indptr = np.concatenate([[0], np.cumsum(np.bincount(pairs // lj, minlength=li))])
     cols = pairs % lj
     if ti.p == tj.p == 1:
