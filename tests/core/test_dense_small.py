@@ -47,14 +47,26 @@ def test_dense_objective_equals_blocked(seed, ps, reml):
 
 
 def test_small_models_use_the_dense_objective_and_large_ones_do_not():
-    g = np.repeat(np.arange(40), 3)
-    A = form_crossproducts([TermData(g, np.ones((120, 1)), 40)], np.ones((120, 1)),
-                           np.arange(120.0))
-    assert isinstance(LmmProblem(A)._fast(), DenseObjective)
-    g = np.repeat(np.arange(80), 3)
-    A = form_crossproducts([TermData(g, np.ones((240, 1)), 80)], np.ones((240, 1)),
-                           np.arange(240.0))
-    assert not isinstance(LmmProblem(A)._fast(), DenseObjective)
+    from multilevel.core.nested_objective import NestedObjective
+
+    def one_term(levels):
+        g = np.repeat(np.arange(levels), 3)
+        return [TermData(g, np.ones((3 * levels, 1)), levels)]
+
+    def problem(terms):
+        n = terms[0].codes.size
+        return LmmProblem(form_crossproducts(terms, np.ones((n, 1)), np.arange(n, dtype=float)))
+
+    # one (1 | g) term: dense up to order 28, then its closed form
+    assert isinstance(problem(one_term(20))._fast(), DenseObjective)
+    assert isinstance(problem(one_term(40))._fast(), NestedObjective)
+    # two crossed terms of 20 and 20 levels (order 42): dense; of 40 and 40: not
+    rng = np.random.default_rng(0)
+    for levels, dense in ((20, True), (40, False)):
+        t1 = one_term(levels)[0]
+        t2 = TermData(rng.permutation(t1.codes), np.ones((3 * levels, 1)), levels)
+        assert isinstance(problem([t1, t2])._fast(), DenseObjective) is dense
+    assert not isinstance(problem(one_term(80))._fast(), DenseObjective)
 
 
 def test_dense_crossproducts_is_the_full_gram():

@@ -32,6 +32,9 @@ from .theta import split_theta
 
 LOG2PI = float(np.log(2.0 * np.pi))
 BAD_OBJECTIVE = 1e300
+SINGLE_TERM_DENSE_MAX = 28  # order q + p + 1 up to which one (x | g) or (1 | g) term takes the
+                            # dense objective (us per evaluation, dense vs closed form: order
+                            # 19 17 vs 21, 27 20 vs 12, 43 17 vs 10, 63 26 vs 17)
 
 
 @dataclass(frozen=True)
@@ -120,8 +123,12 @@ class LmmProblem:
         if self._fast_objective is None:
             A = self.A
             order = sum(l * p for l, p in zip(A.n_levels, A.ps)) + A.p_x + 1
-            parents = None if order <= DENSE_OBJECTIVE_MAX else nested_structure(A)
-            self._fast_objective = (DenseObjective(A) if order <= DENSE_OBJECTIVE_MAX
+            # one grouping factor with one or two effects has a closed form (level blocks
+            # of 1 x 1 or 2 x 2) that costs less than the dense factor from this order on
+            dense = order <= (SINGLE_TERM_DENSE_MAX if len(A.ps) == 1 and A.ps[0] <= 2
+                              else DENSE_OBJECTIVE_MAX)
+            parents = None if dense else nested_structure(A)
+            self._fast_objective = (DenseObjective(A) if dense
                                     else NestedObjective(A, parents) if parents is not None
                                     else SchurObjective(A) if schur_applies(A)
                                     else False)
@@ -160,7 +167,8 @@ class LmmProblem:
     def objective_function(self):
         """``theta -> objective(theta)``, the same values with the least work per call: the
         dense objective's :meth:`~multilevel.core.dense_small.DenseObjective.criterion_function`
-        for a small model, else :meth:`objective` itself (the optimiser's inner loop).
+        for a small model, the other fast objectives looked up once, else :meth:`objective`
+        itself (the optimiser's inner loop).
 
         Examples
         --------
@@ -175,7 +183,16 @@ class LmmProblem:
         fast = self._fast()
         if isinstance(fast, DenseObjective):
             return fast.criterion_function(self._criterion, BAD_OBJECTIVE)
-        return self.objective
+        if fast is None:
+            return self.objective
+        criterion = self._criterion
+
+        def f(theta):  # objective() with the fast objective looked up once
+            try:
+                return criterion(*fast(theta))
+            except NotPositiveDefinite:
+                return BAD_OBJECTIVE
+        return f
 
     def objectives(self, thetas: np.ndarray) -> np.ndarray:
         """:meth:`objective` at each row of ``thetas`` (the finite-difference points of the
