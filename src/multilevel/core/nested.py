@@ -81,7 +81,8 @@ def _blocks(M, parent: np.ndarray, p_rows: int, p_cols: int) -> np.ndarray:
 
 
 class _GroupSum:
-    """Sum of an ``(a, b, l_k)`` stack over the levels with the same parent: ``(a, b, l_j)``."""
+    """Sum of an ``(a, b, l_k)`` stack over the levels with the same parent: ``(a, b, l_j)``;
+    :meth:`spread` is the other way, each parent's entries at its levels."""
 
     def __init__(self, parent: np.ndarray, n_parent: int):
         order = np.argsort(parent, kind="stable")
@@ -89,11 +90,26 @@ class _GroupSum:
         counts = np.bincount(parent, minlength=n_parent)
         self.starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         self.one_each = bool(np.all(counts == 1))
+        self.parent, self.counts = parent, counts
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
         if self.order is not None:
             X = X[..., self.order]
         return X if self.one_each else np.add.reduceat(X, self.starts, axis=-1)
+
+    def spread(self, X: np.ndarray) -> np.ndarray:
+        """``X[..., parent]``: levels sorted by parent (as :class:`NestedSystem` orders them)
+        repeat each parent's entries, else one ``take`` (a fancy index on the last axis of a
+        stack costs several times more).
+
+        Examples
+        --------
+        >>> _GroupSum(np.array([0, 0, 1]), 2).spread(np.array([[1.0, 2.0]])).tolist()
+        [[1.0, 1.0, 2.0]]
+        """
+        if self.order is None:
+            return np.repeat(X, self.counts, axis=-1)
+        return np.take(X, self.parent, axis=-1)
 
 
 # Stacks of small blocks are stored levels last, ``(a, b, l)``: a product of two stacks is
@@ -370,7 +386,7 @@ def nested_solve(F: NestedFactor, S: NestedSystem) -> tuple[np.ndarray, list]:
         rhs = LKj[p] - (beta @ LKj[:p].reshape(p, -1)).reshape(LKj.shape[1:]) if p \
             else LKj[p].copy()
         for i in range(j + 1, K):
-            ui = u[i][:, S.parents[(i, j)]]  # (p_i, l_j): the parent's u at each level
+            ui = S.sums[(i, j)].spread(u[i])  # (p_i, l_j): the parent's u at each level
             rhs -= (F.rows[(i, j)] * ui[:, None, :]).sum(axis=0)
         u[j] = (F.Linv[j] * rhs[:, None, :]).sum(axis=0)  # L_jj^{-T} rhs per level
     return beta, [np.ascontiguousarray(uk.T) for uk in u]
@@ -455,11 +471,11 @@ def selected_inverse(S: NestedSystem, F: NestedFactor) -> tuple[list, dict]:
             acc = None
             for s in range(k + 1, K):  # Sigma_{r,s} at the parents of each level of k
                 if s == r:
-                    sig = diag[r][:, :, S.parents[(r, k)]]
+                    sig = S.sums[(r, k)].spread(diag[r])
                 elif r > s:
-                    sig = off[(r, s)][:, :, S.parents[(s, k)]]
+                    sig = S.sums[(s, k)].spread(off[(r, s)])
                 else:
-                    sig = off[(s, r)][:, :, S.parents[(r, k)]].transpose(1, 0, 2)
+                    sig = S.sums[(r, k)].spread(off[(s, r)]).transpose(1, 0, 2)
                 term = _mul(sig, F.rows[(s, k)])
                 acc = term if acc is None else acc + term
             off[(r, k)] = -_mul(acc, Li)
@@ -478,7 +494,7 @@ def _gram_times(S: NestedSystem, x: list) -> list:
     for k in range(K):
         g = _mul(x[k], S.diag[k])
         for j in range(k + 1, K):  # coarser terms: Z_j'Z_k at each level's parent
-            g += _mul(x[j][:, :, S.parents[(j, k)]], S.cross[(j, k)])
+            g += _mul(S.sums[(j, k)].spread(x[j]), S.cross[(j, k)])
         for i in range(k):  # finer terms: summed over the levels of each parent
             g += S.sums[(k, i)](_mul(x[i], S.cross[(k, i)].transpose(1, 0, 2)))
         out.append(g)
@@ -539,7 +555,7 @@ def nested_gradient_internals(S: NestedSystem, F: NestedFactor) -> tuple:
     for k in range(K - 1, -1, -1):
         B = F.rows[(K, k)]
         for j in range(k + 1, K):
-            B = B - _mul(Yt[j][:, :, S.parents[(j, k)]], F.rows[(j, k)])
+            B = B - _mul(S.sums[(j, k)].spread(Yt[j]), F.rows[(j, k)])
         Yt[k] = _mul(B, F.Linv[k])
         Vt[k] = _left(LXXinv.T, Yt[k])
     # (Lambda V)' per term, then G' = (Lambda V)' Z'Z

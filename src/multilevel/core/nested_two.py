@@ -150,10 +150,10 @@ class TwoLevelObjective:
         g1 = theta_gradient(p1, theta[self.m0:], s1, inv_e1, Q1, bar_q1, Dk1, adj1)
         # the finer term: K_l' = L_XX^{-1} (F Q1 at the parent . Z_1'Z_0,l - [X y]'Z_0,l)
         Li = np.linalg.inv(LXX)
-        Kt = _left(Li.T, _mul(FQ[:, :, self.parent], S.cross[(1, 0)]) - S.fixed[0])
+        Kt = _left(Li.T, _mul(self.sum.spread(FQ), S.cross[(1, 0)]) - S.fixed[0])
         r2 = float(LXX[-1, -1]) ** 2
         bar_q = np.empty((3, Q.shape[0], Q.shape[1]))
-        bar_q[0] = np.einsum("jkl,jl->kl", self.O_zz, Q1[:, self.parent])
+        bar_q[0] = np.einsum("jkl,jl->kl", self.O_zz, self.sum.spread(Q1))
         KK = _packed_squares(Kt)                                       # (m, k, l0)
         if p:
             np.sum(KK[:p], axis=0, out=bar_q[1])
@@ -207,9 +207,9 @@ class TwoLevelObjective:
         T = T1[0]
         # K_l' = (Lambda V)'_parent Z_1'Z_0,l - L_XX^{-1} [X y]'Z_0,l  (m, p0, l0)
         cross, fixed = S.cross[(1, 0)], S.fixed[0]
-        Kt = _mul(LVt[0][:, :, self.parent], cross) - _left(LXXinv.T, fixed)
+        Kt = _mul(self.sum.spread(LVt[0]), cross) - _left(LXXinv.T, fixed)
         # Psi for log|L_Z|^2 on the coarse blocks: T_1 Sigma_11 T_1' at each child's parent
-        P = _right_t(_left(T.T, diag[0]), T)[:, :, self.parent]
+        P = self.sum.spread(_right_t(_left(T.T, diag[0]), T))
         bar = np.stack([-_tmul(cross, _mul(P, cross)),             # -G' Psi G per channel
                         -_tmul(Kt[:p], Kt[:p]) if p else np.zeros(Kt.shape[1:2] * 2
                                                                    + Kt.shape[2:]),
