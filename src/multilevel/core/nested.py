@@ -253,14 +253,21 @@ class NestedSystem:
             perm[k] = np.argsort(key, kind="stable")
             rank[k] = np.argsort(perm[k])
         new_parents = {(j, k): rank[j][par[perm[k]]] for (j, k), par in parents.items()}
+        # levels already in order (one term, or sorted codes) are not copied again
+        order = [None if np.array_equal(pk, np.arange(pk.size)) else pk for pk in perm]
+
+        def levels(X, k, axis):  # X's levels on ``axis`` in term k's new order
+            return X if order[k] is None else np.take(X, order[k], axis=axis)
+
         return cls(
-            diag=[np.ascontiguousarray(np.moveaxis(np.asarray(D, dtype=float)[perm[k]], 0, 2))
+            diag=[np.ascontiguousarray(np.moveaxis(levels(np.asarray(D, dtype=float), k, 0),
+                                                   0, 2))
                   for k, D in enumerate(A.diag)],
             cross={(j, k): np.ascontiguousarray(
-                _blocks(A.cross[(j, k)], par, A.ps[j], A.ps[k])[..., perm[k]])
+                levels(_blocks(A.cross[(j, k)], par, A.ps[j], A.ps[k]), k, -1))
                 for (j, k), par in parents.items()},
-            fixed=[np.ascontiguousarray(np.asarray(F, dtype=float).reshape(m, l, p)
-                                        .transpose(0, 2, 1)[..., perm[k]])
+            fixed=[np.ascontiguousarray(levels(np.asarray(F, dtype=float).reshape(m, l, p), k, 1)
+                                        .transpose(0, 2, 1))
                    for k, (F, l, p) in enumerate(zip(A.fixed, A.n_levels, A.ps))],
             xy=np.asarray(A.xy, dtype=float), parents=new_parents, perm=perm,
             sums={(j, k): _GroupSum(par, A.n_levels[j]) for (j, k), par in new_parents.items()})
