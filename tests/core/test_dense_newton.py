@@ -86,6 +86,7 @@ def test_checks_take_the_exact_hessian_after_the_gradient_method():
     from multilevel.fit.lmer_control import LmerControl, minimise
 
     sleep = ml.datasets.load("sleepstudy")
+    sleep = sleep[sleep["Subject"].isin(sleep["Subject"].unique()[:10])]  # the dense path
     m = ml.lmer("Reaction ~ Days + (Days | Subject)", sleep,
                 control=LmerControl(optimizer="gradient"))
     assert m.opt_summary.optimizer == "trust-region SR1" and m.opt_summary.converged

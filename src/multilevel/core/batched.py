@@ -104,8 +104,10 @@ def cholesky_lower(S: np.ndarray) -> np.ndarray:
             raise NotPositiveDefinite(str(exc)) from exc
     with np.errstate(invalid="ignore"):
         L = _CHOLESKY_LO(S)
-    last = L[..., -1, -1]
     # NaN: a pivot failed (the kernel fills all of that factor with NaN)
-    if not (last == last if S.ndim == 2 else (last == last).all()):
+    if L.ndim == 2:
+        if L[-1, -1] != L[-1, -1]:
+            raise NotPositiveDefinite("the system is not positive definite")
+    elif np.isnan(L[..., -1, -1]).any():
         raise NotPositiveDefinite("the system is not positive definite")
     return L

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .batched import cholesky_lower, lower_inverse
+from .batched import _CHOLESKY_LO, NotPositiveDefinite, cholesky_lower, lower_inverse
 from .crossprod import CrossProducts
 from .theta import lower_tri_indices, n_theta
 
@@ -175,7 +175,11 @@ class DenseObjective:
         """``theta -> criterion(log|L_Z|^2, L_XX)`` (``bad`` where ``S`` is not positive
         definite) with the least work per call: the optimiser's inner loop (imm10: 77
         BOBYQA evaluations). The same arithmetic as :meth:`__call__`, so the same values to
-        the last bit; :meth:`__call__` itself without the quadratic expansion.
+        the last bit; :meth:`__call__` itself without the quadratic expansion. Where ``S`` is
+        not positive definite numpy's Cholesky kernel sets its "invalid" flag: call it under
+        ``np.errstate(invalid="ignore")``, as :func:`~multilevel.core.optimize.bobyqa`
+        does, to keep that quiet (a ``with`` block per call costs more than the rest of a
+        small model's evaluation).
 
         Examples
         --------
@@ -188,6 +192,9 @@ class DenseObjective:
         >>> ld, LXX = obj(np.array([0.5]))
         >>> f(np.array([0.5])) == ld + float(LXX[-1, -1])
         True
+        >>> with np.errstate(invalid="ignore"):
+        ...     f(np.array([np.nan]))
+        1e+300
         """
         if self._expansion is None:
             def slow(theta):
@@ -200,14 +207,17 @@ class DenseObjective:
         n, m, q = self._n_theta, self.full.shape[0], self.q
         linear, quadratic = coef[1:1 + n], coef[1 + n:]
         diag_z, multiply, log, total = self._diag_z, np.multiply, np.log, np.add.reduce
+        factor = _CHOLESKY_LO or cholesky_lower  # numpy's kernel: NaN where a pivot fails
 
         def f(theta):
             coef[0] = 1.0
             linear[:] = theta
             multiply(theta[ia], theta[ib], out=quadratic)
             try:
-                L = cholesky_lower((coef @ K).reshape(m, m))
+                L = factor((coef @ K).reshape(m, m))
             except NotPositiveDefinite:
+                return bad
+            if L[-1, -1] != L[-1, -1]:
                 return bad
             return criterion(2.0 * float(total(log(L.reshape(-1)[diag_z]))), L[q:, q:])
         return f

@@ -128,7 +128,10 @@ def bobyqa(fn: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndar
         if initial_step is not None:
             opt.set_initial_step(np.asarray(initial_step, dtype=float))
         try:
-            theta = opt.optimize(theta0)
+            # objectives may step where a factor fails and return a bad value: numpy's
+            # "invalid" flag stays quiet once here rather than in a with-block per call
+            with np.errstate(invalid="ignore"):
+                theta = opt.optimize(theta0)
             code = _NLOPT_CODES.get(opt.last_optimize_result(), str(opt.last_optimize_result()))
         except nlopt.RoundoffLimited:
             theta, code = best[1], "ROUNDOFF_LIMITED"
@@ -149,7 +152,8 @@ def bobyqa(fn: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndar
             if min(grads) < 0:
                 log.append("some theta parameters on the boundary, restarting")
                 try:
-                    theta2 = opt.optimize(theta)
+                    with np.errstate(invalid="ignore"):
+                        theta2 = opt.optimize(theta)
                     f2 = float(fn(theta2))
                     count[0] += 1
                     if f2 <= fmin:

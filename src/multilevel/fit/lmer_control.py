@@ -154,7 +154,7 @@ def dense_newton(problem, tm):
     --------
     >>> import multilevel as ml
     >>> from multilevel.core.covstruct import ThetaMap
-    >>> m = ml.lmer("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"))
+    >>> m = ml.lmer("Reaction ~ Days + (1 | Subject)", ml.datasets.load("sleepstudy"))
     >>> type(dense_newton(m.problem, ThetaMap.for_terms(m.terms))).__name__
     'DenseNewton'
     """
