@@ -9,10 +9,16 @@ import warnings
 
 import numpy as np
 
+from ..backends.registry import is_source
 from ..core.covstruct import ThetaMap
+from ..design import model_frame
 from ..design.problem import lmer_problem, order_terms
 from ..results.lmm import LmerResult
 from .._callsite import caller_data_name
+from .._rhabits import reml_alias
+# every fit needs these: imported with the module, not at each call (~2 us an import)
+from .._validate import check_bool, check_control, check_data_name, check_design_numbers
+from .checks import design_checks
 from .lmer_control import SINGULAR_TOL, LmerControl, _post_fit_checks, minimise
 from .start import initial_step, lmer_start
 from ..core.threads import blas_threads_for, largest_dense_block
@@ -66,20 +72,12 @@ def lmer(formula: str, data, *, reml: bool | None = None, weights=None,
     >>> round(m.loglik, 3)
     -871.814
     """
-    from ..design.model_frame import build_design
-    from .._rhabits import reml_alias
-
     reml = reml_alias(reml, REML)  # R's REML= spelling
-
-    from .._validate import check_bool, check_control, check_data_name
-
     reml = check_bool(reml, "reml")
     control = check_control(control, LmerControl)
     data_name = check_data_name(data_name)
     if data_name is None:
         data_name = caller_data_name(data)
-    from ..backends.registry import is_source
-
     if is_source(data, engine):  # out of core: the engine computes the cross-products
         from .lmer_source import lmer_source
 
@@ -91,17 +89,11 @@ def lmer(formula: str, data, *, reml: bool | None = None, weights=None,
 
         return lmer_source(formula, data, reml=reml, weights=weights, control=control,
                            engine=engine, data_name=data_name)
-    from .checks import design_checks
-
-    design = build_design(formula, data, contrasts=contrasts,  # checks formula, data, groups
-                          checks=design_checks(control))
-    from .._validate import check_design_numbers
-
+    design = model_frame.build_design(formula, data, contrasts=contrasts,  # checks formula,
+                                      checks=design_checks(control))  # data, groups
     check_design_numbers(design)  # before any work: overflow, no residual df, constant y
     if offset is not None:
-        from ..design.model_frame import with_offset
-
-        design = with_offset(design, offset, data)
+        design = model_frame.with_offset(design, offset, data)
     terms = order_terms(design.re_terms)
     w = prior_weights(weights, design, data, positive=True) if weights is not None else None
     problem = lmer_problem(design, terms, reml=reml, weights=w)
