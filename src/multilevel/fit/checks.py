@@ -6,6 +6,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import DataError, two_line
+
 GRAD_TOL = 2e-3  # lme4: check.conv.grad = .makeCC("warning", tol = 2e-3)
 MAX_PARAMS = 20  # finite-difference Hessians beyond this are not worth their cost
 
@@ -209,8 +211,6 @@ def design_checks(control) -> dict[str, str]:
     multilevel.errors.DataError: LmerControl(check_nlev_gtr_1=...) must be 'ignore', 'warning' or 'stop', got 'off'
       How to fix: use one of lme4's actions, e.g. check_nlev_gtr_1="ignore"
     """
-    from ..errors import DataError, two_line
-
     out = {}
     for name in DESIGN_CHECKS:
         value = getattr(control, name, "stop")
