@@ -47,6 +47,10 @@ class NestedObjective:
                         if SingleTermObjective.applies(self.system)
                         else TwoLevelObjective(self.system)
                         if TwoLevelObjective.applies(self.system) else None)
+        # the closed form's batch of finite-difference points, where it has one: an
+        # instance attribute, so that LmmProblem.batches sees it only then
+        if hasattr(self._single, "many"):
+            self.many = self._single.many
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """``log det(Lambda'Z'Z Lambda + I)`` and the ``[X y]`` block of ``L``."""

@@ -101,6 +101,41 @@ class SingleTermObjective:
         ld, LXX, *_ = self._factor(theta)
         return ld, LXX
 
+    def many(self, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(log|L_Z|^2, L_XX)`` for every row of ``thetas`` (the finite-difference points
+        of the convergence checks): :meth:`__call__`'s steps with the rows stacked, one
+        product for all their ``E``, one with the tables, one batched Cholesky factor.
+        Raises :class:`~multilevel.core.batched.NotPositiveDefinite` if any row fails
+        (:meth:`multilevel.core.lmm.LmmProblem.objectives` then takes the rows one at a time).
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData, form_crossproducts
+        >>> from multilevel.core.nested import NestedSystem
+        >>> rng = np.random.default_rng(0)
+        >>> g, x = np.repeat(np.arange(6), 4), rng.normal(size=24)
+        >>> A = form_crossproducts([TermData(g, np.column_stack([np.ones(24), x]), 6)],
+        ...                        np.ones((24, 1)), rng.normal(size=24))
+        >>> obj = SingleTermObjective(NestedSystem.from_crossproducts(A, {}))
+        >>> ts = np.array([[0.8, 0.2, 0.5], [1.1, -0.3, 0.4]])
+        >>> lds, LXXs = obj.many(ts)
+        >>> bool(np.allclose(lds, [obj(t)[0] for t in ts]))
+        True
+        >>> bool(np.allclose(LXXs[1], obj(ts[1])[1]))
+        True
+        """
+        thetas = np.asarray(thetas, dtype=float)
+        n, m, k = thetas.shape[0], self.m, self.k
+        c = np.array([sigma_coefficients(self.p, t) for t in thetas])   # (n, 1 + k)
+        E = c @ self.Dk                                                  # (n, l)
+        ld = np.log(E).sum(axis=1)
+        if not (np.abs(ld) < math.inf).all():
+            raise NotPositiveDefinite("no finite level determinant")
+        # the tables' level sums for every row, then each row's c
+        sums = (self.P @ (1.0 / E).T).reshape(m * m, k, n)
+        FQF = np.einsum("rkn,nk->nr", sums, c[:, 1:])
+        return ld, cholesky_lower(self.xy - FQF.reshape(n, m, m))
+
     def gradient_parts(self, theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray,
                                                           np.ndarray, np.ndarray]:
         """``(log|L_Z|^2, L_XX, d log|L_Z|^2, d log|R_X|^2, d r^2)`` by theta.
