@@ -114,6 +114,7 @@ class SchurObjective:
             # go to its first q_rest places
             self._scale = np.ones(r)
             self._scale_theta = self.m0 + self._tidx
+            self.many = self._many  # the checks' points in one batch (LmmProblem.batches)
 
     def _factor(self, theta: np.ndarray):
         theta = np.asarray(theta, dtype=float)
@@ -167,6 +168,66 @@ class SchurObjective:
         L = cholesky_lower(S)
         ld = ld0 + 2.0 * float(np.log(L.reshape(-1)[self._diag_flat]).sum())
         return ld, L, (s, E, Q, LG)
+
+    def _many(self, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(log|L_Z|^2, L_XX)`` for every row of ``thetas`` (the finite-difference points of
+        the convergence checks), :meth:`_closed`'s steps with the rows stacked: one product
+        for all their ``E``, one stacked ``C Q C'``, one batched Cholesky factor. Rows in
+        chunks that keep the stacked ``C Q`` within ``SCHUR_ENTRIES``. Raises
+        :class:`~multilevel.core.cholesky.NotPositiveDefinite` if any row fails
+        (:meth:`multilevel.core.lmm.LmmProblem.objectives` then takes them one at a time).
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData, form_crossproducts
+        >>> rng = np.random.default_rng(0)
+        >>> a, b = rng.integers(0, 30, 300), rng.integers(0, 6, 300)
+        >>> A = form_crossproducts([TermData(a, np.ones((300, 1)), 30),
+        ...                         TermData(b, np.ones((300, 1)), 6)], np.ones((300, 1)),
+        ...                        rng.normal(size=300))
+        >>> obj = SchurObjective(A)
+        >>> ts = np.array([[0.7, 1.3], [0.2, 0.9]])
+        >>> lds, LXXs = obj.many(ts)
+        >>> bool(np.allclose(lds, [obj(t)[0] for t in ts]))
+        True
+        >>> bool(np.allclose(LXXs[1], obj(ts[1])[1]))
+        True
+        """
+        thetas = np.asarray(thetas, dtype=float)
+        C, q, r = self.C, self.q_rest, self.R.shape[0]
+        step = max(1, SCHUR_ENTRIES // C.size)
+        if thetas.shape[0] > step:
+            parts = [self._many(thetas[i:i + step]) for i in range(0, thetas.shape[0], step)]
+            return (np.concatenate([ld for ld, _ in parts]),
+                    np.concatenate([LXX for _, LXX in parts]))
+        n = thetas.shape[0]
+        c = np.array([sigma_coefficients(self.p0, t[:self.m0]) for t in thetas])
+        E = c @ self._Dk                                          # (n, l0)
+        ld0 = np.log(E).sum(axis=1)
+        if not (np.abs(ld0) < math.inf).all():
+            raise NotPositiveDefinite("no finite level determinant")
+        inv_e = 1.0 / E
+        if self.p0 == 1:                                          # C_l Q_l, Q_l = s / E_l
+            CQ = C * (c[:, 1:2] * inv_e)[:, None, :]
+        else:
+            Q = (c[:, 1:4, None] + c[:, 4, None, None] * self._adj_d) * inv_e[:, None, :]
+            C0, C1 = C[:, 0::2], C[:, 1::2]
+            CQ = np.empty((n,) + C.shape)
+            CQ[:, :, 0::2] = C0 * Q[:, None, 0] + C1 * Q[:, None, 1]
+            CQ[:, :, 1::2] = C0 * Q[:, None, 1] + C1 * Q[:, None, 2]
+        G = self.R - CQ @ C.T                                     # (n, r, r)
+        if self._scalar_rest:
+            scale = np.ones((n, r))
+            scale[:, :q] = thetas[:, self._scale_theta]
+            S = G * scale[:, :, None] * scale[:, None, :]
+        else:
+            lam = np.broadcast_to(np.eye(r), (n, r, r)).copy()
+            lam.reshape(n, -1)[:, self._lam_flat] = thetas[:, self._scale_theta]
+            S = np.swapaxes(lam, 1, 2) @ G @ lam
+        S.reshape(n, -1)[:, self._diag_flat] += 1.0
+        L = cholesky_lower(S)
+        ld = ld0 + 2.0 * np.log(L.reshape(n, -1)[:, self._diag_flat]).sum(axis=1)
+        return ld, L[:, q:, q:]
 
     def _closed_gradient(self, theta: np.ndarray):
         """:meth:`gradient_parts` with the first term in closed form: for each part ``f``,
