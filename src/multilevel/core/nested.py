@@ -59,6 +59,9 @@ def _level_parents(M, l_cols: int, p_rows: int, p_cols: int) -> np.ndarray | Non
 
 def _parents(M, l_rows: int, p_rows: int, l_cols: int, p_cols: int) -> np.ndarray | None:
     """The one row level each column level of ``M`` touches, or None when some touch 0 or 2+."""
+    if isinstance(M, np.ndarray):  # dense: which level pairs meet, then one per column level
+        meet = (M != 0).reshape(l_rows, p_rows, l_cols, p_cols).any(axis=(1, 3))
+        return meet.argmax(axis=0) if (meet.sum(axis=0) == 1).all() else None
     if getattr(M, "nnz", 0) > l_cols * p_rows * p_cols:  # some level has two parents
         return None
     parent = _level_parents(M, l_cols, p_rows, p_cols)
