@@ -9,14 +9,13 @@ everything other than the objective (solutions, conditional variances) keeps the
 """
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
 from .batched import _CHOLESKY_LO, NotPositiveDefinite, cholesky_lower, lower_inverse
 from .crossprod import CrossProducts
-from .theta import lower_tri_indices, n_theta
-
-EXPANSION_MAX_ENTRIES = 100_000  # largest stack of quadratic-expansion matrices (entries;
-                                 # measured faster than the products up to ~90,000)
+from .dense_layout import EXPANSION_MAX_ENTRIES, dense_layout, lambda_index  # noqa: F401
 BLOCK_INVERSE_MIN = 24  # first-term rows from which L's inverse is taken by blocks
 DENSE_OBJECTIVE_MAX = 64  # order q + p + 1 up to which the dense objective is used (measured
                           # single-threaded: 19 vs 64 us at order 28, 49 vs 66 at 68, 104 vs 68 at 98)
@@ -32,21 +31,22 @@ def dense_crossproducts(A: CrossProducts) -> np.ndarray:
     >>> dense_crossproducts(form_crossproducts([t], np.ones((3, 1)), np.arange(3.0))).tolist()
     [[2.0, 0.0, 2.0, 1.0], [0.0, 1.0, 1.0, 2.0], [2.0, 1.0, 3.0, 3.0], [1.0, 2.0, 3.0, 5.0]]
     """
-    qs = [l * p for l, p in zip(A.n_levels, A.ps)]
-    off = np.concatenate([[0], np.cumsum(qs)]).astype(int)
-    q = int(off[-1])
-    m = q + A.xy.shape[0]
+    m = sum(l * p for l, p in zip(A.n_levels, A.ps)) + A.xy.shape[0]
+    lay = dense_layout(tuple(A.n_levels), tuple(A.ps), m)
+    off, q = lay.offsets, lay.q
     out = np.zeros((m, m))
-    for k, (l, p) in enumerate(zip(A.n_levels, A.ps)):
-        idx = off[k] + np.arange(l)[:, None, None] * p
-        out[idx + np.arange(p)[None, :, None], idx + np.arange(p)[None, None, :]] = A.diag[k]
+    flat = out.reshape(-1)
+    for k in range(len(A.n_levels)):
+        flat[lay.diag_flat[k]] = A.diag[k]  # the level blocks Z_l'Z_l
         out[q:, off[k]:off[k + 1]] = A.fixed[k]
         for j in range(k):
             C = A.cross[(k, j)]
             out[off[k]:off[k + 1], off[j]:off[j + 1]] = C.toarray() if hasattr(C, "toarray") \
                 else np.asarray(C)
     out[q:, q:] = A.xy
-    return np.tril(out) + np.tril(out, -1).T
+    iu, ju = lay.upper
+    out[iu, ju] = out[ju, iu]  # the lower triangle, mirrored
+    return out
 
 
 class DenseObjective:
@@ -87,26 +87,15 @@ class DenseObjective:
     """
 
     def __init__(self, A: CrossProducts):
-        self.full = dense_crossproducts(A)
-        self.q = q = int(sum(l * p for l, p in zip(A.n_levels, A.ps)))
-        rows, cols, tidx = lambda_index(A.n_levels, A.ps)
-        m = self.full.shape[0]
-        self._lam = np.eye(m)  # Lambda on the Z block, identity on [X y]
-        self._lam_flat = rows * m + cols  # where theta[tidx] goes in the flat Lambda
-        self._tidx = tidx
-        self._n_theta = int(tidx.max()) + 1 if tidx.size else 0
-        # entry (r, c) of Lambda meets entry (c, r) of a q x q trace matrix
-        self._trace_flat = cols * q + rows
-        self._rows, self._cols = rows, cols
+        self.full = full = dense_crossproducts(A)
+        m = full.shape[0]
+        self._layout = lay = dense_layout(tuple(A.n_levels), tuple(A.ps), m)
+        self.q = q = lay.q
+        self._tidx, self._rows, self._cols = lay.tidx, lay.rows, lay.cols
+        self._n_theta = lay.n_theta
         self._diag_z = slice(0, q * (m + 1), m + 1)  # flat indices of diag[:q]
-        # the first term's block of L is block diagonal (its levels do not touch): flat
-        # indices, in a k x k array, of its l1 blocks of p1 x p1 (level, row, column)
-        l1, p1 = A.n_levels[0], A.ps[0]
-        self._q1 = l1 * p1
-        k = m - 1
-        base = (np.arange(l1) * p1)[:, None, None]
-        self._block_flat = ((base + np.arange(p1)[None, :, None]) * k
-                            + base + np.arange(p1)[None, None, :])
+        self._first_term = (A.n_levels[0], A.ps[0])
+        self._lam = None  # Lambda, made on first use (the expansion does without it)
         self._expansion = self._quadratic_expansion()
 
     def _quadratic_expansion(self):
@@ -118,32 +107,51 @@ class DenseObjective:
         + sum_{a <= b} theta_a theta_b (E_a' C E_b + E_b' C E_a) / (1 + [a = b])``. One
         matrix-vector product with the stacked matrices then replaces filling ``Lambda`` and
         two matrix products (imm10, order 23: about 8 us less an evaluation). Only while the
-        stack is small (it grows with the square of theta's length).
+        stack is small (it grows with the square of theta's length). Each stacked matrix
+        is entries of ``C`` (:func:`~multilevel.core.dense_layout.dense_layout`): two
+        gathers make the stack, the values the products with the 0/1 ``E_a`` give.
         """
-        m, n = self.full.shape[0], self._n_theta
-        ia, ib = np.triu_indices(n)
-        n_coef = 1 + n + ia.size
-        if n == 0 or n_coef * m * m > EXPANSION_MAX_ENTRIES:
+        lay = self._layout
+        if lay.gather is None:
             return None
-        C, q = self.full, self.q
-        E = np.zeros((n, m * m))
-        E[self._tidx, self._lam_flat] = 1.0
-        E = E.reshape(n, m, m)
-        P = np.zeros((m, m))
-        P[q:, q:] = np.eye(m - q)
-        CE = C @ E                      # (n, m, m): C E_a
-        K = np.empty((n_coef, m, m))
-        K[0] = P @ C @ P
-        K[0].reshape(-1)[self._diag_z] += 1.0
-        PCE = P @ CE
-        K[1:1 + n] = PCE + PCE.transpose(0, 2, 1)
-        EtCE = E.transpose(0, 2, 1)[ia] @ CE[ib]   # E_a' C E_b for a <= b
-        K[1 + n:] = np.where((ia == ib)[:, None, None], EtCE,
-                             EtCE + EtCE.transpose(0, 2, 1))
-        return K.reshape(n_coef, m * m), np.empty(n_coef), ia, ib
+        first, second = lay.gather
+        m = lay.m
+        flat = np.empty(m * m + 1)
+        flat[:-1] = self.full.reshape(-1)
+        flat[-1] = 0.0
+        K = flat[first]
+        K += flat[second]
+        K[0, self._diag_z] += 1.0  # + I_Z
+        return K, np.empty(K.shape[0]), lay.ia, lay.ib
+
+    @cached_property
+    def _lam_flat(self) -> np.ndarray:
+        """Where ``theta[tidx]`` goes in the flat ``m x m`` Lambda."""
+        return self._rows * self.full.shape[0] + self._cols
+
+    @cached_property
+    def _trace_flat(self) -> np.ndarray:
+        """Entry ``(r, c)`` of Lambda meets entry ``(c, r)`` of a ``q x q`` trace matrix."""
+        return self._cols * self.q + self._rows
+
+    @property
+    def _q1(self) -> int:
+        l1, p1 = self._first_term
+        return l1 * p1
+
+    @cached_property
+    def _block_flat(self) -> np.ndarray:
+        """The first term's block of ``L`` is block diagonal (its levels do not touch): flat
+        indices, in a ``k x k`` array, of its ``l1`` blocks of ``p1 x p1`` (level, row,
+        column)."""
+        (l1, p1), k = self._first_term, self.full.shape[0] - 1
+        base = (np.arange(l1) * p1)[:, None, None]
+        return ((base + np.arange(p1)[None, :, None]) * k + base + np.arange(p1)[None, None, :])
 
     def _factor(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(Lt'C, L)``; raises NotPositiveDefinite."""
+        if self._lam is None:
+            self._lam = np.eye(self.full.shape[0])  # Lambda on the Z block, I on [X y]
         lam = self._lam
         lam.reshape(-1)[self._lam_flat] = np.asarray(theta, dtype=float)[self._tidx]
         LtC = lam.T @ self.full
@@ -321,28 +329,6 @@ DENSE_PLS_MAX_WORK = 200_000   # and nobs * order^2 (the cross-product M'WM) up 
 # thread, one binomial intercept term, p = 3 (dense vs nested level blocks, us per step):
 # order 19: nobs 56 59 vs 100, 300 83 vs 112, 600 112 vs 127; order 34: nobs 150 98 vs 107,
 # 300 82 vs 55; order 44: nobs 400 117 vs 62, 1200 449 vs 131
-
-
-def lambda_index(n_levels: list[int], ps: list[int]) -> tuple[np.ndarray, ...]:
-    """``(rows, cols, tidx)``: ``Lambda[rows, cols] = theta[tidx]`` for terms in order, levels
-    major within a term (each level's block is the term's lower-triangular factor).
-
-    Examples
-    --------
-    >>> [a.tolist() for a in lambda_index([2], [2])]
-    [[0, 1, 1, 2, 3, 3], [0, 0, 1, 2, 2, 3], [0, 1, 2, 0, 1, 2]]
-    """
-    rows, cols, tidx = [], [], []
-    off, start = 0, 0
-    for l, p in zip(n_levels, ps):
-        r, c = lower_tri_indices(p)
-        base = off + np.arange(l)[:, None] * p
-        rows.append((base + r[None, :]).ravel())
-        cols.append((base + c[None, :]).ravel())
-        tidx.append(np.tile(start + np.arange(r.size), l))
-        off += l * p
-        start += n_theta(p)
-    return np.concatenate(rows), np.concatenate(cols), np.concatenate(tidx)
 
 
 class DensePls:
