@@ -512,15 +512,21 @@ def _factor_wrapped(node, out: set, inside: bool = False) -> None:
             stack.extend([(n.left, ins), (n.right, ins)])
 
 
-def _stray_text(s) -> tuple[list, list, int] | None:
-    """For a text column that mostly holds numbers: (offending values, their rows)."""
+def _stray_text(s, coded=None, index=None) -> tuple[list, list, int] | None:
+    """For a text column that mostly holds numbers: (offending values, their rows).
+
+    `coded` is :func:`multilevel.design.variables.hash_text` of the column's values when
+    known (the design codes the same column as a factor; then `index` is the frame's row
+    index and `s` may be None): its distinct values are tested as numbers, and each row's
+    verdict is its value's."""
     import numpy as np
     import pandas as pd
 
-    values = s.dropna()
-    if len(values) == 0:
+    from .design.variables import _stored_values, hash_text
+
+    na, inv, uniq = coded if coded is not None else hash_text(_stored_values(s))
+    if len(inv) == 0:  # every value is NA
         return None
-    uniq = pd.unique(values.to_numpy(dtype=object))
     if len(uniq) < 2:
         return None
     as_text = pd.Series([v.strip() if isinstance(v, str) else v for v in uniq], dtype=object)
@@ -528,11 +534,13 @@ def _stray_text(s) -> tuple[list, list, int] | None:
     bad_mask = num.isna().to_numpy()
     if not bad_mask.any() or bad_mask.all():
         return None
-    bad = set(uniq[bad_mask].tolist())
-    row_bad = values.isin(bad).to_numpy()
+    row_bad = bad_mask[inv]  # over the rows with a value
     if row_bad.mean() > 0.5:  # mostly text: a real text column
         return None
-    rows = values.index[np.flatnonzero(row_bad)[:5]].tolist()
+    first = np.flatnonzero(row_bad)[:5]
+    if na is not None:  # positions among the rows with a value -> in the column
+        first = np.flatnonzero(~na)[first]
+    rows = (s.index if index is None else index)[first].tolist()
     return list(uniq[bad_mask][:5]), rows, int(row_bad.sum())
 
 
@@ -586,7 +594,7 @@ def check_model_data(df, tree, bars, names=None):
     import numpy as np
     import pandas as pd
 
-    from .design.variables import Columns
+    from .design.variables import Columns, text_codes
 
     view = df if isinstance(df, Columns) else None
     frame = view.frame if view is not None else df
@@ -618,17 +626,25 @@ def check_model_data(df, tree, bars, names=None):
     for name in used:
         if name not in columns:
             continue  # the design names the missing column
-        # the stored values' dtype first: no Series for numbers and factors (view.values)
-        dt = (view.values(name) if view is not None else get(name)).dtype
+        # the stored values' dtype first: no Series for numbers, factors and text (a view's
+        # values); the Series only where a value is looked at one by one
+        values = view.values(name) if view is not None else get(name)
+        dt = values.dtype
         if (isinstance(dt, np.dtype) and dt.kind in "biuf") or isinstance(dt, pd.CategoricalDtype):
             continue  # plain numbers or a factor: nothing below applies
-        s = get(name)
-        if pd.api.types.is_complex_dtype(s.dtype) or (
-                s.dtype == object and s.head(1000).map(lambda v: isinstance(v, complex)).any()):
+        # an object column of strings only, none missing (infer_dtype stops at the first
+        # other value; complex NaN counts as missing there, hence the hashed NA rows) has no
+        # complex numbers and no lists or records: the value-by-value tests are skipped
+        plain_text = (view is not None and dt == object
+                      and pd.api.types.infer_dtype(values, skipna=True) == "string"
+                      and text_codes(view, name)[0] is None)
+        s = get(name) if not plain_text and (view is None or dt == object) else None
+        if pd.api.types.is_complex_dtype(dt) or (
+                s is not None and s.head(1000).map(lambda v: isinstance(v, complex)).any()):
             raise DataError(two_line(
                 f"column {name!r} holds complex numbers",
                 f"use real numbers, e.g. df[{name!r}].real or abs(df[{name!r}])"))
-        if s.dtype == object:
+        if s is not None and dt == object:
             nested = s.dropna().head(1000).map(
                 lambda v: isinstance(v, (list, tuple, dict, set)) or hasattr(v, "__array__"))
             if nested.any():
@@ -642,9 +658,10 @@ def check_model_data(df, tree, bars, names=None):
             continue  # group ids may be any text
         if name in wrapped and name not in lhs_names:
             continue
-        if s.dtype == object or (pd.api.types.is_string_dtype(s.dtype)
-                                 and not isinstance(s.dtype, pd.CategoricalDtype)):
-            found = _stray_text(s)
+        if dt == object or (pd.api.types.is_string_dtype(dt)
+                            and not isinstance(dt, pd.CategoricalDtype)):
+            found = (_stray_text(s) if view is None
+                     else _stray_text(None, text_codes(view, name), frame.index))
             if found:
                 values, rows, n_bad = found
                 shown = ", ".join(f"{v!r}" for v in values)

@@ -214,7 +214,7 @@ def _is_factor_dtype(dt) -> bool:
     """Whether a column of this dtype is a factor (R: factor, character or logical)."""
     if isinstance(dt, np.dtype):  # numpy: bool, object, text (the pandas tests' answers)
         return dt.kind in "bOSU"
-    return (isinstance(dt, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dt)
+    return (isinstance(dt, (pd.CategoricalDtype, pd.StringDtype)) or pd.api.types.is_bool_dtype(dt)
             or pd.api.types.is_string_dtype(dt) or dt == object)
 
 
@@ -427,33 +427,44 @@ def _factor_values(node: Node, df: pd.DataFrame, state, fit):
         drop = node.func in ("factor", "ordered")
         inner = node.args[0].value
     if isinstance(inner, Name):
-        a = column_values(df, inner.id)  # no Series for Categoricals and numpy integers
-        if isinstance(a.dtype, pd.CategoricalDtype):  # no .cat accessor (~60 us)
-            return a.codes.astype(np.int64), _category_labels(a.dtype.categories), drop
-        if isinstance(a, np.ndarray) and a.dtype.kind in "iu":
+        a = column_values(df, inner.id)  # no Series for Categoricals, integers and text
+        dt = a.dtype
+        if isinstance(dt, pd.CategoricalDtype):  # no .cat accessor (~60 us)
+            return a.codes.astype(np.int64), _category_labels(dt.categories), drop
+        if isinstance(a, np.ndarray) and dt.kind in "iu":
             hit = _integer_codes(np.asarray(a, dtype=np.int64))
             if hit is not None:
                 return hit
-        s = column(df, inner.id)
-        if pd.api.types.is_bool_dtype(s.dtype):
+        coded = None
+        if dt == object or isinstance(dt, pd.StringDtype):  # text: neither bool nor dates
+            coded = text_codes(df, inner.id)  # hashed once per design (shared with checks)
+        elif pd.api.types.is_bool_dtype(dt):
+            s = column(df, inner.id)
             na = s.isna().to_numpy()
             vals = s.fillna(False).astype(bool).to_numpy().astype(np.int64)
             return np.where(na, -1, vals), ["FALSE", "TRUE"], drop
-        if (pd.api.types.is_datetime64_any_dtype(s.dtype)
-                or pd.api.types.is_timedelta64_dtype(s.dtype)
-                or isinstance(s.dtype, pd.PeriodDtype)):  # dates as levels ("2020-01-31")
+        elif (pd.api.types.is_datetime64_any_dtype(dt) or pd.api.types.is_timedelta64_dtype(dt)
+              or isinstance(dt, pd.PeriodDtype)):  # dates as levels ("2020-01-31")
+            s = column(df, inner.id)
             s = s.astype(str).where(s.notna())
-        if _is_factor_series(s):
-            # hash the values once, then sort and label the distinct ones only
-            na = s.isna().to_numpy()
-            inv, distinct = pd.factorize(s.to_numpy(dtype=object)[~na])
+            if _is_factor_series(s):
+                coded = hash_text(_stored_values(s))
+        elif _is_factor_dtype(dt):
+            coded = text_codes(df, inner.id)
+        if coded is not None:
+            # the distinct values are sorted and labelled, then mapped back to the rows
+            na, inv, distinct = coded
             text = [str(v) for v in distinct]
             uniq = sorted(set(text))
             index = {u: i for i, u in enumerate(uniq)}
             remap = np.array([index[t] for t in text], dtype=np.int64)
-            codes = np.full(len(s), -1, dtype=np.int64)
-            codes[~na] = remap[inv] if len(remap) else 0
+            if na is None:
+                codes = remap[inv]
+            else:
+                codes = np.full(len(na), -1, dtype=np.int64)
+                codes[~na] = remap[inv]
             return codes, uniq, drop
+        s = column(df, inner.id)
         if pd.api.types.is_integer_dtype(s.dtype) and (
                 isinstance(s.dtype, np.dtype) or not s.hasnans):  # numpy ints have no NA
             hit = _integer_codes(s.to_numpy(dtype=np.int64))
@@ -472,6 +483,79 @@ def _factor_values(node: Node, df: pd.DataFrame, state, fit):
     else:
         labels = [r_label(float(u)) for u in uniq]
     return codes, labels, True
+
+
+def text_codes(df, name: str) -> tuple:
+    """:func:`hash_text` of the column `name`, worked out once per design when `df` is a
+    :class:`Columns` view (the data checks and the factor coding both need it).
+
+    Examples
+    --------
+    >>> na, inv, distinct = text_codes(pd.DataFrame({"g": ["b", None, "a", "b"]}), "g")
+    >>> na.tolist(), inv.tolist(), list(distinct)
+    ([False, True, False, False], [0, 1, 0], ['b', 'a'])
+    """
+    memo = df.memo if isinstance(df, Columns) else None
+    key = ("text", name)
+    hit = memo.get(key) if memo is not None else None
+    if hit is None:
+        hit = hash_text(column_values(df, name))
+        if memo is not None:
+            memo[key] = hit
+    return hit
+
+
+def _arrow_text(dt) -> bool:
+    """Whether values of this dtype are Arrow strings (pandas' ``str``/``string[pyarrow]``,
+    ``ArrowDtype(pa.string())``)."""
+    if isinstance(dt, pd.StringDtype):
+        return dt.storage == "pyarrow"
+    if isinstance(dt, pd.ArrowDtype):
+        import pyarrow as pa
+
+        t = dt.pyarrow_dtype
+        return pa.types.is_string(t) or pa.types.is_large_string(t)
+    return False
+
+
+def hash_text(a) -> tuple:
+    """``(na, inv, distinct)`` of text or object values, hashed once: ``na`` flags the NA
+    rows (None when there are none), ``distinct`` holds the distinct other values in order
+    of first appearance (as ``pd.factorize`` gives them) and ``inv`` each other row's
+    position in it.
+
+    Arrow strings are dictionary-encoded by Arrow (its dictionary is also in order of first
+    appearance; UTF-8 bytes are equal exactly when the strings are), so no Python string is
+    made per row; other values are hashed by ``pd.factorize``, whose NA rows are those of
+    ``isna``.
+
+    Examples
+    --------
+    >>> na, inv, distinct = hash_text(np.array(["x", 1, None, "x"], dtype=object))
+    >>> na.tolist(), inv.tolist(), list(distinct)
+    ([False, False, True, False], [0, 1, 0], ['x', 1])
+    """
+    if _arrow_text(a.dtype):
+        arr = a.__arrow_array__()
+        if hasattr(arr, "combine_chunks"):  # a ChunkedArray: one Array
+            arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+        enc = arr.dictionary_encode()
+        distinct = np.array(enc.dictionary.to_pylist(), dtype=object).reshape(-1)
+        idx = enc.indices
+        if idx.null_count:
+            import pyarrow.compute as pc
+
+            codes = pc.fill_null(idx, -1).to_numpy().astype(np.int64)
+        else:
+            return None, idx.to_numpy().astype(np.int64), distinct
+    else:
+        obj = np.asarray(a, dtype=object) if isinstance(a, np.ndarray) else a.to_numpy(
+            dtype=object)
+        codes, distinct = pd.factorize(obj)  # NA (isna's None, NaN, pd.NA, NaT) -> -1
+    na = codes < 0
+    if not na.any():
+        return None, codes, distinct
+    return na, codes[~na], distinct
 
 
 def _integer_codes(v: np.ndarray):
