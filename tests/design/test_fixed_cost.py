@@ -252,6 +252,50 @@ def test_the_shared_gram_matrix_changes_no_magnitude_or_rank_verdict(n, p, data)
     assert outcomes[0] == outcomes[1]
 
 
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "", "é", "Z", "10",
+                                                             "2", " 1", "ä b"])),
+                       max_size=40),
+       storage=st.sampled_from(["str", "string[pyarrow]", "string[python]"]))
+def test_text_is_hashed_the_same_by_arrow_and_by_pandas(values, storage):
+    """hash_text: Arrow's dictionary encoding gives pd.factorize's NA rows, first-appearance
+    order and positions."""
+    arrow = variables.hash_text(pd.array(values, dtype=storage))
+    plain = variables.hash_text(np.array(values, dtype=object))
+    for a, b in zip(arrow, plain):
+        if a is None or b is None:
+            assert a is None and b is None
+        else:
+            assert np.asarray(a).tolist() == np.asarray(b).tolist()
+
+
+@pytest.mark.parametrize("dtype", ["str", "string[pyarrow]", "string[python]", "object",
+                                   "category", "int"])
+def test_grouping_and_factor_columns_give_one_design_whatever_their_type(dtype):
+    rng = np.random.default_rng(3)
+    n = 60
+    codes = {"g": rng.integers(0, 7, n), "h": rng.integers(0, 3, n)}
+    base = pd.DataFrame({"y": rng.normal(size=n), "x": rng.normal(size=n)})
+    text = {k: np.array([f"{c * 10 + 1}" for c in v], dtype=object) for k, v in codes.items()}
+    if dtype != "int":  # two missing groups
+        text["g"][[3, 17]] = None
+
+    def typed(k):
+        if dtype == "int":
+            return codes[k] * 10 + 1
+        if dtype == "category":
+            return pd.Categorical(text[k])
+        return text[k] if dtype == "object" else pd.array(text[k], dtype=dtype)
+
+    f = "y ~ x + factor(h) + (1 | g/h)"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = build_design(f, base.assign(**text))
+        got = build_design(f, base.assign(g=typed("g"), h=typed("h")))
+    same_design(got, want)  # integers: the same labels (numeric order is text order here)
+    assert got.n_dropped == (0 if dtype == "int" else 2)
+
+
 def test_designs_of_the_reference_shapes_are_unchanged_by_a_refit():
     sleep = ml.datasets.load("sleepstudy")
     with warnings.catch_warnings():
