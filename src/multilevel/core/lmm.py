@@ -106,6 +106,7 @@ class LmmProblem:
         self.n = A.nobs
         self.p = A.p_x
         self._fast_objective = None  # made on the first objective() call (PIRLS never calls it)
+        self._dense = None  # a small model's dense factor for its solutions, made on first use
 
     @property
     def plan(self) -> Plan:
@@ -330,12 +331,28 @@ class LmmProblem:
         # with beta at its GLS value the ML profiled deviance is the same formula
         return float(ld - self.log_det_w + self.n * (1.0 + LOG2PI + np.log(r2 / self.n)))
 
+    def _dense_factor(self) -> DenseObjective | None:
+        """The dense factor's maker for a small model's solutions (order ``q + p + 1`` up to
+        ``DENSE_OBJECTIVE_MAX``), whichever objective the optimiser used: its own dense one,
+        or one made here (one term takes its closed form from order 29 on; its solution
+        still comes from the dense factor, without the blocked plan or scipy). None for
+        larger models and where no fast objective is wanted (``_fast_objective`` False)."""
+        fast = self._fast_objective
+        if isinstance(fast, DenseObjective):
+            return fast
+        if fast is False:
+            return None
+        if self._dense is None:
+            A = self.A
+            order = sum(l * p for l, p in zip(A.n_levels, A.ps)) + A.p_x + 1
+            self._dense = DenseObjective(A) if order <= DENSE_OBJECTIVE_MAX else False
+        return self._dense or None
+
     def solve(self, theta: np.ndarray) -> LmmSolution:
         """Fixed effects, random effects and scale at ``theta``.
 
-        When the objective has been evaluated on the dense path (a small model, see
-        :class:`~multilevel.core.dense_small.DenseObjective`) the solution comes from that
-        dense factor (:meth:`_solve_dense`), the same ``L`` as the blocked one to rounding;
+        For a small model (see :meth:`_dense_factor`) the solution comes from the dense
+        factor (:meth:`_solve_dense`), the same ``L`` as the blocked one to rounding;
         otherwise from :func:`~multilevel.core.cholesky.update_L`.
 
         Examples
@@ -344,18 +361,20 @@ class LmmProblem:
         >>> g = np.repeat(np.arange(3), 2)
         >>> A = form_crossproducts([TermData(g, np.ones((6, 1)), 3)], np.ones((6, 1)),
         ...                        np.array([1.0, 2.0, 4.0, 4.0, 6.0, 9.0]))
-        >>> prob = LmmProblem(A, reml=False)
-        >>> blocked = prob.solve(np.array([1.0]))
-        >>> f = prob.objective(np.array([1.0]))  # small: the dense objective, then its factor
-        >>> dense = prob.solve(np.array([1.0]))
+        >>> prob, blocked_prob = LmmProblem(A, reml=False), LmmProblem(A, reml=False)
+        >>> blocked_prob._fast_objective = False  # the blocked update
+        >>> blocked = blocked_prob.solve(np.array([1.0]))
+        >>> f = prob.objective(np.array([1.0]))
+        >>> dense = prob.solve(np.array([1.0]))  # small: from the dense factor
         >>> np.round(dense.beta, 6).tolist(), round(dense.sigma, 6)
         ([4.333333], 1.688743)
         >>> bool(np.allclose(dense.b[0], blocked.b[0])), bool(np.isclose(dense.objective, f))
         (True, True)
         """
         theta = np.asarray(theta, dtype=float)
-        if isinstance(self._fast_objective, DenseObjective):  # made by the optimiser's calls
-            return self._solve_dense(self._fast_objective, theta)
+        dense = self._dense_factor()
+        if dense is not None:
+            return self._solve_dense(dense, theta)
         F = self.factor(theta)
         A, K, p = self.A, F.K, self.p
         LXX = F.LXX
@@ -392,10 +411,10 @@ class LmmProblem:
         """Conditional covariances of the random effects per term and level at ``theta``
         (:func:`cond_var`; lme4's ``condVar``), ``(l_k, p_k, p_k)`` arrays.
 
-        When the objective has been evaluated on the dense path they come from the dense
-        factor: ``(Lambda'Z'Z Lambda + I)^{-1} = L_ZZ^{-T} L_ZZ^{-1}`` with ``L_ZZ`` its first
-        ``q`` rows and columns, whose level blocks give ``sigma^2 T_k (.) T_k'``; otherwise
-        from the blocked factor.
+        For a small model (:meth:`_dense_factor`) they come from the dense factor:
+        ``(Lambda'Z'Z Lambda + I)^{-1} = L_ZZ^{-T} L_ZZ^{-1}`` with ``L_ZZ`` its first ``q``
+        rows and columns, whose level blocks give ``sigma^2 T_k (.) T_k'``; otherwise from
+        the blocked factor.
 
         Examples
         --------
@@ -403,15 +422,15 @@ class LmmProblem:
         >>> g = np.repeat(np.arange(3), 2)
         >>> A = form_crossproducts([TermData(g, np.ones((6, 1)), 3)], np.ones((6, 1)),
         ...                        np.array([1.0, 2.0, 4.0, 4.0, 6.0, 9.0]))
-        >>> prob, th = LmmProblem(A), np.array([0.8])
-        >>> blocked = prob.cond_var(th, 1.5)
-        >>> f = prob.objective(th)  # small: the dense objective, then its factor
-        >>> bool(np.allclose(prob.cond_var(th, 1.5)[0], blocked[0]))
+        >>> prob, blocked_prob, th = LmmProblem(A), LmmProblem(A), np.array([0.8])
+        >>> blocked_prob._fast_objective = False  # the blocked update
+        >>> blocked = blocked_prob.cond_var(th, 1.5)
+        >>> bool(np.allclose(prob.cond_var(th, 1.5)[0], blocked[0]))  # small: dense factor
         True
         """
         theta = np.asarray(theta, dtype=float)
-        dense = self._fast_objective
-        if not isinstance(dense, DenseObjective):
+        dense = self._dense_factor()
+        if dense is None:
             return cond_var(self.A, self.factor(theta), sigma)
         A = self.A
         qs = [l * p for l, p in zip(A.n_levels, A.ps)]
