@@ -197,8 +197,9 @@ class LmmProblem:
 
     def objectives(self, thetas: np.ndarray) -> np.ndarray:
         """:meth:`objective` at each row of ``thetas`` (the finite-difference points of the
-        convergence checks): in one batch where the fast objective has one (a ``many``
-        method, ``thetas -> (log|L_Z|^2 per row, L_XX per row)``), else one at a time.
+        convergence checks): in one batch where there is one (a ``many`` method, ``thetas ->
+        (log|L_Z|^2 per row, L_XX per row)``: the fast objective's, or for a small model the
+        dense factor's, equal to :meth:`objective` to rounding), else one at a time.
 
         Examples
         --------
@@ -212,7 +213,7 @@ class LmmProblem:
         True
         """
         thetas = np.asarray(thetas, dtype=float)
-        many = getattr(self._fast(), "many", None)
+        many = self._many()
         if many is not None:
             try:
                 logdets, LXXs = many(thetas)
@@ -237,7 +238,14 @@ class LmmProblem:
         >>> LmmProblem(A).batches  # the dense objective: one batched Cholesky
         True
         """
-        return hasattr(self._fast(), "many")
+        return self._many() is not None
+
+    def _many(self):
+        """The batched evaluation for :meth:`objectives`, or None."""
+        many = getattr(self._fast(), "many", None)
+        if many is None:
+            many = getattr(self._dense_factor(), "many", None)
+        return many
 
     @property
     def has_gradient(self) -> bool:
