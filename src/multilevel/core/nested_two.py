@@ -108,37 +108,37 @@ class TwoLevelObjective:
     def _reduce(self, theta: np.ndarray):
         """The finer term's closed forms and the coarse system ``C_eff`` left after it."""
         S = self.S
-        _, E, inv_e, s, Q = level_q(self.p0, theta[:self.m0], self.Dk, self.adj_d)
+        _, E, s, Q = level_q(self.p0, theta[:self.m0], self.Dk, self.adj_d)
         U = self.sum(np.einsum("abkl,kl->abl", self.O_par, Q))     # (c0, p1, l1)
         p1, m = self.p1, self.m
         xy = S.xy - (self.O_xy @ Q.ravel()).reshape(m, m)
-        return s, E, inv_e, Q, S.diag[1] - U[:p1], S.fixed[1] - U[p1:], xy
+        return s, E, Q, S.diag[1] - U[:p1], S.fixed[1] - U[p1:], xy
 
     def _rest(self, theta: np.ndarray):
         """:meth:`_reduce` with the coarse system as a one-term :class:`NestedSystem` and its
         factor ``T_1`` (for a coarse term of three or more columns)."""
-        s, E, inv_e, Q, D1, F1, xy = self._reduce(theta)
+        s, E, Q, D1, F1, xy = self._reduce(theta)
         rest = NestedSystem(diag=[D1], cross={}, fixed=[F1], xy=xy, sums={}, parents={})
-        return s, E, inv_e, Q, rest, split_theta(theta[self.m0:], [self.p1])
+        return s, E, Q, rest, split_theta(theta[self.m0:], [self.p1])
 
     def _closed(self, theta: np.ndarray):
         """For a coarse term with one or two columns, its levels in closed form too:
         ``Q1_l`` from ``C_eff``'s level blocks, ``L_XX L_XX' = xy_eff - sum F_l Q1_l F_l'``."""
-        s, E, inv_e, Q, D1, F1, xy = self._reduce(theta)
+        s, E, Q, D1, F1, xy = self._reduce(theta)
         Dk1, adj1 = det_rows(D1)                                       # the coarse levels
-        _, E1, inv_e1, s1, Q1 = level_q(self.p1, theta[self.m0:], Dk1, adj1)
+        _, E1, s1, Q1 = level_q(self.p1, theta[self.m0:], Dk1, adj1)
         Q1f = _unpacked(Q1)
         FQ = _mul(F1, Q1f)                                             # F_l Q1_l, (m, p1, l1)
         XX = xy - FQ.reshape(self.m, -1) @ F1.reshape(self.m, -1).T
         LXX = cholesky_lower(XX)
         ld = float(np.log(E).sum()) + float(np.log(E1).sum())
-        return ld, LXX, (s, inv_e, Q, s1, inv_e1, Q1, Q1f, Dk1, adj1, F1, FQ)
+        return ld, LXX, (s, E, Q, s1, E1, Q1, Q1f, Dk1, adj1, F1, FQ)
 
     def _closed_gradient(self, theta: np.ndarray):
         """:meth:`gradient_parts` with both terms in closed form: the coarse term's
         ``d f / dQ1_l = -F_l' (df/dXX) F_l``; the finer term's ``Psi`` is ``Q1`` on the coarse
         block (``log|L_Z|^2``) and ``Phi J Phi'`` with ``Lambda V = Q1 F' L_XX^{-T}``."""
-        ld, LXX, (s, inv_e, Q, s1, inv_e1, Q1, Q1f, Dk1, adj1, F1, FQ) = self._closed(theta)
+        ld, LXX, (s, E, Q, s1, E1, Q1, Q1f, Dk1, adj1, F1, FQ) = self._closed(theta)
         S, m, p, p1 = self.S, self.m, self.m - 1, self.p1
         bar = xy_seeds(LXX)
         l1 = F1.shape[2]
@@ -147,7 +147,7 @@ class TwoLevelObjective:
         bar_q1 = np.zeros((3, Q1.shape[0], l1))
         bar_q1[1:] = -(B[:, 0] if p1 == 1 else
                        np.stack([B[:, 0, 0], 2.0 * B[:, 0, 1], B[:, 1, 1]], axis=1))
-        g1 = theta_gradient(p1, theta[self.m0:], s1, inv_e1, Q1, bar_q1, Dk1, adj1)
+        g1 = theta_gradient(p1, theta[self.m0:], s1, 1.0 / E1, Q1, bar_q1, Dk1, adj1)
         # the finer term: K_l' = L_XX^{-1} (F Q1 at the parent . Z_1'Z_0,l - [X y]'Z_0,l)
         Li = np.linalg.inv(LXX)
         Kt = _left(Li.T, _mul(self.sum.spread(FQ), S.cross[(1, 0)]) - S.fixed[0])
@@ -161,7 +161,7 @@ class TwoLevelObjective:
             bar_q[1] = 0.0
         np.multiply(KK[p], r2, out=bar_q[2])
         np.negative(bar_q, out=bar_q)                                  # -G' Psi G per channel
-        g0 = theta_gradient(self.p0, theta[:self.m0], s, inv_e, Q, bar_q, self.Dk, self.adj_d)
+        g0 = theta_gradient(self.p0, theta[:self.m0], s, 1.0 / E, Q, bar_q, self.Dk, self.adj_d)
         return (ld, LXX, np.concatenate([g0[0], g1[0]]), np.concatenate([g0[1], g1[1]]),
                 np.concatenate([g0[2], g1[2]]))
 
@@ -171,7 +171,7 @@ class TwoLevelObjective:
         if self.p1 <= 2:
             ld, LXX, _ = self._closed(theta)
             return ld, LXX
-        _, E, _, _, rest, T1 = self._rest(theta)
+        _, E, _, rest, T1 = self._rest(theta)
         F = nested_factor(rest, T1)
         return float(np.log(E).sum()) + F.logdet, F.LXX
 
@@ -199,7 +199,7 @@ class TwoLevelObjective:
         if self.p1 <= 2:
             return self._closed_gradient(theta)
         S = self.S
-        s, E, inv_e, Q, rest, T1 = self._rest(theta)
+        s, E, Q, rest, T1 = self._rest(theta)
         F = nested_factor(rest, T1)
         g_z1, g_x1, g_r1, diag, _, LVt, LXXinv = nested_gradient_internals(rest, F)
         LXX = F.LXX
@@ -218,7 +218,7 @@ class TwoLevelObjective:
             bar_q = bar[:, 0]                                        # (3, 1, l0)
         else:  # packed: an off-diagonal entry of Q counts twice
             bar_q = np.stack([bar[:, 0, 0], 2.0 * bar[:, 1, 0], bar[:, 1, 1]], axis=1)
-        g0 = theta_gradient(self.p0, theta[:self.m0], s, inv_e, Q, bar_q, self.Dk, self.adj_d)
+        g0 = theta_gradient(self.p0, theta[:self.m0], s, 1.0 / E, Q, bar_q, self.Dk, self.adj_d)
         ld = float(np.log(E).sum()) + F.logdet
         return (ld, LXX, np.concatenate([g0[0], g_z1]), np.concatenate([g0[1], g_x1]),
                 np.concatenate([g0[2], g_r1]))

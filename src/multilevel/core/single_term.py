@@ -338,15 +338,14 @@ def det_rows(D: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def level_q(p: int, theta: np.ndarray, Dk: np.ndarray, adj_d):
-    """``(c, E, 1/E, s, Q)`` for one term's levels: :func:`sigma_coefficients`' ``c``,
+    """``(c, E, s, Q)`` for one term's levels: :func:`sigma_coefficients`' ``c``,
     ``E_l = det(I + D_l Sigma) = c @ Dk``, packed ``Sigma = T T'`` and packed
-    ``Q_l = Sigma (I + D_l Sigma)^{-1}`` (:func:`packed_q`). Raises
+    ``Q_l = Sigma (I + D_l Sigma)^{-1} = (s + det(Sigma) adj D_l) / E_l``. Raises
     :class:`~multilevel.core.batched.NotPositiveDefinite` when some ``E_l`` is not positive.
 
     Examples
     --------
-    >>> c, E, inv_e, s, Q = level_q(1, np.array([2.0]), np.array([[1.0, 1.0], [1.0, 3.0]]),
-    ...                             None)
+    >>> c, E, s, Q = level_q(1, np.array([2.0]), np.array([[1.0, 1.0], [1.0, 3.0]]), None)
     >>> E.tolist(), Q.tolist()
     ([5.0, 13.0], [[0.8, 0.3076923076923077]])
     """
@@ -354,9 +353,10 @@ def level_q(p: int, theta: np.ndarray, Dk: np.ndarray, adj_d):
     E = c @ Dk
     if not E.min() > 0:  # also false for NaN
         raise NotPositiveDefinite("non-positive level determinant")
-    inv_e = 1.0 / E
-    s, _, Q = packed_q(p, c, inv_e, adj_d)
-    return c, E, inv_e, s, Q
+    if p == 1:
+        return c, E, c[1:], (c[1] / E)[None]
+    s = c[1:4]
+    return c, E, s, (s[:, None] + c[4] * adj_d) / E
 
 
 def theta_gradient(p: int, theta: np.ndarray, s, inv_e, Q, bar_q, Dk, adj_d) -> np.ndarray:
@@ -382,8 +382,8 @@ def theta_gradient(p: int, theta: np.ndarray, s, inv_e, Q, bar_q, Dk, adj_d) -> 
     --------
     >>> Dk = np.array([[1.0, 1.0], [1.0, 3.0]])
     >>> f = lambda t: np.log(level_q(1, np.array([t]), Dk, None)[1]).sum()
-    >>> c, E, inv_e, s, Q = level_q(1, np.array([0.5]), Dk, None)
-    >>> g = theta_gradient(1, np.array([0.5]), s, inv_e, Q, np.zeros((3, 1, 2)), Dk, None)
+    >>> c, E, s, Q = level_q(1, np.array([0.5]), Dk, None)
+    >>> g = theta_gradient(1, np.array([0.5]), s, 1.0 / E, Q, np.zeros((3, 1, 2)), Dk, None)
     >>> bool(np.isclose(g[0, 0], (f(0.5 + 1e-6) - f(0.5 - 1e-6)) / 2e-6))
     True
     """
