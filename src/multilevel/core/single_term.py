@@ -260,13 +260,13 @@ def sigma_coefficients(p: int, theta: np.ndarray) -> np.ndarray:
 
     Examples
     --------
-    >>> sigma_coefficients(2, np.array([2.0, 1.0, 3.0])).tolist()
+    >>> sigma_coefficients(2, [2.0, 1.0, 3.0]).tolist()
     [1.0, 4.0, 2.0, 10.0, 36.0]
     """
     if p == 1:
         t = float(theta[0])
         return np.array([1.0, t * t])
-    t0, t1, t2 = theta[:3].tolist()
+    t0, t1, t2 = np.asarray(theta[:3], dtype=float).tolist()  # theta may be a list
     return np.array([1.0, t0 * t0, t0 * t1, t1 * t1 + t2 * t2, (t0 * t2) ** 2])
 
 
