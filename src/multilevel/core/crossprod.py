@@ -51,9 +51,13 @@ class TermData:
         return self.n_levels * self.p
 
 
-def _per_level(codes: np.ndarray, weights: np.ndarray | None, n_levels: int) -> np.ndarray:
-    if weights is None:  # a column of ones: the counts
-        return np.bincount(codes, minlength=n_levels).astype(float)
+def _per_level(codes: np.ndarray, weights: np.ndarray | None, n_levels: int,
+               counts: np.ndarray | None = None) -> np.ndarray:
+    """Sums of ``weights`` per level; None is a row of ones: the level counts (``counts``
+    when the caller has them)."""
+    if weights is None:
+        return counts if counts is not None else \
+            np.bincount(codes, minlength=n_levels).astype(float)
     return np.bincount(codes, weights=weights, minlength=n_levels)
 
 
@@ -75,9 +79,10 @@ def _times(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
     return b if a is None else a if b is None else a * b
 
 
-def diag_block(term: TermData, rows: list | None = None) -> np.ndarray:
+def diag_block(term: TermData, rows: list | None = None,
+               counts: np.ndarray | None = None) -> np.ndarray:
     """``Z_k' Z_k`` as an ``(l, p, p)`` array of per-level blocks (``rows``: ``Z_k``'s
-    :func:`_rows`, when the caller has them).
+    :func:`_rows`, ``counts`` its level counts, when the caller has them).
 
     Examples
     --------
@@ -90,16 +95,17 @@ def diag_block(term: TermData, rows: list | None = None) -> np.ndarray:
     out = np.empty((l, p, p))
     for a in range(p):
         for b in range(a + 1):
-            s = _per_level(term.codes, _times(z[a], z[b]), l)
+            s = _per_level(term.codes, _times(z[a], z[b]), l, counts)
             out[:, a, b] = s
             out[:, b, a] = s
     return out
 
 
 def fixed_cross(term: TermData, XY: np.ndarray, rows: list | None = None,
-                xy_rows: list | None = None) -> np.ndarray:
-    """``[X y]' Z_k`` as a dense ``(p_x + 1, q_k)`` array (level-major columns); ``rows`` and
-    ``xy_rows``: the :func:`_rows` of ``Z_k`` and ``XY`` when the caller has them.
+                xy_rows: list | None = None, counts: np.ndarray | None = None) -> np.ndarray:
+    """``[X y]' Z_k`` as a dense ``(p_x + 1, q_k)`` array (level-major columns); ``rows``,
+    ``xy_rows`` and ``counts``: the :func:`_rows` of ``Z_k`` and ``XY`` and ``Z_k``'s level
+    counts, when the caller has them.
 
     Examples
     --------
@@ -113,7 +119,7 @@ def fixed_cross(term: TermData, XY: np.ndarray, rows: list | None = None,
     out = np.empty((len(xs), l, p))
     for c, x in enumerate(xs):
         for a in range(p):
-            out[c, :, a] = _per_level(term.codes, _times(x, z[a]), l)
+            out[c, :, a] = _per_level(term.codes, _times(x, z[a]), l, counts)
     return out.reshape(len(xs), l * p)
 
 
@@ -131,9 +137,10 @@ def _coo_cross(ti: TermData, tj: TermData):
                          shape=(ti.q, tj.q))
 
 
-def term_cross(ti: TermData, tj: TermData, ri: list | None = None, rj: list | None = None):
+def term_cross(ti: TermData, tj: TermData, ri: list | None = None, rj: list | None = None,
+               counts_j: np.ndarray | None = None):
     """``Z_i' Z_j`` for two terms, sparse (CSR) or dense by size and fill (``ri``, ``rj``: the
-    terms' :func:`_rows`, when the caller has them).
+    terms' :func:`_rows`, ``counts_j`` the level counts of ``j``, when the caller has them).
 
     Examples
     --------
@@ -164,12 +171,14 @@ def term_cross(ti: TermData, tj: TermData, ri: list | None = None, rj: list | No
         pairs = np.sort(parent[present] * lj + present)
         # one pair per level of j: sum by j's own codes, then the pairs' levels of j
         key, n_keys, pick = tj.codes, lj, pairs % lj
+        known = counts_j  # a product of two columns of ones sums to j's level counts
     elif ti.p * tj.p > 1 and li * lj <= PAIR_TABLE_MAX:  # a table over all pairs: no sort
         table = ti.codes.astype(np.int64) * lj + tj.codes
         pairs = np.flatnonzero(np.bincount(table, minlength=li * lj))
         index = np.empty(li * lj, dtype=np.int64)
         index[pairs] = np.arange(pairs.size)
         key, n_keys, pick = index[table], pairs.size, None
+        known = None
     else:  # crossed scalar terms (or a huge table): scipy sums the duplicates
         M = sp.coo_matrix((ti.Z[:, 0] * tj.Z[:, 0], (ti.codes, tj.codes)), shape=(li, lj)) \
             if ti.p * tj.p == 1 else _coo_cross(ti, tj)
@@ -180,7 +189,7 @@ def term_cross(ti: TermData, tj: TermData, ri: list | None = None, rj: list | No
     blocks = np.empty((n_pairs, ti.p, tj.p))
     for a in range(ti.p):
         for b in range(tj.p):
-            sums = _per_level(key, _times(ri[a], rj[b]), n_keys)
+            sums = _per_level(key, _times(ri[a], rj[b]), n_keys, known)
             blocks[:, a, b] = sums if pick is None else sums[pick]
     indptr = np.concatenate([[0], np.cumsum(np.bincount(pairs // lj, minlength=li))])
     cols = pairs % lj
@@ -264,10 +273,14 @@ def form_crossproducts(terms: list[TermData], X: np.ndarray, y: np.ndarray,
         terms = [TermData(t.codes, t.Z * sw[:, None], t.n_levels) for t in terms]
     xy_rows = [None if (r == 1.0).all() else r for r in XYt]
     z_rows = [_rows(t.Z) for t in terms]
-    diag = [diag_block(t, z) for t, z in zip(terms, z_rows)]
-    cross = {(i, j): term_cross(terms[i], terms[j], z_rows[i], z_rows[j])
+    # level counts once per term with a column of ones (its Z'Z, [X y]'Z and cross blocks
+    # meet them wherever two columns of ones do)
+    counts = [np.bincount(t.codes, minlength=t.n_levels).astype(float)
+              if any(r is None for r in z) else None for t, z in zip(terms, z_rows)]
+    diag = [diag_block(t, z, n) for t, z, n in zip(terms, z_rows, counts)]
+    cross = {(i, j): term_cross(terms[i], terms[j], z_rows[i], z_rows[j], counts[j])
              for i in range(len(terms)) for j in range(i)}
-    fixed = [fixed_cross(t, None, z, xy_rows) for t, z in zip(terms, z_rows)]
+    fixed = [fixed_cross(t, None, z, xy_rows, n) for t, z, n in zip(terms, z_rows, counts)]
     return CrossProducts(diag=diag, cross=cross, fixed=fixed, xy=_gram(XYt),
                          ps=[t.p for t in terms], n_levels=[t.n_levels for t in terms],
                          nobs=int(XYt.shape[1]))
