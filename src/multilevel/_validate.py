@@ -529,6 +529,8 @@ def _stray_text(s, coded=None, index=None) -> tuple[list, list, int] | None:
         return None
     if len(uniq) < 2:
         return None
+    if isinstance(uniq, list):  # Arrow's distinct strings
+        uniq = np.array(uniq, dtype=object)
     as_text = pd.Series([v.strip() if isinstance(v, str) else v for v in uniq], dtype=object)
     num = pd.to_numeric(as_text, errors="coerce")
     bad_mask = num.isna().to_numpy()

@@ -118,14 +118,14 @@ def _magnitude_suspects(X, gram=None) -> list[int]:
     n, p = X.shape
     if n == 0 or p == 0:
         return []
-    if gram is not None:
-        squares = np.diagonal(gram)
-    else:
-        top = max(float(X.max()), -float(X.min()))
-        if not math.isfinite(top) or top > math.sqrt(MAX_SUM_SQUARES / n):
-            return list(range(p))  # NaN, Inf or very large values: every column on its own
-        squares = np.einsum("ij,ij->j", X, X)
-    return np.flatnonzero(squares < n * (2.0 * MIN_MAGNITUDE) ** 2).tolist()
+    floor = n * (2.0 * MIN_MAGNITUDE) ** 2
+    if gram is not None:  # the few columns of a model matrix: compared in Python floats
+        return [j for j, s in enumerate(np.diagonal(gram).tolist()) if s < floor]
+    top = max(float(X.max()), -float(X.min()))
+    if not math.isfinite(top) or top > math.sqrt(MAX_SUM_SQUARES / n):
+        return list(range(p))  # NaN, Inf or very large values: every column on its own
+    squares = np.einsum("ij,ij->j", X, X)
+    return np.flatnonzero(squares < floor).tolist()
 
 
 def check_magnitudes(X, xnames, y=None, response: str = "response", *, gram=None) -> None:

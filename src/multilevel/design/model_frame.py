@@ -141,8 +141,9 @@ def _contrast_of(v: str, var: FacVar, contr: dict | None) -> Contrast:
 
 
 def _model_matrix(ft: FixedTerms, coding: tuple, vars_: dict, n: int,
-                  contr: dict | None = None):
-    """R's ``model.matrix``: columns and names; `contr` maps factors to their contrasts."""
+                  contr: dict | None = None, complete: bool = False):
+    """R's ``model.matrix``: columns and names; `contr` maps factors to their contrasts.
+    `complete`: no factor has an NA code (rows with NA were removed), so no NaN rows."""
     cols, names = [], []
     if ft.intercept:
         cols.append(1.0)  # filled in below
@@ -164,9 +165,12 @@ def _model_matrix(ft: FixedTerms, coding: tuple, vars_: dict, n: int,
                                 for i, lev in enumerate(var.levels)])
                 continue
             cm = _contrast_of(v, var, contr)
-            C = np.vstack([cm.matrix, np.full((1, cm.matrix.shape[1]), np.nan)])
             # each row's contrast row, NaN for NA (take: ~15x faster than C[idx] on rows)
-            rows_ = C.take(np.where(var.codes >= 0, var.codes, len(var.levels)), axis=0)
+            if complete:
+                rows_ = cm.matrix.take(var.codes, axis=0)
+            else:
+                C = np.vstack([cm.matrix, np.full((1, cm.matrix.shape[1]), np.nan)])
+                rows_ = C.take(np.where(var.codes >= 0, var.codes, len(var.levels)), axis=0)
             per_var.append([(v + s, rows_[:, j]) for j, s in enumerate(cm.suffixes)])
         for combo in itertools.product(*reversed(per_var)):
             combo = combo[::-1]  # first variable varies fastest, as in R
@@ -229,19 +233,27 @@ def _part_codes(df, name: str, memo: dict) -> tuple[np.ndarray, list[str]]:
     return codes, list(labels)
 
 
-def dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def dense_codes(values: np.ndarray, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(values, return_inverse=True)`` for non-negative integer codes, in O(n).
+
+    `size`: a bound the codes are known to stay below (the number of level combinations),
+    which saves looking for the largest.
 
     Examples
     --------
     >>> used, codes = dense_codes(np.array([5, 2, 5, 9]))
     >>> used.tolist(), codes.tolist()
     ([2, 5, 9], [1, 0, 1, 2])
+    >>> dense_codes(np.array([1, 0, 1]), size=2)[0].tolist()
+    [0, 1]
     """
     values = np.asarray(values, dtype=np.int64)
     if len(values) == 0:
         return values, values
-    top = int(values.max()) + 1
+    if size is not None and size <= 4 * len(values) + 1_000_000:
+        top = size  # codes beyond the largest are unused: they drop out below
+    else:
+        top = int(values.max()) + 1
     if top > 4 * len(values) + 1_000_000:  # sparse codes: sort instead
         used, codes = np.unique(values, return_inverse=True)
         return used, codes.astype(np.int64)
@@ -253,9 +265,12 @@ def dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _labels_of(codes: np.ndarray, part_levels: list[list[str]]) -> list[str]:
-    """Labels of combined codes (see :func:`_group_codes`), vectorised over codes."""
+    """Labels of sorted distinct combined codes (see :func:`_group_codes`; the levels
+    :func:`dense_codes` finds used), vectorised over codes."""
     if len(part_levels) == 1:
         labels = part_levels[0]
+        if len(codes) == len(labels):  # sorted distinct codes, as many as labels: all of them
+            return list(labels)
         return [labels[c] for c in np.asarray(codes).tolist()]  # tolist: Python ints
     pieces = []
     rest = np.asarray(codes, dtype=np.int64)
@@ -501,7 +516,7 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
     coding = _coding(fixed, vars_)
     factors = [k for k in fixed.variables if isinstance(vars_[k], FacVar)]
     contr = _contrasts_used([fixed], [coding], vars_, resolve_contrasts(contrasts, factors))
-    X_all, names = _model_matrix(fixed, coding, vars_, n, contr)
+    X_all, names = _model_matrix(fixed, coding, vars_, n, contr, complete=True)
     from .magnitudes import check_magnitudes, gram_matrix
 
     G = gram_matrix(X_all)  # X'X, formed once for both checks (None if it could overflow)
@@ -522,11 +537,12 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
     re_contr = _contrasts_used(lhs_terms, re_codings, vars_, {})
     for k, (ft, c, (combined, _, part_levels)) in enumerate(zip(lhs_terms, re_codings, groups)):
         bar_text, group = plan.bar_texts[k], plan.groups[k]
-        Z, cnames = _model_matrix(ft, c, vars_, n, re_contr)
+        Z, cnames = _model_matrix(ft, c, vars_, n, re_contr, complete=True)
         if Z.shape[1] == 0:
             raise FormulaError(two_line(f"random-effects term ({bar_text}) has no columns",
                                         "write (1 | g) for a random intercept"))
-        used, codes = dense_codes(combined if every_row else combined[rows])
+        used, codes = dense_codes(combined if every_row else combined[rows],
+                                  size=math.prod(max(len(p), 1) for p in part_levels))
         levels = _labels_of(used, part_levels)
         _check_levels(group, len(levels), n, Z.shape[1], kind, bar_text, checks)
         re_terms.append(ReTerm(group, codes.astype(np.int64, copy=False), levels, Z, cnames,

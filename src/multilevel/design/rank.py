@@ -14,6 +14,7 @@ original norm is moved to the end (aliased). The kept columns keep their order.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -104,20 +105,25 @@ def _small_gram_clearly_full_rank(G: list, margin: float) -> bool:
     False
     """
     p = len(G)
-    if not all(math.isfinite(v) for row in G for v in row):
+    if not all(map(math.isfinite, itertools.chain.from_iterable(G))):
         return False
     d = [math.sqrt(G[i][i]) if G[i][i] > 0 else 0.0 for i in range(p)]
     if 0.0 in d:
         return False
-    C = [[G[i][j] / (d[i] * d[j]) for j in range(p)] for i in range(p)]
-    L = [[0.0] * p for _ in range(p)]
+    # Cholesky-Crout by rows: row j of L from row j of C = G_jk / (d_j d_k) and the rows
+    # above it (the same sums, in the same order, as column by column)
+    L: list[list[float]] = []
     for j in range(p):
-        s = C[j][j] - sum(L[j][k] ** 2 for k in range(j))
+        Gj, dj = G[j], d[j]
+        row = [Gj[k] / (dj * d[k]) for k in range(j + 1)]
+        for k in range(j):
+            Lk = L[k]
+            row[k] = (row[k] - sum([row[m] * Lk[m] for m in range(k)])) / Lk[k]
+        s = row[j] - sum([row[k] ** 2 for k in range(j)])
         if not s > margin ** 2:  # the pivot L_jj = sqrt(s) must exceed the margin
             return False
-        L[j][j] = math.sqrt(s)
-        for i in range(j + 1, p):
-            L[i][j] = (C[i][j] - sum(L[i][k] * L[j][k] for k in range(j))) / L[j][j]
+        row[j] = math.sqrt(s)
+        L.append(row)
     return True
 
 

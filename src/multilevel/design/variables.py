@@ -521,8 +521,8 @@ def _arrow_text(dt) -> bool:
 def hash_text(a) -> tuple:
     """``(na, inv, distinct)`` of text or object values, hashed once: ``na`` flags the NA
     rows (None when there are none), ``distinct`` holds the distinct other values in order
-    of first appearance (as ``pd.factorize`` gives them) and ``inv`` each other row's
-    position in it.
+    of first appearance (as ``pd.factorize`` gives them; a list or an object array) and
+    ``inv`` each other row's position in it (an integer array).
 
     Arrow strings are dictionary-encoded by Arrow (its dictionary is also in order of first
     appearance; UTF-8 bytes are equal exactly when the strings are), so no Python string is
@@ -540,14 +540,14 @@ def hash_text(a) -> tuple:
         if hasattr(arr, "combine_chunks"):  # a ChunkedArray: one Array
             arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
         enc = arr.dictionary_encode()
-        distinct = np.array(enc.dictionary.to_pylist(), dtype=object).reshape(-1)
-        idx = enc.indices
+        distinct = enc.dictionary.to_pylist()  # strings only: a list serves
+        idx = enc.indices  # int32 positions (they only index arrays below)
         if idx.null_count:
             import pyarrow.compute as pc
 
-            codes = pc.fill_null(idx, -1).to_numpy().astype(np.int64)
+            codes = pc.fill_null(idx, -1).to_numpy()
         else:
-            return None, idx.to_numpy().astype(np.int64), distinct
+            return None, idx.to_numpy(), distinct
     else:
         obj = np.asarray(a, dtype=object) if isinstance(a, np.ndarray) else a.to_numpy(
             dtype=object)
