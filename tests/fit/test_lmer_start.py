@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import multilevel as ml
 from multilevel.design.model_frame import build_design
@@ -118,6 +118,7 @@ def test_lme4_path_takes_lme4s_evaluations():
 @given(seed=st.integers(0, 2**32 - 1), formula=st.sampled_from(
     ["y ~ x + (1|a) + (1|b)", "y ~ 1 + (1|a)", "y ~ x + (1|a) + (1|a:b)"]),
     reml=st.booleans())
+@example(seed=735, formula="y ~ x + (1|a) + (1|a:b)", reml=True)
 def test_narrow_trust_region_never_stops_worse(seed, formula, reml):
     """On random data (singular fits included) the 10% first trust region reaches the
     optimum that lme4's path reaches: the criterion is never worse by more than rounding."""
@@ -134,4 +135,7 @@ def test_narrow_trust_region_never_stops_worse(seed, formula, reml):
         warnings.simplefilter("ignore")
         lme4_path = ml.lmer(formula, df, reml=reml, control=LmerControl(step_fraction=None))
         narrow = ml.lmer(formula, df, reml=reml)
-    assert narrow.opt_summary.fmin <= lme4_path.opt_summary.fmin + 1e-6
+    # BOBYQA stops on changes below ftol_abs = 1e-8: along a flat valley two stopping points
+    # can differ by more (seed 735: 1.07e-6 on 777.0, both at theta_1 ~ 0.070)
+    f = lme4_path.opt_summary.fmin
+    assert narrow.opt_summary.fmin <= f + 1e-8 * max(1.0, abs(f))
