@@ -83,14 +83,15 @@ def snap_to_bounds(fn: Callable[[np.ndarray], float], x: np.ndarray, fx: float,
 def bobyqa(fn: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndarray, *,
            xtol_abs: float = 1e-8, ftol_abs: float = 1e-8, maxeval: int = 100_000,
            boundary_tol: float = 1e-5, initial_step: np.ndarray | None = None,
-           restart_edge: bool = True, keep_best: bool = False) -> OptSummary:
+           restart_edge: bool = True, keep_best: bool = True) -> OptSummary:
     """Minimise ``fn`` from ``theta0`` subject to ``theta >= lower`` with NLopt's BOBYQA.
 
     ``initial_step`` sets BOBYQA's initial trust region per parameter (NLopt's default, as in
     lme4, is three quarters of the distance to the bound: ``0.75 theta0`` for ``theta0 > 0``).
     ``restart_edge`` runs lme4's second run from a bound whose one-sided derivative points
-    inside; ``keep_best`` answers NLopt's roundoff stop with the best point evaluated (else
-    ``theta0``, as lme4).
+    inside; ``keep_best`` answers NLopt's roundoff stop with the best point evaluated, as
+    NLopt's C interface (and so lme4 through nloptr) does; the Python interface raises
+    instead, so without it the fit would stop at ``theta0``.
 
     Examples
     --------
