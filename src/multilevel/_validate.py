@@ -531,9 +531,10 @@ def _stray_text(s, coded=None, index=None) -> tuple[list, list, int] | None:
         return None
     if isinstance(uniq, list):  # Arrow's distinct strings
         uniq = np.array(uniq, dtype=object)
-    as_text = pd.Series([v.strip() if isinstance(v, str) else v for v in uniq], dtype=object)
-    num = pd.to_numeric(as_text, errors="coerce")
-    bad_mask = num.isna().to_numpy()
+    as_text = np.empty(len(uniq), dtype=object)  # one by one: a tuple stays one value
+    for i, v in enumerate(uniq):
+        as_text[i] = v.strip() if isinstance(v, str) else v
+    bad_mask = pd.isna(pd.to_numeric(as_text, errors="coerce"))  # as on a Series
     if not bad_mask.any() or bad_mask.all():
         return None
     row_bad = bad_mask[inv]  # over the rows with a value

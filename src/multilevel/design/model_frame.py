@@ -290,8 +290,8 @@ def _label_of(code: int, part_levels: list[list[str]]) -> str:
 
 
 def _drop_unused(var: FacVar, key: str, state: dict) -> FacVar:
-    # which levels the rows use, in one count (bin 0 holds the NA code -1)
-    present = np.bincount(var.codes + 1, minlength=len(var.levels) + 1)[1:] > 0
+    """lme4's drop.unused.levels on a factor of the rows used (no NA code left there)."""
+    present = np.bincount(var.codes, minlength=len(var.levels)) > 0  # levels the rows use
     if present.all():
         return var
     used = np.flatnonzero(present)
