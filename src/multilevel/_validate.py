@@ -612,7 +612,9 @@ def check_model_data(df, tree, bars, names=None):
         labels = index.tolist()
         if any(not isinstance(c, str) for c in labels):
             labels = [str(c) for c in labels]
-            frame = frame.set_axis(labels, axis=1, copy=False)
+            # no copy of the data: pandas >= 3 copies lazily (and deprecates copy=)
+            frame = (frame.set_axis(labels, axis=1) if int(pd.__version__.split(".")[0]) >= 3
+                     else frame.set_axis(labels, axis=1, copy=False))
             view = Columns(frame) if view is not None else None
     lhs_names, fixed_names, group_names, wrapped = names or model_names(tree, bars)
     used = list(dict.fromkeys(lhs_names + fixed_names + group_names))
