@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from ..core.optimize import bobyqa
+from ..core.theta import theta_columns
+from ..core.trust_region import trust_sr1
 from ..errors import ConvergenceWarning, SingularFitWarning
 from .checks import check_convergence
 from .start import STEP_FRACTION
@@ -187,12 +192,6 @@ def minimise(problem, tm, terms, start, step, control: LmerControl):
     >>> opt.optimizer, round(opt.fmin, 4), grad is not None
     ('trust-region SR1', 1743.6283, True)
     """
-    import numpy as np
-
-    from ..core.optimize import bobyqa
-    from ..core.theta import theta_columns
-    from ..core.trust_region import trust_sr1
-
     start = np.asarray(start, dtype=float)
     gradient = lmm_gradient(problem, tm) if control.use_gradient(start.size) else None
     opt, spent = None, 0
