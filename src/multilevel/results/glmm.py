@@ -12,7 +12,7 @@ from ..core.optimize import OptSummary
 from ..design.types import Design, ReTerm
 from .mixed import MixedResultBase
 from .operations import operation
-from .names import make_unique, sig_names
+from .names import label_index, make_unique, sig_names
 
 RESIDUAL_TYPES = ("deviance", "pearson", "response", "working")
 
@@ -88,7 +88,7 @@ class GlmerResult(MixedResultBase):
     # ----- parameters -------------------------------------------------------------------------
     @cached_property
     def fixef(self) -> pd.Series:
-        return pd.Series(self._st.beta, index=list(self.design.xnames), name="fixef")
+        return pd.Series(self._st.beta, index=label_index(self.design.xnames), name="fixef")
 
     def _vcov_array(self, use_hessian: bool = True) -> np.ndarray:
         p = self._st.beta.size
@@ -107,13 +107,13 @@ class GlmerResult(MixedResultBase):
 
     @cached_property
     def vcov(self) -> pd.DataFrame:
-        names = list(self.design.xnames)
-        return pd.DataFrame(self._vcov_array(True), index=names, columns=names)
+        return pd.DataFrame(self._vcov_array(True), index=label_index(self.design.xnames),
+                            columns=label_index(self.design.xnames))
 
     @cached_property
     def vcov_rx(self) -> pd.DataFrame:
-        names = list(self.design.xnames)
-        return pd.DataFrame(self._vcov_array(False), index=names, columns=names)
+        return pd.DataFrame(self._vcov_array(False), index=label_index(self.design.xnames),
+                            columns=label_index(self.design.xnames))
 
     @cached_property
     def sigma(self) -> float:

@@ -11,7 +11,7 @@ from ..core.optimize import OptSummary
 from ..design.types import Design, ReTerm
 from .mixed import MixedResultBase
 from .operations import operation
-from .names import make_unique
+from .names import label_index, make_unique
 
 LOG2PI = float(np.log(2.0 * np.pi))
 
@@ -74,12 +74,12 @@ class LmerResult(MixedResultBase):
 
     @cached_property
     def fixef(self) -> pd.Series:
-        return pd.Series(self._sol.beta, index=list(self.design.xnames), name="fixef")
+        return pd.Series(self._sol.beta, index=label_index(self.design.xnames), name="fixef")
 
     @cached_property
     def vcov(self) -> pd.DataFrame:
-        names = list(self.design.xnames)
-        return pd.DataFrame(self._sol.vcov_beta, index=names, columns=names)
+        return pd.DataFrame(self._sol.vcov_beta, index=label_index(self.design.xnames),
+                            columns=label_index(self.design.xnames))
 
     @property
     def sigma(self) -> float:

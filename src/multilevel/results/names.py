@@ -1,7 +1,31 @@
-"""lme4's naming of covariance parameters and grouping factors."""
+"""lme4's naming of covariance parameters and grouping factors, and the labels' index."""
 from __future__ import annotations
 
+from functools import lru_cache
+
+import pandas as pd
+
 from ..core.theta import lower_tri_indices
+
+
+@lru_cache(maxsize=256)
+def _label_index(names: tuple) -> pd.Index:
+    return pd.Index(list(names))
+
+
+def label_index(names) -> pd.Index:
+    """A pandas Index of coefficient labels: a copy of one made once per list of labels
+    (building an Index infers its string dtype, which costs several times the Series
+    around it; each result gets its own copy, whose name it may set).
+
+    Examples
+    --------
+    >>> label_index(["(Intercept)", "homework"]).tolist()
+    ['(Intercept)', 'homework']
+    >>> label_index(["a"]) is label_index(["a"])
+    False
+    """
+    return _label_index(tuple(names)).copy()
 
 
 def make_unique(names: list[str]) -> list[str]:
