@@ -23,6 +23,7 @@ DENSE_CROSS_MAX = 4_000_000  # entries below which a term-by-term block may be k
 DENSE_FILL_MIN = 0.25  # fill ratio above which it is kept dense
 DENSE_SMALL = 250_000  # blocks this small are dense whatever their fill: sparse overhead
                        # (index checks, format conversions) costs more than the zeros
+LEVEL_SUM_CHUNK = 4_000_000  # entries of the stack of products summed by runs at once
 PAIR_TABLE_MAX = 4_000_000  # level pairs up to which a crossed block of vector terms finds its
                             # pattern by a table over all pairs (one bincount, no sort)
 
@@ -79,10 +80,73 @@ def _times(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
     return b if a is None else a if b is None else a * b
 
 
+class _LevelSums:
+    """Sums per level of products of two rows (from :func:`_rows`; None is a row of ones).
+
+    Rows stored level by level (sorted codes, every level present: data kept group by
+    group) sum by runs, many products in one ``np.add.reduceat`` over a stack of them
+    (several times faster than one ``bincount`` per product: 14 products of 7,185 rows,
+    40 against 295 us); otherwise one ``bincount`` per product. Products of two columns of
+    ones are the level counts, made once.
+
+    Examples
+    --------
+    >>> sums = _LevelSums(np.array([0, 0, 1]), 2)
+    >>> [v.tolist() for v in sums([(None, None), (np.array([1.0, 2.0, 3.0]), None)])]
+    [[2.0, 1.0], [3.0, 3.0]]
+    """
+
+    def __init__(self, codes: np.ndarray, n_levels: int):
+        self.codes, self.l = codes, n_levels
+        self._counts = None
+        self.starts = None
+        n = codes.size
+        # sorted codes start at 0 and end at l - 1, and so does every sample of them in
+        # order (two cheap rejections of unsorted data before the full test)
+        if n and codes[0] == 0 and codes[-1] == n_levels - 1:
+            sample = codes[::max(1, n // 64)]
+            if (sample[1:] >= sample[:-1]).all():
+                change = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+                if (change.size == n_levels - 1
+                        and (codes[change] > codes[change - 1]).all()):
+                    self.starts = np.concatenate([[0], change])
+
+    def counts(self) -> np.ndarray:
+        """Rows per level, as floats."""
+        if self._counts is None:
+            self._counts = (np.diff(np.append(self.starts, self.codes.size)).astype(float)
+                            if self.starts is not None else
+                            np.bincount(self.codes, minlength=self.l).astype(float))
+        return self._counts
+
+    def __call__(self, pairs: list) -> list:
+        """``(l,)`` sums of ``a * b`` per level for each pair of rows ``(a, b)``."""
+        out = [self.counts() if a is None and b is None else None for a, b in pairs]
+        todo = [i for i, v in enumerate(out) if v is None]
+        if self.starts is None:
+            for i in todo:
+                out[i] = np.bincount(self.codes, weights=_times(*pairs[i]), minlength=self.l)
+            return out
+        n = self.codes.size
+        step = max(1, LEVEL_SUM_CHUNK // n)  # bounded stacks of products
+        for j in range(0, len(todo), step):
+            chunk = todo[j:j + step]
+            W = np.empty((len(chunk), n))
+            for row, i in enumerate(chunk):
+                a, b = pairs[i]
+                if a is None or b is None:
+                    W[row] = b if a is None else a
+                else:
+                    np.multiply(a, b, out=W[row])
+            for i, v in zip(chunk, np.add.reduceat(W, self.starts, axis=1)):
+                out[i] = v
+        return out
+
+
 def diag_block(term: TermData, rows: list | None = None,
-               counts: np.ndarray | None = None) -> np.ndarray:
+               sums: _LevelSums | None = None) -> np.ndarray:
     """``Z_k' Z_k`` as an ``(l, p, p)`` array of per-level blocks (``rows``: ``Z_k``'s
-    :func:`_rows`, ``counts`` its level counts, when the caller has them).
+    :func:`_rows`, ``sums`` its :class:`_LevelSums`, when the caller has them).
 
     Examples
     --------
@@ -92,20 +156,20 @@ def diag_block(term: TermData, rows: list | None = None,
     """
     p, l = term.p, term.n_levels
     z = _rows(term.Z) if rows is None else rows
+    sums = _LevelSums(term.codes, l) if sums is None else sums
+    pairs = [(a, b) for a in range(p) for b in range(a + 1)]
     out = np.empty((l, p, p))
-    for a in range(p):
-        for b in range(a + 1):
-            s = _per_level(term.codes, _times(z[a], z[b]), l, counts)
-            out[:, a, b] = s
-            out[:, b, a] = s
+    for (a, b), v in zip(pairs, sums([(z[a], z[b]) for a, b in pairs])):
+        out[:, a, b] = v
+        out[:, b, a] = v
     return out
 
 
 def fixed_cross(term: TermData, XY: np.ndarray, rows: list | None = None,
-                xy_rows: list | None = None, counts: np.ndarray | None = None) -> np.ndarray:
+                xy_rows: list | None = None, sums: _LevelSums | None = None) -> np.ndarray:
     """``[X y]' Z_k`` as a dense ``(p_x + 1, q_k)`` array (level-major columns); ``rows``,
-    ``xy_rows`` and ``counts``: the :func:`_rows` of ``Z_k`` and ``XY`` and ``Z_k``'s level
-    counts, when the caller has them.
+    ``xy_rows`` and ``sums``: the :func:`_rows` of ``Z_k`` and ``XY`` and ``Z_k``'s
+    :class:`_LevelSums`, when the caller has them.
 
     Examples
     --------
@@ -116,10 +180,12 @@ def fixed_cross(term: TermData, XY: np.ndarray, rows: list | None = None,
     p, l = term.p, term.n_levels
     z = _rows(term.Z) if rows is None else rows
     xs = _rows(XY) if xy_rows is None else xy_rows
+    sums = _LevelSums(term.codes, l) if sums is None else sums
     out = np.empty((len(xs), l, p))
-    for c, x in enumerate(xs):
+    values = iter(sums([(x, z[a]) for x in xs for a in range(p)]))
+    for c in range(len(xs)):
         for a in range(p):
-            out[c, :, a] = _per_level(term.codes, _times(x, z[a]), l, counts)
+            out[c, :, a] = next(values)
     return out.reshape(len(xs), l * p)
 
 
@@ -273,14 +339,14 @@ def form_crossproducts(terms: list[TermData], X: np.ndarray, y: np.ndarray,
         terms = [TermData(t.codes, t.Z * sw[:, None], t.n_levels) for t in terms]
     xy_rows = [None if (r == 1.0).all() else r for r in XYt]
     z_rows = [_rows(t.Z) for t in terms]
-    # level counts once per term with a column of ones (its Z'Z, [X y]'Z and cross blocks
-    # meet them wherever two columns of ones do)
-    counts = [np.bincount(t.codes, minlength=t.n_levels).astype(float)
-              if any(r is None for r in z) else None for t, z in zip(terms, z_rows)]
-    diag = [diag_block(t, z, n) for t, z, n in zip(terms, z_rows, counts)]
-    cross = {(i, j): term_cross(terms[i], terms[j], z_rows[i], z_rows[j], counts[j])
+    # per-level sums of each term (its level counts made once: its Z'Z, [X y]'Z and cross
+    # blocks meet them wherever two columns of ones do)
+    sums = [_LevelSums(t.codes, t.n_levels) for t in terms]
+    diag = [diag_block(t, z, su) for t, z, su in zip(terms, z_rows, sums)]
+    cross = {(i, j): term_cross(terms[i], terms[j], z_rows[i], z_rows[j],
+                                sums[j].counts() if any(r is None for r in z_rows[j]) else None)
              for i in range(len(terms)) for j in range(i)}
-    fixed = [fixed_cross(t, None, z, xy_rows, n) for t, z, n in zip(terms, z_rows, counts)]
+    fixed = [fixed_cross(t, None, z, xy_rows, su) for t, z, su in zip(terms, z_rows, sums)]
     return CrossProducts(diag=diag, cross=cross, fixed=fixed, xy=_gram(XYt),
                          ps=[t.p for t in terms], n_levels=[t.n_levels for t in terms],
                          nobs=int(XYt.shape[1]))
