@@ -189,8 +189,9 @@ def _simulated(fn):
 def workloads(Workload, csv) -> list:
     """The corpus as ``run.Workload`` objects (``csv(name, columns, factors)`` loads shared data).
 
-    Every workload makes an untimed warm-up fit first (tiny ones then time 20 fits, the others
-    ``--repeats``), so the medians are of warm fits; cold starts are measured separately.
+    Every workload makes an untimed warm-up fit first (tiny and fast ones then time 20 fits,
+    the others ``--repeats``), so the medians are of warm fits; cold starts are measured
+    separately.
     """
     W = Workload
     return [
@@ -206,19 +207,20 @@ def workloads(Workload, csv) -> list:
         W("hsb82", "mAch ~ meanses * cses + sector * cses + (cses | school)",
           "Hsb82, 7,185 pupils, 160 schools",
           csv("Hsb82", ["mAch", "meanses", "cses", "sector", "school"], ["sector", "school"]),
-          warmup=True),
+          warmup=True, fast=True),
         W("exam", "normexam ~ standLRT + sex + schgend + (standLRT | school)",
           "Exam, 4,059 pupils, 65 schools",
           csv("Exam", ["normexam", "standLRT", "sex", "schgend", "school"],
-              ["sex", "schgend", "school"]), warmup=True),
+              ["sex", "schgend", "school"]), warmup=True, fast=True),
         W("growth", "y ~ year + (year | school/child)",
           "simulated three-level growth, 7,230 rows, 60 schools, 1,205 children",
           _simulated(growth), warmup=True),
         W("nested2", "y ~ x + (1 | lea/school)",
-          "simulated, 31,022 pupils, 150 LEAs, 2,410 schools", _simulated(nested2), warmup=True),
+          "simulated, 31,022 pupils, 150 LEAs, 2,410 schools", _simulated(nested2),
+          warmup=True, fast=True),
         W("crossed2", "y ~ x + sex + (1 | primary) + (1 | second)",
           "simulated, 3,435 pupils, 148 primary x 19 secondary schools",
-          _simulated(crossed2), warmup=True),
+          _simulated(crossed2), warmup=True, fast=True),
         W("cbpp", "cbind(incidence, size - incidence) ~ period + (1 | herd)",
           "cbpp, 56 rows, 15 herds (binomial)",
           csv("cbpp", ["herd", "incidence", "size", "period"], ["herd", "period"]), reml=False,
@@ -229,7 +231,7 @@ def workloads(Workload, csv) -> list:
               ["YEAR", "BROOD", "INDEX", "LOCATION"]), reml=False, family="poisson", warmup=True),
         W("binom1", "use ~ age + I(age^2) + urban + livch + (1 | district)",
           "simulated, 1,934 women, 60 districts (binomial)", _simulated(binom1), reml=False,
-          family="binomial", warmup=True),
+          family="binomial", warmup=True, fast=True),
         W("binom_crossed", "r ~ anger + gender + btype + (1 | id) + (1 | item)",
           "simulated, 7,584 responses, 316 persons x 24 items (binomial)",
           _simulated(binom_crossed), reml=False, family="binomial", warmup=True),

@@ -156,6 +156,9 @@ class Workload:
     notes: dict = field(default_factory=dict)
     family: str | None = None        # a GLMM (glmer) with this family; None: lmer
     warmup: bool = False             # an untimed warm-up fit first (tiny workloads always)
+    fast: bool = False               # well under a second in every engine: timed as many
+                                     # times as tiny ones (a median of 3 fits of 3-50 ms,
+                                     # lme4's timed to the millisecond, moves from run to run)
 
 
 SM_CROSSED = "crossed/nested terms: MixedLM has one grouping factor (dense variance components)"
@@ -726,7 +729,7 @@ def main(argv: list[str] | None = None) -> int:
             folder = Path(tmp)
             csv, levels = write_data(frame, folder)
             spec = {"csv": str(csv), "levels_dir": str(levels), "formula": w.formula,
-                    "reml": reml, "repeats": tiny_repeats if w.tiny else repeats,
+                    "reml": reml, "repeats": tiny_repeats if w.tiny or w.fast else repeats,
                     "repeat_cap_s": args.repeat_cap, "warmup": w.tiny or w.warmup,
                     "fixed_factors": fixed_factors(w.formula, frame), "family": w.family}
             del frame
