@@ -14,12 +14,8 @@ from multilevel.core.lmm import LmmProblem
 from multilevel.core.theta import n_theta, theta_lower
 
 
-@settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), ps=st.lists(st.integers(1, 3), min_size=1, max_size=3),
-       reml=st.booleans())
-def test_dense_objective_equals_blocked(seed, ps, reml):
-    rng = np.random.default_rng(seed)
-    n = 60
+def _random_crossproducts(rng, ps, n):
+    """Crossed terms with ``ps[k]`` effects and 2-5 levels each, two fixed effects."""
     terms = []
     for p in ps:
         l = int(rng.integers(2, 6))
@@ -27,7 +23,15 @@ def test_dense_objective_equals_blocked(seed, ps, reml):
         Z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(p - 1)])
         terms.append(TermData(codes, Z, l))
     X = np.column_stack([np.ones(n), rng.normal(size=n)])
-    A = form_crossproducts(terms, X, rng.normal(size=n))
+    return form_crossproducts(terms, X, rng.normal(size=n))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), ps=st.lists(st.integers(1, 3), min_size=1, max_size=3),
+       reml=st.booleans())
+def test_dense_objective_equals_blocked(seed, ps, reml):
+    rng = np.random.default_rng(seed)
+    A = _random_crossproducts(rng, ps, 60)
     blocked, dense = LmmProblem(A, reml=reml), LmmProblem(A, reml=reml)
     blocked._fast_objective = False  # the blocked update
     dense._fast_objective = DenseObjective(A)
@@ -114,16 +118,7 @@ def test_criterion_function_and_batches_give_the_objective(seed, ps, reml):
     evaluation of the convergence checks (one matrix product, one batched Cholesky) equals
     it to rounding."""
     rng = np.random.default_rng(seed)
-    n = 50
-    terms = []
-    for p in ps:
-        l = int(rng.integers(2, 6))
-        codes = np.concatenate([np.arange(l), rng.integers(0, l, n - l)])
-        Z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(p - 1)])
-        terms.append(TermData(codes, Z, l))
-    A = form_crossproducts(terms, np.column_stack([np.ones(n), rng.normal(size=n)]),
-                           rng.normal(size=n))
-    prob = LmmProblem(A, reml=reml)
+    prob = LmmProblem(_random_crossproducts(rng, ps, 50), reml=reml)
     lower = theta_lower(ps)
     m = sum(n_theta(p) for p in ps)
     thetas = np.where(np.isfinite(lower), rng.uniform(0.0, 2.0, (4, m)), rng.normal(size=(4, m)))
