@@ -24,6 +24,7 @@ import pandas as pd
 
 from multilevel.design.contrasts import (Contrast, contrast_matrix, default_contrast,
                                          resolve_contrasts)
+from multilevel.design.magnitudes import check_magnitudes, gram_matrix
 from multilevel.design.rank import drop_collinear, rank_mask
 from multilevel.design.types import Design, ReTerm
 from multilevel.design.formula_plan import formula_plan, group_parts
@@ -517,8 +518,6 @@ def build_design(formula: str, data, *, rank_tol: float = 1e-7, kind: str = "lme
     factors = [k for k in fixed.variables if isinstance(vars_[k], FacVar)]
     contr = _contrasts_used([fixed], [coding], vars_, resolve_contrasts(contrasts, factors))
     X_all, names = _model_matrix(fixed, coding, vars_, n, contr, complete=True)
-    from .magnitudes import check_magnitudes, gram_matrix
-
     G = gram_matrix(X_all)  # X'X, formed once for both checks (None if it could overflow)
     check_magnitudes(X_all, names, gram=G)  # 1e300 / 1e-300: before a tiny column looks collinear
     if kind == "lm":  # lm keeps aliased columns in X and reports them (keep_aliased)
