@@ -16,6 +16,7 @@ the data: this is what makes out-of-core accumulation possible. The sums are for
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -309,9 +310,18 @@ def _gram(At: np.ndarray) -> np.ndarray:
     [[5.0, 11.0], [11.0, 25.0]]
     """
     G = At @ At.copy().T
-    upper = np.triu_indices(G.shape[0], 1)
+    upper = _upper(G.shape[0])
     G[upper] = G.T[upper]
     return G
+
+
+@lru_cache(maxsize=32)
+def _upper(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.triu_indices(k, 1)``, made once per order (read-only)."""
+    rows, cols = np.triu_indices(k, 1)
+    rows.setflags(write=False)
+    cols.setflags(write=False)
+    return rows, cols
 
 
 def form_crossproducts(terms: list[TermData], X: np.ndarray, y: np.ndarray,
