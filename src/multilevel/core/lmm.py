@@ -122,8 +122,7 @@ class LmmProblem:
         small models, batched level blocks for one or nested grouping factors, a dense Schur
         complement when all but the first term are small; else None."""
         if self._fast_objective is None:
-            A = self.A
-            order = sum(l * p for l, p in zip(A.n_levels, A.ps)) + A.p_x + 1
+            A, order = self.A, self._order()
             # one grouping factor with one or two effects has a closed form (level blocks
             # of 1 x 1 or 2 x 2) that costs less than the dense factor from this order on
             dense = order <= (SINGLE_TERM_DENSE_MAX if len(A.ps) == 1 and A.ps[0] <= 2
@@ -351,10 +350,14 @@ class LmmProblem:
         if fast is False:
             return None
         if self._dense is None:
-            A = self.A
-            order = sum(l * p for l, p in zip(A.n_levels, A.ps)) + A.p_x + 1
-            self._dense = DenseObjective(A) if order <= DENSE_OBJECTIVE_MAX else False
+            self._dense = (DenseObjective(self.A) if self._order() <= DENSE_OBJECTIVE_MAX
+                           else False)
         return self._dense or None
+
+    def _order(self) -> int:
+        """The order ``q + p + 1`` of the whole system ``[Z X y]``."""
+        A = self.A
+        return sum(l * p for l, p in zip(A.n_levels, A.ps)) + A.p_x + 1
 
     def solve(self, theta: np.ndarray) -> LmmSolution:
         """Fixed effects, random effects and scale at ``theta``.
