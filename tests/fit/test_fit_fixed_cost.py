@@ -4,6 +4,7 @@ finite-difference stencil built as one array, cached call sites)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
 import multilevel as ml
@@ -34,6 +35,18 @@ def test_identity_maps_are_shared_and_structured_ones_are_not():
     tm = a.theta_map
     assert tm.is_singular(np.array([1e-5, 0.3, 1.0]), 1e-4)
     assert not tm.is_singular(np.array([1.0, -1e-5, 1.0]), 1e-4)  # off-diagonal: no bound
+
+
+def test_a_shared_identity_map_cannot_be_changed_by_a_caller():
+    tm = ThetaMap.for_terms(ml.lmer("Reaction ~ Days + (Days | Subject)",
+                                    ml.datasets.load("sleepstudy")).terms)
+    assert tm.sizes == (3,) and tm.n_theta == 3
+    for arr in (tm._lower, tm._diagonal):
+        with pytest.raises(ValueError):
+            arr[0] = 5.0
+    lower = tm.lower  # a copy the caller owns
+    lower[0] = 5.0
+    assert tm.lower.tolist() == [0.0, -np.inf, 0.0]
 
 
 def test_identity_start_and_step_are_fresh_arrays():

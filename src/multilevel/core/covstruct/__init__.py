@@ -118,12 +118,14 @@ class ThetaMap:
         self._lower = np.concatenate(lowers) if lowers else np.zeros(0)
         self._lower.flags.writeable = False
         self._diagonal = self._lower == 0  # lme4's theta: the diagonals of the T_k
-        self.sizes = [lo.size for lo in lowers]
+        self._diagonal.flags.writeable = False
+        # tuples, like the read-only arrays: identity maps are shared between fits
+        self.sizes = tuple(lo.size for lo in lowers)
         self.n_phi = int(self._lower.size)
         tsizes = [n_theta(s.p) for s in self.structures]
         self.n_theta = int(sum(tsizes))
-        self._cuts = list(accumulate([0] + self.sizes))
-        self._tcuts = list(accumulate([0] + tsizes))
+        self._cuts = tuple(accumulate([0, *self.sizes]))
+        self._tcuts = tuple(accumulate([0, *tsizes]))
 
     @classmethod
     def for_terms(cls, terms) -> "ThetaMap":
