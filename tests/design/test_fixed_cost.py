@@ -303,3 +303,17 @@ def test_designs_of_the_reference_shapes_are_unchanged_by_a_refit():
         for f in ["Reaction ~ Days + (Days | Subject)", "Reaction ~ Days + (Days || Subject)",
                   "Reaction ~ poly(Days, 2) + (1 | Subject)"]:
             same_design(build_design(f, sleep), build_design(f, sleep.copy()))
+
+
+@pytest.mark.parametrize("codes, levels, want_codes, want_levels", [
+    ([2, -1, 0], ["a", "b", "c"], [1, -1, 0], ["a", "c"]),  # NA code and an unused level
+    ([1, -1, 0], ["a", "b"], [1, -1, 0], ["a", "b"]),  # NA code, every level used
+    ([2, 2, 0], ["a", "b", "c"], [1, 1, 0], ["a", "c"]),  # no NA
+])
+def test_dropping_unused_levels_keeps_na_codes(codes, levels, want_codes, want_levels):
+    """_drop_unused counts levels with bincount; an NA code (-1, which the out-of-core
+    engine's distinct values may hold) stays NA instead of failing in bincount."""
+    from multilevel.design.model_frame import _drop_unused
+
+    v = _drop_unused(variables.FacVar(np.array(codes), levels, False), "f", {})
+    assert (v.codes.tolist(), list(v.levels)) == (want_codes, want_levels)

@@ -291,8 +291,18 @@ def _label_of(code: int, part_levels: list[list[str]]) -> str:
 
 
 def _drop_unused(var: FacVar, key: str, state: dict) -> FacVar:
-    """lme4's drop.unused.levels on a factor of the rows used (no NA code left there)."""
-    present = np.bincount(var.codes, minlength=len(var.levels)) > 0  # levels the rows use
+    """lme4's drop.unused.levels on a factor of the rows used; NA codes (-1) stay NA.
+
+    Examples
+    --------
+    >>> v = _drop_unused(FacVar(np.array([2, -1, 0]), ["a", "b", "c"], False), "f", {})
+    >>> v.codes.tolist(), v.levels
+    ([1, -1, 0], ['a', 'c'])
+    """
+    try:  # no NA code: a design's rows (NA rows removed), the common case
+        present = np.bincount(var.codes, minlength=len(var.levels)) > 0  # levels the rows use
+    except ValueError:  # an NA code (the out-of-core engine's distinct values may hold one)
+        present = np.bincount(var.codes[var.codes >= 0], minlength=len(var.levels)) > 0
     if present.all():
         return var
     used = np.flatnonzero(present)
