@@ -58,7 +58,15 @@ class DenseNewton:
 
     @staticmethod
     def applies(problem) -> bool:
-        """Whether ``problem``'s objective is the dense one with its quadratic expansion."""
+        """Whether ``problem``'s objective is the dense one with its quadratic expansion.
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> sleep = ml.datasets.load("sleepstudy")
+        >>> DenseNewton.applies(ml.lmer("Reaction ~ Days + (1 | Subject)", sleep).problem)
+        True
+        """
         fast = problem._fast()
         return getattr(fast, "_expansion", None) is not None
 
@@ -89,7 +97,8 @@ class DenseNewton:
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray | None, np.ndarray | None]:
         """``(f, gradient, Hessian)``; ``(BAD_OBJECTIVE, None, None)`` where ``S`` is not
-        positive definite or the values are not finite."""
+        positive definite or ``f`` is not finite, ``(f, None, None)`` where only the
+        derivatives are not."""
         from .lmm import BAD_OBJECTIVE
 
         theta = np.asarray(theta, dtype=float)
