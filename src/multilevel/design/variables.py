@@ -26,8 +26,9 @@ from multilevel.errors import DataError, two_line
 from multilevel.formula.check import FACTOR_FUNCTIONS
 from multilevel.formula.nodes import BinOp, Call, Name, Node, Num, Paren, Str, Unary, deparse
 
-__all__ = ["Columns", "NumVar", "FacVar", "column", "column_values", "eval_numeric", "eval_factor", "eval_variable",
-           "is_factor_node", "is_ordered", "r_label", "names_in"]
+__all__ = ["Columns", "NumVar", "FacVar", "column", "column_values", "eval_numeric",
+           "eval_factor", "eval_variable", "hash_text", "is_factor_node", "is_ordered",
+           "r_label", "names_in", "text_codes"]
 
 
 @dataclass
@@ -204,10 +205,6 @@ def column(df: pd.DataFrame, name: str, role: str = "") -> pd.Series:
     shown = ", ".join(cols[:20]) + (", ..." if len(cols) > 20 else "")
     raise DataError(two_line(f"{role}column {name!r} not found in the data",
                              f"{hint}The data has columns: {shown}"))
-
-
-def _is_factor_series(s: pd.Series) -> bool:
-    return _is_factor_dtype(s.dtype)
 
 
 def _is_factor_dtype(dt) -> bool:
@@ -446,24 +443,11 @@ def _factor_values(node: Node, df: pd.DataFrame, state, fit):
         elif (pd.api.types.is_datetime64_any_dtype(dt) or pd.api.types.is_timedelta64_dtype(dt)
               or isinstance(dt, pd.PeriodDtype)):  # dates as levels ("2020-01-31")
             s = column(df, inner.id)
-            s = s.astype(str).where(s.notna())
-            if _is_factor_series(s):
-                coded = hash_text(_stored_values(s))
+            coded = hash_text(_stored_values(s.astype(str).where(s.notna())))  # text, NA kept
         elif _is_factor_dtype(dt):
             coded = text_codes(df, inner.id)
         if coded is not None:
-            # the distinct values are sorted and labelled, then mapped back to the rows
-            na, inv, distinct = coded
-            text = [str(v) for v in distinct]
-            uniq = sorted(set(text))
-            index = {u: i for i, u in enumerate(uniq)}
-            remap = np.array([index[t] for t in text], dtype=np.int64)
-            if na is None:
-                codes = remap[inv]
-            else:
-                codes = np.full(len(na), -1, dtype=np.int64)
-                codes[~na] = remap[inv]
-            return codes, uniq, drop
+            return (*_sorted_text_codes(coded), drop)
         s = column(df, inner.id)
         if pd.api.types.is_integer_dtype(s.dtype) and (
                 isinstance(s.dtype, np.dtype) or not s.hasnans):  # numpy ints have no NA
@@ -483,6 +467,29 @@ def _factor_values(node: Node, df: pd.DataFrame, state, fit):
     else:
         labels = [r_label(float(u)) for u in uniq]
     return codes, labels, True
+
+
+def _sorted_text_codes(coded: tuple) -> tuple[np.ndarray, list[str]]:
+    """Codes over the sorted text of the distinct values, -1 for NA, from
+    :func:`hash_text`'s ``(na, inv, distinct)``: only the distinct values are sorted and
+    labelled, then mapped back to the rows.
+
+    Examples
+    --------
+    >>> codes, uniq = _sorted_text_codes(hash_text(np.array(["b", None, "a", "b"], dtype=object)))
+    >>> codes.tolist(), uniq
+    ([1, -1, 0, 1], ['a', 'b'])
+    """
+    na, inv, distinct = coded
+    text = [str(v) for v in distinct]
+    uniq = sorted(set(text))
+    index = {u: i for i, u in enumerate(uniq)}
+    remap = np.array([index[t] for t in text], dtype=np.int64)
+    if na is None:
+        return remap[inv], uniq
+    codes = np.full(len(na), -1, dtype=np.int64)
+    codes[~na] = remap[inv]
+    return codes, uniq
 
 
 def text_codes(df, name: str) -> tuple:
