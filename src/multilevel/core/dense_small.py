@@ -15,7 +15,7 @@ import numpy as np
 
 from .batched import _CHOLESKY_LO, NotPositiveDefinite, cholesky_lower, lower_inverse
 from .crossprod import CrossProducts
-from .dense_layout import EXPANSION_MAX_ENTRIES, dense_layout, lambda_index  # noqa: F401
+from .dense_layout import dense_layout, lambda_index
 BLOCK_INVERSE_MIN = 24  # first-term rows from which L's inverse is taken by blocks
 DENSE_OBJECTIVE_MAX = 64  # order q + p + 1 up to which the dense objective is used (measured
                           # single-threaded: 19 vs 64 us at order 28, 49 vs 66 at 68, 104 vs 68 at 98)

@@ -26,8 +26,9 @@ from .batched import cholesky_lower
 from .cholesky import (NotPositiveDefinite, batched_cholesky, blockdiag_right,
                        lambda_right, lambda_times_inv_t, scaled_blocks)
 from .crossprod import CrossProducts
-from .dense_small import dense_crossproducts, lambda_index
-from .single_term import packed_levels, packed_q, sigma_coefficients, theta_gradient
+from .dense_layout import lambda_index
+from .dense_small import dense_crossproducts
+from .single_term import det_rows, packed_q, sigma_coefficients, theta_gradient
 from .theta import lower_tri_indices, n_theta, split_theta
 
 SCHUR_MAX = 400          # largest order r of the dense Schur complement
@@ -104,12 +105,9 @@ class SchurObjective:
         self._trace_flat = self._cols * r + self._rows  # entry (c, r) of a trace matrix
         self._n_rest = sum(n_theta(p) for _, p in self._rest_sizes)
         self._closed_form = self.p0 <= 2
-        if self._closed_form:  # the first term's levels in closed form (single_term.level_q)
-            self._d, self._det_d, self._adj_d = packed_levels(self.diag0.transpose(1, 2, 0))
-            # E_l = det(I + D_l Sigma_0) = c @ Dk (single_term.level_tables' first table)
-            self._Dk = (np.stack([np.ones(self._d.size), self._d]) if self.p0 == 1 else
-                        np.stack([np.ones(self._d.shape[1]), self._d[0], 2.0 * self._d[1],
-                                  self._d[2], self._det_d]))
+        if self._closed_form:  # the first term's levels in closed form (single_term)
+            # E_l = det(I + D_l Sigma_0) = c @ Dk, and the packed adj D_l for Q_l
+            self._Dk, self._adj_d = det_rows(self.diag0.transpose(1, 2, 0))
             # Lambda_r's diagonal for scalar other terms, then ones for [X y]: theta's entries
             # go to its first q_rest places
             self._scale = np.ones(r)

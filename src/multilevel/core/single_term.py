@@ -181,7 +181,7 @@ class SingleTermObjective:
 
 def packed_levels(D: np.ndarray):
     """``(d, det D, adj D)`` of a ``(p, p, l)`` stack of symmetric level blocks (``p <= 2``) as
-    :func:`level_q` takes them: ``d`` is ``(l,)`` for ``p = 1`` (no determinant or adjugate),
+    :func:`level_tables` takes them: ``d`` is ``(l,)`` for ``p = 1`` (no determinant or adjugate),
     the packed ``(3, l)`` entries ``(d00, d01, d11)`` for ``p = 2``.
 
     Examples
