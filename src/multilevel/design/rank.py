@@ -50,7 +50,7 @@ def rank_mask(X: np.ndarray, tol: float = 1e-7, *, gram: np.ndarray | None = Non
     """
     X = np.asarray(X, dtype=float)
     n, p = X.shape
-    if _clearly_full_rank(X) if gram is None else _clearly_full_rank(X, gram=gram):
+    if _clearly_full_rank(X, gram=gram):
         return np.ones(p, dtype=bool)
     norms = np.linalg.norm(X, axis=0)
     norms[norms == 0] = 1.0  # dqrdc2: a zero column compares against 1
