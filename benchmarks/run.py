@@ -157,7 +157,7 @@ class Workload:
     family: str | None = None        # a GLMM (glmer) with this family; None: lmer
     warmup: bool = False             # an untimed warm-up fit first (tiny workloads always)
     fast: bool = False               # well under a second in every engine: timed as many
-                                     # times as tiny ones (a median of 3 fits of 3-50 ms,
+                                     # times as tiny ones (a median of 3 fits of 3-300 ms,
                                      # lme4's timed to the millisecond, moves from run to run)
 
 
