@@ -79,7 +79,7 @@ class SingleTermObjective:
         self.d, self.det_d, self.adj_d = packed_levels(D)
         # E = c @ Dk and sum_l F_l Q_l F_l' = ((P @ 1/E) by packed entry) @ c[1:]
         self.Dk, self.P = level_tables(self.d, self.det_d, self.adj_d, packed_products(F))
-        self.k = self.P.shape[0] // (self.m * self.m)  # columns of c after its leading 1
+        self.n_coef = self.P.shape[0] // (self.m * self.m)  # columns of c after its leading 1
 
     def _factor(self, theta: np.ndarray):
         """``(log|L_Z|^2, L_XX, c, E, 1/E)``: nine numpy calls whatever the levels."""
@@ -92,7 +92,7 @@ class SingleTermObjective:
             raise NotPositiveDefinite("no finite level determinant")
         inv_e = 1.0 / E
         # [X y]'[X y] - sum_l F_l Q_l F_l': the level sums of the tables, then c
-        FQF = (self.P @ inv_e).reshape(-1, self.k) @ c[1:]
+        FQF = (self.P @ inv_e).reshape(-1, self.n_coef) @ c[1:]
         LXX = cholesky_lower(self.xy - FQF.reshape(self.m, self.m))
         return ld, LXX, c, E, inv_e
 
@@ -125,7 +125,7 @@ class SingleTermObjective:
         True
         """
         thetas = np.asarray(thetas, dtype=float)
-        n, m, k = thetas.shape[0], self.m, self.k
+        n, m, k = thetas.shape[0], self.m, self.n_coef
         c = np.array([sigma_coefficients(self.p, t) for t in thetas])   # (n, 1 + k)
         E = c @ self.Dk                                                  # (n, l)
         ld = np.log(E).sum(axis=1)
@@ -172,7 +172,7 @@ class SingleTermObjective:
         m, k, l = self.m, Q.shape[0], E.size
         bar = xy_seeds(LXX)
         # the level products by the packed Q: the first k of P's entries per table row
-        O = self.P.reshape(m * m, self.k, l)[:, :k]
+        O = self.P.reshape(m * m, self.n_coef, l)[:, :k]
         bar_q = np.zeros((3, k, l))                   # channels: log|L_Z|^2, log|R_X|^2, r^2
         bar_q[1:] = -np.tensordot(bar.reshape(2, m * m), O, axes=1)
         g = theta_gradient(self.p, theta, s, inv_e, Q, bar_q, self.Dk, self.adj_d)
