@@ -10,7 +10,7 @@ import pytest
 from multilevel.core.cholesky import NotPositiveDefinite
 from multilevel.core.batched import cholesky_lower
 from multilevel.core.dense_small import DenseObjective, dense_crossproducts
-from multilevel.core.lmm import LmmProblem
+from multilevel.core.lmm import BAD_OBJECTIVE, LmmProblem
 from multilevel.core.theta import n_theta, theta_lower
 
 
@@ -139,3 +139,4 @@ def test_a_batch_with_a_failed_point_is_evaluated_row_by_row():
     with np.errstate(invalid="ignore"):
         out = prob.objectives(np.array([[0.5], [np.nan]]))
     assert out[0] == pytest.approx(prob.objective(np.array([0.5])), rel=1e-12)
+    assert out[1] == BAD_OBJECTIVE  # the failed row alone
