@@ -100,7 +100,14 @@ class Columns:
 
     def values(self, name):
         """The column's values as stored: a numpy array or a pandas ExtensionArray (a
-        Categorical, an Arrow-backed string array, ...); read only, never written to."""
+        Categorical, an Arrow-backed string array, ...); read only, never written to.
+
+        Examples
+        --------
+        >>> cols = Columns(pd.DataFrame({"g": pd.Categorical(["b", "a"]), "x": [1, 2]}))
+        >>> cols.values("g").codes.tolist(), cols.values("x").tolist()
+        ([1, 0], [1, 2])
+        """
         a = self._values.get(name)
         if a is None:
             s = self._series.get(name)
