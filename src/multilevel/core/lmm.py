@@ -155,7 +155,22 @@ class LmmProblem:
         return float(ld + self.n * (1.0 + LOG2PI + log(r2 / self.n)))
 
     def objective(self, theta: np.ndarray) -> float:
-        """The profiled deviance (ML) or REML criterion at ``theta``."""
+        """The profiled deviance (ML) or REML criterion at ``theta``; ``BAD_OBJECTIVE`` where
+        the system is not positive definite.
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData, form_crossproducts
+        >>> g = np.repeat(np.arange(3), 2)
+        >>> A = form_crossproducts([TermData(g, np.ones((6, 1)), 3)], np.ones((6, 1)),
+        ...                        np.array([1.0, 2.0, 4.0, 4.0, 6.0, 9.0]))
+        >>> prob = LmmProblem(A, reml=False)
+        >>> bool(prob.objective(np.array([0.5])) < prob.objective(np.array([0.0])))
+        True
+        >>> with np.errstate(invalid="ignore"):
+        ...     prob.objective(np.array([np.nan])) == BAD_OBJECTIVE
+        True
+        """
         try:
             fast = self._fast()
             if fast is not None:  # small or nested model: no blocked update

@@ -51,6 +51,14 @@ class OptSummary:
 
     @property
     def converged(self) -> bool:
+        """Whether the optimiser stopped on one of its tolerances (not on a limit or error).
+
+        Examples
+        --------
+        >>> OptSummary(optimizer="bobyqa", theta0=np.ones(1), lower=np.zeros(1),
+        ...            theta=np.ones(1), fmin=1.0, feval=3, return_code="XTOL_REACHED").converged
+        True
+        """
         return self.return_code in {"SUCCESS", "FTOL_REACHED", "XTOL_REACHED", "STOPVAL_REACHED"}
 
 

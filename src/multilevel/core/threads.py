@@ -101,7 +101,14 @@ def blas_threads_for(dense_order: int):
 
 def largest_dense_block(A) -> int:
     """Order of the largest dense diagonal block of ``L`` (all terms after the first, and
-    the ``[X y]`` block)."""
+    the ``[X y]`` block).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> largest_dense_block(NS(ps=[1, 2], n_levels=[100, 30], p_x=2))
+    60
+    """
     sizes = [p * l for p, l in zip(A.ps[1:], A.n_levels[1:])] + [A.p_x + 1]
     return max(sizes)
 

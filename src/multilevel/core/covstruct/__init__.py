@@ -154,6 +154,14 @@ class ThetaMap:
 
     # ----- phi <-> theta ------------------------------------------------------------------
     def parts(self, phi: np.ndarray) -> list[np.ndarray]:
+        """``phi`` split by term (views, in the model's term order).
+
+        Examples
+        --------
+        >>> tm = ThetaMap([make_structure("diag", 2), Unstructured(1)])
+        >>> [x.tolist() for x in tm.parts(np.array([2.0, 3.0, 0.5]))]
+        [[2.0, 3.0], [0.5]]
+        """
         phi = np.asarray(phi, dtype=float)
         return [phi[a:b] for a, b in zip(self._cuts[:-1], self._cuts[1:])]
 
@@ -187,11 +195,26 @@ class ThetaMap:
 
     @property
     def lower(self) -> np.ndarray:
-        """Bounds of ``phi`` (0 for standard deviations and lme4's diagonal theta)."""
+        """Bounds of ``phi`` (0 for standard deviations and lme4's diagonal theta), a copy
+        the caller owns.
+
+        Examples
+        --------
+        >>> ThetaMap([Unstructured(2)]).lower.tolist()
+        [0.0, -inf, 0.0]
+        """
         return self._lower.copy()
 
     @property
     def start(self) -> np.ndarray:
+        """Each structure's starting ``phi``, concatenated (lme4's identity start for its
+        terms).
+
+        Examples
+        --------
+        >>> ThetaMap([Unstructured(2)]).start.tolist()
+        [1.0, 0.0, 1.0]
+        """
         parts = [s.start() for s in self.structures]
         return np.concatenate(parts) if parts else np.zeros(0)
 
