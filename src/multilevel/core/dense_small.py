@@ -5,7 +5,8 @@ For the lesson's models (10 schools, 2 random effects each: ``q = 20``) the whol
 one LAPACK call on it costs less than the dozen small numpy operations of the blocked update
 (:func:`multilevel.core.cholesky.update_L`), whose per-call overhead then dominates. The
 factor is the same ``L`` (same blocks, same order), so the objective is the same to rounding;
-everything other than the objective (solutions, conditional variances) keeps the blocked path.
+a small model's solutions and conditional variances come from this factor too
+(:meth:`multilevel.core.lmm.LmmProblem.solve`, :meth:`~multilevel.core.lmm.LmmProblem.cond_var`).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import numpy as np
 from .batched import _CHOLESKY_LO, NotPositiveDefinite, cholesky_lower, lower_inverse
 from .crossprod import CrossProducts
 from .dense_layout import dense_layout, lambda_index
+
 BLOCK_INVERSE_MIN = 24  # first-term rows from which L's inverse is taken by blocks
 DENSE_OBJECTIVE_MAX = 64  # order q + p + 1 up to which the dense objective is used (measured
                           # single-threaded: 19 vs 64 us at order 28, 49 vs 66 at 68, 104 vs 68 at 98)
