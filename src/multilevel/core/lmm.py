@@ -240,8 +240,9 @@ class LmmProblem:
 
     @property
     def batches(self) -> bool:
-        """Whether :meth:`objectives` evaluates its points in one batch (the fast objective
-        has a ``many`` method) rather than one at a time by :meth:`objective`.
+        """Whether :meth:`objectives` evaluates its points in one batch (the fast objective,
+        or a small model's dense factor, has a ``many`` method) rather than one at a time by
+        :meth:`objective`.
 
         Examples
         --------
