@@ -640,10 +640,10 @@ def check_model_data(df, tree, bars, names=None):
         # an object column of strings only, none missing (infer_dtype stops at the first
         # other value; complex NaN counts as missing there, hence the hashed NA rows) has no
         # complex numbers and no lists or records: the value-by-value tests are skipped
-        plain_text = (view is not None and dt == object
-                      and pd.api.types.infer_dtype(values, skipna=True) == "string"
-                      and text_codes(view, name)[0] is None)
-        s = get(name) if not plain_text and (view is None or dt == object) else None
+        strings_only = (view is not None and dt == object
+                        and pd.api.types.infer_dtype(values, skipna=True) == "string"
+                        and text_codes(view, name)[0] is None)
+        s = get(name) if not strings_only and (view is None or dt == object) else None
         if pd.api.types.is_complex_dtype(dt) or (
                 s is not None and s.head(1000).map(lambda v: isinstance(v, complex)).any()):
             raise DataError(two_line(
@@ -668,8 +668,8 @@ def check_model_data(df, tree, bars, names=None):
             found = (_stray_text(s) if view is None
                      else _stray_text(None, text_codes(view, name), frame.index))
             if found:
-                values, rows, n_bad = found
-                shown = ", ".join(f"{v!r}" for v in values)
+                stray, rows, n_bad = found
+                shown = ", ".join(f"{v!r}" for v in stray)
                 where = ", ".join(map(str, rows)) + (", ..." if n_bad > len(rows) else "")
                 count = f"{n_bad} text value(s)"
                 raise DataError(two_line(
