@@ -597,36 +597,20 @@ def check_model_data(df, tree, bars, names=None):
     import numpy as np
     import pandas as pd
 
-    from .design.variables import Columns, text_codes
+    from .design.variables import text_codes
 
-    view = df if isinstance(df, Columns) else None
-    frame = view.frame if view is not None else df
-    index = frame.columns
-    # a text Index (pandas' str dtype) caches whether it is unique and has NaN, so a frame
-    # fitted again costs no pass over its labels; other labels are listed and checked
-    plain_text = (isinstance(index.dtype, pd.StringDtype) and not index.hasnans
-                  and index.is_unique)
-    if not plain_text:
-        # plain Python labels: iterating a pandas Index of Arrow-backed strings costs ~0.1 ms
-        # (tolist ~8 us), and its hash engine is built on the first lookup (~1-2 ms per frame)
-        labels = index.tolist()
-        if any(not isinstance(c, str) for c in labels):
-            labels = [str(c) for c in labels]
-            # no copy of the data: pandas >= 3 copies lazily (and deprecates copy=)
-            frame = (frame.set_axis(labels, axis=1) if int(pd.__version__.split(".")[0]) >= 3
-                     else frame.set_axis(labels, axis=1, copy=False))
-            view = Columns(frame) if view is not None else None
+    view, frame, labels = _text_labels(df)
     lhs_names, fixed_names, group_names, wrapped = names or model_names(tree, bars)
     used = list(dict.fromkeys(lhs_names + fixed_names + group_names))
-    if not plain_text:
+    if labels is None:
+        columns = frame.columns
+    else:
         columns = set(labels)
         dup = [n for n in used if labels.count(n) > 1] if len(columns) < len(labels) else []
         if dup:
             raise DataError(two_line(
                 f"the data has {labels.count(dup[0])} columns named {dup[0]!r}",
                 "give every column a distinct name (df.columns = [...]) before fitting"))
-    else:
-        columns = index
     get = view.__getitem__ if view is not None else frame.__getitem__
     for name in used:
         if name not in columns:
@@ -644,21 +628,7 @@ def check_model_data(df, tree, bars, names=None):
                         and pd.api.types.infer_dtype(values, skipna=True) == "string"
                         and text_codes(view, name)[0] is None)
         s = get(name) if not strings_only and (view is None or dt == object) else None
-        if pd.api.types.is_complex_dtype(dt) or (
-                s is not None and s.head(1000).map(lambda v: isinstance(v, complex)).any()):
-            raise DataError(two_line(
-                f"column {name!r} holds complex numbers",
-                f"use real numbers, e.g. df[{name!r}].real or abs(df[{name!r}])"))
-        if s is not None and dt == object:
-            nested = s.dropna().head(1000).map(
-                lambda v: isinstance(v, (list, tuple, dict, set)) or hasattr(v, "__array__"))
-            if nested.any():
-                row = nested.index[nested.to_numpy().argmax()]
-                raise DataError(two_line(
-                    f"column {name!r} holds lists or records (e.g. row {row}: "
-                    f"{printable(repr(s[row]), 60)}), not single values",
-                    f"a Parquet list/struct column cannot be a model variable: unnest it "
-                    f"first, e.g. df.explode({name!r}) or one column per field"))
+        _refuse_complex_or_nested(name, dt, s)
         if name in group_names and name not in lhs_names + fixed_names:
             continue  # group ids may be any text
         if name in wrapped and name not in lhs_names:
@@ -668,17 +638,69 @@ def check_model_data(df, tree, bars, names=None):
             found = (_stray_text(s) if view is None
                      else _stray_text(None, text_codes(view, name), frame.index))
             if found:
-                stray, rows, n_bad = found
-                shown = ", ".join(f"{v!r}" for v in stray)
-                where = ", ".join(map(str, rows)) + (", ..." if n_bad > len(rows) else "")
-                count = f"{n_bad} text value(s)"
-                raise DataError(two_line(
-                    f"column {name!r} holds numbers and {count} ({shown} in row"
-                    f"{'s' if len(rows) > 1 else ''} {where})",
-                    f"make them numbers or missing, e.g. df[{name!r}] = "
-                    f"pd.to_numeric(df[{name!r}], errors='coerce'); write factor({name}) if "
-                    "the column is a category"))
+                _refuse_stray_text(name, *found)
     return view if view is not None else frame
+
+
+def _text_labels(df) -> tuple:
+    """``(view, frame, labels)`` of a DataFrame or a Columns view `df` for
+    :func:`check_model_data`, its column labels made text (R's names always are; the data
+    are not copied). `labels` lists them, or is None for a text Index (pandas' str dtype)
+    already known to be unique and without NaN: it caches both, so a frame fitted again
+    costs no pass over its labels."""
+    import pandas as pd
+
+    from .design.variables import Columns
+
+    view = df if isinstance(df, Columns) else None
+    frame = view.frame if view is not None else df
+    index = frame.columns
+    if isinstance(index.dtype, pd.StringDtype) and not index.hasnans and index.is_unique:
+        return view, frame, None
+    # plain Python labels: iterating a pandas Index of Arrow-backed strings costs ~0.1 ms
+    # (tolist ~8 us), and its hash engine is built on the first lookup (~1-2 ms per frame)
+    labels = index.tolist()
+    if any(not isinstance(c, str) for c in labels):
+        labels = [str(c) for c in labels]
+        # no copy of the data: pandas >= 3 copies lazily (and deprecates copy=)
+        frame = (frame.set_axis(labels, axis=1) if int(pd.__version__.split(".")[0]) >= 3
+                 else frame.set_axis(labels, axis=1, copy=False))
+        view = Columns(frame) if view is not None else None
+    return view, frame, labels
+
+
+def _refuse_complex_or_nested(name: str, dt, s) -> None:
+    """A DataError for a column of complex numbers, or of lists or records; `s` is the
+    column as a Series where its values must be looked at one by one (None: they need not)."""
+    import pandas as pd
+
+    if pd.api.types.is_complex_dtype(dt) or (
+            s is not None and s.head(1000).map(lambda v: isinstance(v, complex)).any()):
+        raise DataError(two_line(
+            f"column {name!r} holds complex numbers",
+            f"use real numbers, e.g. df[{name!r}].real or abs(df[{name!r}])"))
+    if s is not None and dt == object:
+        nested = s.dropna().head(1000).map(
+            lambda v: isinstance(v, (list, tuple, dict, set)) or hasattr(v, "__array__"))
+        if nested.any():
+            row = nested.index[nested.to_numpy().argmax()]
+            raise DataError(two_line(
+                f"column {name!r} holds lists or records (e.g. row {row}: "
+                f"{printable(repr(s[row]), 60)}), not single values",
+                f"a Parquet list/struct column cannot be a model variable: unnest it "
+                f"first, e.g. df.explode({name!r}) or one column per field"))
+
+
+def _refuse_stray_text(name: str, stray: list, rows: list, n_bad: int) -> None:
+    """The DataError for :func:`_stray_text`'s finding in the column `name`."""
+    shown = ", ".join(f"{v!r}" for v in stray)
+    where = ", ".join(map(str, rows)) + (", ..." if n_bad > len(rows) else "")
+    raise DataError(two_line(
+        f"column {name!r} holds numbers and {n_bad} text value(s) ({shown} in row"
+        f"{'s' if len(rows) > 1 else ''} {where})",
+        f"make them numbers or missing, e.g. df[{name!r}] = "
+        f"pd.to_numeric(df[{name!r}], errors='coerce'); write factor({name}) if "
+        "the column is a category"))
 
 
 # ----- formula size ------------------------------------------------------------------------------
