@@ -131,7 +131,7 @@ def _frame_values(frame: pd.DataFrame, name):
         loc = frame.columns.get_loc(name)
         if isinstance(loc, (int, np.integer)):
             return get(int(loc))
-    return _stored_values(frame[name])
+    return _stored_values(column(frame, name))
 
 
 def column_values(df, name: str, role: str = ""):
@@ -203,9 +203,19 @@ def column(df: pd.DataFrame, name: str, role: str = "") -> pd.Series:
     ...
     multilevel.errors.DataError: column 'homewrk' not found in the data
       How to fix: did you mean 'homework'? The data has columns: homework
+    >>> column(pd.DataFrame([[1, 2]], columns=["x", "x"]), "x")
+    Traceback (most recent call last):
+    ...
+    multilevel.errors.DataError: the data has 2 columns named 'x'
+      How to fix: give every column a distinct name (df.columns = [...]) before fitting
     """
     if name in df.columns:
-        return df[name]
+        s = df[name]
+        if isinstance(s, pd.DataFrame):  # a label used twice (newdata, say: fits check it)
+            raise DataError(two_line(
+                f"the data has {s.shape[1]} columns named {name!r}",
+                "give every column a distinct name (df.columns = [...]) before fitting"))
+        return s
     cols = [str(c) for c in df.columns]
     close = difflib.get_close_matches(name, cols, n=3, cutoff=0.6)
     hint = (f"did you mean {' or '.join(repr(c) for c in close)}? " if close else "")
