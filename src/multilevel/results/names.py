@@ -16,7 +16,8 @@ def _label_index(names: tuple) -> pd.Index:
 def label_index(names) -> pd.Index:
     """A pandas Index of coefficient labels: a copy of one made once per list of labels
     (building an Index infers its string dtype, which costs several times the Series
-    around it; each result gets its own copy, whose name it may set).
+    around it). Each result gets its own deep copy: its name, and on pandas 2 (whose object
+    arrays are writable) its values, are the result's own.
 
     Examples
     --------
@@ -25,7 +26,7 @@ def label_index(names) -> pd.Index:
     >>> label_index(["a"]) is label_index(["a"])
     False
     """
-    return _label_index(tuple(names)).copy()
+    return _label_index(tuple(names)).copy(deep=True)
 
 
 def make_unique(names: list[str]) -> list[str]:
