@@ -62,7 +62,7 @@ def _frozen(*arrays):
     return arrays
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=16)  # each up to ~1.6 MB (EXPANSION_MAX_ENTRIES, two index tables)
 def dense_layout(n_levels: tuple, ps: tuple, m: int) -> DenseLayout:
     """The index tables of the dense objective of a structure (cached, read-only).
 

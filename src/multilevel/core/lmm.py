@@ -32,9 +32,10 @@ from .theta import split_theta
 
 LOG2PI = float(np.log(2.0 * np.pi))
 BAD_OBJECTIVE = 1e300
-SINGLE_TERM_DENSE_MAX = 28  # order q + p + 1 up to which one (x | g) or (1 | g) term takes the
-                            # dense objective (us per evaluation, dense vs closed form: order
-                            # 19 17 vs 21, 27 20 vs 12, 43 17 vs 10, 63 26 vs 17)
+SINGLE_TERM_DENSE_MAX = 32  # order q + p + 1 up to which one (x | g) or (1 | g) term takes the
+                            # dense objective (us per evaluation, one thread, dense vs closed
+                            # form: order 23 8.3 vs 11.4, 31 9.9 vs 11.6, 35 12.7 vs 11.6,
+                            # 43 15.7 vs 11.7)
 
 
 @dataclass(frozen=True)
@@ -357,7 +358,7 @@ class LmmProblem:
     def _dense_factor(self) -> DenseObjective | None:
         """The dense factor's maker for a small model's solutions (order ``q + p + 1`` up to
         ``DENSE_OBJECTIVE_MAX``), whichever objective the optimiser used: its own dense one,
-        or one made here (one term takes its closed form from order 29 on; its solution
+        or one made here (one term takes its closed form from order 33 on; its solution
         still comes from the dense factor, without the blocked plan or scipy). None for
         larger models and where no fast objective is wanted (``_fast_objective`` False)."""
         fast = self._fast_objective

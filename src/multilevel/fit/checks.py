@@ -23,7 +23,8 @@ def fd_derivs(fn: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarra
     lme4's two: ``n(n - 1)/2`` fewer evaluations (growth model with two correlated slope
     terms: 43 -> 28) for an ``O(h)`` = ``1e-4`` relative error in those entries, which only
     enter the checks through the Cholesky-scaled gradient and its positive definiteness.
-    Steps that would cross a lower bound are taken one-sided (the centre moves up by ``h``).
+    Steps that would cross a lower bound are taken one-sided (the centre moves up to
+    ``lower + h``).
 
     The points are listed first, then evaluated: one at a time by ``fn`` (in the order
     centre, ``c + h_i``, ``c - h_i`` per ``i``, then the pairs), or all at once by
