@@ -354,7 +354,14 @@ class DensePls:
 
     @staticmethod
     def applies(terms, p: int) -> bool:
-        """Whether the dense step is the cheaper one for these terms and ``p`` fixed effects."""
+        """Whether the dense step is the cheaper one for these terms and ``p`` fixed effects.
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData
+        >>> DensePls.applies([TermData(np.repeat(np.arange(3), 4), np.ones((12, 1)), 3)], 1)
+        True
+        """
         order = sum(t.q for t in terms) + p + 1
         return (order <= DENSE_PLS_MAX_ORDER
                 and terms[0].codes.size * order ** 2 <= DENSE_PLS_MAX_WORK)
@@ -373,7 +380,15 @@ class DensePls:
         self._theta = None
 
     def lam(self, theta: np.ndarray) -> np.ndarray:
-        """``Lambda(theta)`` as a dense ``q x q`` array (kept for the last theta)."""
+        """``Lambda(theta)`` as a dense ``q x q`` array (kept for the last theta).
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData
+        >>> dp = DensePls([TermData(np.repeat(np.arange(3), 4), np.ones((12, 1)), 3)])
+        >>> np.diag(dp.lam(np.array([0.5]))).tolist()
+        [0.5, 0.5, 0.5]
+        """
         theta = np.asarray(theta, dtype=float)
         key = theta.tobytes()
         if key != self._theta:
@@ -383,7 +398,15 @@ class DensePls:
         return self._lam
 
     def zb(self, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """``Z Lambda u``."""
+        """``Z Lambda u``.
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData
+        >>> dp = DensePls([TermData(np.repeat(np.arange(3), 4), np.ones((12, 1)), 3)])
+        >>> dp.zb(np.array([2.0]), np.array([1.0, 0.0, -1.0]))[[0, 4, 8]].tolist()
+        [2.0, 0.0, -2.0]
+        """
         return self.Z @ (self.lam(theta) @ u)
 
     def _factor(self, theta, M: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -395,7 +418,15 @@ class DensePls:
         return cholesky_lower(C)
 
     def logdet(self, theta: np.ndarray, w: np.ndarray) -> float:
-        """``log det(Lambda'Z'WZ Lambda + I)``."""
+        """``log det(Lambda'Z'WZ Lambda + I)``.
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData
+        >>> dp = DensePls([TermData(np.repeat(np.arange(3), 4), np.ones((12, 1)), 3)])
+        >>> bool(np.isclose(dp.logdet(np.array([1.0]), np.ones(12)), 3 * np.log(5.0)))
+        True
+        """
         L = self._factor(theta, np.zeros((self.Z.shape[0], 0)), w)
         return 2.0 * float(np.log(np.diagonal(L)).sum())
 
@@ -403,6 +434,15 @@ class DensePls:
         """``(beta, u, L_XX, log det(Lambda'Z'WZ Lambda + I))`` for working response ``z``.
 
         ``L_XX`` is the ``[X z]`` block of the factor, as in the blocked path.
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData
+        >>> dp = DensePls([TermData(np.repeat(np.arange(3), 4), np.ones((12, 1)), 3)])
+        >>> beta, u, LXX, ld = dp.solve(np.array([1.0]), np.ones((12, 1)), np.arange(12.0),
+        ...                             np.ones(12))
+        >>> np.round(beta, 6).tolist(), LXX.shape
+        ([5.5], (2, 2))
         """
         L = self._factor(theta, np.column_stack([X, z]), w)
         q, k = self.q, L.shape[0] - 1

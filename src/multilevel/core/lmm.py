@@ -68,6 +68,15 @@ class LmmSolution:
 
     @property
     def vcov_beta(self) -> np.ndarray:
+        """The fixed effects' covariance ``sigma^2 R_X^{-1} R_X^{-T}`` (lme4's ``vcov``).
+
+        Examples
+        --------
+        >>> import multilevel as ml
+        >>> m = ml.lmer("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"))
+        >>> np.round(np.sqrt(np.diag(m.problem.solve(m.opt_summary.theta).vcov_beta)), 3)
+        array([6.825, 1.546])
+        """
         return self.sigma ** 2 * (self.RX_inv @ self.RX_inv.T)
 
 
@@ -113,7 +122,18 @@ class LmmProblem:
     def plan(self) -> Plan:
         """The blocked update's plan (:func:`~multilevel.core.cholesky.make_plan`), made on
         first use: the dense, nested and Schur objectives and the dense solution never need
-        it, and making it costs scipy.sparse patterns for crossed terms."""
+        it, and making it costs scipy.sparse patterns for crossed terms.
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData, form_crossproducts
+        >>> g = np.repeat(np.arange(3), 2)
+        >>> A = form_crossproducts([TermData(g, np.ones((6, 1)), 3)], np.ones((6, 1)),
+        ...                        np.arange(6.0))
+        >>> prob = LmmProblem(A)
+        >>> prob._plan is None, prob.plan is prob.plan
+        (True, True)
+        """
         if self._plan is None:
             self._plan = make_plan(self.A)
         return self._plan
@@ -136,9 +156,33 @@ class LmmProblem:
         return self._fast_objective or None
 
     def factor(self, theta: np.ndarray) -> Factor:
+        """The blocked Cholesky factor at ``theta`` (:func:`~multilevel.core.cholesky.update_L`).
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData, form_crossproducts
+        >>> g = np.repeat(np.arange(3), 2)
+        >>> A = form_crossproducts([TermData(g, np.ones((6, 1)), 3)], np.ones((6, 1)),
+        ...                        np.array([1.0, 2.0, 4.0, 4.0, 6.0, 9.0]))
+        >>> F = LmmProblem(A).factor(np.array([0.8]))
+        >>> F.LXX.shape
+        (2, 2)
+        """
         return update_L(self.A, np.asarray(theta, dtype=float), self.plan)
 
     def objective_from_factor(self, F: Factor) -> float:
+        """The criterion (ML deviance or REML) from a blocked factor ``F``.
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData, form_crossproducts
+        >>> g = np.repeat(np.arange(3), 2)
+        >>> A = form_crossproducts([TermData(g, np.ones((6, 1)), 3)], np.ones((6, 1)),
+        ...                        np.array([1.0, 2.0, 4.0, 4.0, 6.0, 9.0]))
+        >>> prob, th = LmmProblem(A), np.array([0.8])
+        >>> bool(np.isclose(prob.objective_from_factor(prob.factor(th)), prob.objective(th)))
+        True
+        """
         return self._criterion(logdet_re(F), F.LXX)
 
     def _criterion(self, logdet_z: float, LXX: np.ndarray) -> float:
@@ -523,6 +567,16 @@ def cond_var(A: CrossProducts, F: Factor, sigma: float, chunk_entries: int = 4_0
     Returns
     -------
     list of (l_k, p_k, p_k) arrays
+
+    Examples
+    --------
+    >>> from multilevel.core.crossprod import TermData, form_crossproducts
+    >>> g = np.repeat(np.arange(3), 2)
+    >>> A = form_crossproducts([TermData(g, np.ones((6, 1)), 3)], np.ones((6, 1)),
+    ...                        np.array([1.0, 2.0, 4.0, 4.0, 6.0, 9.0]))
+    >>> V = cond_var(A, LmmProblem(A).factor(np.array([1.0])), 1.5)
+    >>> V[0].shape, bool(np.isclose(V[0][0, 0, 0], 1.5 ** 2 / 3))  # sigma^2 / (n_l + 1)
+    ((3, 1, 1), True)
     """
     import scipy.linalg as sla
 
