@@ -67,7 +67,11 @@ def test_reference_datasets_match_in_memory(dataset, formula, reml):
     df = ml.datasets.load(dataset)
     m0 = fit_quietly(formula, df, reml=reml)
     m1 = fit_quietly(formula, df, reml=reml, engine="duckdb")
-    assert_same_fit(m0, m1)
+    # Pastes' criterion is flat along batch's theta (its noise, ~4e-10 from the cancellation
+    # in y'y - ..., is near ftol_abs = 1e-8): two runs from cross-products that differ in the
+    # last bits stop up to ~2e-5 apart in theta at criteria equal to 2e-10, and the
+    # conditional modes move with theta by up to ~3e-5
+    assert_same_fit(m0, m1, ranef_atol=1e-4 if dataset == "Pastes" else 1e-5)
 
 
 def test_summary_text_is_the_in_memory_summary():

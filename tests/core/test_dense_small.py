@@ -114,11 +114,13 @@ def test_the_expansion_is_skipped_when_its_stack_would_be_large():
 @given(seed=st.integers(0, 2**32 - 1), ps=st.lists(st.integers(1, 3), min_size=1, max_size=2),
        reml=st.booleans())
 def test_criterion_function_and_batches_give_the_objective(seed, ps, reml):
-    """The optimiser's lean function is ``objective`` to the last bit; the batched
-    evaluation of the convergence checks (one matrix product, one batched Cholesky) equals
-    it to rounding."""
+    """The optimiser's lean numpy function is ``objective`` to the last bit, the compiled one
+    (where built) equals it to rounding; the batched evaluation of the convergence checks
+    (one matrix product, one batched Cholesky) equals it to rounding."""
     rng = np.random.default_rng(seed)
-    prob = LmmProblem(_random_crossproducts(rng, ps, 50), reml=reml)
+    A = _random_crossproducts(rng, ps, 50)
+    prob = LmmProblem(A, reml=reml)
+    prob._compiled_criterion = False  # numpy's path, as without the extension
     lower = theta_lower(ps)
     m = sum(n_theta(p) for p in ps)
     thetas = np.where(np.isfinite(lower), rng.uniform(0.0, 2.0, (4, m)), rng.normal(size=(4, m)))
@@ -127,6 +129,10 @@ def test_criterion_function_and_batches_give_the_objective(seed, ps, reml):
     assert [f(t) for t in thetas] == single
     assert prob.batches
     np.testing.assert_allclose(prob.objectives(thetas), single, rtol=1e-12)
+    compiled = LmmProblem(A, reml=reml)
+    np.testing.assert_allclose([compiled.objective_function()(t) for t in thetas], single,
+                               rtol=1e-11)
+    np.testing.assert_allclose(compiled.objectives(thetas), single, rtol=1e-11)
 
 
 def test_a_batch_with_a_failed_point_is_evaluated_row_by_row():

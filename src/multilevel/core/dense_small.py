@@ -232,6 +232,35 @@ class DenseObjective:
             return criterion(2.0 * float(total(log(L.reshape(-1)[diag_z]))), L[q:, q:])
         return f
 
+    def compiled_criterion(self, *, n_obs: float, p: int, reml: bool, log_det_w: float,
+                           bad: float):
+        """The criterion of :meth:`criterion_function` (ML deviance or REML, as
+        :meth:`multilevel.core.lmm.LmmProblem._criterion` computes it from this factor)
+        compiled: :func:`multilevel.core.native.dense_criterion`, whose NLopt runs stay in C.
+        None without the quadratic expansion or the extension. The same values to rounding
+        (its own Cholesky and sums, not LAPACK's).
+
+        Examples
+        --------
+        >>> from multilevel.core.crossprod import TermData, form_crossproducts
+        >>> g = np.repeat(np.arange(3), 2)
+        >>> A = form_crossproducts([TermData(g, np.ones((6, 1)), 3)], np.ones((6, 1)),
+        ...                        np.arange(6.0))
+        >>> obj = DenseObjective(A)
+        >>> f = obj.compiled_criterion(n_obs=6, p=1, reml=False, log_det_w=0.0, bad=1e300)
+        >>> ld, LXX = obj(np.array([0.5]))
+        >>> dev = ld + 6 * (1 + np.log(2 * np.pi * float(LXX[-1, -1]) ** 2 / 6))
+        >>> f is None or bool(np.isclose(f(np.array([0.5])), dev, rtol=1e-13))
+        True
+        """
+        if self._expansion is None:
+            return None
+        from .native import dense_criterion
+
+        K, _, ia, ib = self._expansion
+        return dense_criterion(K, ia, ib, m=self.full.shape[0], q=self.q, p=int(p),
+                               n_obs=float(n_obs), reml=reml, log_det_w=log_det_w, bad=bad)
+
     def many(self, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(log|L_Z|^2, L_XX)`` for every row of ``thetas`` (the finite-difference points
         of the convergence checks): ``S`` of all rows by one matrix product with the

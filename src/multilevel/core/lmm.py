@@ -25,6 +25,7 @@ from .cholesky import (BlockDiag, Factor, NotPositiveDefinite, Plan, logdet_re, 
                        update_L)
 from .crossprod import CrossProducts
 from .dense_small import DENSE_OBJECTIVE_MAX, DenseObjective
+from .native import available as native_available
 from .nested import nested_structure
 from .nested_objective import NestedObjective
 from .schur_small import SchurObjective, schur_applies
@@ -117,6 +118,7 @@ class LmmProblem:
         self.p = A.p_x
         self._fast_objective = None  # made on the first objective() call (PIRLS never calls it)
         self._dense = None  # a small model's dense factor for its solutions, made on first use
+        self._compiled_criterion = None  # the dense objective compiled (False: none), see _compiled
 
     @property
     def plan(self) -> Plan:
@@ -145,9 +147,10 @@ class LmmProblem:
         if self._fast_objective is None:
             A, order = self.A, self._order()
             # one grouping factor with one or two effects has a closed form (level blocks
-            # of 1 x 1 or 2 x 2) that costs less than the dense factor from this order on
-            dense = order <= (SINGLE_TERM_DENSE_MAX if len(A.ps) == 1 and A.ps[0] <= 2
-                              else DENSE_OBJECTIVE_MAX)
+            # of 1 x 1 or 2 x 2) that costs less than the dense factor from this order on;
+            # compiled, the dense factor keeps up with the 2 x 2 blocks to DENSE_OBJECTIVE_MAX
+            closed = len(A.ps) == 1 and A.ps[0] <= (1 if native_available() else 2)
+            dense = order <= (SINGLE_TERM_DENSE_MAX if closed else DENSE_OBJECTIVE_MAX)
             parents = None if dense else nested_structure(A)
             self._fast_objective = (DenseObjective(A) if dense
                                     else NestedObjective(A, parents) if parents is not None
@@ -225,10 +228,13 @@ class LmmProblem:
             return BAD_OBJECTIVE
 
     def objective_function(self):
-        """``theta -> objective(theta)``, the same values with the least work per call: the
-        dense objective's :meth:`~multilevel.core.dense_small.DenseObjective.criterion_function`
-        for a small model, the other fast objectives looked up once, else :meth:`objective`
-        itself (the optimiser's inner loop).
+        """``theta -> objective(theta)``, the same values with the least work per call: for a
+        small model the dense objective's compiled criterion
+        (:meth:`~multilevel.core.dense_small.DenseObjective.compiled_criterion`, equal to
+        rounding), or without the extension its
+        :meth:`~multilevel.core.dense_small.DenseObjective.criterion_function`; the other
+        fast objectives looked up once, else :meth:`objective` itself (the optimiser's inner
+        loop).
 
         Examples
         --------
@@ -237,12 +243,13 @@ class LmmProblem:
         >>> A = form_crossproducts([TermData(g, np.ones((6, 1)), 3)], np.ones((6, 1)),
         ...                        np.array([1.0, 2.0, 4.0, 4.0, 6.0, 9.0]))
         >>> prob = LmmProblem(A)
-        >>> prob.objective_function()(np.array([0.8])) == prob.objective(np.array([0.8]))
+        >>> f = prob.objective_function()
+        >>> bool(np.isclose(f(np.array([0.8])), prob.objective(np.array([0.8])), rtol=1e-13))
         True
         """
         fast = self._fast()
-        if isinstance(fast, DenseObjective):
-            return fast.criterion_function(self._criterion, BAD_OBJECTIVE)
+        if isinstance(fast, DenseObjective):  # compiled where the extension is built
+            return self._compiled() or fast.criterion_function(self._criterion, BAD_OBJECTIVE)
         if fast is None:
             return self.objective
         criterion = self._criterion
@@ -272,6 +279,9 @@ class LmmProblem:
         True
         """
         thetas = np.asarray(thetas, dtype=float)
+        compiled = self._compiled()
+        if compiled is not None:  # a few microseconds a point: no batch needed
+            return np.array([compiled(t) for t in np.ascontiguousarray(thetas)], dtype=float)
         many = self._many()
         if many is not None:
             try:
@@ -298,7 +308,17 @@ class LmmProblem:
         >>> LmmProblem(A).batches  # the dense objective: one batched Cholesky
         True
         """
-        return self._many() is not None
+        return self._compiled() is not None or self._many() is not None
+
+    def _compiled(self):
+        """The dense objective's compiled criterion (made once), or None: see
+        :meth:`~multilevel.core.dense_small.DenseObjective.compiled_criterion`."""
+        if self._compiled_criterion is None:
+            fast = self._fast()
+            self._compiled_criterion = isinstance(fast, DenseObjective) and \
+                fast.compiled_criterion(n_obs=self.n, p=self.p, reml=self.reml,
+                                        log_det_w=self.log_det_w, bad=BAD_OBJECTIVE) or False
+        return self._compiled_criterion or None
 
     def _many(self):
         """The batched evaluation for :meth:`objectives`, or None."""

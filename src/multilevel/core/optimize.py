@@ -99,7 +99,9 @@ def bobyqa(fn: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndar
     ``restart_edge`` runs lme4's second run from a bound whose one-sided derivative points
     inside; ``keep_best`` answers NLopt's roundoff stop with the best point evaluated, as
     NLopt's C interface (and so lme4 through nloptr) does; the Python interface raises
-    instead, so without it the fit would stop at ``theta0``.
+    instead, so without it the fit would stop at ``theta0``. A compiled ``fn``
+    (:func:`multilevel.core.native.dense_criterion`) runs each NLopt run in C, with no Python
+    call per evaluation.
 
     Examples
     --------
@@ -108,44 +110,23 @@ def bobyqa(fn: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndar
     >>> np.round(opt.theta, 4).tolist()
     [2.0, -1.0]
     """
-    import nlopt
-
     t0 = time.perf_counter()
     theta0 = np.asarray(theta0, dtype=float)
     n = theta0.size
     count = [0]  # evaluations outside NLopt's runs (NLopt counts its own)
-    best = [np.inf, theta0]
-
-    def keep(x, grad):
-        v = fn(x)
-        if v < best[0]:
-            best[0], best[1] = v, x.copy()
-        return v
-
     messages: list[str] = []
     log: list[str] = []
     if n == 0:
         fmin, theta, code = float(fn(theta0)), theta0, "SUCCESS"
     else:
-        opt = nlopt.opt(nlopt.LN_BOBYQA, n)
-        # the inner loop: NLopt calls fn itself (fn returns a float, as NLopt needs)
-        opt.set_min_objective(keep if keep_best else lambda x, grad: fn(x))
-        opt.set_lower_bounds(np.where(np.isfinite(lower), lower, -np.inf))
-        opt.set_xtol_abs(xtol_abs)
-        opt.set_ftol_abs(ftol_abs)
-        opt.set_maxeval(maxeval)
-        if initial_step is not None:
-            opt.set_initial_step(np.asarray(initial_step, dtype=float))
-        try:
-            # objectives may step where a factor fails and return a bad value: numpy's
-            # "invalid" flag stays quiet once here rather than in a with-block per call
-            with np.errstate(invalid="ignore"):
-                theta = opt.optimize(theta0)
-            code = _NLOPT_CODES.get(opt.last_optimize_result(), str(opt.last_optimize_result()))
-        except nlopt.RoundoffLimited:
-            theta, code = best[1], "ROUNDOFF_LIMITED"
+        run = _nlopt_runner(fn, n, lower, xtol_abs=xtol_abs, ftol_abs=ftol_abs,
+                            maxeval=maxeval, initial_step=initial_step)
+        theta, result, evals, best = run(theta0)
+        code = _NLOPT_CODES.get(result, str(result))
+        if result == ROUNDOFF_LIMITED:
+            theta = best if keep_best else theta0
             messages.append("NLopt stopped: roundoff limited")
-        count[0] += opt.get_numevals()
+        count[0] += evals
         fmin = float(fn(theta))
         count[0] += 1
         # lme4's restart_edge: a parameter stuck on its bound whose one-sided derivative
@@ -160,22 +141,87 @@ def bobyqa(fn: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndar
                 count[0] += 1
             if min(grads) < 0:
                 log.append("some theta parameters on the boundary, restarting")
-                try:
-                    with np.errstate(invalid="ignore"):
-                        theta2 = opt.optimize(theta)
+                theta2, result, evals, _ = run(theta)
+                count[0] += evals
+                if result != ROUNDOFF_LIMITED:
                     f2 = float(fn(theta2))
                     count[0] += 1
                     if f2 <= fmin:
                         theta, fmin = theta2, f2
-                except nlopt.RoundoffLimited:
-                    pass
-                count[0] += opt.get_numevals()
         theta, fmin, n_snap = snap_to_bounds(fn, theta, fmin, lower, boundary_tol)
         count[0] += n_snap
     return OptSummary(optimizer="bobyqa", theta0=theta0, lower=np.asarray(lower, dtype=float),
                       theta=np.asarray(theta, dtype=float), fmin=fmin, feval=count[0],
                       return_code=code, xtol_abs=xtol_abs, ftol_abs=ftol_abs, maxeval=maxeval,
                       seconds=time.perf_counter() - t0, messages=messages, log=log)
+
+
+ROUNDOFF_LIMITED = -4
+_NLOPT_ERRORS = {-1: (RuntimeError, "nlopt failure"), -2: (ValueError, "nlopt invalid argument"),
+                 -3: (MemoryError, "nlopt out of memory")}
+
+
+def _nlopt_runner(fn, n: int, lower: np.ndarray, *, xtol_abs: float, ftol_abs: float,
+                  maxeval: int, initial_step: np.ndarray | None):
+    """``x0 -> (x, NLopt's result code, evaluations, best point evaluated)``: one BOBYQA
+    run from ``x0`` with these settings, as lme4 runs it through nloptr. A compiled
+    criterion (:func:`multilevel.core.native.dense_criterion`, which has ``minimize``) runs
+    in C through NLopt's C interface; any other ``fn`` through NLopt's Python interface,
+    whose roundoff stop (an exception there) comes back as its code here, as in C.
+
+    Examples
+    --------
+    >>> run = _nlopt_runner(lambda x: float((x[0] - 2) ** 2), 1, np.array([0.0]),
+    ...                     xtol_abs=1e-8, ftol_abs=1e-8, maxeval=100, initial_step=None)
+    >>> x, code, evals, best = run(np.array([1.0]))
+    >>> round(float(x[0]), 4), code > 0, evals > 0
+    (2.0, True, True)
+    """
+    import nlopt
+
+    lb = np.ascontiguousarray(np.where(np.isfinite(lower), lower, -np.inf), dtype=float)
+    step = None if initial_step is None else np.ascontiguousarray(initial_step, dtype=float)
+    compiled = getattr(fn, "minimize", None)
+    if compiled is not None:
+        def run_compiled(x0):
+            x, best = np.array(x0, dtype=float), np.empty(n)
+            code, evals, _ = compiled(x, lb, nlopt.LN_BOBYQA, xtol_abs, ftol_abs, maxeval,
+                                      step, best)
+            if code in _NLOPT_ERRORS:  # as NLopt's Python interface raises them
+                error, text = _NLOPT_ERRORS[code]
+                raise error(text)
+            return x, code, evals, best
+        return run_compiled
+
+    best = [np.inf, None]
+
+    def keep(x, grad):  # the inner loop: NLopt calls fn itself (fn returns a float)
+        v = fn(x)
+        if v < best[0]:
+            best[0], best[1] = v, x.copy()
+        return v
+
+    opt = nlopt.opt(nlopt.LN_BOBYQA, n)
+    opt.set_min_objective(keep)
+    opt.set_lower_bounds(lb)
+    opt.set_xtol_abs(xtol_abs)
+    opt.set_ftol_abs(ftol_abs)
+    opt.set_maxeval(maxeval)
+    if step is not None:
+        opt.set_initial_step(step)
+
+    def run_python(x0):
+        best[0], best[1] = np.inf, np.array(x0, dtype=float)
+        try:
+            # objectives may step where a factor fails and return a bad value: numpy's
+            # "invalid" flag stays quiet once here rather than in a with-block per call
+            with np.errstate(invalid="ignore"):
+                x = opt.optimize(x0)
+            code = opt.last_optimize_result()
+        except nlopt.RoundoffLimited:
+            x, code = best[1], ROUNDOFF_LIMITED
+        return x, code, opt.get_numevals(), best[1]
+    return run_python
 
 
 def theta_scales(fn, theta: np.ndarray, lower: np.ndarray, f0: float) -> np.ndarray:

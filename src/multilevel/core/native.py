@@ -1,0 +1,75 @@
+"""The compiled inner loop, when it is there (:mod:`multilevel.core._dense_kernel`).
+
+The package builds one small C extension: a small model's profiled criterion (the dense
+system of :mod:`multilevel.core.dense_small`) and a whole BOBYQA run through NLopt's C
+interface, with no Python call per evaluation. Where the extension could not be built, or
+NLopt's C functions cannot be found in the library the ``nlopt`` package loaded, or the
+environment variable ``MULTILEVEL_NATIVE`` is ``0``, :func:`dense_criterion` answers None and
+the same models run through numpy, to the same optimum (the two differ in rounding only).
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+_STATE: list = []  # [extension module or None], decided on first use
+
+
+def _kernel():
+    """The extension module with NLopt's C functions loaded, or None."""
+    if not _STATE:
+        module = None
+        if os.environ.get("MULTILEVEL_NATIVE", "1") != "0":
+            try:
+                from . import _dense_kernel as module
+                import nlopt  # noqa: F401  (loads NLopt's shared library)
+                import sys
+                lib = getattr(sys.modules.get("nlopt._nlopt"), "__file__", None)
+                if lib is None or not module.load_nlopt(lib):
+                    module = None
+            except ImportError:
+                module = None
+        _STATE.append(module)
+    return _STATE[0]
+
+
+def available() -> bool:
+    """Whether the compiled inner loop is in use (see the module docstring).
+
+    Examples
+    --------
+    >>> isinstance(available(), bool)
+    True
+    """
+    return _kernel() is not None
+
+
+def dense_criterion(K: np.ndarray, ia: np.ndarray, ib: np.ndarray, *, m: int, q: int, p: int,
+                    n_obs: float, reml: bool, log_det_w: float, bad: float):
+    """The compiled ``theta -> criterion`` of the dense system ``S = coef(theta) @ K``
+    (:meth:`multilevel.core.dense_small.DenseObjective.compiled_criterion`), or None where
+    the extension is not in use. The object is callable and has ``minimize``, one NLopt run
+    in C (used by :func:`multilevel.core.optimize.bobyqa`).
+
+    Examples
+    --------
+    One random effect, no fixed effect, ``S = [[1 + 2 theta^2, 2 theta], [2 theta, 4]]``
+    (``Z'Z = 2``, ``Z'y = 2``, ``y'y = 4``), three observations, ML:
+
+    >>> K = np.array([[1.0, 0.0, 0.0, 4.0], [0.0, 2.0, 2.0, 0.0], [2.0, 0.0, 0.0, 0.0]])
+    >>> f = dense_criterion(K, np.array([0]), np.array([0]), m=2, q=1, p=0, n_obs=3.0,
+    ...                     reml=False, log_det_w=0.0, bad=1e300)
+    >>> L = np.linalg.cholesky(np.array([[1.5, 1.0], [1.0, 4.0]]))  # theta = 0.5
+    >>> want = 2 * np.log(L[0, 0]) + 3 * (1 + np.log(2 * np.pi * L[1, 1] ** 2 / 3))
+    >>> f is None or bool(np.isclose(f(np.array([0.5])), want, rtol=1e-14))
+    True
+    """
+    module = _kernel()
+    if module is None:
+        return None
+    return module.DenseCriterion(np.ascontiguousarray(K, dtype=np.float64),
+                                 np.ascontiguousarray(ia, dtype=np.int64),
+                                 np.ascontiguousarray(ib, dtype=np.int64),
+                                 int(m), int(q), int(p), float(n_obs), bool(reml),
+                                 float(log_det_w), float(bad))

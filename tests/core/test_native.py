@@ -1,0 +1,152 @@
+"""The compiled inner loop (multilevel.core._dense_kernel) against the numpy path it replaces.
+
+The C criterion must equal the numpy criterion to rounding on every structure the dense
+objective takes, say "bad" where numpy's Cholesky fails, and its NLopt runs in C must land
+where NLopt's Python interface lands. Skipped, saying why, where the extension was not built.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import multilevel as ml
+from multilevel.core import native
+from multilevel.core.crossprod import TermData, form_crossproducts
+from multilevel.core.dense_small import DenseObjective
+from multilevel.core.lmm import BAD_OBJECTIVE, LmmProblem
+from multilevel.core.optimize import bobyqa
+from multilevel.core.theta import n_theta, theta_lower
+
+needs_kernel = pytest.mark.skipif(
+    not native.available(),
+    reason="the C extension multilevel.core._dense_kernel is not built here (no compiler at "
+           "install time, or MULTILEVEL_NATIVE=0): the numpy path runs instead")
+
+
+def _crossproducts(rng, ps, n, nested=False):
+    """Terms with ``ps[k]`` effects and 2-6 levels each (crossed, or each nested in the
+    previous one), two fixed effects."""
+    terms, parent = [], None
+    for p in ps:
+        if nested and parent is not None:
+            codes = parent * 2 + rng.integers(0, 2, n)
+            l = int(codes.max()) + 1
+        else:
+            l = int(rng.integers(2, 7))
+            codes = np.concatenate([np.arange(l), rng.integers(0, l, n - l)])
+        codes = np.unique(codes, return_inverse=True)[1]
+        l = int(codes.max()) + 1
+        Z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(p - 1)])
+        terms.append(TermData(codes, Z, l))
+        parent = codes
+    X = np.column_stack([np.ones(n), rng.normal(size=n)])
+    return form_crossproducts(terms, X, rng.normal(size=n) + rng.normal(size=l)[codes])
+
+
+def _numpy_problem(A, reml, log_det_w=0.0):
+    prob = LmmProblem(A, reml=reml, log_det_w=log_det_w)
+    prob._compiled_criterion = False  # the numpy criterion
+    return prob
+
+
+@needs_kernel
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), ps=st.lists(st.integers(1, 3), min_size=1, max_size=3),
+       reml=st.booleans(), nested=st.booleans(), log_det_w=st.sampled_from([0.0, -3.5]))
+def test_compiled_criterion_equals_numpy(seed, ps, reml, nested, log_det_w):
+    rng = np.random.default_rng(seed)
+    A = _crossproducts(rng, ps, 60, nested)
+    prob = LmmProblem(A, reml=reml, log_det_w=log_det_w)
+    compiled = prob._compiled()
+    if compiled is None:  # too large for the dense objective, or no quadratic expansion
+        assert not isinstance(prob._fast(), DenseObjective) or prob._fast()._expansion is None
+        return
+    reference = _numpy_problem(A, reml, log_det_w)
+    lower = theta_lower(ps)
+    m = sum(n_theta(p) for p in ps)
+    for scale in (1e-3, 0.5, 2.0, 30.0):
+        theta = np.where(np.isfinite(lower), rng.uniform(0.0, scale, m), rng.normal(0, scale, m))
+        theta[rng.uniform(size=m) < 0.2] = 0.0  # some on the boundary
+        np.testing.assert_allclose(compiled(theta), reference.objective(theta), rtol=1e-11)
+        # a list works as well as an array; the batch of the checks gives the same values
+        assert compiled(theta.tolist()) == compiled(theta)
+        np.testing.assert_allclose(prob.objectives(theta[None, :])[0], compiled(theta),
+                                   rtol=0, atol=0)
+
+
+@needs_kernel
+def test_bad_value_where_the_system_is_not_positive_definite():
+    rng = np.random.default_rng(3)
+    g = np.repeat(np.arange(4), 5)
+    X = np.ones((20, 1))
+    # y fitted exactly by the fixed effects: the residual pivot is zero, numpy's Cholesky fails
+    A = form_crossproducts([TermData(g, np.ones((20, 1)), 4)], X, np.full(20, 2.0))
+    prob = LmmProblem(A, reml=False)
+    compiled = prob._compiled()
+    assert compiled(np.array([0.5])) == BAD_OBJECTIVE == _numpy_problem(A, False).objective(
+        np.array([0.5]))
+    A = form_crossproducts([TermData(g, np.ones((20, 1)), 4)], X, rng.normal(size=20))
+    compiled = LmmProblem(A)._compiled()
+    assert compiled(np.array([np.nan])) == BAD_OBJECTIVE
+    with pytest.raises(ValueError, match="theta has 2 values, expected 1"):
+        compiled(np.array([0.5, 0.5]))
+    with pytest.raises(TypeError):
+        compiled("a")
+
+
+@needs_kernel
+@pytest.mark.parametrize("formula, reml", [
+    ("Reaction ~ Days + (Days | Subject)", True),
+    ("Reaction ~ Days + (Days | Subject)", False),
+    ("Reaction ~ Days + (1 | Subject) + (0 + Days | Subject)", True),
+])
+def test_compiled_bobyqa_lands_where_the_python_interface_lands(formula, reml):
+    m = ml.lmer(formula, ml.datasets.load("sleepstudy"), reml=reml)
+    compiled = m.problem._compiled()
+    assert compiled is not None and hasattr(compiled, "minimize")
+    reference = _numpy_problem(m.problem.A, reml)
+    start, lower = m.opt_summary.theta0, m.opt_summary.lower
+    a = bobyqa(compiled, start, lower)
+    b = bobyqa(reference.objective_function(), start, lower)
+    assert a.return_code == b.return_code
+    np.testing.assert_allclose(a.theta, b.theta, atol=2e-5)
+    np.testing.assert_allclose(a.fmin, b.fmin, rtol=1e-10)
+    # and the fit itself used the compiled run: its optimum is this one
+    np.testing.assert_allclose(m.opt_summary.fmin, a.fmin, rtol=1e-12)
+
+
+@needs_kernel
+def test_compiled_run_answers_a_roundoff_stop_with_the_best_point():
+    """A criterion flat to the last bits near its optimum stops NLopt on roundoff: the run
+    returns the best point it evaluated, as NLopt's C interface does (and lme4 with it)."""
+    rng = np.random.default_rng(0)
+    A = _crossproducts(rng, [1], 40)
+    compiled = LmmProblem(A, reml=False)._compiled()
+    opt = bobyqa(compiled, np.array([1.0]), np.array([0.0]), xtol_abs=0.0, ftol_abs=0.0)
+    reference = bobyqa(_numpy_problem(A, False).objective_function(), np.array([1.0]),
+                       np.array([0.0]), xtol_abs=0.0, ftol_abs=0.0)
+    assert opt.return_code == reference.return_code == "ROUNDOFF_LIMITED"
+    assert "NLopt stopped: roundoff limited" in opt.messages
+    np.testing.assert_allclose(opt.fmin, reference.fmin, rtol=1e-12)
+    assert opt.fmin < compiled(np.array([1.0]))
+
+
+def test_without_the_extension_the_same_fit_runs_through_numpy():
+    code = ("import multilevel as ml, numpy as np; from multilevel.core import native;"
+            "m = ml.lmer('Reaction ~ Days + (Days | Subject)', ml.datasets.load('sleepstudy'));"
+            "print(native.available(), m.problem._compiled(), repr(float(m.loglik)),"
+            "      repr(m.theta.tolist()))")
+    env = dict(os.environ, MULTILEVEL_NATIVE="0")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True).stdout.split(maxsplit=2)
+    assert out[:2] == ["False", "None"]
+    m = ml.lmer("Reaction ~ Days + (Days | Subject)", ml.datasets.load("sleepstudy"))
+    loglik, theta = out[2].split(maxsplit=1)
+    np.testing.assert_allclose(float(loglik), float(m.loglik), rtol=1e-10)
+    np.testing.assert_allclose(ast.literal_eval(theta), m.theta.to_numpy(), atol=2e-5)
