@@ -81,6 +81,31 @@ def test_compiled_criterion_equals_numpy(seed, ps, reml, nested, log_det_w):
 
 
 @needs_kernel
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), p=st.integers(1, 4), levels=st.integers(2, 80),
+       n_fixed=st.integers(1, 6), reml=st.booleans())
+def test_one_grouping_factor_of_any_size_equals_numpy(seed, p, levels, n_fixed, reml):
+    """The compiled per-level elimination (BlockCriterion) against numpy's closed form or
+    nested factor, from tiny terms to the sizes where numpy takes the closed form."""
+    rng = np.random.default_rng(seed)
+    n = levels * 6
+    codes = np.concatenate([np.arange(levels), rng.integers(0, levels, n - levels)])
+    Z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(p - 1)])
+    X = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(n_fixed - 1)])
+    y = X @ rng.normal(size=n_fixed) + rng.normal(size=levels)[codes] + rng.normal(size=n)
+    A = form_crossproducts([TermData(codes, Z, levels)], X, y)
+    compiled = LmmProblem(A, reml=reml)._compiled()
+    assert type(compiled).__name__ == "BlockCriterion"
+    reference = _numpy_problem(A, reml)
+    lower = theta_lower([p])
+    for scale in (1e-3, 0.7, 5.0):
+        theta = np.where(np.isfinite(lower), rng.uniform(0.0, scale, lower.size),
+                         rng.normal(0, scale, lower.size))
+        theta[rng.uniform(size=lower.size) < 0.2] = 0.0
+        np.testing.assert_allclose(compiled(theta), reference.objective(theta), rtol=1e-10)
+
+
+@needs_kernel
 def test_bad_value_where_the_system_is_not_positive_definite():
     rng = np.random.default_rng(3)
     g = np.repeat(np.arange(4), 5)
@@ -94,6 +119,9 @@ def test_bad_value_where_the_system_is_not_positive_definite():
     A = form_crossproducts([TermData(g, np.ones((20, 1)), 4)], X, rng.normal(size=20))
     compiled = LmmProblem(A)._compiled()
     assert compiled(np.array([np.nan])) == BAD_OBJECTIVE
+    slopes = np.column_stack([np.ones(20), rng.normal(size=20)])
+    A = form_crossproducts([TermData(g, slopes, 4)], X, rng.normal(size=20))
+    assert LmmProblem(A)._compiled()(np.array([np.nan, 0.0, 1.0])) == BAD_OBJECTIVE
     with pytest.raises(ValueError, match="theta has 2 values, expected 1"):
         compiled(np.array([0.5, 0.5]))
     with pytest.raises(TypeError):
@@ -102,9 +130,9 @@ def test_bad_value_where_the_system_is_not_positive_definite():
 
 @needs_kernel
 @pytest.mark.parametrize("formula, reml", [
-    ("Reaction ~ Days + (Days | Subject)", True),
+    ("Reaction ~ Days + (Days | Subject)", True),   # one factor: by levels
     ("Reaction ~ Days + (Days | Subject)", False),
-    ("Reaction ~ Days + (1 | Subject) + (0 + Days | Subject)", True),
+    ("Reaction ~ Days + (1 | Subject) + (0 + Days | Subject)", True),  # the dense system
 ])
 def test_compiled_bobyqa_lands_where_the_python_interface_lands(formula, reml):
     m = ml.lmer(formula, ml.datasets.load("sleepstudy"), reml=reml)

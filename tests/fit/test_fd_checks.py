@@ -96,6 +96,7 @@ class _Batched:
 
 def test_objectives_uses_a_batched_fast_objective_and_falls_back_per_row():
     prob = _problem()
+    prob._compiled_criterion = False  # numpy's objectives (compiled, one C call per row)
     thetas = np.array([[1.0, 0.2, 0.5], [0.4, 0.3, 0.9]])
     want = [prob.objective(t) for t in thetas]
     inner = prob._fast()
@@ -108,6 +109,7 @@ def test_objectives_uses_a_batched_fast_objective_and_falls_back_per_row():
 
 def test_objectives_marks_indefinite_rows_bad():
     prob = _problem()
+    prob._compiled_criterion = False  # numpy's objectives
     prob._fast_objective = False  # the blocked update, which raises on a failed pivot
 
     def boom(theta):

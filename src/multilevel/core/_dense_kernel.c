@@ -67,26 +67,98 @@ load_nlopt(PyObject *module, PyObject *arg)
     Py_RETURN_TRUE;
 }
 
-/* ---- The criterion ------------------------------------------------------------------------ */
+/* ---- What every compiled criterion shares ------------------------------------------------ */
+
+typedef struct Criterion Criterion;
+struct Criterion {
+    PyObject_HEAD
+    double (*eval)(Criterion *self, const double *x);  /* the criterion, or bad */
+    int n_theta, p, reml;
+    double n_obs, log_det_w, bad, log2pi;
+    double *best_x;        /* the best point of the last minimize() */
+    double best_f;
+};
+
+/* The ML deviance or REML criterion from log|L_Z|^2 and the factor U (upper, row-major,
+ * leading dimension ld_u) of the [X y] block, whose first p pivots are R_X's and last is r. */
+static double
+finish(const Criterion *self, double logdet_z, const double *U, int ld_u)
+{
+    const int p = self->p;
+    const double ld = logdet_z - self->log_det_w;
+    const double r = U[(size_t)p * (ld_u + 1)];
+    const double r2 = r * r;
+    if (self->reml) {
+        const double dof = self->n_obs - p;
+        double ldx = 0.0;
+        for (int i = 0; i < p; i++)
+            ldx += log(U[(size_t)i * (ld_u + 1)]);
+        return ld + 2.0 * ldx + dof * (1.0 + self->log2pi + log(r2 / dof));
+    }
+    return ld + self->n_obs * (1.0 + self->log2pi + log(r2 / self->n_obs));
+}
+
+/* Cholesky A = U'U in place on the upper triangle of the n x n row-major A (leading
+ * dimension lda), right-looking by rows of U: each step updates the rows below by contiguous
+ * multiply-adds and skips a row whose multiplier is an exact zero (zeros stay zeros). Returns
+ * 0, or -1 at a pivot that is not positive (or NaN). */
+static int
+cholesky_upper(double *A, int n, int lda)
+{
+    for (int k = 0; k < n; k++) {
+        double *Uk = A + (size_t)k * lda;
+        const double d = Uk[k];
+        if (!(d > 0.0))
+            return -1;
+        const double r = sqrt(d), inv = 1.0 / r;
+        Uk[k] = r;
+        for (int j = k + 1; j < n; j++)
+            Uk[j] *= inv;
+        for (int i = k + 1; i < n; i++) {
+            const double a = Uk[i];
+            if (a == 0.0)
+                continue;
+            double *restrict Ui = A + (size_t)i * lda;
+            const double *restrict Ukr = Uk;
+            for (int j = i; j < n; j++)
+                Ui[j] -= a * Ukr[j];
+        }
+    }
+    return 0;
+}
+
+static void
+init_base(Criterion *self, int n_theta, int p, double n_obs, int reml, double log_det_w,
+          double bad)
+{
+    self->n_theta = n_theta;
+    self->p = p;
+    self->reml = reml;
+    self->n_obs = n_obs;
+    self->log_det_w = log_det_w;
+    self->bad = bad;
+    self->log2pi = log(2.0 * M_PI);
+    self->best_f = HUGE_VAL;
+}
+
+/* ---- The dense system of a small model ------------------------------------------------------ */
 
 typedef struct {
-    PyObject_HEAD
-    int n_theta, n_pairs, n_coef, m, q, p, reml;
-    double n_obs, log_det_w, bad, log2pi;
+    Criterion base;
+    int n_pairs, n_coef, m, q;
     int *ia, *ib;          /* theta pairs a <= b of the quadratic coefficients */
     int *start;            /* per upper-triangle entry (row-major), its run in k/val */
     int *k;                /* coefficient index of each nonzero of K */
     double *val;           /* the nonzero itself */
     double *coef, *S;      /* workspace: coefficients, S and then U = L' (row-major, upper) */
-    double *best_x;        /* the best point of the last minimize() */
-    double best_f;
 } DenseCriterion;
 
-/* The criterion at x, or self->bad where S is not positive definite. */
+/* The criterion at x, or bad where S is not positive definite. */
 static double
-evaluate(DenseCriterion *self, const double *x)
+dense_eval(Criterion *base, const double *x)
 {
-    const int n = self->n_theta, m = self->m, q = self->q;
+    DenseCriterion *self = (DenseCriterion *)base;
+    const int n = base->n_theta, m = self->m, q = self->q;
     double *coef = self->coef, *S = self->S;
     coef[0] = 1.0;
     for (int a = 0; a < n; a++)
@@ -106,55 +178,28 @@ evaluate(DenseCriterion *self, const double *x)
             Si[j] = s;
         }
     }
-    /* Cholesky S = U'U in place, right-looking by rows of U (U = L'): each step updates the
-     * rows below by contiguous multiply-adds, and skips a row whose multiplier is an exact
-     * zero (the level blocks of the first term do not touch, and zeros stay zeros). */
-    for (int k = 0; k < m; k++) {
-        double *Uk = S + (size_t)k * m;
-        const double d = Uk[k];
-        if (!(d > 0.0))  /* also NaN */
-            return self->bad;
-        const double r = sqrt(d), inv = 1.0 / r;
-        Uk[k] = r;
-        for (int j = k + 1; j < m; j++)
-            Uk[j] *= inv;
-        for (int i = k + 1; i < m; i++) {
-            const double a = Uk[i];
-            if (a == 0.0)
-                continue;
-            double *restrict Ui = S + (size_t)i * m;
-            const double *restrict Ukr = Uk;
-            for (int j = i; j < m; j++)
-                Ui[j] -= a * Ukr[j];
-        }
-    }
+    if (cholesky_upper(S, m, m) < 0)
+        return base->bad;
     double ld = 0.0;
     for (int i = 0; i < q; i++)
         ld += log(S[(size_t)i * (m + 1)]);
-    ld = 2.0 * ld - self->log_det_w;
-    const double r = S[(size_t)(m - 1) * (m + 1)];
-    const double r2 = r * r;
-    if (self->reml) {
-        const double dof = self->n_obs - self->p;
-        double ldx = 0.0;
-        for (int i = q; i < q + self->p; i++)
-            ldx += log(S[(size_t)i * (m + 1)]);
-        return ld + 2.0 * ldx + dof * (1.0 + self->log2pi + log(r2 / dof));
-    }
-    return ld + self->n_obs * (1.0 + self->log2pi + log(r2 / self->n_obs));
+    return finish(base, 2.0 * ld, S + (size_t)q * (m + 1), m);
+}
+
+static void
+free_dense(DenseCriterion *self)
+{
+    free(self->ia); free(self->ib); free(self->start); free(self->k); free(self->val);
+    free(self->coef); free(self->S); free(self->base.best_x);
+    self->ia = self->ib = self->start = self->k = NULL;
+    self->val = self->coef = self->S = self->base.best_x = NULL;
+    self->base.eval = NULL;
 }
 
 static void
 DenseCriterion_dealloc(DenseCriterion *self)
 {
-    free(self->ia);
-    free(self->ib);
-    free(self->start);
-    free(self->k);
-    free(self->val);
-    free(self->coef);
-    free(self->S);
-    free(self->best_x);
+    free_dense(self);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -191,12 +236,7 @@ DenseCriterion_init(DenseCriterion *self, PyObject *args, PyObject *kwds)
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOiiidpdd", kwlist, &Ko, &iao, &ibo, &m,
                                      &q, &p, &n_obs, &reml, &log_det_w, &bad))
         return -1;
-    /* a second __init__ starts afresh */
-    free(self->ia); free(self->ib); free(self->start); free(self->k); free(self->val);
-    free(self->coef); free(self->S); free(self->best_x);
-    self->ia = self->ib = self->start = self->k = NULL;
-    self->val = self->coef = self->S = self->best_x = NULL;
-    self->n_theta = -1;
+    free_dense(self);  /* a second __init__ starts afresh */
     Py_buffer K, ia, ib;
     if (get_buffer(Ko, &K, 'd', 0, "K") < 0)
         return -1;
@@ -219,39 +259,32 @@ DenseCriterion_init(DenseCriterion *self, PyObject *args, PyObject *kwds)
     Py_ssize_t n_coef = K.shape[0];
     /* n_coef = 1 + n + n (n + 1) / 2 with n_pairs = n (n + 1) / 2 */
     Py_ssize_t n = n_coef - 1 - n_pairs;
-    if (n < 0 || n * (n + 1) / 2 != n_pairs) {
+    if (n < 1 || n * (n + 1) / 2 != n_pairs) {
         PyErr_SetString(PyExc_ValueError, "DenseCriterion: K does not match the theta pairs");
         goto done;
     }
-    self->n_theta = (int)n;
+    init_base(&self->base, (int)n, p, n_obs, reml, log_det_w, bad);
     self->n_pairs = (int)n_pairs;
     self->n_coef = (int)n_coef;
     self->m = m;
     self->q = q;
-    self->p = p;
-    self->reml = reml;
-    self->n_obs = n_obs;
-    self->log_det_w = log_det_w;
-    self->bad = bad;
-    self->log2pi = log(2.0 * M_PI);
-    self->best_f = HUGE_VAL;
     const double *Kd = (const double *)K.buf;
     const int64_t *iad = (const int64_t *)ia.buf, *ibd = (const int64_t *)ib.buf;
-    size_t n_lower = (size_t)m * (m + 1) / 2, nnz = 0;
+    size_t n_upper = (size_t)m * (m + 1) / 2, nnz = 0;
     for (int i = 0; i < m; i++)
         for (int j = i; j < m; j++)
             for (Py_ssize_t c = 0; c < n_coef; c++)
                 nnz += Kd[c * m * m + (size_t)i * m + j] != 0.0;
     self->ia = malloc(sizeof(int) * (n_pairs + 1));
     self->ib = malloc(sizeof(int) * (n_pairs + 1));
-    self->start = malloc(sizeof(int) * (n_lower + 1));
+    self->start = malloc(sizeof(int) * (n_upper + 1));
     self->k = malloc(sizeof(int) * (nnz + 1));
     self->val = malloc(sizeof(double) * (nnz + 1));
     self->coef = malloc(sizeof(double) * n_coef);
-    self->S = malloc(sizeof(double) * (size_t)m * m);
-    self->best_x = malloc(sizeof(double) * (n + 1));
+    self->S = calloc((size_t)m * m, sizeof(double));
+    self->base.best_x = malloc(sizeof(double) * n);
     if (!self->ia || !self->ib || !self->start || !self->k || !self->val || !self->coef ||
-        !self->S || !self->best_x) {
+        !self->S || !self->base.best_x) {
         PyErr_NoMemory();
         goto done;
     }
@@ -276,18 +309,257 @@ DenseCriterion_init(DenseCriterion *self, PyObject *args, PyObject *kwds)
             }
         }
     self->start[e] = (int)z;
-    memset(self->S, 0, sizeof(double) * (size_t)m * m);
+    self->base.eval = dense_eval;
     rc = 0;
 done:
+    if (rc < 0)
+        free_dense(self);
     PyBuffer_Release(&K);
     PyBuffer_Release(&ia);
     PyBuffer_Release(&ib);
     return rc;
 }
 
+/* ---- One grouping factor: every level eliminated on its own ----------------------------- */
+
+typedef struct {
+    Criterion base;
+    int n_levels, pz, r;   /* levels, effects per level, columns of [X y] */
+    int *trow, *tcol;      /* theta[a] sits at T[trow[a], tcol[a]] (T lower triangular) */
+    double *D;             /* per level Z_l'Z_l (pz x pz) */
+    double *F;             /* per level Z_l'[X y] (pz x r) */
+    double *xy;            /* [X y]'[X y] (r x r) */
+    double *G;             /* workspace: the Schur complement, then its factor (upper) */
+    double *T, *M, *W;     /* workspace: T, T'D_l T + I and its factor, L_l^{-1} T'F_l */
+} BlockCriterion;
+
+/* log|L_Z|^2 = sum_l log det(T'D_l T + I) and G = [X y]'[X y] - sum_l W_l'W_l with
+ * W_l = L_l^{-1} T'F_l, L_l L_l' = T'D_l T + I; then the criterion from G's factor. */
+static double
+block_eval(Criterion *base, const double *x)
+{
+    BlockCriterion *self = (BlockCriterion *)base;
+    const int P = self->pz, r = self->r, nl = self->n_levels;
+    double *T = self->T, *M = self->M, *W = self->W, *G = self->G;
+    memset(T, 0, sizeof(double) * P * P);
+    for (int a = 0; a < base->n_theta; a++)
+        T[self->trow[a] * P + self->tcol[a]] = x[a];
+    memcpy(G, self->xy, sizeof(double) * r * r);
+    double ld = 0.0;
+    for (int l = 0; l < nl; l++) {
+        const double *D = self->D + (size_t)l * P * P, *F = self->F + (size_t)l * P * r;
+        if (P == 1) {
+            const double t = T[0], e = t * t * D[0] + 1.0;
+            if (!(e > 0.0))  /* NaN theta */
+                return base->bad;
+            ld += log(e);
+            const double w = t / sqrt(e);
+            for (int j = 0; j < r; j++)
+                W[j] = w * F[j];
+            double *W0 = W;
+            for (int i = 0; i < r; i++) {  /* G -= W'W, upper triangle */
+                const double w0 = W0[i];
+                double *restrict Gi = G + (size_t)i * r;
+                for (int j = i; j < r; j++)
+                    Gi[j] -= w0 * W0[j];
+            }
+            continue;
+        }
+        if (P == 2) {  /* T = [[t0, 0], [t1, t2]]: the same steps written out */
+            const double t0 = T[0], t1 = T[2], t2 = T[3];
+            const double d00 = D[0], d01 = D[1], d11 = D[3];
+            const double a0 = d00 * t0 + d01 * t1, a1 = d01 * t0 + d11 * t1;
+            const double m00 = t0 * a0 + t1 * a1 + 1.0, m10 = t2 * a1;
+            const double m11 = t2 * d11 * t2 + 1.0;
+            if (!(m00 > 0.0))
+                return base->bad;
+            const double l00 = sqrt(m00), l10 = m10 / l00, s11 = m11 - l10 * l10;
+            if (!(s11 > 0.0))
+                return base->bad;
+            const double l11 = sqrt(s11), i00 = 1.0 / l00, i11 = 1.0 / l11;
+            ld += log(m00) + log(s11);
+            double *restrict W0 = W, *restrict W1 = W + r;
+            const double *F0 = F, *F1 = F + r;
+            for (int j = 0; j < r; j++) {
+                const double w0 = (t0 * F0[j] + t1 * F1[j]) * i00;
+                W0[j] = w0;
+                W1[j] = (t2 * F1[j] - l10 * w0) * i11;
+            }
+            for (int i = 0; i < r; i++) {  /* G -= W'W, upper triangle */
+                const double w0 = W0[i], w1 = W1[i];
+                double *restrict Gi = G + (size_t)i * r;
+                for (int j = i; j < r; j++)
+                    Gi[j] -= w0 * W0[j] + w1 * W1[j];
+            }
+            continue;
+        }
+        {
+            /* M = T'D T + I, lower triangle (row-major P x P) */
+            for (int i = 0; i < P; i++)
+                for (int j = 0; j <= i; j++) {
+                    double s = i == j ? 1.0 : 0.0;
+                    for (int a = i; a < P; a++) {      /* T[a][i], T lower: a >= i */
+                        double da = 0.0;
+                        for (int b = j; b < P; b++)
+                            da += D[a * P + b] * T[b * P + j];
+                        s += T[a * P + i] * da;
+                    }
+                    M[i * P + j] = s;
+                }
+            /* M = L L' (lower), log det */
+            for (int j = 0; j < P; j++) {
+                double d = M[j * P + j];
+                for (int t = 0; t < j; t++)
+                    d -= M[j * P + t] * M[j * P + t];
+                if (!(d > 0.0))
+                    return base->bad;
+                const double lj = sqrt(d);
+                M[j * P + j] = lj;
+                ld += 2.0 * log(lj);
+                for (int i = j + 1; i < P; i++) {
+                    double s = M[i * P + j];
+                    for (int t = 0; t < j; t++)
+                        s -= M[i * P + t] * M[j * P + t];
+                    M[i * P + j] = s / lj;
+                }
+            }
+            /* W = L^{-1} T'F (P x r): V = T'F, then forward substitution by rows */
+            for (int i = 0; i < P; i++) {
+                double *Wi = W + (size_t)i * r;
+                for (int j = 0; j < r; j++)
+                    Wi[j] = 0.0;
+                for (int a = i; a < P; a++) {
+                    const double t = T[a * P + i];
+                    if (t == 0.0)
+                        continue;
+                    for (int j = 0; j < r; j++)
+                        Wi[j] += t * F[(size_t)a * r + j];
+                }
+                for (int t = 0; t < i; t++) {
+                    const double li = M[i * P + t];
+                    for (int j = 0; j < r; j++)
+                        Wi[j] -= li * W[(size_t)t * r + j];
+                }
+                const double inv = 1.0 / M[i * P + i];
+                for (int j = 0; j < r; j++)
+                    Wi[j] *= inv;
+            }
+        }
+        /* G -= W'W, upper triangle */
+        for (int a = 0; a < P; a++) {
+            const double *Wa = W + (size_t)a * r;
+            for (int i = 0; i < r; i++) {
+                const double w = Wa[i];
+                if (w == 0.0)
+                    continue;
+                double *restrict Gi = G + (size_t)i * r;
+                for (int j = i; j < r; j++)
+                    Gi[j] -= w * Wa[j];
+            }
+        }
+    }
+    if (!(fabs(ld) < HUGE_VAL) || cholesky_upper(G, r, r) < 0)
+        return base->bad;
+    return finish(base, ld, G, r);
+}
+
+static void
+free_block(BlockCriterion *self)
+{
+    free(self->trow); free(self->tcol); free(self->D); free(self->F); free(self->xy);
+    free(self->G); free(self->T); free(self->M); free(self->W); free(self->base.best_x);
+    self->trow = self->tcol = NULL;
+    self->D = self->F = self->xy = self->G = self->T = self->M = self->W = NULL;
+    self->base.best_x = NULL;
+    self->base.eval = NULL;
+}
+
+static void
+BlockCriterion_dealloc(BlockCriterion *self)
+{
+    free_block(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int
+BlockCriterion_init(BlockCriterion *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"D", "F", "xy", "trow", "tcol", "n_obs", "reml", "log_det_w",
+                             "bad", NULL};
+    PyObject *Do, *Fo, *xyo, *tro, *tco;
+    int reml;
+    double n_obs, log_det_w, bad;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOdpdd", kwlist, &Do, &Fo, &xyo, &tro,
+                                     &tco, &n_obs, &reml, &log_det_w, &bad))
+        return -1;
+    free_block(self);
+    Py_buffer D, F, xy, tr, tc;
+    Py_buffer *views[5] = {&D, &F, &xy, &tr, &tc};
+    PyObject *objs[5] = {Do, Fo, xyo, tro, tco};
+    const char kinds[5] = {'d', 'd', 'd', 'i', 'i'};
+    const char *names[5] = {"D", "F", "xy", "trow", "tcol"};
+    int got = 0;
+    for (; got < 5; got++)
+        if (get_buffer(objs[got], views[got], kinds[got], 0, names[got]) < 0)
+            break;
+    int rc = -1;
+    if (got < 5)
+        goto done;
+    if (D.ndim != 3 || F.ndim != 3 || xy.ndim != 2 || D.shape[1] != D.shape[2] ||
+        F.shape[0] != D.shape[0] || F.shape[1] != D.shape[1] || xy.shape[0] != xy.shape[1] ||
+        F.shape[2] != xy.shape[0] || xy.shape[0] < 1 || D.shape[1] < 1 || D.shape[1] > 64 ||
+        tr.len != tc.len || tr.len == 0) {
+        PyErr_SetString(PyExc_ValueError, "BlockCriterion: inconsistent shapes");
+        goto done;
+    }
+    const int nl = (int)D.shape[0], P = (int)D.shape[1], r = (int)xy.shape[0];
+    const int n = (int)(tr.len / 8);
+    const int64_t *trd = (const int64_t *)tr.buf, *tcd = (const int64_t *)tc.buf;
+    self->trow = malloc(sizeof(int) * n);
+    self->tcol = malloc(sizeof(int) * n);
+    self->D = malloc(D.len);
+    self->F = malloc(F.len);
+    self->xy = malloc(xy.len);
+    self->G = malloc(xy.len);
+    self->T = malloc(sizeof(double) * P * P);
+    self->M = malloc(sizeof(double) * P * P);
+    self->W = malloc(sizeof(double) * P * r);
+    self->base.best_x = malloc(sizeof(double) * n);
+    if (!self->trow || !self->tcol || !self->D || !self->F || !self->xy || !self->G ||
+        !self->T || !self->M || !self->W || !self->base.best_x) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (int a = 0; a < n; a++) {
+        if (trd[a] < tcd[a] || tcd[a] < 0 || trd[a] >= P) {
+            PyErr_SetString(PyExc_ValueError, "BlockCriterion: theta outside T's lower triangle");
+            goto done;
+        }
+        self->trow[a] = (int)trd[a];
+        self->tcol[a] = (int)tcd[a];
+    }
+    memcpy(self->D, D.buf, D.len);
+    memcpy(self->F, F.buf, F.len);
+    memcpy(self->xy, xy.buf, xy.len);
+    self->n_levels = nl;
+    self->pz = P;
+    self->r = r;
+    init_base(&self->base, n, r - 1, n_obs, reml, log_det_w, bad);
+    self->base.eval = block_eval;
+    rc = 0;
+done:
+    if (rc < 0)
+        free_block(self);
+    for (int i = 0; i < got; i++)
+        PyBuffer_Release(views[i]);
+    return rc;
+}
+
+/* ---- Calling a criterion, and NLopt runs in C ------------------------------------------- */
+
 /* theta as n doubles: a float64 buffer, else any sequence of numbers. */
 static int
-read_theta(DenseCriterion *self, PyObject *obj, double *out)
+read_theta(Criterion *self, PyObject *obj, double *out)
 {
     Py_buffer view;
     if (PyObject_GetBuffer(obj, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) == 0) {
@@ -330,13 +602,13 @@ read_theta(DenseCriterion *self, PyObject *obj, double *out)
 }
 
 static PyObject *
-DenseCriterion_call(DenseCriterion *self, PyObject *args, PyObject *kwds)
+Criterion_call(Criterion *self, PyObject *args, PyObject *kwds)
 {
     PyObject *theta;
     if (!PyArg_ParseTuple(args, "O", &theta))
         return NULL;
-    if (self->S == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "DenseCriterion was not initialised");
+    if (self->eval == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "the criterion was not initialised");
         return NULL;
     }
     double x[64], *xp = x;
@@ -344,7 +616,7 @@ DenseCriterion_call(DenseCriterion *self, PyObject *args, PyObject *kwds)
         return PyErr_NoMemory();
     PyObject *out = NULL;
     if (read_theta(self, theta, xp) == 0)
-        out = PyFloat_FromDouble(evaluate(self, xp));
+        out = PyFloat_FromDouble(self->eval(self, xp));
     if (xp != x)
         free(xp);
     return out;
@@ -353,8 +625,8 @@ DenseCriterion_call(DenseCriterion *self, PyObject *args, PyObject *kwds)
 static double
 nlopt_objective(unsigned n, const double *x, double *gradient, void *data)
 {
-    DenseCriterion *self = (DenseCriterion *)data;
-    double v = evaluate(self, x);
+    Criterion *self = (Criterion *)data;
+    double v = self->eval(self, x);
     if (v < self->best_f) {
         self->best_f = v;
         memcpy(self->best_x, x, sizeof(double) * n);
@@ -363,7 +635,7 @@ nlopt_objective(unsigned n, const double *x, double *gradient, void *data)
 }
 
 static PyObject *
-DenseCriterion_minimize(DenseCriterion *self, PyObject *args, PyObject *kwds)
+Criterion_minimize(Criterion *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"x", "lower", "algorithm", "xtol_abs", "ftol_abs", "maxeval",
                              "initial_step", "best_x", NULL};
@@ -373,8 +645,8 @@ DenseCriterion_minimize(DenseCriterion *self, PyObject *args, PyObject *kwds)
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOiddiOO", kwlist, &xo, &lo, &algorithm,
                                      &xtol_abs, &ftol_abs, &maxeval, &stepo, &besto))
         return NULL;
-    if (!NL.ready || self->S == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, NL.ready ? "DenseCriterion was not initialised"
+    if (!NL.ready || self->eval == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, NL.ready ? "the criterion was not initialised"
                                                      : "NLopt's C interface is not loaded");
         return NULL;
     }
@@ -435,8 +707,8 @@ done:
     return out;
 }
 
-static PyMethodDef DenseCriterion_methods[] = {
-    {"minimize", (PyCFunction)(void (*)(void))DenseCriterion_minimize,
+static PyMethodDef Criterion_methods[] = {
+    {"minimize", (PyCFunction)(void (*)(void))Criterion_minimize,
      METH_VARARGS | METH_KEYWORDS,
      "minimize(x, lower, algorithm, xtol_abs, ftol_abs, maxeval, initial_step, best_x)\n"
      "-> (NLopt result code, evaluations, best value). One NLopt run from x (overwritten\n"
@@ -445,13 +717,13 @@ static PyMethodDef DenseCriterion_methods[] = {
 };
 
 static PyObject *
-DenseCriterion_n_theta(DenseCriterion *self, void *closure)
+Criterion_n_theta(Criterion *self, void *closure)
 {
     return PyLong_FromLong(self->n_theta);
 }
 
-static PyGetSetDef DenseCriterion_getset[] = {
-    {"n_theta", (getter)DenseCriterion_n_theta, NULL, "length of theta", NULL},
+static PyGetSetDef Criterion_getset[] = {
+    {"n_theta", (getter)Criterion_n_theta, NULL, "length of theta", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -467,9 +739,27 @@ static PyTypeObject DenseCriterionType = {
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)DenseCriterion_init,
     .tp_dealloc = (destructor)DenseCriterion_dealloc,
-    .tp_call = (ternaryfunc)DenseCriterion_call,
-    .tp_methods = DenseCriterion_methods,
-    .tp_getset = DenseCriterion_getset,
+    .tp_call = (ternaryfunc)Criterion_call,
+    .tp_methods = Criterion_methods,
+    .tp_getset = Criterion_getset,
+};
+
+static PyTypeObject BlockCriterionType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "multilevel.core._dense_kernel.BlockCriterion",
+    .tp_doc = "BlockCriterion(D, F, xy, trow, tcol, n_obs, reml, log_det_w, bad)\n"
+              "theta -> the ML deviance or REML criterion of one grouping factor with\n"
+              "per-level Z'Z blocks D (l, p, p) and Z'[X y] blocks F (l, p, r), and\n"
+              "[X y]'[X y] = xy; theta fills T[trow, tcol]. bad where not positive definite.",
+    .tp_basicsize = sizeof(BlockCriterion),
+    .tp_itemsize = 0,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)BlockCriterion_init,
+    .tp_dealloc = (destructor)BlockCriterion_dealloc,
+    .tp_call = (ternaryfunc)Criterion_call,
+    .tp_methods = Criterion_methods,
+    .tp_getset = Criterion_getset,
 };
 
 static PyMethodDef module_methods[] = {
@@ -486,7 +776,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__dense_kernel(void)
 {
-    if (PyType_Ready(&DenseCriterionType) < 0)
+    if (PyType_Ready(&DenseCriterionType) < 0 || PyType_Ready(&BlockCriterionType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
@@ -494,6 +784,12 @@ PyInit__dense_kernel(void)
     Py_INCREF(&DenseCriterionType);
     if (PyModule_AddObject(m, "DenseCriterion", (PyObject *)&DenseCriterionType) < 0) {
         Py_DECREF(&DenseCriterionType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&BlockCriterionType);
+    if (PyModule_AddObject(m, "BlockCriterion", (PyObject *)&BlockCriterionType) < 0) {
+        Py_DECREF(&BlockCriterionType);
         Py_DECREF(m);
         return NULL;
     }

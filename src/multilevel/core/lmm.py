@@ -25,7 +25,7 @@ from .cholesky import (BlockDiag, Factor, NotPositiveDefinite, Plan, logdet_re, 
                        update_L)
 from .crossprod import CrossProducts
 from .dense_small import DENSE_OBJECTIVE_MAX, DenseObjective
-from .native import available as native_available
+from .native import block_criterion
 from .nested import nested_structure
 from .nested_objective import NestedObjective
 from .schur_small import SchurObjective, schur_applies
@@ -33,6 +33,7 @@ from .theta import split_theta
 
 LOG2PI = float(np.log(2.0 * np.pi))
 BAD_OBJECTIVE = 1e300
+BLOCK_COMPILED_MAX_P = 16  # one grouping factor with up to this many effects: compiled by levels
 SINGLE_TERM_DENSE_MAX = 32  # order q + p + 1 up to which one (x | g) or (1 | g) term takes the
                             # dense objective (us per evaluation, one thread, dense vs closed
                             # form: order 23 8.3 vs 11.4, 31 9.9 vs 11.6, 35 12.7 vs 11.6,
@@ -147,10 +148,9 @@ class LmmProblem:
         if self._fast_objective is None:
             A, order = self.A, self._order()
             # one grouping factor with one or two effects has a closed form (level blocks
-            # of 1 x 1 or 2 x 2) that costs less than the dense factor from this order on;
-            # compiled, the dense factor keeps up with the 2 x 2 blocks to DENSE_OBJECTIVE_MAX
-            closed = len(A.ps) == 1 and A.ps[0] <= (1 if native_available() else 2)
-            dense = order <= (SINGLE_TERM_DENSE_MAX if closed else DENSE_OBJECTIVE_MAX)
+            # of 1 x 1 or 2 x 2) that costs less than the dense factor from this order on
+            dense = order <= (SINGLE_TERM_DENSE_MAX if len(A.ps) == 1 and A.ps[0] <= 2
+                              else DENSE_OBJECTIVE_MAX)
             parents = None if dense else nested_structure(A)
             self._fast_objective = (DenseObjective(A) if dense
                                     else NestedObjective(A, parents) if parents is not None
@@ -228,11 +228,10 @@ class LmmProblem:
             return BAD_OBJECTIVE
 
     def objective_function(self):
-        """``theta -> objective(theta)``, the same values with the least work per call: for a
-        small model the dense objective's compiled criterion
-        (:meth:`~multilevel.core.dense_small.DenseObjective.compiled_criterion`, equal to
-        rounding), or without the extension its
-        :meth:`~multilevel.core.dense_small.DenseObjective.criterion_function`; the other
+        """``theta -> objective(theta)``, the same values with the least work per call: the
+        compiled criterion of one grouping factor or of a small model (:meth:`_compiled`,
+        equal to rounding), or without the extension the dense objective's
+        :meth:`~multilevel.core.dense_small.DenseObjective.criterion_function`, the other
         fast objectives looked up once, else :meth:`objective` itself (the optimiser's inner
         loop).
 
@@ -247,9 +246,12 @@ class LmmProblem:
         >>> bool(np.isclose(f(np.array([0.8])), prob.objective(np.array([0.8])), rtol=1e-13))
         True
         """
+        compiled = self._compiled()  # where the extension is built
+        if compiled is not None:
+            return compiled
         fast = self._fast()
-        if isinstance(fast, DenseObjective):  # compiled where the extension is built
-            return self._compiled() or fast.criterion_function(self._criterion, BAD_OBJECTIVE)
+        if isinstance(fast, DenseObjective):
+            return fast.criterion_function(self._criterion, BAD_OBJECTIVE)
         if fast is None:
             return self.objective
         criterion = self._criterion
@@ -311,13 +313,23 @@ class LmmProblem:
         return self._compiled() is not None or self._many() is not None
 
     def _compiled(self):
-        """The dense objective's compiled criterion (made once), or None: see
-        :meth:`~multilevel.core.dense_small.DenseObjective.compiled_criterion`."""
+        """The compiled criterion (made once), or None: one grouping factor's
+        (:func:`~multilevel.core.native.block_criterion`, every level on its own), else a
+        small model's dense one
+        (:meth:`~multilevel.core.dense_small.DenseObjective.compiled_criterion`)."""
         if self._compiled_criterion is None:
-            fast = self._fast()
-            self._compiled_criterion = isinstance(fast, DenseObjective) and \
-                fast.compiled_criterion(n_obs=self.n, p=self.p, reml=self.reml,
-                                        log_det_w=self.log_det_w, bad=BAD_OBJECTIVE) or False
+            A, crit = self.A, None
+            kw = dict(n_obs=self.n, reml=self.reml, log_det_w=self.log_det_w, bad=BAD_OBJECTIVE)
+            if len(A.ps) == 1 and A.ps[0] <= BLOCK_COMPILED_MAX_P:
+                (D,), (F,), l, p = A.diag, A.fixed, A.n_levels[0], A.ps[0]
+                crit = block_criterion(np.asarray(D).reshape(l, p, p),
+                                       np.asarray(F).reshape(-1, l, p).transpose(1, 2, 0),
+                                       A.xy, **kw)
+            elif len(A.ps) > 1 and self._order() <= DENSE_OBJECTIVE_MAX:
+                fast = self._fast()
+                if isinstance(fast, DenseObjective):
+                    crit = fast.compiled_criterion(p=self.p, **kw)
+            self._compiled_criterion = crit or False
         return self._compiled_criterion or None
 
     def _many(self):

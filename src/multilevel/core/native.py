@@ -1,11 +1,12 @@
 """The compiled inner loop, when it is there (:mod:`multilevel.core._dense_kernel`).
 
-The package builds one small C extension: a small model's profiled criterion (the dense
-system of :mod:`multilevel.core.dense_small`) and a whole BOBYQA run through NLopt's C
-interface, with no Python call per evaluation. Where the extension could not be built, or
+The package builds one small C extension: the profiled criterion of a small model (the
+dense system of :mod:`multilevel.core.dense_small`, :func:`dense_criterion`) and of one
+grouping factor of any size (:func:`block_criterion`), and a whole BOBYQA run through NLopt's
+C interface, with no Python call per evaluation. Where the extension could not be built, or
 NLopt's C functions cannot be found in the library the ``nlopt`` package loaded, or the
-environment variable ``MULTILEVEL_NATIVE`` is ``0``, :func:`dense_criterion` answers None and
-the same models run through numpy, to the same optimum (the two differ in rounding only).
+environment variable ``MULTILEVEL_NATIVE`` is ``0``, both answer None and the same models run
+through numpy, to the same optimum (the two differ in rounding only).
 """
 from __future__ import annotations
 
@@ -73,3 +74,39 @@ def dense_criterion(K: np.ndarray, ia: np.ndarray, ib: np.ndarray, *, m: int, q:
                                  np.ascontiguousarray(ib, dtype=np.int64),
                                  int(m), int(q), int(p), float(n_obs), bool(reml),
                                  float(log_det_w), float(bad))
+
+
+def block_criterion(D: np.ndarray, F: np.ndarray, xy: np.ndarray, *, n_obs: float,
+                    reml: bool, log_det_w: float, bad: float):
+    """The compiled ``theta -> criterion`` (ML deviance or REML) of one grouping factor: per
+    level ``Z_l'Z_l`` (``D``, ``(l, p, p)``) and ``Z_l'[X y]`` (``F``, ``(l, p, m)``), and
+    ``[X y]'[X y]`` (``xy``); theta fills the term's lower-triangular factor by columns, as
+    lme4 orders it. Every level is eliminated on its own, ``log det(T'D_l T + I)`` and
+    ``[X y]'[X y] - sum_l F_l'T (T'D_l T + I)^{-1} T'F_l``, then the ``[X y]`` block is
+    factored. None where the extension is not in use. Callable, with ``minimize`` (see
+    :func:`dense_criterion`).
+
+    Examples
+    --------
+    Two levels of one random intercept, no fixed effect, ML, at ``theta = 0.5``:
+
+    >>> D = np.array([2.0, 1.0]).reshape(2, 1, 1)
+    >>> F = np.array([3.0, 1.0]).reshape(2, 1, 1)  # Z_l'y
+    >>> f = block_criterion(D, F, np.array([[6.0]]), n_obs=3.0, reml=False, log_det_w=0.0,
+    ...                     bad=1e300)
+    >>> E = 1 + 0.25 * np.array([2.0, 1.0])
+    >>> r2 = 6.0 - (0.25 * np.array([9.0, 1.0]) / E).sum()
+    >>> want = np.log(E).sum() + 3 * (1 + np.log(2 * np.pi * r2 / 3))
+    >>> f is None or bool(np.isclose(f(np.array([0.5])), want, rtol=1e-14))
+    True
+    """
+    module = _kernel()
+    if module is None:
+        return None
+    p = D.shape[1]
+    cols, rows = np.triu_indices(p)  # the lower triangle by columns: (0,0), (1,0), (1,1)...
+    return module.BlockCriterion(np.ascontiguousarray(D, dtype=np.float64),
+                                 np.ascontiguousarray(F, dtype=np.float64),
+                                 np.ascontiguousarray(xy, dtype=np.float64),
+                                 rows.astype(np.int64), cols.astype(np.int64),
+                                 float(n_obs), bool(reml), float(log_det_w), float(bad))
