@@ -1,4 +1,4 @@
-"""The compiled inner loop (multilevel.core._dense_kernel) against the numpy path it replaces.
+"""The compiled inner loop (multilevel.core._criteria) against the numpy path it replaces.
 
 The C criterion must equal the numpy criterion to rounding on every structure the dense
 objective takes, say "bad" where numpy's Cholesky fails, and its NLopt runs in C must land
@@ -25,7 +25,7 @@ from multilevel.core.theta import n_theta, theta_lower
 
 needs_kernel = pytest.mark.skipif(
     not native.available(),
-    reason="the C extension multilevel.core._dense_kernel is not built here (no compiler at "
+    reason="the C extension multilevel.core._criteria is not built here (no compiler at "
            "install time, or MULTILEVEL_NATIVE=0): the numpy path runs instead")
 
 

@@ -1,4 +1,4 @@
-"""The compiled inner loop, when it is there (:mod:`multilevel.core._dense_kernel`).
+"""The compiled inner loop, when it is there (:mod:`multilevel.core._criteria`).
 
 The package builds one small C extension: the profiled criterion of a small model (the
 dense system of :mod:`multilevel.core.dense_small`, :func:`dense_criterion`) and of one
@@ -23,7 +23,7 @@ def _kernel():
         module = None
         if os.environ.get("MULTILEVEL_NATIVE", "1") != "0":
             try:
-                from . import _dense_kernel as module
+                from . import _criteria as module
                 import nlopt  # noqa: F401  (loads NLopt's shared library)
                 import sys
                 lib = getattr(sys.modules.get("nlopt._nlopt"), "__file__", None)

@@ -1,17 +1,19 @@
-/* The compiled inner loop of a small model's profiled objective.
+/* The compiled inner loop of the profiled objective (small models, one grouping factor).
  *
- * multilevel.core.dense_small.DenseObjective writes the whole system
- *     S(theta) = [[Lambda' Z'Z Lambda + I, Lambda' Z'[X y]], [., [X y]'[X y]]]
- * (order m = q + p + 1, at most a few dozen) as a quadratic form in theta with constant
- * matrices: S = coef(theta) @ K, coef = (1, theta, theta_a theta_b for a <= b). Its numpy
- * evaluation is a dozen calls of about a microsecond each, and NLopt's Python interface adds
- * about four more per evaluation. Here the same arithmetic runs in C: the lower triangle of S
- * from K's nonzero entries, a Cholesky factorisation, the log-determinants and the ML or REML
- * criterion (multilevel.core.lmm.LmmProblem._criterion); and NLopt's BOBYQA calls it through
- * NLopt's C interface (the library the nlopt package already loaded), so a whole optimiser
- * run stays in C.
+ * Two criteria theta -> ML deviance or REML criterion, the same arithmetic as numpy's paths
+ * (to rounding), with no Python object touched inside an evaluation:
  *
- * The numerical core only: no Python objects are touched inside an evaluation.
+ * - DenseCriterion: a small model's whole system (multilevel.core.dense_small)
+ *       S(theta) = [[Lambda' Z'Z Lambda + I, Lambda' Z'[X y]], [., [X y]'[X y]]]
+ *   of order m = q + p + 1 (at most a few dozen), a quadratic form in theta with constant
+ *   matrices, S = coef(theta) @ K, coef = (1, theta, theta_a theta_b for a <= b): S's upper
+ *   triangle from K's nonzeros, then one Cholesky factorisation.
+ * - BlockCriterion: one grouping factor of any number of levels, each level eliminated on
+ *   its own (multilevel.core.single_term), then the [X y] block factored.
+ *
+ * Either runs whole BOBYQA runs through NLopt's C interface (the library the nlopt package
+ * already loaded), so the optimiser never calls back into Python. Loaded by
+ * multilevel.core.native; without it the numpy paths run.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -729,7 +731,7 @@ static PyGetSetDef Criterion_getset[] = {
 
 static PyTypeObject DenseCriterionType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "multilevel.core._dense_kernel.DenseCriterion",
+    .tp_name = "multilevel.core._criteria.DenseCriterion",
     .tp_doc = "DenseCriterion(K, ia, ib, m, q, p, n_obs, reml, log_det_w, bad)\n"
               "theta -> the ML deviance or REML criterion of S = coef(theta) @ K (see\n"
               "multilevel.core.dense_small); bad where S is not positive definite.",
@@ -746,7 +748,7 @@ static PyTypeObject DenseCriterionType = {
 
 static PyTypeObject BlockCriterionType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "multilevel.core._dense_kernel.BlockCriterion",
+    .tp_name = "multilevel.core._criteria.BlockCriterion",
     .tp_doc = "BlockCriterion(D, F, xy, trow, tcol, n_obs, reml, log_det_w, bad)\n"
               "theta -> the ML deviance or REML criterion of one grouping factor with\n"
               "per-level Z'Z blocks D (l, p, p) and Z'[X y] blocks F (l, p, r), and\n"
@@ -769,12 +771,12 @@ static PyMethodDef module_methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_dense_kernel",
+    PyModuleDef_HEAD_INIT, "_criteria",
     "The compiled inner loop of a small model's profiled objective.", -1, module_methods,
 };
 
 PyMODINIT_FUNC
-PyInit__dense_kernel(void)
+PyInit__criteria(void)
 {
     if (PyType_Ready(&DenseCriterionType) < 0 || PyType_Ready(&BlockCriterionType) < 0)
         return NULL;
