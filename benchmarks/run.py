@@ -614,21 +614,34 @@ def multilevel_source(rev: str | None, folder: Path) -> dict:
     if rev is None:
         dirty = _git("status", "--porcelain", "--", "src")
         return {"source": str(MULTILEVEL_SRC), "commit": _git("rev-parse", "HEAD"),
-                "uncommitted_changes_in_src": bool(dirty)}
+                "uncommitted_changes_in_src": bool(dirty),
+                "compiled_extension": any(MULTILEVEL_SRC.glob("multilevel/core/*.so"))}
     commit = _git("rev-parse", "--verify", rev + "^{commit}")
     if not commit:
         raise SystemExit(f"--multilevel-rev: no commit {rev!r}")
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", commit, "src/multilevel"],
+    paths = ["src/multilevel"] + [
+        f for f in ("setup.py", "pyproject.toml", "README.md")
+        if subprocess.run(["git", "-C", str(REPO), "cat-file", "-e", f"{commit}:{f}"],
+                          capture_output=True).returncode == 0]
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", commit, *paths],
                              capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     MULTILEVEL_SRC = folder / "src"
+    compiled = False
+    if (folder / "setup.py").exists():  # the compiled criteria, as `pip install` builds them
+        build = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
+                               cwd=folder, capture_output=True, text=True, check=False)
+        compiled = build.returncode == 0 and any(MULTILEVEL_SRC.glob("multilevel/core/*.so"))
     return {"source": f"git archive {commit} src/multilevel", "commit": commit,
-            "uncommitted_changes_in_src": False}
+            "uncommitted_changes_in_src": False, "compiled_extension": compiled}
 
 
 def _header(report: dict) -> str:
     m, src = report["machine"], report.get("multilevel", {})
     dirty = " + uncommitted src/" if src.get("uncommitted_changes_in_src") else ""
+    if "compiled_extension" in src:
+        dirty += (", compiled criteria" if src["compiled_extension"]
+                  else ", numpy only (no compiled criteria)")
     return (f"{m.get('cpus')} CPUs ({m.get('cpu')}), {m.get('memory_gib')} GiB, "
             f"{m.get('numpy_blas')}; load average {report['load_avg_at_start']} at start, "
             f"{report.get('load_avg_at_end')} at end; {report['date']}; multilevel "
