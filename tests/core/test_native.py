@@ -106,6 +106,43 @@ def test_one_grouping_factor_of_any_size_equals_numpy(seed, p, levels, n_fixed, 
 
 
 @needs_kernel
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), p1=st.integers(1, 2), p2=st.integers(1, 2),
+       levels=st.integers(20, 70), small=st.integers(2, 8), nested=st.booleans(),
+       reml=st.booleans())
+def test_a_large_first_term_with_small_others_equals_numpy(seed, p1, p2, levels, small,
+                                                           nested, reml):
+    """Crossed (subjects x a few items) or nested (pupils in a few schools): the first term
+    eliminated by levels, the rest factored densely, against numpy's Schur, nested or dense
+    objective."""
+    rng = np.random.default_rng(seed)
+    n = levels * 5
+    first = np.concatenate([np.arange(levels), rng.integers(0, levels, n - levels)])
+    if nested:
+        top = np.arange(levels) % small
+        second = top[first]
+    else:
+        second = np.concatenate([np.arange(small), rng.integers(0, small, n - small)])
+    terms = []
+    for codes, p, l in ((first, p1, levels), (second, p2, small)):
+        Z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(p - 1)])
+        terms.append(TermData(codes, Z, l))
+    X = np.column_stack([np.ones(n), rng.normal(size=n)])
+    y = X @ [1.0, 0.5] + rng.normal(size=levels)[first] + rng.normal(size=small)[second] \
+        + rng.normal(size=n)
+    A = form_crossproducts(terms, X, y)
+    compiled = LmmProblem(A, reml=reml)._compiled()
+    assert type(compiled).__name__ == "BlockCriterion"
+    reference = _numpy_problem(A, reml)
+    lower = theta_lower([p1, p2])
+    for scale in (1e-3, 0.7, 5.0):
+        theta = np.where(np.isfinite(lower), rng.uniform(0.0, scale, lower.size),
+                         rng.normal(0, scale, lower.size))
+        theta[rng.uniform(size=lower.size) < 0.2] = 0.0
+        np.testing.assert_allclose(compiled(theta), reference.objective(theta), rtol=1e-10)
+
+
+@needs_kernel
 def test_bad_value_where_the_system_is_not_positive_definite():
     rng = np.random.default_rng(3)
     g = np.repeat(np.arange(4), 5)

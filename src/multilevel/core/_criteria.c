@@ -326,17 +326,23 @@ done:
 
 typedef struct {
     Criterion base;
-    int n_levels, pz, r;   /* levels, effects per level, columns of [X y] */
+    int n_levels, pz, r;   /* first term's levels and effects per level; order of the rest */
+    int n_first, q_rest;   /* first term's thetas; random effects of the other terms */
+    int n_rest;            /* nonzeros of the other terms' Lambda */
     int *trow, *tcol;      /* theta[a] sits at T[trow[a], tcol[a]] (T lower triangular) */
+    int *rrow, *rcol, *rt; /* Lambda_rest[rrow[e], rcol[e]] = theta[rt[e]] */
     double *D;             /* per level Z_l'Z_l (pz x pz) */
-    double *F;             /* per level Z_l'[X y] (pz x r) */
-    double *xy;            /* [X y]'[X y] (r x r) */
-    double *G;             /* workspace: the Schur complement, then its factor (upper) */
+    double *F;             /* per level Z_l'[Z_rest X y] (pz x r) */
+    double *xy;            /* [Z_rest X y]'[Z_rest X y] (r x r) */
+    double *G, *H;         /* workspace: the Schur complement and the rest's system */
     double *T, *M, *W;     /* workspace: T, T'D_l T + I and its factor, L_l^{-1} T'F_l */
 } BlockCriterion;
 
-/* log|L_Z|^2 = sum_l log det(T'D_l T + I) and G = [X y]'[X y] - sum_l W_l'W_l with
- * W_l = L_l^{-1} T'F_l, L_l L_l' = T'D_l T + I; then the criterion from G's factor. */
+/* The first term's levels eliminated one by one: log|L_1|^2 = sum_l log det(T'D_l T + I)
+ * and G = C_rr - sum_l W_l'W_l with W_l = L_l^{-1} T'F_l, L_l L_l' = T'D_l T + I, C_rr the
+ * cross-products of the rest [Z_rest X y]. With no other term G is the [X y] block; else the
+ * rest's system is Lambda_r' G Lambda_r + I on Z_rest (Lambda_r = the other terms' factor, I
+ * on [X y]), factored densely. Then the criterion. */
 static double
 block_eval(Criterion *base, const double *x)
 {
@@ -344,7 +350,7 @@ block_eval(Criterion *base, const double *x)
     const int P = self->pz, r = self->r, nl = self->n_levels;
     double *T = self->T, *M = self->M, *W = self->W, *G = self->G;
     memset(T, 0, sizeof(double) * P * P);
-    for (int a = 0; a < base->n_theta; a++)
+    for (int a = 0; a < self->n_first; a++)
         T[self->trow[a] * P + self->tcol[a]] = x[a];
     memcpy(G, self->xy, sizeof(double) * r * r);
     double ld = 0.0;
@@ -361,6 +367,8 @@ block_eval(Criterion *base, const double *x)
             double *W0 = W;
             for (int i = 0; i < r; i++) {  /* G -= W'W, upper triangle */
                 const double w0 = W0[i];
+                if (w0 == 0.0)
+                    continue;
                 double *restrict Gi = G + (size_t)i * r;
                 for (int j = i; j < r; j++)
                     Gi[j] -= w0 * W0[j];
@@ -389,6 +397,8 @@ block_eval(Criterion *base, const double *x)
             }
             for (int i = 0; i < r; i++) {  /* G -= W'W, upper triangle */
                 const double w0 = W0[i], w1 = W1[i];
+                if (w0 == 0.0 && w1 == 0.0)
+                    continue;
                 double *restrict Gi = G + (size_t)i * r;
                 for (int j = i; j < r; j++)
                     Gi[j] -= w0 * W0[j] + w1 * W1[j];
@@ -460,9 +470,53 @@ block_eval(Criterion *base, const double *x)
             }
         }
     }
-    if (!(fabs(ld) < HUGE_VAL) || cholesky_upper(G, r, r) < 0)
+    if (!(fabs(ld) < HUGE_VAL))
         return base->bad;
-    return finish(base, ld, G, r);
+    const int qr = self->q_rest;
+    if (qr == 0) {
+        if (cholesky_upper(G, r, r) < 0)
+            return base->bad;
+        return finish(base, ld, G, r);
+    }
+    /* the lower triangle of G, then H = Lambda_r' G Lambda_r by its nonzeros (rows of G
+     * and then of H are contiguous), + I on Z_rest */
+    for (int i = 0; i < r; i++)
+        for (int j = 0; j < i; j++)
+            G[(size_t)i * r + j] = G[(size_t)j * r + i];
+    double *H = self->H;
+    /* H1 = G Lambda_r into H (columns < q_rest from the nonzeros, the rest copied) */
+    for (int i = 0; i < r; i++) {
+        double *Hi = H + (size_t)i * r;
+        const double *Gi = G + (size_t)i * r;
+        for (int c = 0; c < qr; c++)
+            Hi[c] = 0.0;
+        for (int c = qr; c < r; c++)
+            Hi[c] = Gi[c];
+        for (int e = 0; e < self->n_rest; e++)
+            Hi[self->rcol[e]] += Gi[self->rrow[e]] * x[self->rt[e]];
+    }
+    /* G = Lambda_r' H1: rows < q_rest from the nonzeros, the rest copied */
+    for (int c = 0; c < qr; c++)
+        memset(G + (size_t)c * r, 0, sizeof(double) * r);
+    for (int c = qr; c < r; c++)
+        memcpy(G + (size_t)c * r, H + (size_t)c * r, sizeof(double) * r);
+    for (int e = 0; e < self->n_rest; e++) {
+        const double t = x[self->rt[e]];
+        if (t == 0.0)
+            continue;
+        double *restrict Gc = G + (size_t)self->rcol[e] * r;
+        const double *restrict Hr = H + (size_t)self->rrow[e] * r;
+        for (int j = 0; j < r; j++)
+            Gc[j] += t * Hr[j];
+    }
+    for (int i = 0; i < qr; i++)
+        G[(size_t)i * (r + 1)] += 1.0;
+    if (cholesky_upper(G, r, r) < 0)
+        return base->bad;
+    double ld_rest = 0.0;
+    for (int i = 0; i < qr; i++)
+        ld_rest += log(G[(size_t)i * (r + 1)]);
+    return finish(base, ld + 2.0 * ld_rest, G + (size_t)qr * (r + 1), r);
 }
 
 static void
@@ -470,8 +524,9 @@ free_block(BlockCriterion *self)
 {
     free(self->trow); free(self->tcol); free(self->D); free(self->F); free(self->xy);
     free(self->G); free(self->T); free(self->M); free(self->W); free(self->base.best_x);
-    self->trow = self->tcol = NULL;
-    self->D = self->F = self->xy = self->G = self->T = self->M = self->W = NULL;
+    free(self->rrow); free(self->rcol); free(self->rt); free(self->H);
+    self->trow = self->tcol = self->rrow = self->rcol = self->rt = NULL;
+    self->D = self->F = self->xy = self->G = self->H = self->T = self->M = self->W = NULL;
     self->base.best_x = NULL;
     self->base.eval = NULL;
 }
@@ -486,53 +541,64 @@ BlockCriterion_dealloc(BlockCriterion *self)
 static int
 BlockCriterion_init(BlockCriterion *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"D", "F", "xy", "trow", "tcol", "n_obs", "reml", "log_det_w",
-                             "bad", NULL};
-    PyObject *Do, *Fo, *xyo, *tro, *tco;
-    int reml;
+    static char *kwlist[] = {"D", "F", "xy", "trow", "tcol", "rrow", "rcol", "rtheta",
+                             "q_rest", "n_theta", "n_obs", "reml", "log_det_w", "bad", NULL};
+    PyObject *Do, *Fo, *xyo, *tro, *tco, *rro, *rco, *rto;
+    int q_rest, n_theta, reml;
     double n_obs, log_det_w, bad;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOdpdd", kwlist, &Do, &Fo, &xyo, &tro,
-                                     &tco, &n_obs, &reml, &log_det_w, &bad))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOOiidpdd", kwlist, &Do, &Fo, &xyo,
+                                     &tro, &tco, &rro, &rco, &rto, &q_rest, &n_theta, &n_obs,
+                                     &reml, &log_det_w, &bad))
         return -1;
     free_block(self);
-    Py_buffer D, F, xy, tr, tc;
-    Py_buffer *views[5] = {&D, &F, &xy, &tr, &tc};
-    PyObject *objs[5] = {Do, Fo, xyo, tro, tco};
-    const char kinds[5] = {'d', 'd', 'd', 'i', 'i'};
-    const char *names[5] = {"D", "F", "xy", "trow", "tcol"};
+    Py_buffer D, F, xy, tr, tc, rr, rc_, rt;
+    Py_buffer *views[8] = {&D, &F, &xy, &tr, &tc, &rr, &rc_, &rt};
+    PyObject *objs[8] = {Do, Fo, xyo, tro, tco, rro, rco, rto};
+    const char kinds[8] = {'d', 'd', 'd', 'i', 'i', 'i', 'i', 'i'};
+    const char *names[8] = {"D", "F", "xy", "trow", "tcol", "rrow", "rcol", "rtheta"};
     int got = 0;
-    for (; got < 5; got++)
+    for (; got < 8; got++)
         if (get_buffer(objs[got], views[got], kinds[got], 0, names[got]) < 0)
             break;
     int rc = -1;
-    if (got < 5)
+    if (got < 8)
         goto done;
     if (D.ndim != 3 || F.ndim != 3 || xy.ndim != 2 || D.shape[1] != D.shape[2] ||
         F.shape[0] != D.shape[0] || F.shape[1] != D.shape[1] || xy.shape[0] != xy.shape[1] ||
         F.shape[2] != xy.shape[0] || xy.shape[0] < 1 || D.shape[1] < 1 || D.shape[1] > 64 ||
-        tr.len != tc.len || tr.len == 0) {
+        tr.len != tc.len || tr.len == 0 || rr.len != rc_.len || rr.len != rt.len ||
+        q_rest < 0 || q_rest >= xy.shape[0] || (q_rest == 0) != (rr.len == 0)) {
         PyErr_SetString(PyExc_ValueError, "BlockCriterion: inconsistent shapes");
         goto done;
     }
     const int nl = (int)D.shape[0], P = (int)D.shape[1], r = (int)xy.shape[0];
-    const int n = (int)(tr.len / 8);
-    const int64_t *trd = (const int64_t *)tr.buf, *tcd = (const int64_t *)tc.buf;
-    self->trow = malloc(sizeof(int) * n);
-    self->tcol = malloc(sizeof(int) * n);
+    const int n1 = (int)(tr.len / 8), ne = (int)(rr.len / 8);
+    const int64_t *trd = tr.buf, *tcd = tc.buf, *rrd = rr.buf, *rcd = rc_.buf, *rtd = rt.buf;
+    if (n_theta < n1) {
+        PyErr_SetString(PyExc_ValueError, "BlockCriterion: n_theta below the first term's");
+        goto done;
+    }
+    self->trow = malloc(sizeof(int) * n1);
+    self->tcol = malloc(sizeof(int) * n1);
+    self->rrow = malloc(sizeof(int) * (ne + 1));
+    self->rcol = malloc(sizeof(int) * (ne + 1));
+    self->rt = malloc(sizeof(int) * (ne + 1));
     self->D = malloc(D.len);
     self->F = malloc(F.len);
     self->xy = malloc(xy.len);
     self->G = malloc(xy.len);
+    self->H = malloc(xy.len);
     self->T = malloc(sizeof(double) * P * P);
     self->M = malloc(sizeof(double) * P * P);
     self->W = malloc(sizeof(double) * P * r);
-    self->base.best_x = malloc(sizeof(double) * n);
-    if (!self->trow || !self->tcol || !self->D || !self->F || !self->xy || !self->G ||
-        !self->T || !self->M || !self->W || !self->base.best_x) {
+    self->base.best_x = malloc(sizeof(double) * n_theta);
+    if (!self->trow || !self->tcol || !self->rrow || !self->rcol || !self->rt || !self->D ||
+        !self->F || !self->xy || !self->G || !self->H || !self->T || !self->M || !self->W ||
+        !self->base.best_x) {
         PyErr_NoMemory();
         goto done;
     }
-    for (int a = 0; a < n; a++) {
+    for (int a = 0; a < n1; a++) {
         if (trd[a] < tcd[a] || tcd[a] < 0 || trd[a] >= P) {
             PyErr_SetString(PyExc_ValueError, "BlockCriterion: theta outside T's lower triangle");
             goto done;
@@ -540,13 +606,26 @@ BlockCriterion_init(BlockCriterion *self, PyObject *args, PyObject *kwds)
         self->trow[a] = (int)trd[a];
         self->tcol[a] = (int)tcd[a];
     }
+    for (int e = 0; e < ne; e++) {
+        if (rrd[e] < 0 || rrd[e] >= q_rest || rcd[e] < 0 || rcd[e] >= q_rest ||
+            rtd[e] < n1 || rtd[e] >= n_theta) {
+            PyErr_SetString(PyExc_ValueError, "BlockCriterion: a rest entry out of range");
+            goto done;
+        }
+        self->rrow[e] = (int)rrd[e];
+        self->rcol[e] = (int)rcd[e];
+        self->rt[e] = (int)rtd[e];
+    }
     memcpy(self->D, D.buf, D.len);
     memcpy(self->F, F.buf, F.len);
     memcpy(self->xy, xy.buf, xy.len);
     self->n_levels = nl;
     self->pz = P;
     self->r = r;
-    init_base(&self->base, n, r - 1, n_obs, reml, log_det_w, bad);
+    self->n_first = n1;
+    self->q_rest = q_rest;
+    self->n_rest = ne;
+    init_base(&self->base, n_theta, r - 1 - q_rest, n_obs, reml, log_det_w, bad);
     self->base.eval = block_eval;
     rc = 0;
 done:
@@ -749,10 +828,12 @@ static PyTypeObject DenseCriterionType = {
 static PyTypeObject BlockCriterionType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "multilevel.core._criteria.BlockCriterion",
-    .tp_doc = "BlockCriterion(D, F, xy, trow, tcol, n_obs, reml, log_det_w, bad)\n"
-              "theta -> the ML deviance or REML criterion of one grouping factor with\n"
-              "per-level Z'Z blocks D (l, p, p) and Z'[X y] blocks F (l, p, r), and\n"
-              "[X y]'[X y] = xy; theta fills T[trow, tcol]. bad where not positive definite.",
+    .tp_doc = "BlockCriterion(D, F, xy, trow, tcol, rrow, rcol, rtheta, q_rest, n_theta,\n"
+              "n_obs, reml, log_det_w, bad): theta -> the ML deviance or REML criterion with\n"
+              "the first term's levels eliminated one by one (per-level Z'Z blocks D (l, p,\n"
+              "p), Z'[Z_rest X y] blocks F (l, p, r)) and the rest [Z_rest X y] (cross-\n"
+              "products xy, q_rest random effects, Lambda_r[rrow, rcol] = theta[rtheta])\n"
+              "factored densely; theta fills T[trow, tcol]. bad where not positive definite.",
     .tp_basicsize = sizeof(BlockCriterion),
     .tp_itemsize = 0,
     .tp_flags = Py_TPFLAGS_DEFAULT,

@@ -29,11 +29,12 @@ from .native import block_criterion
 from .nested import nested_structure
 from .nested_objective import NestedObjective
 from .schur_small import SchurObjective, schur_applies
-from .theta import split_theta
+from .theta import n_theta, split_theta
 
 LOG2PI = float(np.log(2.0 * np.pi))
 BAD_OBJECTIVE = 1e300
-BLOCK_COMPILED_MAX_P = 16  # one grouping factor with up to this many effects: compiled by levels
+BLOCK_COMPILED_MAX_P = 16  # a first term with up to this many effects: compiled by levels...
+BLOCK_COMPILED_MAX_REST = 32  # ...when the other terms and [X y] have at most this order
 SINGLE_TERM_DENSE_MAX = 32  # order q + p + 1 up to which one (x | g) or (1 | g) term takes the
                             # dense objective (us per evaluation, one thread, dense vs closed
                             # form: order 23 8.3 vs 11.4, 31 9.9 vs 11.6, 35 12.7 vs 11.6,
@@ -320,11 +321,10 @@ class LmmProblem:
         if self._compiled_criterion is None:
             A, crit = self.A, None
             kw = dict(n_obs=self.n, reml=self.reml, log_det_w=self.log_det_w, bad=BAD_OBJECTIVE)
-            if len(A.ps) == 1 and A.ps[0] <= BLOCK_COMPILED_MAX_P:
-                (D,), (F,), l, p = A.diag, A.fixed, A.n_levels[0], A.ps[0]
-                crit = block_criterion(np.asarray(D).reshape(l, p, p),
-                                       np.asarray(F).reshape(-1, l, p).transpose(1, 2, 0),
-                                       A.xy, **kw)
+            rest_order = self._order() - A.n_levels[0] * A.ps[0]
+            if A.ps[0] <= BLOCK_COMPILED_MAX_P and rest_order <= BLOCK_COMPILED_MAX_REST:
+                D, F, C, rest = _first_term_blocks(A)
+                crit = block_criterion(D, F, C, **rest, **kw)
             elif len(A.ps) > 1 and self._order() <= DENSE_OBJECTIVE_MAX:
                 fast = self._fast()
                 if isinstance(fast, DenseObjective):
@@ -662,3 +662,41 @@ def cond_var(A: CrossProducts, F: Factor, sigma: float, chunk_entries: int = 4_0
 def _dense_cols(M, cols: slice) -> np.ndarray:
     sub = M[:, cols]
     return sub.toarray() if hasattr(sub, "toarray") else sub
+
+
+def _first_term_blocks(A: CrossProducts) -> tuple:
+    """``(D, F, C_rr)`` and ``rest=`` of :func:`~multilevel.core.native.block_criterion`:
+    the first term's level blocks ``Z_l'Z_l`` and ``Z_l'[Z_rest X y]``, the cross-products
+    of the rest ``[Z_rest X y]`` (dense) and where the other terms' thetas sit in their
+    factor.
+
+    Examples
+    --------
+    >>> from multilevel.core.crossprod import TermData, form_crossproducts
+    >>> a, b = np.repeat(np.arange(3), 2), np.tile(np.arange(2), 3)
+    >>> A = form_crossproducts([TermData(a, np.ones((6, 1)), 3), TermData(b, np.ones((6, 1)), 2)],
+    ...                        np.ones((6, 1)), np.arange(6.0))
+    >>> D, F, C, rest = _first_term_blocks(A)
+    >>> D.shape, F.shape, C.shape, rest["rest"][3]
+    ((3, 1, 1), (3, 1, 4), (4, 4), 2)
+    """
+    from .dense_layout import lambda_index
+    from .dense_small import dense_crossproducts
+
+    l, p = A.n_levels[0], A.ps[0]
+    D = np.asarray(A.diag[0]).reshape(l, p, p)
+    if len(A.ps) == 1:
+        F = np.asarray(A.fixed[0]).reshape(-1, l, p).transpose(1, 2, 0)
+        return D, F, A.xy, {}
+    k = len(A.ps)
+    rest = CrossProducts(diag=A.diag[1:], fixed=A.fixed[1:], xy=A.xy, ps=A.ps[1:],
+                         n_levels=A.n_levels[1:], nobs=A.nobs,
+                         cross={(i - 1, j - 1): A.cross[(i, j)]
+                                for i in range(2, k) for j in range(1, i)})
+    C = dense_crossproducts(rest)
+    blocks = [A.cross[(i, 0)] for i in range(1, k)]  # Z_i'Z_1, (q_i, q_1)
+    Zr = np.vstack([B.toarray() if hasattr(B, "toarray") else np.asarray(B) for B in blocks])
+    F = np.vstack([Zr, np.asarray(A.fixed[0])]).reshape(-1, l, p).transpose(1, 2, 0)
+    rows, cols, tidx = lambda_index(list(A.n_levels[1:]), list(A.ps[1:]))
+    q_rest = C.shape[0] - A.xy.shape[0]
+    return D, F, C, {"rest": (rows, cols, tidx + n_theta(p), q_rest)}

@@ -77,13 +77,16 @@ def dense_criterion(K: np.ndarray, ia: np.ndarray, ib: np.ndarray, *, m: int, q:
 
 
 def block_criterion(D: np.ndarray, F: np.ndarray, xy: np.ndarray, *, n_obs: float,
-                    reml: bool, log_det_w: float, bad: float):
-    """The compiled ``theta -> criterion`` (ML deviance or REML) of one grouping factor: per
-    level ``Z_l'Z_l`` (``D``, ``(l, p, p)``) and ``Z_l'[X y]`` (``F``, ``(l, p, m)``), and
-    ``[X y]'[X y]`` (``xy``); theta fills the term's lower-triangular factor by columns, as
-    lme4 orders it. Every level is eliminated on its own, ``log det(T'D_l T + I)`` and
-    ``[X y]'[X y] - sum_l F_l'T (T'D_l T + I)^{-1} T'F_l``, then the ``[X y]`` block is
-    factored. None where the extension is not in use. Callable, with ``minimize`` (see
+                    reml: bool, log_det_w: float, bad: float, rest: tuple | None = None):
+    """The compiled ``theta -> criterion`` (ML deviance or REML) with the first term's levels
+    eliminated one by one: per level ``Z_l'Z_l`` (``D``, ``(l, p, p)``) and
+    ``Z_l'[Z_rest X y]`` (``F``, ``(l, p, m)``), and the cross-products of the rest
+    ``[Z_rest X y]`` (``xy``). Theta starts with the first term's lower-triangular factor by
+    columns, as lme4 orders it; ``rest = (rows, cols, theta_index, q_rest)`` places the other
+    terms' thetas in their factor ``Lambda_r`` (``q_rest x q_rest``), None for one term.
+    Each level gives ``log det(T'D_l T + I)`` and takes ``F_l'T (T'D_l T + I)^{-1} T'F_l``
+    off ``xy``; the rest's system ``Lambda_r' (.) Lambda_r + I`` is then factored densely.
+    None where the extension is not in use. Callable, with ``minimize`` (see
     :func:`dense_criterion`).
 
     Examples
@@ -105,8 +108,18 @@ def block_criterion(D: np.ndarray, F: np.ndarray, xy: np.ndarray, *, n_obs: floa
         return None
     p = D.shape[1]
     cols, rows = np.triu_indices(p)  # the lower triangle by columns: (0,0), (1,0), (1,1)...
+    n_first = rows.size
+    if rest is None:
+        rest = (np.empty(0, np.int64),) * 3 + (0,)
+    rrow, rcol, rtheta, q_rest = rest
+    rtheta = np.asarray(rtheta, dtype=np.int64)
+    n_theta = int(rtheta.max()) + 1 if rtheta.size else n_first
+    i64 = np.int64
     return module.BlockCriterion(np.ascontiguousarray(D, dtype=np.float64),
                                  np.ascontiguousarray(F, dtype=np.float64),
                                  np.ascontiguousarray(xy, dtype=np.float64),
-                                 rows.astype(np.int64), cols.astype(np.int64),
+                                 rows.astype(i64), cols.astype(i64),
+                                 np.ascontiguousarray(rrow, dtype=i64),
+                                 np.ascontiguousarray(rcol, dtype=i64),
+                                 np.ascontiguousarray(rtheta), int(q_rest), n_theta,
                                  float(n_obs), bool(reml), float(log_det_w), float(bad))
