@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import subprocess
 import sys
+import sysconfig
 
 import numpy as np
 import pytest
@@ -215,3 +217,16 @@ def test_without_the_extension_the_same_fit_runs_through_numpy():
     loglik, theta = out[2].split(maxsplit=1)
     np.testing.assert_allclose(float(loglik), float(m.loglik), rtol=1e-10)
     np.testing.assert_allclose(ast.literal_eval(theta), m.theta.to_numpy(), atol=2e-5)
+
+
+def test_the_extension_is_built_where_a_compiler_is():
+    """`pip install` builds the extension optionally (no compiler: numpy runs the same fits);
+    on a machine with a C compiler a missing extension means the build failed unseen."""
+    if os.environ.get("MULTILEVEL_NATIVE") == "0":
+        pytest.skip("MULTILEVEL_NATIVE=0 turns the compiled criteria off")
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(cc) is None:
+        pytest.skip(f"no C compiler ({cc}) here: the numpy path is the installed one")
+    assert native.available(), (
+        "a C compiler is here, but multilevel.core._criteria is not built or cannot find "
+        "NLopt's C functions: reinstall with `pip install -e .` and read its build output")

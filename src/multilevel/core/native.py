@@ -11,6 +11,7 @@ through numpy, to the same optimum (the two differ in rounding only).
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 
 import numpy as np
 
@@ -106,8 +107,7 @@ def block_criterion(D: np.ndarray, F: np.ndarray, xy: np.ndarray, *, n_obs: floa
     module = _kernel()
     if module is None:
         return None
-    p = D.shape[1]
-    cols, rows = np.triu_indices(p)  # the lower triangle by columns: (0,0), (1,0), (1,1)...
+    rows, cols = _lower_by_columns(D.shape[1])
     n_first = rows.size
     if rest is None:
         rest = (np.empty(0, np.int64),) * 3 + (0,)
@@ -118,8 +118,19 @@ def block_criterion(D: np.ndarray, F: np.ndarray, xy: np.ndarray, *, n_obs: floa
     return module.BlockCriterion(np.ascontiguousarray(D, dtype=np.float64),
                                  np.ascontiguousarray(F, dtype=np.float64),
                                  np.ascontiguousarray(xy, dtype=np.float64),
-                                 rows.astype(i64), cols.astype(i64),
+                                 rows, cols,
                                  np.ascontiguousarray(rrow, dtype=i64),
                                  np.ascontiguousarray(rcol, dtype=i64),
                                  np.ascontiguousarray(rtheta), int(q_rest), n_theta,
                                  float(n_obs), bool(reml), float(log_det_w), float(bad))
+
+
+@lru_cache(maxsize=16)
+def _lower_by_columns(p: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, cols)`` of a ``p x p`` lower triangle by columns, lme4's theta order
+    (read-only)."""
+    cols, rows = np.triu_indices(p)  # (0,0), (1,0), (2,0), ..., (1,1), (2,1), ...
+    out = rows.astype(np.int64), cols.astype(np.int64)
+    for a in out:
+        a.setflags(write=False)
+    return out
