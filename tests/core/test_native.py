@@ -145,6 +145,21 @@ def test_a_large_first_term_with_small_others_equals_numpy(seed, p1, p2, levels,
 
 
 @needs_kernel
+def test_many_levels_stay_with_numpys_closed_form():
+    """Beyond BLOCK_COMPILED_MAX_LEVELS numpy's vectorised closed form costs less per
+    evaluation than the compiled loop over levels."""
+    from multilevel.core.lmm import BLOCK_COMPILED_MAX_LEVELS
+
+    rng = np.random.default_rng(1)
+    for levels, compiled in ((BLOCK_COMPILED_MAX_LEVELS, True),
+                             (BLOCK_COMPILED_MAX_LEVELS + 1, False)):
+        codes = np.repeat(np.arange(levels), 2)
+        A = form_crossproducts([TermData(codes, np.ones((codes.size, 1)), levels)],
+                               np.ones((codes.size, 1)), rng.normal(size=codes.size))
+        assert (LmmProblem(A)._compiled() is not None) is compiled
+
+
+@needs_kernel
 def test_bad_value_where_the_system_is_not_positive_definite():
     rng = np.random.default_rng(3)
     g = np.repeat(np.arange(4), 5)

@@ -81,6 +81,36 @@ struct Criterion {
     double best_f;
 };
 
+/* A sum of logarithms as one logarithm of a product: the factors multiplied, with the binary
+ * exponent split off (frexp) only when the product or a factor leaves [1e-150, 1e150], so
+ * that a product of thousands of factors neither overflows nor costs a log each. For
+ * positive factors (a NaN factor makes the result NaN). */
+typedef struct {
+    double mant;
+    long expo;
+} LogProd;
+
+static inline void
+logprod_mul(LogProd *lp, double v)
+{
+    int k;
+    if (v > 1e150 || v < 1e-150) {
+        v = frexp(v, &k);
+        lp->expo += k;
+    }
+    lp->mant *= v;
+    if (lp->mant > 1e150 || lp->mant < 1e-150) {
+        lp->mant = frexp(lp->mant, &k);
+        lp->expo += k;
+    }
+}
+
+static inline double
+logprod_log(const LogProd *lp)
+{
+    return log(lp->mant) + (double)lp->expo * M_LN2;
+}
+
 /* The ML deviance or REML criterion from log|L_Z|^2 and the factor U (upper, row-major,
  * leading dimension ld_u) of the [X y] block, whose first p pivots are R_X's and last is r. */
 static double
@@ -182,10 +212,10 @@ dense_eval(Criterion *base, const double *x)
     }
     if (cholesky_upper(S, m, m) < 0)
         return base->bad;
-    double ld = 0.0;
+    LogProd lp = {1.0, 0};
     for (int i = 0; i < q; i++)
-        ld += log(S[(size_t)i * (m + 1)]);
-    return finish(base, 2.0 * ld, S + (size_t)q * (m + 1), m);
+        logprod_mul(&lp, S[(size_t)i * (m + 1)]);
+    return finish(base, 2.0 * logprod_log(&lp), S + (size_t)q * (m + 1), m);
 }
 
 static void
@@ -332,6 +362,7 @@ typedef struct {
     int *trow, *tcol;      /* theta[a] sits at T[trow[a], tcol[a]] (T lower triangular) */
     int *rrow, *rcol, *rt; /* Lambda_rest[rrow[e], rcol[e]] = theta[rt[e]] */
     double *D;             /* per level Z_l'Z_l (pz x pz) */
+    double *det_d;         /* per level det(Z_l'Z_l) (pz = 2) */
     double *F;             /* per level Z_l'[Z_rest X y] (pz x r) */
     double *xy;            /* [Z_rest X y]'[Z_rest X y] (r x r) */
     double *G, *H;         /* workspace: the Schur complement and the rest's system */
@@ -353,55 +384,48 @@ block_eval(Criterion *base, const double *x)
     for (int a = 0; a < self->n_first; a++)
         T[self->trow[a] * P + self->tcol[a]] = x[a];
     memcpy(G, self->xy, sizeof(double) * r * r);
-    double ld = 0.0;
+    /* Sigma = T T' for one or two effects: s00, s01, s11 and det Sigma */
+    const double t0 = T[0], t1 = P > 1 ? T[P] : 0.0, t2 = P > 1 ? T[P + 1] : 0.0;
+    const double s00 = t0 * t0, s01 = t0 * t1, s11 = t1 * t1 + t2 * t2;
+    const double det_s = (t0 * t2) * (t0 * t2);
+    LogProd lp = {1.0, 0};
     for (int l = 0; l < nl; l++) {
         const double *D = self->D + (size_t)l * P * P, *F = self->F + (size_t)l * P * r;
-        if (P == 1) {
-            const double t = T[0], e = t * t * D[0] + 1.0;
+        if (P == 1) {  /* E = 1 + s d, Q = s / E (s = t^2) */
+            const double e = 1.0 + s00 * D[0];
             if (!(e > 0.0))  /* NaN theta */
                 return base->bad;
-            ld += log(e);
-            const double w = t / sqrt(e);
-            for (int j = 0; j < r; j++)
-                W[j] = w * F[j];
-            double *W0 = W;
-            for (int i = 0; i < r; i++) {  /* G -= W'W, upper triangle */
-                const double w0 = W0[i];
-                if (w0 == 0.0)
+            logprod_mul(&lp, e);
+            const double q = s00 / e;
+            for (int i = 0; i < r; i++) {  /* G -= F' Q F, upper triangle */
+                const double y = q * F[i];
+                if (y == 0.0)
                     continue;
                 double *restrict Gi = G + (size_t)i * r;
                 for (int j = i; j < r; j++)
-                    Gi[j] -= w0 * W0[j];
+                    Gi[j] -= y * F[j];
             }
             continue;
         }
-        if (P == 2) {  /* T = [[t0, 0], [t1, t2]]: the same steps written out */
-            const double t0 = T[0], t1 = T[2], t2 = T[3];
-            const double d00 = D[0], d01 = D[1], d11 = D[3];
-            const double a0 = d00 * t0 + d01 * t1, a1 = d01 * t0 + d11 * t1;
-            const double m00 = t0 * a0 + t1 * a1 + 1.0, m10 = t2 * a1;
-            const double m11 = t2 * d11 * t2 + 1.0;
-            if (!(m00 > 0.0))
+        if (P == 2) {
+            /* E = det(I + D Sigma) = 1 + tr(D Sigma) + det D det Sigma (a sum of nonnegative
+             * terms) and Q = T (T'D T + I)^{-1} T' = (Sigma + det Sigma adj D) / E */
+            const double d00 = D[0], d01 = D[1], d11 = D[3], det_d = self->det_d[l];
+            const double e = 1.0 + d00 * s00 + 2.0 * d01 * s01 + d11 * s11 + det_d * det_s;
+            if (!(e > 0.0))
                 return base->bad;
-            const double l00 = sqrt(m00), l10 = m10 / l00, s11 = m11 - l10 * l10;
-            if (!(s11 > 0.0))
-                return base->bad;
-            const double l11 = sqrt(s11), i00 = 1.0 / l00, i11 = 1.0 / l11;
-            ld += log(m00) + log(s11);
-            double *restrict W0 = W, *restrict W1 = W + r;
+            logprod_mul(&lp, e);
+            const double inv = 1.0 / e;
+            const double q00 = (s00 + det_s * d11) * inv, q01 = (s01 - det_s * d01) * inv;
+            const double q11 = (s11 + det_s * d00) * inv;
             const double *F0 = F, *F1 = F + r;
-            for (int j = 0; j < r; j++) {
-                const double w0 = (t0 * F0[j] + t1 * F1[j]) * i00;
-                W0[j] = w0;
-                W1[j] = (t2 * F1[j] - l10 * w0) * i11;
-            }
-            for (int i = 0; i < r; i++) {  /* G -= W'W, upper triangle */
-                const double w0 = W0[i], w1 = W1[i];
-                if (w0 == 0.0 && w1 == 0.0)
+            for (int i = 0; i < r; i++) {  /* G -= F' Q F, upper triangle */
+                const double y0 = q00 * F0[i] + q01 * F1[i], y1 = q01 * F0[i] + q11 * F1[i];
+                if (y0 == 0.0 && y1 == 0.0)
                     continue;
                 double *restrict Gi = G + (size_t)i * r;
                 for (int j = i; j < r; j++)
-                    Gi[j] -= w0 * W0[j] + w1 * W1[j];
+                    Gi[j] -= y0 * F0[j] + y1 * F1[j];
             }
             continue;
         }
@@ -427,7 +451,7 @@ block_eval(Criterion *base, const double *x)
                     return base->bad;
                 const double lj = sqrt(d);
                 M[j * P + j] = lj;
-                ld += 2.0 * log(lj);
+                logprod_mul(&lp, d);
                 for (int i = j + 1; i < P; i++) {
                     double s = M[i * P + j];
                     for (int t = 0; t < j; t++)
@@ -470,6 +494,7 @@ block_eval(Criterion *base, const double *x)
             }
         }
     }
+    const double ld = logprod_log(&lp);
     if (!(fabs(ld) < HUGE_VAL))
         return base->bad;
     const int qr = self->q_rest;
@@ -513,10 +538,10 @@ block_eval(Criterion *base, const double *x)
         G[(size_t)i * (r + 1)] += 1.0;
     if (cholesky_upper(G, r, r) < 0)
         return base->bad;
-    double ld_rest = 0.0;
+    LogProd rest = {1.0, 0};
     for (int i = 0; i < qr; i++)
-        ld_rest += log(G[(size_t)i * (r + 1)]);
-    return finish(base, ld + 2.0 * ld_rest, G + (size_t)qr * (r + 1), r);
+        logprod_mul(&rest, G[(size_t)i * (r + 1)]);
+    return finish(base, ld + 2.0 * logprod_log(&rest), G + (size_t)qr * (r + 1), r);
 }
 
 static void
@@ -524,9 +549,10 @@ free_block(BlockCriterion *self)
 {
     free(self->trow); free(self->tcol); free(self->D); free(self->F); free(self->xy);
     free(self->G); free(self->T); free(self->M); free(self->W); free(self->base.best_x);
-    free(self->rrow); free(self->rcol); free(self->rt); free(self->H);
+    free(self->rrow); free(self->rcol); free(self->rt); free(self->H); free(self->det_d);
     self->trow = self->tcol = self->rrow = self->rcol = self->rt = NULL;
     self->D = self->F = self->xy = self->G = self->H = self->T = self->M = self->W = NULL;
+    self->det_d = NULL;
     self->base.best_x = NULL;
     self->base.eval = NULL;
 }
@@ -584,6 +610,7 @@ BlockCriterion_init(BlockCriterion *self, PyObject *args, PyObject *kwds)
     self->rcol = malloc(sizeof(int) * (ne + 1));
     self->rt = malloc(sizeof(int) * (ne + 1));
     self->D = malloc(D.len);
+    self->det_d = malloc(sizeof(double) * (nl + 1));
     self->F = malloc(F.len);
     self->xy = malloc(xy.len);
     self->G = malloc(xy.len);
@@ -593,6 +620,7 @@ BlockCriterion_init(BlockCriterion *self, PyObject *args, PyObject *kwds)
     self->W = malloc(sizeof(double) * P * r);
     self->base.best_x = malloc(sizeof(double) * n_theta);
     if (!self->trow || !self->tcol || !self->rrow || !self->rcol || !self->rt || !self->D ||
+        !self->det_d ||
         !self->F || !self->xy || !self->G || !self->H || !self->T || !self->M || !self->W ||
         !self->base.best_x) {
         PyErr_NoMemory();
@@ -617,6 +645,10 @@ BlockCriterion_init(BlockCriterion *self, PyObject *args, PyObject *kwds)
         self->rt[e] = (int)rtd[e];
     }
     memcpy(self->D, D.buf, D.len);
+    for (int l = 0; l < nl && P == 2; l++) {
+        const double *Dl = self->D + (size_t)l * 4;
+        self->det_d[l] = Dl[0] * Dl[3] - Dl[1] * Dl[1];
+    }
     memcpy(self->F, F.buf, F.len);
     memcpy(self->xy, xy.buf, xy.len);
     self->n_levels = nl;
