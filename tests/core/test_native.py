@@ -57,6 +57,20 @@ def _numpy_problem(A, reml, log_det_w=0.0):
     return prob
 
 
+def _assert_block_criterion_is_numpys(A, ps, reml, rng):
+    """The per-level compiled criterion equals numpy's objective at small, middling and
+    large thetas, some on the boundary."""
+    compiled = LmmProblem(A, reml=reml)._compiled()
+    assert type(compiled).__name__ == "BlockCriterion"
+    reference = _numpy_problem(A, reml)
+    lower = theta_lower(ps)
+    for scale in (1e-3, 0.7, 5.0):
+        theta = np.where(np.isfinite(lower), rng.uniform(0.0, scale, lower.size),
+                         rng.normal(0, scale, lower.size))
+        theta[rng.uniform(size=lower.size) < 0.2] = 0.0
+        np.testing.assert_allclose(compiled(theta), reference.objective(theta), rtol=1e-10)
+
+
 @needs_kernel
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), ps=st.lists(st.integers(1, 3), min_size=1, max_size=3),
@@ -96,15 +110,7 @@ def test_one_grouping_factor_of_any_size_equals_numpy(seed, p, levels, n_fixed, 
     X = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(n_fixed - 1)])
     y = X @ rng.normal(size=n_fixed) + rng.normal(size=levels)[codes] + rng.normal(size=n)
     A = form_crossproducts([TermData(codes, Z, levels)], X, y)
-    compiled = LmmProblem(A, reml=reml)._compiled()
-    assert type(compiled).__name__ == "BlockCriterion"
-    reference = _numpy_problem(A, reml)
-    lower = theta_lower([p])
-    for scale in (1e-3, 0.7, 5.0):
-        theta = np.where(np.isfinite(lower), rng.uniform(0.0, scale, lower.size),
-                         rng.normal(0, scale, lower.size))
-        theta[rng.uniform(size=lower.size) < 0.2] = 0.0
-        np.testing.assert_allclose(compiled(theta), reference.objective(theta), rtol=1e-10)
+    _assert_block_criterion_is_numpys(A, [p], reml, rng)
 
 
 @needs_kernel
@@ -133,15 +139,7 @@ def test_a_large_first_term_with_small_others_equals_numpy(seed, p1, p2, levels,
     y = X @ [1.0, 0.5] + rng.normal(size=levels)[first] + rng.normal(size=small)[second] \
         + rng.normal(size=n)
     A = form_crossproducts(terms, X, y)
-    compiled = LmmProblem(A, reml=reml)._compiled()
-    assert type(compiled).__name__ == "BlockCriterion"
-    reference = _numpy_problem(A, reml)
-    lower = theta_lower([p1, p2])
-    for scale in (1e-3, 0.7, 5.0):
-        theta = np.where(np.isfinite(lower), rng.uniform(0.0, scale, lower.size),
-                         rng.normal(0, scale, lower.size))
-        theta[rng.uniform(size=lower.size) < 0.2] = 0.0
-        np.testing.assert_allclose(compiled(theta), reference.objective(theta), rtol=1e-10)
+    _assert_block_criterion_is_numpys(A, [p1, p2], reml, rng)
 
 
 @needs_kernel
