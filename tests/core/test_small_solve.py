@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from multilevel.core.crossprod import TermData, form_crossproducts
@@ -144,3 +145,31 @@ def test_ranef_of_a_small_fit_is_the_blocked_one():
     want = cond_var(m.problem.A, LmmProblem(m.problem.A).factor(m._sol.theta), m.sigma)
     np.testing.assert_allclose(m.cond_cov()["g"], want[0], rtol=1e-9)
     assert "condsd" in m.ranef().columns and m.problem._plan is None
+
+
+def test_the_solution_of_a_crossed_model_with_a_small_rest_is_the_blocked_one():
+    """Crossed subjects x a few items: the solution from the Schur factor (no blocked plan)
+    equals the blocked update's."""
+    from multilevel.core.schur_small import schur_applies
+
+    rng = np.random.default_rng(4)
+    n, a, b = 600, 120, 6
+    ga = np.concatenate([np.arange(a), rng.integers(0, a, n - a)])
+    gb = np.concatenate([np.arange(b), rng.integers(0, b, n - b)])
+    x = rng.normal(size=n)
+    terms = [TermData(ga, np.column_stack([np.ones(n), x]), a),
+             TermData(gb, np.ones((n, 1)), b)]
+    A = form_crossproducts(terms, np.column_stack([np.ones(n), x]),
+                           rng.normal(size=a)[ga] + rng.normal(size=b)[gb] + rng.normal(size=n))
+    assert schur_applies(A)
+    theta = np.array([0.9, 0.2, 0.4, 1.3])
+    for reml in (True, False):
+        blocked = LmmProblem(A, reml=reml)
+        blocked._fast_objective = False
+        want, got = blocked.solve(theta), LmmProblem(A, reml=reml).solve(theta)
+        np.testing.assert_allclose(got.beta, want.beta, rtol=1e-9)
+        for g, w in zip(got.b, want.b):
+            np.testing.assert_allclose(g, w, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(got.RX_inv, want.RX_inv, rtol=1e-9)
+        for key in ("sigma", "pwrss", "logdet_re", "logdet_x", "objective"):
+            assert getattr(got, key) == pytest.approx(getattr(want, key), rel=1e-10), key
