@@ -123,7 +123,7 @@ class LmmProblem:
         self.p = A.p_x
         self._fast_objective = None  # made on the first objective() call (PIRLS never calls it)
         self._dense = None  # a small model's dense factor for its solutions, made on first use
-        self._compiled_criterion = None  # the dense objective compiled (False: none), see _compiled
+        self._compiled_criterion = None  # the compiled criterion (False: none), see _compiled
 
     @property
     def plan(self) -> Plan:

@@ -11,6 +11,7 @@ through numpy, to the same optimum (the two differ in rounding only).
 from __future__ import annotations
 
 import os
+import sys
 from functools import lru_cache
 
 import numpy as np
@@ -26,7 +27,7 @@ def _kernel():
             try:
                 from . import _criteria as module
                 import nlopt  # noqa: F401  (loads NLopt's shared library)
-                import sys
+
                 lib = getattr(sys.modules.get("nlopt._nlopt"), "__file__", None)
                 if lib is None or not module.load_nlopt(lib):
                     module = None
