@@ -8,8 +8,9 @@
  *   of order m = q + p + 1 (at most a few dozen), a quadratic form in theta with constant
  *   matrices, S = coef(theta) @ K, coef = (1, theta, theta_a theta_b for a <= b): S's upper
  *   triangle from K's nonzeros, then one Cholesky factorisation.
- * - BlockCriterion: one grouping factor of any number of levels, each level eliminated on
- *   its own (multilevel.core.single_term), then the [X y] block factored.
+ * - BlockCriterion: the first grouping factor's levels eliminated one by one
+ *   (multilevel.core.single_term), then the rest [Z_rest X y] factored densely (the other
+ *   terms' factor applied to it, as multilevel.core.schur_small does).
  *
  * Either runs whole BOBYQA runs through NLopt's C interface (the library the nlopt package
  * already loaded), so the optimiser never calls back into Python. Loaded by
@@ -235,6 +236,17 @@ DenseCriterion_dealloc(DenseCriterion *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/* Whether a buffer holds 8-byte items of the given kind ('d' doubles, 'i' integers). */
+static int
+holds(const Py_buffer *view, char kind)
+{
+    const char *f = view->format ? view->format : "B";
+    if (*f == '<' || *f == '=' || *f == '@')
+        f++;
+    return view->itemsize == 8 &&
+           (kind == 'd' ? strcmp(f, "d") == 0 : (strcmp(f, "l") == 0 || strcmp(f, "q") == 0));
+}
+
 /* A C-contiguous buffer of 8-byte items of the given kind ('d' doubles, 'i' integers). */
 static int
 get_buffer(PyObject *obj, Py_buffer *view, char kind, int writable, const char *what)
@@ -242,13 +254,7 @@ get_buffer(PyObject *obj, Py_buffer *view, char kind, int writable, const char *
     int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
     if (PyObject_GetBuffer(obj, view, flags) < 0)
         return -1;
-    const char *f = view->format ? view->format : "B";
-    if (*f == '<' || *f == '=' || *f == '@')
-        f++;
-    int ok = view->itemsize == 8 &&
-             (kind == 'd' ? strcmp(f, "d") == 0
-                          : (strcmp(f, "l") == 0 || strcmp(f, "q") == 0));
-    if (!ok) {
+    if (!holds(view, kind)) {
         PyErr_Format(PyExc_TypeError, "%s: expected a contiguous array of %s", what,
                      kind == 'd' ? "float64" : "int64");
         PyBuffer_Release(view);
@@ -676,10 +682,7 @@ read_theta(Criterion *self, PyObject *obj, double *out)
 {
     Py_buffer view;
     if (PyObject_GetBuffer(obj, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) == 0) {
-        const char *f = view.format ? view.format : "B";
-        if (*f == '<' || *f == '=' || *f == '@')
-            f++;
-        int ok = view.itemsize == 8 && strcmp(f, "d") == 0;
+        int ok = holds(&view, 'd');
         if (ok && view.len != (Py_ssize_t)sizeof(double) * self->n_theta) {
             PyBuffer_Release(&view);
             PyErr_Format(PyExc_ValueError, "theta has %zd values, expected %d",

@@ -1,8 +1,9 @@
 """The compiled inner loop, when it is there (:mod:`multilevel.core._criteria`).
 
 The package builds one small C extension: the profiled criterion of a small model (the
-dense system of :mod:`multilevel.core.dense_small`, :func:`dense_criterion`) and of one
-grouping factor of any size (:func:`block_criterion`), and a whole BOBYQA run through NLopt's
+dense system of :mod:`multilevel.core.dense_small`, :func:`dense_criterion`) and of a model
+whose first grouping factor's levels are eliminated one by one (:func:`block_criterion`;
+:class:`~multilevel.core.lmm.LmmProblem` says when), and a whole BOBYQA run through NLopt's
 C interface, with no Python call per evaluation. Where the extension could not be built, or
 NLopt's C functions cannot be found in the library the ``nlopt`` package loaded, or the
 environment variable ``MULTILEVEL_NATIVE`` is ``0``, both answer None and the same models run
